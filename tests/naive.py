@@ -1,0 +1,39 @@
+"""Naive reference implementations, independent of the kernels under test.
+
+Brute force over all 2^n subsets, used to check the exact solvers for small n.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def all_masks(n: int) -> np.ndarray:
+    """All 2^n subsets of n items as a (2^n, n) bool array."""
+    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool).reshape(-1, n)
+
+
+def all_subset_sums(values) -> np.ndarray:
+    """Every subset sum (with multiplicity), in the order of :func:`all_masks`."""
+    values = np.asarray(values, dtype=np.float64)
+    return all_masks(values.size).astype(np.float64) @ values
+
+
+def best_subset_error(values, target: float) -> float:
+    """min over subsets S of |target - sum(values[S])|, by enumeration."""
+    return float(np.min(np.abs(target - all_subset_sums(values))))
+
+
+def covering_radius(values, lo: float, hi: float) -> float:
+    """max over z in [lo, hi] of the distance to the nearest subset sum.
+
+    The maximum of a distance-to-a-finite-set function over an interval is
+    attained at an end point or at the midpoint between two consecutive points;
+    this evaluates the function at all those candidates.
+    """
+    sums = np.unique(all_subset_sums(values))
+    mids = (sums[:-1] + sums[1:]) / 2.0
+    candidates = np.concatenate([[lo, hi], mids[(mids >= lo) & (mids <= hi)]])
+    return float(np.max(np.min(np.abs(candidates[:, None] - sums[None, :]), axis=1)))
