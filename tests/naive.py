@@ -12,7 +12,7 @@ import numpy as np
 
 def all_masks(n: int) -> np.ndarray:
     """All 2^n subsets of n items as a (2^n, n) bool array."""
-    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool).reshape(-1, n)
+    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool).reshape(2**n, n)
 
 
 def all_subset_sums(values) -> np.ndarray:
@@ -36,4 +36,9 @@ def covering_radius(values, lo: float, hi: float) -> float:
     sums = np.unique(all_subset_sums(values))
     mids = (sums[:-1] + sums[1:]) / 2.0
     candidates = np.concatenate([[lo, hi], mids[(mids >= lo) & (mids <= hi)]])
-    return float(np.max(np.min(np.abs(candidates[:, None] - sums[None, :]), axis=1)))
+    # nearest sum of each candidate: one of its two neighbours in the sorted sums
+    pos = np.searchsorted(sums, candidates)
+    left = sums[np.clip(pos - 1, 0, sums.size - 1)]
+    right = sums[np.clip(pos, 0, sums.size - 1)]
+    nearest = np.minimum(np.abs(candidates - left), np.abs(candidates - right))
+    return float(nearest.max())
