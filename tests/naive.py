@@ -42,3 +42,27 @@ def covering_radius(values, lo: float, hi: float) -> float:
     right = sums[np.clip(pos, 0, sums.size - 1)]
     nearest = np.minimum(np.abs(candidates - left), np.abs(candidates - right))
     return float(nearest.max())
+
+
+def best_vector_subset(vectors, target, ord=np.inf) -> tuple[float, np.ndarray]:
+    """Multidimensional subset sum by enumeration: (min error, one optimal mask).
+
+    min over subsets S of norm(target - sum of vectors[S]) with ``ord`` the
+    norm (``np.inf``, 1 or 2); subsets are enumerated in blocks of 2^12 rows.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    n = vectors.shape[0]
+    low = min(n, 12)
+    low_masks = all_masks(low)
+    best, best_mask = np.inf, None
+    for high in itertools.product([False, True], repeat=n - low):
+        high = np.array(high, dtype=bool)
+        masks = np.concatenate([np.broadcast_to(high, (low_masks.shape[0], n - low)),
+                                low_masks], axis=1)
+        sums = masks.astype(np.float64) @ vectors
+        errors = np.linalg.norm(target - sums, ord=ord, axis=1)
+        i = int(np.argmin(errors))
+        if errors[i] < best:
+            best, best_mask = float(errors[i]), masks[i].copy()
+    return best, best_mask
