@@ -1,0 +1,11 @@
+"""Constructions of strong lottery tickets; each returns a :class:`Ticket`.
+
+* :func:`pensia` -- depth 2L, ReLU (Pensia et al. 2020);
+* :func:`burkholz` -- depth L+1, ReLU, leaky ReLU, tanh, ... with biases (Burkholz 2022).
+"""
+
+from slth.tickets.burkholz import burkholz
+from slth.tickets.pensia import pensia
+from slth.tickets.ticket import SourceSpec, Ticket, load
+
+__all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "load"]

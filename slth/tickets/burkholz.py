@@ -1,0 +1,332 @@
+"""Depth-L+1 tickets for targets with biases and general activations (Burkholz 2022).
+
+Reconstructed from the paper and its public code (RelationalML/LT-existence); the
+layout of the source, for a target with widths ``d_0, ..., d_L`` and ``n`` copies:
+
+1. Source layer 1 (``d_0 -> m d_0 + m``) is univariate: block ``i`` holds ``m``
+   neurons that keep only their weight ``u`` to input ``i``; the last ``m`` neurons
+   are *bias neurons*: all input weights pruned, bias ``c`` kept, output ``phi(c)``.
+   For ReLU-like activations ``m = 2 n`` and blocks are split by the sign of ``u``
+   exactly as in the depth-2L construction. Layer-1 weights and biases are drawn
+   from ``2 X`` (U[-2, 2] for the uniform distribution, as in the paper's code).
+   For smooth activations with ``phi(0) = 0`` (tanh, ...) ``m = n`` and the neurons
+   work in the linear regime:
+   the source's first layer is scaled by a small ``alpha`` and the univariate columns of
+   the second layer by ``1 / (alpha phi'(0))``, so that ``v phi(alpha u x) =
+   v' u' x + O(alpha^(p-1))`` with ``u', v'`` unscaled draws; the remainder is part of the
+   certified bound.
+2. Source layer 2 holds ``n`` copies of every neuron of target layer 1 (plus ``n``
+   constant neurons when ``L > 1``). Copy ``k`` of neuron ``j`` approximates ``w_ji`` by
+   a subset sum of products ``v u`` in block ``i`` and ``b_j`` by a subset sum of
+   ``v phi(c)`` over the bias neurons; constant neurons approximate ``tau`` (default 1).
+3. Source layer ``l + 1`` (target layer ``l >= 2``) holds ``n`` copies of each target
+   neuron: since input neuron ``i`` exists as ``n`` near-identical copies,
+   ``sum_{k in S} v_k phi(z_i^(k)) ~ (sum_S v_k) phi(z_i)``: ``w_ji`` is a subset sum
+   of ``n`` plain source weights; the bias is a subset sum over the constant
+   neurons' (exactly known) outputs. The last layer has one row per output.
+
+Source biases exist in layer 1 only (they are zero in the paper's deeper layers).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import sparse
+
+from slth import bounds
+from slth._validate import (
+    as_float,
+    as_seed_sequence,
+    check_int,
+    check_memory,
+    check_open_unit,
+    check_positive,
+    resolve_max_bytes,
+)
+from slth.distributions import get as get_distribution
+from slth.tickets.pensia import (
+    UnivariateLayer,
+    check_target,
+    progress_bar,
+    solve_problems,
+)
+from slth.tickets.ticket import SourceSpec, Ticket, Timer, gather_csr
+
+__all__ = ["burkholz", "default_alpha"]
+
+
+def default_alpha(act, eps: float, values: int, d_in: int) -> float:
+    """Scale of the linear-regime first layer for a smooth activation.
+
+    ``alpha = (phi'(0) eps / (4 K k sqrt(d_0)))^(1 / (p - 1))`` for the remainder bound
+    ``|phi(t) - phi'(0) t| <= K |t|^p`` and ``k`` values per subset-sum problem: then the
+    linearisation error of a copy is at most about ``eps / 4`` on the unit ball. This is
+    this package's choice; the paper only requires a small enough scale.
+    """
+    K, p = act.remainder
+    return float((act.dphi0 * eps / (4.0 * K * values * np.sqrt(d_in))) ** (1.0 / (p - 1.0)))
+
+
+def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int | None = None,
+             *, dist: str = "uniform", C: float = bounds.DEFAULT_C, max_values: int = 20,
+             alpha: float | None = None, tau: float = 1.0, check_assumptions: bool = True,
+             threads: int | None = None, max_bytes: int | None = None,
+             progress: bool | None = None):
+    """Prune a random depth-(L+1) network to approximate ``target`` (Burkholz 2022).
+
+    Parameters
+    ----------
+    target : MLP
+        Network with (optional) biases; hidden activation ReLU, leaky ReLU, or a
+        smooth activation with ``phi(0) = 0``, ``phi'(0) > 0`` and a known tangent
+        remainder (tanh, or :func:`slth.nets.activations.custom`). Assumption checked:
+        all weights and biases in [-1, 1].
+    eps, delta : float in (0, 1)
+        Accuracy and failure probability.
+    seed : int, SeedSequence, Generator or None
+        Seed of the random source.
+    n : int, optional
+        Copies per target neuron (and values per later-layer subset-sum problem);
+        ``None``: :func:`slth.bounds.burkholz_n`.
+    dist : {"uniform", "normal"}
+        Distribution of the source entries.
+    C : float
+        Unspecified constant of the width requirement.
+    max_values : int
+        Values per subset-sum problem (prefix of the available ones).
+    alpha : float, optional
+        Linear-regime scale for smooth activations (default :func:`default_alpha`).
+    tau : float
+        Pre-activation targeted by the constant neurons.
+    check_assumptions, threads, max_bytes, progress
+        As in :func:`slth.tickets.pensia`.
+
+    Returns
+    -------
+    Ticket
+
+    Examples
+    --------
+    >>> from slth.nets import random_target
+    >>> t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=0), eps=0.1,
+    ...              delta=0.1, seed=1, n=8)
+    >>> t.depth, t.widths
+    (3, (3, 64, 40, 2))
+    """
+    target = check_target(target)
+    eps = check_open_unit(eps, "eps")
+    delta = check_open_unit(delta, "delta")
+    C = check_positive(C, "C")
+    tau = check_positive(tau, "tau")
+    max_values = check_int(max_values, "max_values", minimum=1, maximum=48)
+    dist = get_distribution(dist).name
+    if dist not in ("uniform", "normal"):
+        raise ValueError(f"dist must be 'uniform' or 'normal' for burkholz, got {dist!r}")
+    L = target.depth
+    acts = target.activations
+    if L > 1 and any(a is not acts[0] and a.name != acts[0].name for a in acts):
+        raise ValueError("target must use one hidden activation for burkholz, got "
+                         f"{[a.name for a in acts]}")
+    from slth.nets.activations import get as get_activation
+
+    act = acts[0] if L > 1 else get_activation("relu")
+    homogeneous = act.homogeneous
+    if not homogeneous:
+        if act.phi0 != 0.0 or act.dphi0 <= 0.0 or act.remainder is None:
+            raise ValueError(
+                f"target activation {act.name!r} is not supported by burkholz: need a "
+                "ReLU-like activation (relu, leaky_relu) or a smooth one with phi(0) = 0, "
+                f"phi'(0) > 0 and a tangent remainder bound (tanh); got phi(0)={act.phi0:.4g}, "
+                f"phi'(0)={act.dphi0:.4g}, remainder={act.remainder}")
+    if tau * 0 != 0 or act(np.array([tau]))[0] == 0.0:
+        raise ValueError(f"tau must give a non-zero activation, got tau={tau!r}")
+    dense_target = target.dense()
+    violations = []
+    for l, (w, b) in enumerate(zip(dense_target.weights, dense_target.biases, strict=True)):
+        mw = float(np.abs(w).max())
+        if mw > 1.0 + 1e-12:
+            violations.append(f"max|W_{l}| = {mw:.6g} > 1")
+        if b is not None and np.abs(b).max() > 1.0 + 1e-12:
+            violations.append(f"max|b_{l}| = {float(np.abs(b).max()):.6g} > 1")
+    if violations and check_assumptions:
+        raise ValueError("target violates burkholz's assumption (weights and biases in "
+                         "[-1, 1]): " + "; ".join(violations)
+                         + " (pass check_assumptions=False to build anyway)")
+    widths = target.widths
+    required = bounds.burkholz_n(widths, eps, delta, C)
+    n = required if n is None else check_int(n, "n", minimum=1)
+    m = 2 * n if homogeneous else n
+    c = n
+    d0 = widths[0]
+    k1 = min(n + 4 * int(np.sqrt(n)) + 1 if homogeneous else n, max_values)
+    if not homogeneous:
+        alpha = default_alpha(act, eps, k1, d0) if alpha is None else check_positive(
+            as_float(alpha, "alpha"), "alpha")
+    else:
+        alpha = 1.0
+    src_widths = bounds.burkholz_widths(widths, n, homogeneous)
+    ss = as_seed_sequence(seed)
+    Ls = L + 1
+    # First layer U[-2, 2] (weights and biases), as in the paper's code: products of a
+    # first- and a second-layer weight then cover [-2, 2], leaving room around |w| <= 1.
+    weight_scale = [2.0 * alpha] + [1.0] * L
+    col_scale: list = [None] * Ls
+    col_record: list = [None] * Ls
+    if not homogeneous:
+        cs = np.ones(src_widths[1])
+        cs[: m * d0] = 1.0 / (alpha * act.dphi0)
+        col_scale[1] = cs
+        col_record[1] = [m * d0, 1.0 / (alpha * act.dphi0), 1.0]
+    spec = SourceSpec(src_widths, (act,) * L, (True,) + (False,) * L, dist, int(ss.entropy),
+                      tuple(ss.spawn_key), tuple(weight_scale), (2.0,) + (1.0,) * L,
+                      tuple(col_scale))
+    # memory: kept entries (value, index, row during assembly) and per-block temporaries
+    problems = bounds.rss_problems(widths, "burkholz", c)
+    est = problems * k1 * 0.5 * 24 + 8 * 4 * (1 << 20) * k1
+    check_memory(est, resolve_max_bytes(max_bytes), "target",
+                 f"a burkholz build with n={n} for widths {widths} "
+                 f"({problems:,} subset-sum problems)", "use a smaller n or max_values")
+    opts = {"threads": threads, "max_bytes": max_bytes}
+    timer = Timer()
+    t_start = time.perf_counter()
+    errors: dict = {}
+
+    # ---- source layer 1: univariate and bias neurons
+    n1 = src_widths[1]
+    with timer("draw"):
+        u = np.empty(m * d0)
+        cb = np.empty(m)
+        for r0, W, bias in spec.iter_blocks(0):
+            rr = np.arange(r0, r0 + W.shape[0])
+            uni = rr < m * d0
+            u[rr[uni]] = W[uni.nonzero()[0], rr[uni] // m]
+            cb[rr[~uni] - m * d0] = bias[~uni]
+    phic = act(cb)
+    slope = act.slope_neg if homogeneous else 0.0
+    gain = 1.0 / (1.0 + slope) if homogeneous else 1.0
+    layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
+                            else act.dphi0)
+    # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
+    bias_idx = np.flatnonzero(cb > 0.0 if homogeneous else phic != 0.0)[:max_values]
+    vpp = [layer.values_per_problem]
+
+    def targets_for(l, r0, R):
+        """Target weights (R, d_in) and biases (R,) of source rows r0:r0+R of layer l+1."""
+        rows_out = src_widths[l + 2]
+        last = l == L - 1
+        r = np.arange(r0, r0 + R)
+        d_out = widths[l + 1]
+        if last:
+            j = r
+            is_const = np.zeros(R, bool)
+        else:
+            j = np.minimum(r // c, d_out)
+            is_const = r >= c * d_out
+        assert r0 + R <= rows_out
+        wt = np.zeros((R, widths[l]))
+        wt[~is_const] = dense_target.weights[l][j[~is_const]]
+        b = dense_target.biases[l]
+        bt = np.full(R, tau)
+        bt[~is_const] = b[j[~is_const]] if b is not None else 0.0
+        return wt, bt, is_const
+
+    const_prev = None
+    weights = []
+    for l in range(L):
+        sl = l + 1
+        rows_out, cols_in = src_widths[sl + 1], src_widths[sl]
+        d_in = widths[l]
+        rows, cols, vals = [], [], []
+        e_w = [np.zeros((rows_out, d_in)) for _ in range(2 if (l == 0 and homogeneous) else 1)]
+        e_b = np.zeros(rows_out)
+        achieved_b = np.zeros(rows_out)
+        if l == 0:
+            bcols = m * d0 + bias_idx
+            bvals_act = phic[bias_idx]
+        else:
+            bidx = np.arange(min(c, max_values))
+            bcols = c * d_in + bidx
+            bvals_act = act(const_prev[bidx])
+            kk = min(c, max_values)
+            widx = (np.arange(d_in)[:, None] * c + np.arange(kk)[None, :])
+            vpp.append(kk)
+        nblocks = -(-rows_out // spec.block_rows(sl))
+        with progress_bar(nblocks, progress, rows_out * (d_in + 1),
+                          f"burkholz layer {sl + 1}") as bar:
+            blocks = spec.iter_blocks(sl)
+            while True:
+                with timer("draw"):
+                    item = next(blocks, None)
+                if item is None:
+                    break
+                r0, W, _ = item
+                R = W.shape[0]
+                wt, bt, is_const = targets_for(l, r0, R)
+                act_rows = np.flatnonzero(~is_const)
+                with timer("solve"):
+                    if act_rows.size:
+                        Wa = W[act_rows]
+                        if l == 0:
+                            r_, c_, v_, es = layer.solve_rows(Wa, wt[act_rows] * gain, 0, opts)
+                            r_ = [act_rows[x] + r0 for x in r_]
+                        else:
+                            values = Wa[:, widx]
+                            mk, er = solve_problems(
+                                values.reshape(-1, widx.shape[1]), wt[act_rows].reshape(-1),
+                                np.ones((act_rows.size * d_in, widx.shape[1]), bool), **opts)
+                            rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
+                            r_, c_ = [act_rows[rr] + r0], [widx[ii, tt]]
+                            v_ = [Wa[rr, widx[ii, tt]]]
+                            es = [er.reshape(act_rows.size, d_in)]
+                        rows += r_
+                        cols += c_
+                        vals += v_
+                        for e, x in zip(e_w, es, strict=True):
+                            e[r0 + act_rows] = x
+                    bvals = W[:, bcols] * bvals_act[None, :]
+                    mk, er = solve_problems(bvals, bt, np.ones(bvals.shape, bool), **opts)
+                    rr, tt = np.nonzero(mk)
+                    rows.append(rr + r0)
+                    cols.append(bcols[tt])
+                    vals.append(W[rr, bcols[tt]])
+                    e_b[r0:r0 + R] = er
+                    achieved_b[r0:r0 + R] = np.where(mk, bvals, 0.0).sum(axis=1)
+                bar.update(1)
+        with timer("assemble"):
+            weights.append(gather_csr((rows_out, cols_in), rows, cols, vals))
+        if l < L - 1:
+            const_prev = achieved_b[c * widths[l + 1]:]
+        if l == 0 and homogeneous:
+            errors["layer1_pos"], errors["layer1_neg"] = e_w
+        else:
+            errors[f"layer{l + 1}_weights"] = e_w[0]
+        errors[f"layer{l + 1}_bias"] = e_b
+
+    # ---- source layer 1 masks from the neurons layer 2 uses
+    with timer("assemble"):
+        used = np.unique(weights[0].indices)
+        uni = used[used < m * d0]
+        first = sparse.csr_matrix(
+            (u[uni], uni // m, np.searchsorted(uni, np.arange(n1 + 1))), shape=(n1, d0))
+        _, b1 = spec.layer(0) if n1 * d0 <= (1 << 22) else (None, None)
+        if b1 is None:
+            b1 = np.zeros(n1)
+            b1[m * d0:] = cb
+        bmask = np.zeros(n1, dtype=bool)
+        bmask[used[used >= m * d0]] = True
+        b1 = np.where(bmask, b1, 0.0)
+    weights.insert(0, first)
+    timer.times["total"] = time.perf_counter() - t_start
+    params = {
+        "construction": "burkholz", "eps": eps, "delta": delta, "n": n, "required_n": required,
+        "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
+        "max_values": max_values, "values_per_problem": vpp, "block": m, "copies": c,
+        "bias_neurons": m, "alpha": alpha, "tau": tau, "activation": act.name,
+        "homogeneous": homogeneous, "col_scale": col_record,
+        "assumption_violations": violations,
+    }
+    biases = (b1,) + (None,) * L
+    bmasks = (bmask,) + (None,) * L
+    return Ticket(target, spec, tuple(weights), biases, bmasks, errors, params, timer.times)

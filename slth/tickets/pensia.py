@@ -1,0 +1,289 @@
+"""Depth-2L tickets for ReLU targets (Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos 2020).
+
+Target layer ``l`` (``W_l`` of shape ``(d_l, d_{l-1})``, no bias) is represented by a
+pair of source layers: a hidden layer of ``2 n d_{l-1}`` neurons and an output layer
+of ``d_l`` neurons. Block ``i`` of the hidden layer (``2 n`` neurons) keeps only
+its weight to input ``i``: neuron ``k`` computes ``relu(u_k x_i)``, which is
+``u_k relu(x_i)`` for ``u_k > 0`` and ``|u_k| relu(-x_i)`` for ``u_k < 0``. With
+``w x = w relu(x) - w relu(-x)``, output ``j`` keeps a subset ``S+`` of the positive
+neurons of block ``i`` with ``sum_{S+} v_jk u_k ~ w_ji`` and a subset ``S-`` of the
+negative ones with ``sum_{S-} v_jk u_k ~ w_ji``: two random subset-sum problems over
+products of two source weights, solved exactly in batches by :func:`slth.rss.solve_many`.
+
+The two halves of a block are used up to ``max_values`` neurons each (a prefix, in
+neuron order): exact subset sum costs ``2^(k/2)`` per problem, so wider blocks than
+that only add source neurons; the achieved errors are what the ticket records.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import sparse
+from tqdm.auto import tqdm
+
+from slth import bounds
+from slth._validate import (
+    as_seed_sequence,
+    check_int,
+    check_memory,
+    check_open_unit,
+    check_positive,
+    resolve_max_bytes,
+)
+from slth.distributions import get as get_distribution
+from slth.nets.mlp import MLP
+from slth.tickets.ticket import SourceSpec, Ticket, Timer, gather_csr
+
+__all__ = ["pensia"]
+
+#: Problems per call to the subset-sum engine (bounds the temporary arrays).
+CHUNK = 1 << 16
+
+
+def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
+    """Exact subset sums for a batch; invalid (padding) entries are never selected.
+
+    Returns masks ``(m, k)`` and the achieved errors ``|t - sum(values[mask])|``,
+    recomputed here from the masks.
+    """
+    from slth.rss import solve_many
+
+    m, k = values.shape
+    if k == 0 or m == 0:
+        return np.zeros((m, k), dtype=bool), np.abs(targets)
+    v = np.where(valid, values, 0.0)
+    masks = np.empty((m, k), dtype=bool)
+    for s in range(0, m, CHUNK):
+        e = min(m, s + CHUNK)
+        masks[s:e] = np.asarray(
+            solve_many(np.ascontiguousarray(v[s:e]), np.ascontiguousarray(targets[s:e]),
+                       max_bytes=max_bytes, threads=threads)[0], dtype=bool)
+    masks &= valid
+    errors = np.abs(targets - np.where(masks, v, 0.0).sum(axis=1))
+    return masks, errors
+
+
+def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
+    """Per block of ``m`` consecutive neurons, the first ``cap`` indices with ``select``.
+
+    Returns ``idx`` (blocks, k) of global neuron indices (0 where padded) and ``valid``.
+    """
+    sel = select.reshape(blocks, m)
+    rank = np.cumsum(sel, axis=1) - 1
+    k = int(min(cap, sel.sum(axis=1).max(initial=0)))
+    idx = np.zeros((blocks, k), dtype=np.int64)
+    valid = np.zeros((blocks, k), dtype=bool)
+    b, pos = np.nonzero(sel & (rank < k))
+    idx[b, rank[b, pos]] = b * m + pos
+    valid[b, rank[b, pos]] = True
+    return idx, valid
+
+
+class UnivariateLayer:
+    """The univariate layer of a sign-split (or linear-regime) pair, and its solver.
+
+    ``u[s]`` is the weight of hidden neuron ``s`` to its input ``s // m``.
+    """
+
+    def __init__(self, u: np.ndarray, d_in: int, m: int, cap: int, homogeneous: bool,
+                 gain: float = 1.0):
+        self.u, self.d_in, self.m, self.gain = u, d_in, m, gain
+        self.homogeneous = homogeneous
+        if homogeneous:
+            self.sides = [prefix_index(u > 0, d_in, m, cap), prefix_index(u < 0, d_in, m, cap)]
+        else:
+            self.sides = [prefix_index(np.ones_like(u, dtype=bool), d_in, m, cap)]
+
+    @property
+    def values_per_problem(self) -> int:
+        return max(s[0].shape[1] for s in self.sides)
+
+    def solve_rows(self, W: np.ndarray, wt: np.ndarray, row0: int, opts: dict):
+        """Solve every weight of the rows ``W`` (source rows) against targets ``wt``.
+
+        Returns COO pieces (rows, cols, values) of the kept weights and one error
+        array ``(R, d_in)`` per side.
+        """
+        R = W.shape[0]
+        rows, cols, vals, errs = [], [], [], []
+        for idx, valid in self.sides:
+            k = idx.shape[1]
+            values = W[:, idx] * (self.u[idx] * self.gain)          # (R, d_in, k)
+            masks, err = solve_problems(
+                values.reshape(R * self.d_in, k), wt.reshape(-1),
+                np.broadcast_to(valid, (R, self.d_in, k)).reshape(R * self.d_in, k), **opts)
+            r, i, t = np.nonzero(masks.reshape(R, self.d_in, k))
+            c = idx[i, t]
+            rows.append(r + row0)
+            cols.append(c)
+            vals.append(W[r, c])
+            errs.append(err.reshape(R, self.d_in))
+        return rows, cols, vals, errs
+
+
+def progress_bar(total: int, enabled: bool | None, problems: int, desc: str):
+    if enabled is None:
+        enabled = problems > 2_000_000
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="block")
+
+
+def check_target(target) -> MLP:
+    if not isinstance(target, MLP):
+        raise TypeError(f"target must be a slth.nets.MLP, got {type(target).__name__}; "
+                        "build one with slth.nets.from_arrays or from_sklearn")
+    return target
+
+
+def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: int | None = None,
+           *, dist: str = "uniform", C: float = bounds.DEFAULT_C, radius: float = 1.0,
+           max_values: int = 20, check_assumptions: bool = True, threads: int | None = None,
+           max_bytes: int | None = None, progress: bool | None = None) -> Ticket:
+    """Prune a random depth-2L ReLU network to approximate ``target`` (Pensia et al. 2020).
+
+    Parameters
+    ----------
+    target : MLP
+        ReLU network without biases; the theorem assumes ``||W_l||_2 <= 1``.
+    eps, delta : float in (0, 1)
+        Accuracy (sup of the l2 error on the l2 ball of ``radius``) and failure probability.
+    seed : int, SeedSequence, Generator or None
+        Seed of the random source; the ticket records its entropy.
+    n : int, optional
+        Neurons per sign in each block (blocks have ``2 n`` neurons). ``None``: the
+        theorem's requirement :func:`slth.bounds.pensia_n`.
+    dist : {"uniform", "normal"}
+        Distribution of the source entries.
+    C : float
+        The unspecified constant of the subset-sum lemma (see :mod:`slth.bounds`).
+    radius : float
+        Radius of the input ball (enters the required ``n``).
+    max_values : int
+        Values per subset-sum problem (a prefix of each half block).
+    check_assumptions : bool
+        Refuse targets violating the theorem's norm assumption (``False``: build anyway
+        and record the violation in ``params["assumption_violations"]``).
+    threads : int, optional
+        Threads of the subset-sum engine.
+    max_bytes : int, optional
+        Memory cap for the build (default: the package cap).
+    progress : bool, optional
+        tqdm progress bar (``None``: only for large builds).
+
+    Returns
+    -------
+    Ticket
+
+    Raises
+    ------
+    ValueError
+        Non-ReLU activation, biases, norm violation, eps/delta outside (0, 1), memory.
+
+    Examples
+    --------
+    >>> from slth.nets import random_target
+    >>> t = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=1)
+    >>> t.params["n"] == t.params["required_n"], t.sparsity > 0.9
+    (True, True)
+    """
+    target = check_target(target)
+    eps = check_open_unit(eps, "eps")
+    delta = check_open_unit(delta, "delta")
+    radius = check_positive(radius, "radius")
+    C = check_positive(C, "C")
+    max_values = check_int(max_values, "max_values", minimum=1, maximum=48)
+    dist = get_distribution(dist).name
+    if dist not in ("uniform", "normal"):
+        raise ValueError(f"dist must be 'uniform' or 'normal' for pensia, got {dist!r}")
+    for a in target.activations:
+        if a.name != "relu" or a.slope_neg != 0.0:
+            raise ValueError(f"target activation must be 'relu' for pensia (depth 2L), "
+                             f"got {a.name!r}; use slth.tickets.burkholz for other activations")
+    violations = []
+    for l, b in enumerate(target.biases):
+        if b is not None and np.any(b != 0):
+            raise ValueError(f"target.biases[{l}] is non-zero: pensia covers targets without "
+                             "biases; use slth.tickets.burkholz")
+    dense_target = target.dense()
+    for l, w in enumerate(dense_target.weights):
+        s = float(np.linalg.norm(w, 2))
+        if s > 1.0 + 1e-9:
+            violations.append(f"||W_{l}||_2 = {s:.6g} > 1")
+    if violations and check_assumptions:
+        raise ValueError("target violates pensia's assumption (spectral norm <= 1): "
+                         + "; ".join(violations) + " (pass check_assumptions=False to build "
+                         "anyway, or rescale the target)")
+    widths = target.widths
+    required = bounds.pensia_n(widths, eps, delta, C, radius)
+    n = required if n is None else check_int(n, "n", minimum=1)
+    ss = as_seed_sequence(seed)
+    L = target.depth
+    m = 2 * n
+    src_widths = bounds.pensia_widths(widths, n)
+    spec = SourceSpec(src_widths, (target.activations[0] if L > 1 else
+                                   _relu(),) * (2 * L - 1), (False,) * (2 * L), dist,
+                      int(ss.entropy), tuple(ss.spawn_key))
+    k = min(n + 4 * int(np.sqrt(n)) + 1, max_values, m)
+    est = sum(widths[l] * widths[l + 1] for l in range(L)) * 2 * k * (8 * 3 + 8)
+    est += 8 * max(spec.block_rows(2 * l + 1) * widths[l] * k * 3 for l in range(L))
+    check_memory(est, resolve_max_bytes(max_bytes), "target",
+                 f"a pensia build with n={n} for widths {widths}", "use a smaller n")
+    opts = {"threads": threads, "max_bytes": max_bytes}
+    timer = Timer()
+    weights, errors = [], {}
+    vpp = []
+    t_start = time.perf_counter()
+    for l in range(L):
+        d_in, d_out = widths[l], widths[l + 1]
+        wt = dense_target.weights[l]
+        with timer("draw"):
+            u = np.empty(m * d_in)
+            for r0, W, _ in spec.iter_blocks(2 * l):
+                rr = np.arange(r0, r0 + W.shape[0])
+                u[rr] = W[rr - r0, rr // m]
+        layer = UnivariateLayer(u, d_in, m, max_values, homogeneous=True)
+        vpp.append(layer.values_per_problem)
+        rows, cols, vals = [], [], []
+        e_pos, e_neg = np.empty((d_out, d_in)), np.empty((d_out, d_in))
+        nblocks = -(-d_out // spec.block_rows(2 * l + 1))
+        with progress_bar(nblocks, progress, 2 * d_out * d_in, f"pensia layer {l + 1}") as bar:
+            blocks = spec.iter_blocks(2 * l + 1)
+            while True:
+                with timer("draw"):
+                    item = next(blocks, None)
+                if item is None:
+                    break
+                r0, W, _ = item
+                R = W.shape[0]
+                with timer("solve"):
+                    r_, c_, v_, (ep, en) = layer.solve_rows(W, wt[r0:r0 + R], r0, opts)
+                rows += r_
+                cols += c_
+                vals += v_
+                e_pos[r0:r0 + R], e_neg[r0:r0 + R] = ep, en
+                bar.update(1)
+        with timer("assemble"):
+            out = gather_csr((d_out, m * d_in), rows, cols, vals)
+            used = np.unique(out.indices)
+            hidden = sparse.csr_matrix(
+                (u[used], used // m, np.searchsorted(used, np.arange(m * d_in + 1))),
+                shape=(m * d_in, d_in))
+            weights += [hidden, out]
+        errors[f"layer{l + 1}_pos"] = e_pos
+        errors[f"layer{l + 1}_neg"] = e_neg
+    timer.times["total"] = time.perf_counter() - t_start
+    params = {
+        "construction": "pensia", "eps": eps, "delta": delta, "n": n, "required_n": required,
+        "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
+        "radius": radius, "max_values": max_values, "values_per_problem": vpp, "block": m,
+        "assumption_violations": violations,
+    }
+    return Ticket(target, spec, tuple(weights), (None,) * (2 * L), (None,) * (2 * L), errors,
+                  params, timer.times)
+
+
+def _relu():
+    from slth.nets.activations import get
+
+    return get("relu")

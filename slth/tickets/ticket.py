@@ -1,0 +1,422 @@
+"""The :class:`Ticket`: a random source network, 0/1 masks, and what was achieved.
+
+A ticket never changes a parameter. It holds
+
+* ``spec`` -- a :class:`SourceSpec` that regenerates the dense random source from
+  its seed, block of rows by block of rows (so the source is materialised only on
+  request);
+* the pruned parameters, ``source * mask`` exactly: weights as ``scipy.sparse``
+  CSR matrices whose stored entries are the kept positions, biases as dense
+  arrays with zeros where pruned, plus the bias masks;
+* the achieved per-weight subset-sum errors, the construction's parameters, and
+  the wall time of each phase.
+
+The layout is generic (a list of layers of a feed-forward network), so other
+constructions reuse it; construction-specific facts live in ``params``.
+
+Examples
+--------
+>>> from slth.nets import random_target
+>>> from slth.tickets import pensia
+>>> t = pensia(random_target([2, 3, 1], seed=0), eps=0.1, delta=0.1, seed=1, n=6)
+>>> t.depth, t.widths
+(4, (2, 24, 3, 36, 1))
+>>> all(np.array_equal(p * m, q) for p, m, q in
+...     zip(t.source.parameters(), t.masks, t.network().dense().parameters()))
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
+
+from slth import distributions
+from slth._validate import check_memory, resolve_max_bytes
+from slth.nets.activations import ACTIVATIONS, Activation
+from slth.nets.mlp import MLP
+
+__all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES"]
+
+#: Entries drawn per block of rows: a layer of shape (rows, cols) is drawn in blocks of
+#: ``max(1, BLOCK_ENTRIES // cols)`` rows, each from its own SeedSequence child.
+BLOCK_ENTRIES = 1 << 20
+
+
+@dataclass(frozen=True, eq=False)
+class SourceSpec:
+    """A random feed-forward source network, defined by its seed.
+
+    Layer ``l`` has weights ``(widths[l+1], widths[l])`` with entries
+    ``weight_scale[l] * col_scale[l][c] * X``, ``X ~ dist`` i.i.d., and (when
+    ``bias[l]``) biases ``bias_scale[l] * X``. Rows are drawn in blocks of
+    :func:`block_rows` rows; block ``b`` of layer ``l`` uses the generator of
+    ``SeedSequence(entropy, spawn_key=spawn_key + (l, b))``, weights first, then
+    that block's biases. Any block can therefore be regenerated on its own, and
+    the result does not depend on the order of drawing or the thread count.
+    """
+
+    widths: tuple[int, ...]
+    activations: tuple[Activation, ...]
+    bias: tuple[bool, ...]
+    dist: str
+    entropy: int
+    spawn_key: tuple[int, ...] = ()
+    weight_scale: tuple[float, ...] = ()
+    bias_scale: tuple[float, ...] = ()
+    col_scale: tuple = ()
+
+    def __post_init__(self):
+        L = len(self.widths) - 1
+        if not self.weight_scale:
+            object.__setattr__(self, "weight_scale", (1.0,) * L)
+        if not self.bias_scale:
+            object.__setattr__(self, "bias_scale", (1.0,) * L)
+        if not self.col_scale:
+            object.__setattr__(self, "col_scale", (None,) * L)
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths) - 1
+
+    def shape(self, l: int) -> tuple[int, int]:
+        return (self.widths[l + 1], self.widths[l])
+
+    def block_rows(self, l: int) -> int:
+        """Rows per drawing block of layer ``l``."""
+        return max(1, BLOCK_ENTRIES // self.widths[l])
+
+    @property
+    def n_params(self) -> int:
+        """Number of source parameters (weights and biases)."""
+        return int(sum(self.widths[l + 1] * (self.widths[l] + int(self.bias[l]))
+                       for l in range(self.depth)))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the dense float64 source."""
+        return 8 * self.n_params
+
+    def _block(self, l: int, b: int):
+        rows, cols = self.shape(l)
+        br = self.block_rows(l)
+        lo, hi = b * br, min(rows, (b + 1) * br)
+        rng = np.random.default_rng(
+            np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, l, b)))
+        w = distributions.sample(self.dist, (hi - lo, cols), rng)
+        w *= self.weight_scale[l]
+        if self.col_scale[l] is not None:
+            w *= self.col_scale[l][None, :]
+        bias = None
+        if self.bias[l]:
+            bias = distributions.sample(self.dist, hi - lo, rng) * self.bias_scale[l]
+        return w, bias
+
+    def rows(self, l: int, start: int, stop: int):
+        """Rows ``start:stop`` of layer ``l``: ``(weights, biases or None)``."""
+        rows, _ = self.shape(l)
+        if not 0 <= start <= stop <= rows:
+            raise ValueError(f"rows must satisfy 0 <= start <= stop <= {rows}, "
+                             f"got {start}:{stop}")
+        br = self.block_rows(l)
+        ws, bs = [], []
+        for b in range(start // br, (stop - 1) // br + 1 if stop > start else start // br):
+            w, bias = self._block(l, b)
+            lo = b * br
+            ws.append(w[max(start - lo, 0): stop - lo])
+            if bias is not None:
+                bs.append(bias[max(start - lo, 0): stop - lo])
+        cols = self.widths[l]
+        w = np.concatenate(ws) if ws else np.zeros((0, cols))
+        bias = (np.concatenate(bs) if bs else np.zeros(0)) if self.bias[l] else None
+        return w, bias
+
+    def iter_blocks(self, l: int):
+        """Yield ``(start, weights, biases)`` for every drawing block of layer ``l``."""
+        rows, _ = self.shape(l)
+        br = self.block_rows(l)
+        for b in range(-(-rows // br)):
+            w, bias = self._block(l, b)
+            yield b * br, w, bias
+
+    def layer(self, l: int):
+        """The dense layer ``l``: ``(weights, biases or None)``."""
+        return self.rows(l, 0, self.widths[l + 1])
+
+    def network(self, max_bytes: int | None = None) -> MLP:
+        """The dense source network (refused when over ``max_bytes``)."""
+        check_memory(self.nbytes, resolve_max_bytes(max_bytes), "source",
+                     f"the dense source ({self.n_params:,} parameters)",
+                     "work with the pruned network, or layer by layer with spec.layer(l)")
+        ws, bs = zip(*(self.layer(l) for l in range(self.depth)), strict=True)
+        return MLP(list(ws), list(bs), self.activations)
+
+    # -------------------------------------------------------------- storage
+    def to_json(self) -> dict:
+        for a in self.activations:
+            if ACTIVATIONS.get(a.name) is not a and a.name != "leaky_relu":
+                raise ValueError(f"cannot save a ticket with the custom activation {a.name!r}")
+        return {
+            "widths": list(self.widths),
+            "activations": [[a.name, a.slope_neg] for a in self.activations],
+            "bias": list(self.bias), "dist": self.dist, "entropy": str(self.entropy),
+            "spawn_key": list(self.spawn_key), "weight_scale": list(self.weight_scale),
+            "bias_scale": list(self.bias_scale),
+        }
+
+
+def _activation_from_json(item) -> Activation:
+    from slth.nets.activations import get, leaky_relu
+
+    name, slope = item
+    if name == "leaky_relu":
+        return leaky_relu(slope)
+    return get(name)
+
+
+class Timer:
+    """Collects wall time per phase: ``with timer("solve"): ...``."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.times[phase] = self.times.get(phase, 0.0) + time.perf_counter() - t0
+
+
+@dataclass(frozen=True, eq=False)
+class Ticket:
+    """A pruned random network approximating a target.
+
+    Attributes
+    ----------
+    target : MLP
+        The network to approximate.
+    spec : SourceSpec
+        Regenerates the random source from its seed.
+    weights : tuple of scipy.sparse.csr_matrix
+        Pruned weights: the stored entries are exactly the kept source entries.
+    biases : tuple of ndarray or None
+        Pruned biases (source bias where kept, 0 elsewhere).
+    bias_masks : tuple of bool ndarray or None
+    errors : dict of str to ndarray
+        Achieved per-weight subset-sum errors ``|target value - subset sum|``.
+    params : dict
+        ``construction``, ``eps``, ``delta``, ``n``, ``required_n``, ``dist``, ``seed``
+        and construction-specific entries.
+    timings : dict of str to float
+        Wall time of each build phase, in seconds.
+    """
+
+    target: MLP
+    spec: SourceSpec
+    weights: tuple
+    biases: tuple
+    bias_masks: tuple
+    errors: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------- views
+    @property
+    def depth(self) -> int:
+        """Depth of the source network."""
+        return self.spec.depth
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Widths of the source network."""
+        return self.spec.widths
+
+    @property
+    def theorem_width(self) -> bool:
+        """Whether the source is at least as wide as the theorem requires."""
+        return int(self.params["n"]) >= int(self.params["required_n"])
+
+    @cached_property
+    def source(self) -> MLP:
+        """The dense random source, as sampled (regenerated from the seed on first access)."""
+        return self.spec.network()
+
+    def network(self) -> MLP:
+        """The pruned network: source parameters times masks, exactly (sparse weights)."""
+        return self._network
+
+    @cached_property
+    def _network(self) -> MLP:
+        return MLP(list(self.weights), list(self.biases), self.spec.activations)
+
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Forward pass of the pruned network."""
+        return self._network(x)
+
+    @property
+    def kept(self) -> int:
+        """Number of kept source parameters."""
+        return int(sum(w.nnz for w in self.weights)
+                   + sum(int(m.sum()) for m in self.bias_masks if m is not None))
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of source parameters pruned away."""
+        return 1.0 - self.kept / self.spec.n_params
+
+    def mask_sparse(self) -> list:
+        """Masks as a list aligned with ``source.parameters()``: CSR (weights), bool (biases)."""
+        out = []
+        for w, m in zip(self.weights, self.bias_masks, strict=True):
+            s = w.copy()
+            s.data = np.ones_like(s.data, dtype=bool)
+            out.append(s)
+            if m is not None:
+                out.append(m)
+        return out
+
+    @property
+    def masks(self) -> list[NDArray[np.bool_]]:
+        """Dense boolean masks, aligned with ``source.parameters()``."""
+        check_memory(self.spec.n_params, resolve_max_bytes(None), "masks",
+                     "the dense boolean masks", "use ticket.mask_sparse()")
+        return [m.toarray() if sparse.issparse(m) else m.copy() for m in self.mask_sparse()]
+
+    def summary(self) -> dict:
+        """Headline figures as a flat dict (for tables and JSON)."""
+        per_weight = np.concatenate([np.ravel(e) for e in self.errors.values()]) \
+            if self.errors else np.zeros(1)
+        return {
+            "construction": self.params.get("construction"),
+            "target_widths": "-".join(map(str, self.target.widths)),
+            "source_depth": self.depth,
+            "n": self.params.get("n"), "required_n": self.params.get("required_n"),
+            "source_params": self.spec.n_params, "kept": self.kept,
+            "sparsity": self.sparsity, "max_weight_error": float(per_weight.max()),
+            "build_seconds": float(sum(self.timings.values())),
+        }
+
+    # ------------------------------------------------------------ storage
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the ticket to a ``.npz`` file with a small JSON header.
+
+        The source itself is not stored: it is regenerated from the seed.
+        """
+        arrays: dict[str, np.ndarray] = {}
+        t = self.target
+        for l, (w, b) in enumerate(zip(t.weights, t.biases, strict=True)):
+            arrays[f"target_w{l}"] = w.toarray() if sparse.issparse(w) else w
+            if b is not None:
+                arrays[f"target_b{l}"] = b
+        for l, (w, b, m) in enumerate(zip(self.weights, self.biases, self.bias_masks,
+                                          strict=True)):
+            arrays[f"w{l}_data"], arrays[f"w{l}_indices"] = w.data, w.indices
+            arrays[f"w{l}_indptr"] = w.indptr
+            if b is not None:
+                arrays[f"b{l}"], arrays[f"bm{l}"] = b, m
+        for k, v in self.errors.items():
+            arrays[f"err_{k}"] = v
+        header = {
+            "format": "slth-ticket-1",
+            "target_activations": [[a.name, a.slope_neg] for a in t.activations],
+            "target_bias": [b is not None for b in t.biases],
+            "spec": self.spec.to_json(),
+            "params": _jsonable(self.params), "timings": self.timings,
+            "errors": list(self.errors),
+        }
+        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, int) and abs(obj) >= 2**53:
+        return str(obj)
+    return obj
+
+
+def load(path: str | os.PathLike) -> Ticket:
+    """Read a ticket written by :meth:`Ticket.save`."""
+    with np.load(path, allow_pickle=False) as z:
+        if "header" not in z:
+            raise ValueError(f"path: {os.fspath(path)!r} is not a saved slth ticket")
+        header = json.loads(bytes(z["header"]).decode())
+        if header.get("format") != "slth-ticket-1":
+            raise ValueError(f"path: unknown ticket format {header.get('format')!r}")
+        s = header["spec"]
+        acts = tuple(_activation_from_json(a) for a in s["activations"])
+        spec = SourceSpec(tuple(s["widths"]), acts, tuple(s["bias"]), s["dist"],
+                          int(s["entropy"]), tuple(s["spawn_key"]), tuple(s["weight_scale"]),
+                          tuple(s["bias_scale"]))
+        spec = _restore_col_scale(spec, header["params"])
+        tl = len(header["target_bias"])
+        target = MLP([z[f"target_w{l}"] for l in range(tl)],
+                     [z[f"target_b{l}"] if header["target_bias"][l] else None
+                      for l in range(tl)],
+                     [_activation_from_json(a) for a in header["target_activations"]])
+        weights, biases, bmasks = [], [], []
+        for l in range(spec.depth):
+            shape = spec.shape(l)
+            weights.append(sparse.csr_matrix(
+                (z[f"w{l}_data"], z[f"w{l}_indices"], z[f"w{l}_indptr"]), shape=shape))
+            biases.append(z[f"b{l}"] if spec.bias[l] else None)
+            bmasks.append(z[f"bm{l}"] if spec.bias[l] else None)
+        errors = {k: z[f"err_{k}"] for k in header["errors"]}
+    params = header["params"]
+    if isinstance(params.get("seed"), str):
+        params["seed"] = int(params["seed"])
+    return Ticket(target, spec, tuple(weights), tuple(biases), tuple(bmasks), errors, params,
+                  header["timings"])
+
+
+def _restore_col_scale(spec: SourceSpec, params: dict) -> SourceSpec:
+    # Constructions with per-column scales record how to rebuild them in params.
+    cs = params.get("col_scale")
+    if not cs:
+        return spec
+    cols = []
+    for l in range(spec.depth):
+        item = cs[l] if l < len(cs) else None
+        if item is None:
+            cols.append(None)
+        else:
+            split, first, rest = item
+            arr = np.full(spec.widths[l], float(rest))
+            arr[:int(split)] = float(first)
+            cols.append(arr)
+    return SourceSpec(spec.widths, spec.activations, spec.bias, spec.dist, spec.entropy,
+                      spec.spawn_key, spec.weight_scale, spec.bias_scale, tuple(cols))
+
+
+def gather_csr(shape: tuple[int, int], rows: Sequence[np.ndarray], cols: Sequence[np.ndarray],
+               vals: Sequence[np.ndarray]) -> sparse.csr_matrix:
+    """A CSR matrix from COO pieces (positions are unique); stored entries = kept positions."""
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    order = np.lexsort((c, r))
+    r, c, v = r[order], c[order], v[order]
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.add.at(indptr, r + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    idx_dtype = np.int32 if max(shape[1], len(v)) < 2**31 else np.int64
+    return sparse.csr_matrix((v, c.astype(idx_dtype), indptr.astype(idx_dtype)), shape=shape)
