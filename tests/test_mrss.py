@@ -140,12 +140,24 @@ def test_heuristic_never_beats_optimum(d, norm):
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 9])
-def test_heuristic_finds_optimum_on_easy_instances(d):
-    # Easy: n = 8, so the restarts and pair moves explore most of the 256 subsets.
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_heuristic_optimal_when_every_subset_is_one_move_away(n, d):
+    # With moves of up to 3 flips, every subset of n <= 3 vectors is one move away.
     for seed in range(5):
+        x, z = instance(n, d, seed)
+        best, _ = best_vector_subset(x, z)
+        assert abs(mrss.solve(x, z, method="heuristic", restarts=1, kicks=0).error
+                   - best) <= TOL
+
+
+@pytest.mark.parametrize("d", [3, 9])
+def test_heuristic_finds_optimum_on_easy_instances(d):
+    # Easy: n = 8 in d >= 3, few near-optimal subsets; 8 restarts find the optimum.
+    for seed in range(10):
         x, z = instance(8, d, seed)
         best, _ = best_vector_subset(x, z)
-        assert abs(mrss.solve(x, z, method="heuristic").error - best) <= TOL
+        r = mrss.solve(x, z, method="heuristic", restarts=8, kicks=2)
+        assert abs(r.error - best) <= TOL
 
 
 def test_heuristic_finds_planted_pairs():

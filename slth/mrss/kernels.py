@@ -93,6 +93,12 @@ def _cost_of_difference(u, w, norm_code, bound):
 
 
 @kernel
+def _reach(cost, norm_code):
+    """Largest |difference| in one coordinate compatible with a cost below ``cost``."""
+    return np.sqrt(cost) if norm_code == 2 else cost
+
+
+@kernel
 def _residual(vectors, target, mask, r):
     n, d = vectors.shape
     for k in range(d):
@@ -104,10 +110,12 @@ def _residual(vectors, target, mask, r):
 
 
 @kernel
-def _local_search(vectors, mask, r, norm_code, max_moves, w, u):
-    """Best-improvement descent over single flips and pairs of flips; returns the final cost.
+def _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v):
+    """Best-improvement descent over moves of up to ``depth`` (1-3) flips; returns the cost.
 
-    ``r`` holds the residual target - sum(vectors[mask]) on entry and on exit.
+    Single flips and pairs are scanned at every step; triples only when no
+    single flip or pair improves. ``r`` holds the residual
+    target - sum(vectors[mask]) on entry and on exit.
     """
     n, d = vectors.shape
     current = _cost(r, norm_code)
@@ -125,40 +133,77 @@ def _local_search(vectors, mask, r, norm_code, max_moves, w, u):
                 best = c
                 bi = i
                 bj = -1
-        for i in range(n):
-            for j in range(i + 1, n):
-                c = _cost_of_difference(u[i], w[j], norm_code, best)
-                if c < best:
-                    best = c
-                    bi = i
-                    bj = j
+        bl = -1
+        if depth >= 2:
+            # Candidates sorted by their first coordinate: only a window around the
+            # value that would cancel the residual can beat the best cost.
+            order = np.argsort(w[:, 0])
+            first = w[order, 0]
+            for i in range(n):
+                half = _reach(best, norm_code)
+                lo = np.searchsorted(first, u[i, 0] - half, side="left")
+                hi = np.searchsorted(first, u[i, 0] + half, side="right")
+                for idx in range(lo, hi):
+                    j = order[idx]
+                    if j <= i:
+                        continue
+                    c = _cost_of_difference(u[i], w[j], norm_code, best)
+                    if c < best:
+                        best = c
+                        bi = i
+                        bj = j
+            if bi < 0 and depth >= 3:
+                for i in range(n):
+                    for j in range(i + 1, n):
+                        for k in range(d):
+                            v[k] = u[i, k] - w[j, k]
+                        half = _reach(best, norm_code)
+                        lo = np.searchsorted(first, v[0] - half, side="left")
+                        hi = np.searchsorted(first, v[0] + half, side="right")
+                        for idx in range(lo, hi):
+                            l = order[idx]
+                            if l <= j:
+                                continue
+                            c = _cost_of_difference(v, w[l], norm_code, best)
+                            if c < best:
+                                best = c
+                                bi = i
+                                bj = j
+                                bl = l
         if bi < 0:
             break
         mask[bi] = not mask[bi]
         if bj >= 0:
             mask[bj] = not mask[bj]
+        if bl >= 0:
+            mask[bl] = not mask[bl]
         for k in range(d):
-            r[k] = u[bi, k] - (w[bj, k] if bj >= 0 else 0.0)
+            r[k] = u[bi, k]
+            if bj >= 0:
+                r[k] -= w[bj, k]
+            if bl >= 0:
+                r[k] -= w[bl, k]
         current = best
     return current
 
 
 @kernel
 def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, kick_size,
-                  max_moves, seed, best_mask):
+                  max_moves, depth, seed, best_mask):
     """Iterated local search for one target; writes ``best_mask`` and returns its cost.
 
     Each of ``restarts`` starts is a greedy pass over a random order of the
     vectors (the first start is ``init`` when ``use_init``), followed by a
     descent; each of ``kicks`` perturbations flips ``kick_size`` random entries
     of the start's best mask and descends again, keeping the result when it is
-    no worse.
+    no worse. Descents use moves of up to ``depth`` flips.
     """
     n, d = vectors.shape
     state = np.empty(1, dtype=np.uint64)
     state[0] = seed
     w = np.empty((n, d))
     u = np.empty((n, d))
+    v = np.empty(d)
     r = np.empty(d)
     mask = np.zeros(n, dtype=np.bool_)
     local = np.zeros(n, dtype=np.bool_)
@@ -186,7 +231,7 @@ def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, k
                     for k in range(d):
                         r[k] -= vectors[i, k]
                     current = c
-        _local_search(vectors, mask, r, norm_code, max_moves, w, u)
+        _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v)
         _residual(vectors, target, mask, r)
         start_best = _cost(r, norm_code)
         for i in range(n):
@@ -198,7 +243,7 @@ def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, k
                 i = _randint(state, n)
                 mask[i] = not mask[i]
             _residual(vectors, target, mask, r)
-            _local_search(vectors, mask, r, norm_code, max_moves, w, u)
+            _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v)
             _residual(vectors, target, mask, r)
             c = _cost(r, norm_code)
             if c <= start_best:
@@ -214,7 +259,7 @@ def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, k
 
 @parallel_kernel
 def heuristic_many(vectors, targets, init, use_init, norm_code, restarts, kicks, kick_size,
-                   max_moves, seeds, masks, costs):
+                   max_moves, depth, seeds, masks, costs):
     """:func:`heuristic_one` for each row of ``targets``, in parallel over targets.
 
     ``vectors`` has shape (m, n, d) or (1, n, d) (shared); row t writes only
@@ -225,4 +270,4 @@ def heuristic_many(vectors, targets, init, use_init, norm_code, restarts, kicks,
     for t in prange(m):
         v = vectors[0] if shared else vectors[t]
         costs[t] = heuristic_one(v, targets[t], init[t], use_init, norm_code, restarts, kicks,
-                                 kick_size, max_moves, seeds[t], masks[t])
+                                 kick_size, max_moves, depth, seeds[t], masks[t])

@@ -64,6 +64,7 @@ _NORM_CODES = {np.inf: 0, 1.0: 1, 2.0: 2}
 _LEAFSIZE = 16
 _FIRST_CHUNK = 256
 _CHUNK = 1 << 16
+_TRIPLES_UP_TO = 96
 
 
 @dataclass(frozen=True)
@@ -296,13 +297,16 @@ def _milp_one(vectors, target, norm, time_limit, mip_rel_gap):
 # --------------------------------------------------------------------------- heuristic
 
 
-def _heuristic_params(n, restarts, kicks, kick_size, max_moves):
+def _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth):
     restarts = check_int(restarts, "restarts", minimum=1)
     kicks = check_int(kicks, "kicks", minimum=0)
     kick_size = check_int(kick_size, "kick_size", minimum=1)
     max_moves = 4 * n + 16 if max_moves is None else check_int(max_moves, "max_moves",
                                                                minimum=1)
-    return restarts, kicks, kick_size, max_moves
+    if depth is None:
+        depth = 3 if n <= _TRIPLES_UP_TO else 2
+    depth = check_int(depth, "depth", minimum=1, maximum=3)
+    return restarts, kicks, kick_size, max_moves, depth
 
 
 def _seed_words(seed: SeedLike, m: int | None) -> NDArray[np.uint64]:
@@ -317,8 +321,8 @@ def _seed_words(seed: SeedLike, m: int | None) -> NDArray[np.uint64]:
 
 def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.inf, *,
           seed: SeedLike = 0, time_limit: float | None = None, mip_rel_gap: float = 0.0,
-          restarts: int = 8, kicks: int = 8, kick_size: int = 3, max_moves: int | None = None,
-          init: ArrayLike | None = None, max_bytes: int | None = None,
+          restarts: int = 4, kicks: int = 0, kick_size: int = 1, max_moves: int | None = None,
+          depth: int | None = None, init: ArrayLike | None = None, max_bytes: int | None = None,
           threads: int | None = None) -> MRSSResult:
     """Choose a subset of ``vectors`` whose sum best approximates ``target``.
 
@@ -342,6 +346,9 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
         Effort of ``"heuristic"``: fresh greedy starts, perturbations per
         start, entries flipped per perturbation, descent steps per descent
         (default 4 n + 16).
+    depth : {1, 2, 3}, optional
+        Largest number of flips in one descent move of ``"heuristic"``
+        (default 3 for n <= 96, else 2; triples cost O(n^3 d) per scan).
     init : array_like of bool, shape (n,), optional
         A mask that ``"heuristic"`` uses as its first start.
     max_bytes : int, optional
@@ -395,7 +402,7 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
         mip_rel_gap = as_float(mip_rel_gap, "mip_rel_gap")
         mask, optimal, lower = _milp_one(x, z, p, _check_seconds(time_limit), mip_rel_gap)
     else:
-        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves)
+        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth)
         start = _check_init(init, (n,))
         mask = np.zeros(n, dtype=np.bool_)
         kernels.heuristic_one(x, z, mask if start is None else start, start is not None, code,
@@ -413,9 +420,10 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
 
 def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", norm=np.inf, *,
                seed: SeedLike = 0, time_limit: float | None = None, mip_rel_gap: float = 0.0,
-               restarts: int = 8, kicks: int = 8, kick_size: int = 3,
-               max_moves: int | None = None, init: ArrayLike | None = None,
-               max_bytes: int | None = None, threads: int | None = None,
+               restarts: int = 4, kicks: int = 0, kick_size: int = 1,
+               max_moves: int | None = None, depth: int | None = None,
+               init: ArrayLike | None = None, max_bytes: int | None = None,
+               threads: int | None = None,
                progress: bool = False) -> MRSSBatch:
     """Solve one MRSS instance per target, with shared or per-target vectors.
 
@@ -425,7 +433,7 @@ def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", no
         One vector set shared by all targets, or one set per target (e.g. one
         per output kernel of a structured CNN layer).
     targets : array_like, shape (m, d)
-    method, norm, time_limit, mip_rel_gap, restarts, kicks, kick_size, max_moves, max_bytes
+    method, norm, time_limit, mip_rel_gap, restarts, kicks, kick_size, max_moves, depth, max_bytes
         As in :func:`solve`, per target.
     seed : int, numpy.random.Generator, SeedSequence or None
         Target i of ``"heuristic"`` uses the i-th child of
@@ -474,7 +482,7 @@ def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", no
     optimal = np.zeros(m, dtype=np.bool_)
     lower = np.full(m, np.nan)
     if method == "heuristic":
-        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves)
+        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth)
         start = _check_init(init, (m, n))
         seeds = _seed_words(seed, m)
         x3 = x if x.ndim == 3 else x[None]
