@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Default constant of the random-subset-sum lemma (unspecified in the papers).
-DEFAULT_C = 2.0
+DEFAULT_C = 3.0
 
 
 def _widths(widths: Sequence[int]) -> tuple[int, ...]:

@@ -66,3 +66,41 @@ def best_vector_subset(vectors, target, ord=np.inf) -> tuple[float, np.ndarray]:
         if errors[i] < best:
             best, best_mask = float(errors[i]), masks[i].copy()
     return best, best_mask
+
+
+# --------------------------------------------------------------- networks (slth.nets)
+def mlp_forward(weights, biases, activation, x) -> np.ndarray:
+    """Forward pass of an MLP, one sample and one neuron at a time (no matrix products).
+
+    ``activation`` is a scalar function applied to hidden layers; the last layer is linear.
+    """
+    weights = [np.asarray(w.toarray() if hasattr(w, "toarray") else w, dtype=np.float64)
+               for w in weights]
+    out = []
+    for sample in np.atleast_2d(np.asarray(x, dtype=np.float64)):
+        h = list(sample)
+        for l, w in enumerate(weights):
+            b = None if biases is None else biases[l]
+            z = []
+            for j in range(w.shape[0]):
+                s = 0.0 if b is None else float(b[j])
+                for i in range(w.shape[1]):
+                    s += w[j, i] * h[i]
+                z.append(s)
+            h = [activation(v) for v in z] if l < len(weights) - 1 else z
+        out.append(h)
+    return np.array(out, dtype=np.float64)
+
+
+def grid_sup_error(f, g, radius: float, dim: int, points: int) -> float:
+    """max ||f(x) - g(x)||_2 over a dense grid of the l2 ball in dimension 1 or 2."""
+    if dim == 1:
+        x = np.linspace(-radius, radius, points)[:, None]
+    elif dim == 2:
+        r = np.linspace(0.0, radius, points // 8 + 1)
+        a = np.linspace(0.0, 2 * np.pi, points, endpoint=False)
+        rr, aa = np.meshgrid(r, a)
+        x = np.stack([(rr * np.cos(aa)).ravel(), (rr * np.sin(aa)).ravel()], axis=1)
+    else:
+        raise ValueError("dim must be 1 or 2")
+    return float(np.max(np.linalg.norm(f(x) - g(x), axis=1)))

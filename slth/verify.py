@@ -1,0 +1,457 @@
+"""How close is a ticket to its target? Lower bound, certified upper bound, the theorem's eps.
+
+For an input domain -- the ball ``{x : ||x|| <= radius}`` in the l2 norm (the
+theorems' setting) or the max norm -- :func:`check` reports
+
+* ``empirical``: a lower bound on ``sup_x ||target(x) - ticket(x)||_2``, the largest
+  error found at random inputs (inside the ball and on its boundary) and after local
+  maximisation (``scipy.optimize.minimize``, L-BFGS-B with exact gradients) started
+  from the worst of them;
+* ``certified``: a rigorous upper bound on the same supremum, obtained by recomputing,
+  from the pruned network itself, the effective weights each target weight is
+  represented by, and propagating their errors through the layers with interval
+  bounds, Lipschitz constants and spectral norms (see :func:`certified_error`);
+* ``eps``: what the theorem promises at the width it requires.
+
+Examples
+--------
+>>> from slth.nets import random_target
+>>> from slth.tickets import pensia
+>>> t = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=1)
+>>> r = check(t, samples=256, seed=0)
+>>> bool(r.empirical <= r.certified <= r.eps), r.ok
+(True, True)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize, sparse
+
+from slth import bounds
+from slth._validate import as_generator, check_choice, check_int, check_positive
+from slth.nets.mlp import MLP
+from slth.tickets.ticket import Ticket
+
+__all__ = ["Report", "check", "certified_error", "empirical_error", "sample_ball"]
+
+#: Relative and absolute slack added to certified bounds for floating-point rounding.
+REL_SLACK, ABS_SLACK = 1e-9, 1e-12
+
+
+@dataclass(frozen=True)
+class Report:
+    """Result of :func:`check`.
+
+    Attributes
+    ----------
+    empirical : float
+        Lower bound on the sup error (largest error found).
+    certified : float
+        Upper bound on the sup error.
+    eps : float
+        The theorem's accuracy.
+    ok : bool
+        ``empirical <= certified``, and, when the source has the theorem's width,
+        ``certified <= eps`` and the target meets the theorem's assumptions.
+    meets_eps : bool
+        ``certified <= eps`` (the ticket is certified eps-close whatever its width).
+    theorem_width : bool
+        ``n >= required_n``.
+    """
+
+    empirical: float
+    certified: float
+    eps: float
+    ok: bool
+    meets_eps: bool
+    theorem_width: bool
+    n: int
+    required_n: int
+    widths: tuple
+    required_widths: tuple
+    radius: float
+    norm: str
+    construction: str
+    worst_input: NDArray[np.float64] = field(repr=False)
+    assumption_violations: tuple = ()
+    layers: tuple = field(default=(), repr=False)
+    seconds: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Flat dict of the headline figures."""
+        return {
+            "construction": self.construction, "empirical": self.empirical,
+            "certified": self.certified, "eps": self.eps, "ok": self.ok,
+            "meets_eps": self.meets_eps, "theorem_width": self.theorem_width, "n": self.n,
+            "required_n": self.required_n, "source_widths": "-".join(map(str, self.widths)),
+            "required_widths": "-".join(map(str, self.required_widths)),
+            "radius": self.radius, "norm": self.norm,
+            "assumption_violations": "; ".join(self.assumption_violations) or "none",
+        }
+
+    def __str__(self) -> str:
+        return "\n".join(f"{k:>22}: {v}" for k, v in self.summary().items())
+
+
+# ------------------------------------------------------------------- domain
+def sample_ball(rng: np.random.Generator, size: int, dim: int, radius: float,
+                norm: str = "l2") -> NDArray[np.float64]:
+    """Random points of the ball: half uniform inside, half on the boundary.
+
+    Examples
+    --------
+    >>> x = sample_ball(np.random.default_rng(0), 4, 3, 2.0)
+    >>> bool(np.all(np.linalg.norm(x, axis=1) <= 2.0 + 1e-12))
+    True
+    """
+    half = size // 2
+    if norm == "l2":
+        g = rng.standard_normal((size, dim))
+        g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-300)
+        rad = np.ones(size)
+        rad[:half] = rng.uniform(0.0, 1.0, half) ** (1.0 / dim)
+        return radius * g * rad[:, None]
+    x = rng.uniform(-1.0, 1.0, (size, dim))
+    q = half + (size - half) // 2
+    x[half:q] = np.sign(x[half:q]) + (x[half:q] == 0)           # corners
+    face = rng.integers(0, dim, size - q)
+    x[q + np.arange(size - q), face] = np.sign(x[q + np.arange(size - q), face]) + 0.0
+    return radius * x
+
+
+def _to_ball(y, radius, norm):
+    if norm == "l2":
+        s = np.sqrt(1.0 + y @ y)
+        return radius * y / s
+    return radius * np.tanh(y)
+
+
+def _from_ball(x, radius, norm):
+    if norm == "l2":
+        rho = float(np.linalg.norm(x))
+        if rho == 0.0:
+            return np.zeros_like(x)
+        t = min(rho / radius, 0.999)
+        return x / rho * (t / np.sqrt(1.0 - t * t))
+    return np.arctanh(np.clip(x / radius, -0.999, 0.999))
+
+
+def _pullback(y, gx, radius, norm):
+    if norm == "l2":
+        s = np.sqrt(1.0 + y @ y)
+        return radius * (gx / s - y * (y @ gx) / s**3)
+    return radius * (1.0 - np.tanh(y) ** 2) * gx
+
+
+def _errors(f: MLP, g: MLP, x: NDArray[np.float64], chunk: int = 256) -> NDArray[np.float64]:
+    out = np.empty(x.shape[0])
+    for s in range(0, x.shape[0], chunk):
+        out[s:s + chunk] = np.linalg.norm(f(x[s:s + chunk]) - g(x[s:s + chunk]), axis=1)
+    return out
+
+
+def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
+                    norm: str = "l2", starts: int = 4, maxiter: int = 50):
+    """Largest ``||target(x) - ticket(x)||_2`` found on the ball (a lower bound on the sup).
+
+    Returns
+    -------
+    (float, ndarray)
+        The error and the input where it was found.
+    """
+    f, g = ticket.target, ticket.network()
+    d0 = f.widths[0]
+    rng = as_generator(seed)
+    x = sample_ball(rng, samples, d0, radius, norm)
+    errs = _errors(f, g, x)
+    best_i = int(np.argmax(errs))
+    best, best_x = float(errs[best_i]), x[best_i]
+
+    def objective(y):
+        xx = _to_ball(y, radius, norm)[None, :]
+        diff = f(xx) - g(xx)
+        gx = f.vjp(xx, diff)[0] - g.vjp(xx, diff)[0]
+        return -0.5 * float(diff[0] @ diff[0]), -_pullback(y, gx, radius, norm)
+
+    for i in np.argsort(errs)[::-1][:starts]:
+        res = optimize.minimize(objective, _from_ball(x[i], radius, norm), jac=True,
+                                method="L-BFGS-B", options={"maxiter": maxiter})
+        xx = _to_ball(res.x, radius, norm)
+        e = float(np.linalg.norm(f(xx[None, :]) - g(xx[None, :])))
+        if e > best:
+            best, best_x = e, xx
+    return best, best_x
+
+
+# ---------------------------------------------------------------- certificate
+def _opnorm(a) -> float:
+    """Spectral norm (an upper bound via Frobenius for very large matrices)."""
+    a = a.toarray() if sparse.issparse(a) else np.asarray(a)
+    if a.size == 0:
+        return 0.0
+    if a.size > 4_000_000:
+        return float(np.linalg.norm(a))
+    return float(np.linalg.norm(a, 2)) * (1 + 1e-12)
+
+
+def _dual(c: NDArray[np.float64], norm: str) -> NDArray[np.float64]:
+    """Row-wise dual norm: sup over the unit ball of sum_i c_i |x_i|."""
+    return np.linalg.norm(c, axis=1) if norm == "l2" else np.abs(c).sum(axis=1)
+
+
+def target_bounds(target: MLP, radius: float, norm: str):
+    """Interval bounds of the target's hidden activations over the ball.
+
+    Returns per hidden layer ``P`` (``|phi(z_i)| <= P_i``) and ``A``
+    (``||phi(z)||_2 <= A``); ``A_0`` bounds ``||x||_2``.
+    """
+    t = target.dense()
+    d0 = t.widths[0]
+    A = [radius if norm == "l2" else radius * np.sqrt(d0)]
+    P = [np.full(d0, radius)]
+    lo = hi = None
+    for l in range(t.depth - 1):
+        w, b = t.weights[l], t.biases[l]
+        bb = np.zeros(w.shape[0]) if b is None else b
+        if l == 0:
+            rad = radius * _dual(w, norm)
+            lo, hi = bb - rad, bb + rad
+        else:
+            mid, half = (lo + hi) / 2, (hi - lo) / 2
+            c = w @ mid + bb
+            rad = np.abs(w) @ half
+            lo, hi = c - rad, c + rad
+        act = t.activations[l]
+        a_lo, a_hi = act.range(lo, hi)
+        lo, hi = np.minimum(a_lo, a_hi), np.maximum(a_lo, a_hi)
+        p = np.maximum(np.abs(lo), np.abs(hi))
+        # norm propagation: ||phi(z)|| <= |phi(0)| sqrt(d) + Lip (||W|| A + ||b||)
+        zn = _opnorm(w) * A[-1] + (0.0 if b is None else float(np.linalg.norm(b)))
+        an = abs(act.phi0) * np.sqrt(w.shape[0]) + act.lipschitz * zn
+        P.append(p)
+        A.append(min(float(np.linalg.norm(p)), an))
+    return P, A
+
+
+def _check_univariate(U: sparse.csr_matrix, m: int, n_uni: int, what: str):
+    U = U.tocsr()
+    counts = np.diff(U.indptr)
+    if np.any(counts[:n_uni] > 1) or np.any(counts[n_uni:] > 0):
+        raise ValueError(f"ticket: {what} does not have the univariate layout of the "
+                         "construction (a hidden neuron keeps more than one input weight)")
+    rows = np.repeat(np.arange(U.shape[0]), counts)
+    if np.any(U.indices != rows // m):
+        raise ValueError(f"ticket: {what} keeps a weight outside its neuron's input block")
+
+
+def _sign_split(U: sparse.csr_matrix):
+    up, un = U.copy(), U.copy()
+    up.data = np.where(U.data > 0, U.data, 0.0)
+    un.data = np.where(U.data < 0, U.data, 0.0)
+    return up, un
+
+
+def _certify_pensia(ticket: Ticket, radius: float, norm: str):
+    t = ticket.target.dense()
+    P, A = target_bounds(t, radius, norm)
+    m = int(ticket.params["block"])
+    layers = []
+    delta = D = None
+    for l in range(t.depth):
+        w = t.weights[l]
+        U, V = ticket.weights[2 * l], ticket.weights[2 * l + 1]
+        _check_univariate(U, m, U.shape[0], f"layer {2 * l + 1}")
+        up, un = _sign_split(U)
+        Ahat = np.asarray((V @ up).toarray())
+        Bhat = np.asarray((V @ un).toarray())
+        eA, eB = Ahat - w, Bhat - w
+        if l == 0:
+            # g(x) - W x = eA relu(x) - eB relu(-x); (relu(x), relu(-x)) has the norm of x
+            c = np.maximum(np.abs(eA), np.abs(eB))
+            delta = radius * _dual(c, norm)
+            D = _opnorm(np.hstack([eA, eB])) * A[0]
+        else:
+            # inputs are ReLU outputs (>= 0): g(a) = Ahat a exactly
+            c = np.abs(eA)
+            delta = np.minimum(c @ P[l], np.linalg.norm(c, axis=1) * A[l]) \
+                + np.abs(Ahat) @ delta
+            D = _opnorm(eA) * A[l] + _opnorm(Ahat) * D
+        D = min(D, float(np.linalg.norm(delta)))
+        layers.append({"layer": l + 1, "max_weight_error": float(c.max(initial=0.0)),
+                       "bound": D})
+    return D, layers
+
+
+def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
+    t = ticket.target.dense()
+    P, A = target_bounds(t, radius, norm)
+    prm = ticket.params
+    m, c, tau = int(prm["block"]), int(prm["copies"]), float(prm["tau"])
+    act = ticket.spec.activations[0]
+    L = t.depth
+    d = t.widths
+    n_uni = m * d[0]
+    U1, b1 = ticket.weights[0], ticket.biases[0]
+    _check_univariate(U1, m, n_uni, "layer 1")
+    if np.any(ticket.bias_masks[0][:n_uni]):
+        raise ValueError("ticket: layer 1 keeps the bias of a univariate neuron")
+    h_const = np.zeros(U1.shape[0])
+    h_const[n_uni:] = act(b1[n_uni:])
+    h_const[:n_uni] = act.phi0            # univariate neurons at x = 0 (offset term)
+    V = ticket.weights[1]
+    rows2 = V.shape[0]
+
+    def row_targets(l, rows):
+        r = np.arange(rows)
+        if l == L - 1:
+            j, const = r, np.zeros(rows, bool)
+        else:
+            j, const = np.minimum(r // c, d[l + 1]), r >= c * d[l + 1]
+        wrow = np.zeros((rows, d[l]))
+        wrow[~const] = t.weights[l][j[~const]]
+        brow = np.full(rows, tau)
+        b = t.biases[l]
+        brow[~const] = 0.0 if b is None else b[j[~const]]
+        return wrow, brow, const
+
+    wrow, brow, const = row_targets(0, rows2)
+    pre_const = np.asarray(V @ h_const).ravel()
+    if act.homogeneous:
+        a = act.slope_neg
+        up, un = _sign_split(U1)
+        eA = np.asarray((V @ up).toarray()) - wrow / (1 + a)
+        eB = np.asarray((V @ un).toarray()) - wrow / (1 + a)
+        cmat = np.maximum(np.abs(eA) + a * np.abs(eB), a * np.abs(eA) + np.abs(eB))
+        lin = np.zeros(rows2)
+    else:
+        K, p = act.remainder
+        cmat = np.abs(np.asarray((V @ U1).toarray()) * act.dphi0 - wrow)
+        Up = U1.copy()
+        Up.data = K * np.abs(Up.data) ** p
+        Vabs = abs(V)
+        C = np.asarray((Vabs @ Up).toarray())
+        lin = radius**p * (C.max(axis=1) if (norm == "l2" and p >= 2) else C.sum(axis=1))
+    delta = radius * _dual(cmat, norm) + lin + np.abs(pre_const - brow)
+    if np.any(delta[const] > np.abs(pre_const - brow)[const] * (1 + 1e-12) + 1e-300):
+        raise ValueError("ticket: a constant neuron of layer 2 depends on the input")
+    layers = [{"layer": 1, "max_weight_error": float(cmat.max(initial=0.0)),
+               "bound": float(np.linalg.norm(delta[~const]))}]
+    const_out = act(pre_const[const])
+    delta_copies = delta[~const]
+    for l in range(1, L):
+        V = ticket.weights[l + 1].tocsr()
+        rows = V.shape[0]
+        wrow, brow, const = row_targets(l, rows)
+        ncopy = c * d[l]
+        Vc, Vk = V[:, :ncopy], V[:, ncopy:]
+        agg = sparse.csr_matrix((np.ones(ncopy), np.arange(ncopy) // c, np.arange(ncopy + 1)),
+                                shape=(ncopy, d[l]))
+        W_eff = np.asarray((Vc @ agg).toarray())
+        e = np.abs(W_eff - wrow)
+        pre_const = np.asarray(Vk @ const_out).ravel()
+        eb = np.abs(pre_const - brow)
+        if np.any(np.diff(Vc.tocsr().indptr)[const] > 0):
+            raise ValueError(f"ticket: a constant neuron of layer {l + 2} depends on the input")
+        delta = (np.minimum(e @ P[l], np.linalg.norm(e, axis=1) * A[l])
+                 + act.lipschitz * (abs(Vc) @ delta_copies) + eb)
+        layers.append({"layer": l + 1, "max_weight_error": float(e.max(initial=0.0)),
+                       "bound": float(np.linalg.norm(delta[~const]))})
+        const_out = act(pre_const[const])
+        delta_copies = delta[~const]
+    return float(np.linalg.norm(delta_copies)), layers
+
+
+_CERTIFY = {"pensia": _certify_pensia, "burkholz": _certify_burkholz}
+
+
+def certified_error(ticket: Ticket, radius: float = 1.0, norm: str = "l2"):
+    """Rigorous upper bound on ``sup ||target(x) - ticket(x)||_2`` over the ball.
+
+    The bound is recomputed from the pruned network: for every target weight the
+    effective weight the ticket realises (a sum of kept source weights or products of
+    them), its error against the target, the exactly known constants of the bias
+    neurons, and for smooth activations the tangent remainder of the first layer.
+    Errors are propagated layer by layer: per coordinate (interval bounds of the target's
+    activations, absolute values of the kept weights, the activation's Lipschitz
+    constant) and, for the depth-2L construction, also in the l2 norm with spectral
+    norms; the smaller bound is reported.
+
+    Returns
+    -------
+    (float, list of dict)
+        The bound and per-layer details.
+
+    Raises
+    ------
+    ValueError
+        If the ticket's masks do not have the layout of its construction.
+    """
+    radius = check_positive(radius, "radius")
+    norm = check_choice(norm, "norm", ("l2", "inf"))
+    construction = ticket.params.get("construction")
+    if construction not in _CERTIFY:
+        raise ValueError(f"ticket.params['construction'] must be one of {tuple(_CERTIFY)}, "
+                         f"got {construction!r}")
+    bound, layers = _CERTIFY[construction](ticket, radius, norm)
+    return float(bound) * (1 + REL_SLACK) + ABS_SLACK, layers
+
+
+def _required_widths(ticket: Ticket) -> tuple:
+    p = ticket.params
+    w = ticket.target.widths
+    if p["construction"] == "pensia":
+        return bounds.pensia_widths(w, int(p["required_n"]))
+    return bounds.burkholz_widths(w, int(p["required_n"]), bool(p["homogeneous"]))
+
+
+def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
+          norm: str = "l2", starts: int = 4, maxiter: int = 50) -> Report:
+    """Empirical and certified error of a ticket on the ball, next to the theorem's eps.
+
+    Parameters
+    ----------
+    ticket : Ticket
+    radius : float
+        Radius of the input ball.
+    samples : int
+        Random inputs (half inside the ball, half on its boundary).
+    seed : int, Generator or None
+        Seed of the random inputs.
+    norm : {"l2", "inf"}
+        Norm of the input ball (the output error is always measured in l2).
+    starts, maxiter : int
+        Local maximisations from the worst samples, and their iteration cap.
+
+    Returns
+    -------
+    Report
+    """
+    if not isinstance(ticket, Ticket):
+        raise TypeError(f"ticket must be a slth.tickets.Ticket, got {type(ticket).__name__}")
+    radius = check_positive(radius, "radius")
+    norm = check_choice(norm, "norm", ("l2", "inf"))
+    samples = check_int(samples, "samples", minimum=1)
+    starts = check_int(starts, "starts", minimum=0)
+    maxiter = check_int(maxiter, "maxiter", minimum=1)
+    t0 = time.perf_counter()
+    emp, worst = empirical_error(ticket, radius, samples, seed, norm=norm, starts=starts,
+                                 maxiter=maxiter)
+    t1 = time.perf_counter()
+    cert, layers = certified_error(ticket, radius, norm)
+    t2 = time.perf_counter()
+    p = ticket.params
+    eps = float(p["eps"])
+    violations = tuple(p.get("assumption_violations", ()))
+    theorem_width = ticket.theorem_width
+    consistent = emp <= cert
+    meets = cert <= eps
+    ok = consistent and (not theorem_width or (meets and not violations))
+    return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
+                  int(p["required_n"]), tuple(ticket.widths), _required_widths(ticket),
+                  radius, norm, str(p["construction"]), worst, violations, tuple(layers),
+                  {"empirical": t1 - t0, "certified": t2 - t1})

@@ -1,0 +1,167 @@
+"""slth.nets: forward pass against a loop implementation, gradients, initialisers, loaders."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from naive import mlp_forward
+from slth.nets import MLP, activations, from_arrays, from_sklearn, random_mlp, random_target
+
+SCALAR = {
+    "relu": lambda v: max(v, 0.0),
+    "leaky_relu": lambda v: v if v >= 0 else 0.01 * v,
+    "tanh": math.tanh,
+    "sigmoid": lambda v: 1.0 / (1.0 + math.exp(-v)),
+    "softplus": lambda v: math.log1p(math.exp(v)),
+}
+
+
+@pytest.mark.parametrize("name", list(SCALAR))
+@pytest.mark.parametrize("bias", [True, False])
+def test_forward_matches_loops(name, bias):
+    net = random_mlp([3, 5, 4, 2], activation=name, bias=bias, seed=1)
+    x = np.random.default_rng(2).normal(size=(7, 3))
+    expected = mlp_forward(net.weights, net.biases if bias else None, SCALAR[name], x)
+    np.testing.assert_allclose(net(x), expected, rtol=1e-12, atol=1e-13)
+
+
+def test_sparse_weights_same_forward():
+    net = random_mlp([4, 6, 3], seed=3)
+    ws = [np.where(np.abs(w) > 0.5, w, 0.0) for w in net.weights]
+    dense = MLP(ws, net.biases, "relu")
+    sp = MLP([sparse.csr_matrix(w) for w in ws], net.biases, "relu")
+    x = np.random.default_rng(0).normal(size=(5, 4))
+    np.testing.assert_allclose(sp(x), mlp_forward(ws, net.biases, SCALAR["relu"], x), rtol=1e-12)
+    np.testing.assert_array_equal(sp.dense().weights[0], dense.weights[0])
+    assert sp.is_sparse and not dense.is_sparse
+    assert sp.nnz == dense.nnz == sum(np.count_nonzero(w) for w in ws) + 6 + 3
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid"])
+def test_vjp_matches_finite_differences(name):
+    net = random_mlp([3, 4, 2], activation=name, seed=4)
+    x = np.random.default_rng(5).normal(size=(1, 3))
+    cot = np.array([[0.3, -1.1]])
+    g = net.vjp(x, cot)[0]
+    h = 1e-6
+    fd = [((net(x + h * e) - net(x - h * e)) @ cot[0])[0] / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", activations.NAMES)
+def test_activation_facts(name):
+    act = activations.get(name)
+    t = np.linspace(-6, 6, 24001)
+    y = act(t)
+    slopes = np.abs(np.diff(y) / np.diff(t))
+    assert slopes.max() <= act.lipschitz * (1 + 1e-9)
+    assert act(np.zeros(1))[0] == act.phi0
+    np.testing.assert_allclose(act.derivative(np.array([0.3, -0.7])),
+                               (act(np.array([0.3, -0.7]) + 1e-6)
+                                - act(np.array([0.3, -0.7]) - 1e-6)) / 2e-6, rtol=1e-5)
+    if act.remainder is not None:
+        K, p = act.remainder
+        assert np.all(np.abs(y - act.phi0 - act.dphi0 * t) <= K * np.abs(t) ** p + 1e-15)
+    if act.homogeneous:
+        a = act.slope_neg
+        np.testing.assert_allclose(act(t) - act(-t), (1 + a) * t, atol=1e-15)
+        np.testing.assert_allclose(act(2.5 * t), 2.5 * act(t), atol=1e-15)
+    lo, hi = np.array([-1.0, 0.5]), np.array([2.0, 3.0])
+    bound = act.bound_abs(lo, hi)
+    for k in range(2):
+        assert np.abs(act(np.linspace(lo[k], hi[k], 1001))).max() <= bound[k] + 1e-15
+
+
+def test_custom_activation():
+    act = activations.custom(np.sin, lipschitz=1.0, derivative=np.cos, remainder=(1 / 6, 3))
+    net = MLP([np.ones((2, 1)), np.ones((1, 2))], None, act)
+    np.testing.assert_allclose(net(np.array([[0.5]])), [[2 * np.sin(0.5)]])
+    with pytest.raises(ValueError, match="lipschitz"):
+        activations.custom(np.sin, lipschitz=0.5)
+    with pytest.raises(TypeError, match="custom"):
+        MLP([np.ones((2, 1)), np.ones((1, 2))], None, np.sin)
+
+
+def test_leaky_relu_factory():
+    act = activations.leaky_relu(0.2)
+    np.testing.assert_array_equal(act(np.array([-1.0, 2.0])), [-0.2, 2.0])
+    with pytest.raises(ValueError, match="slope"):
+        activations.leaky_relu(1.5)
+
+
+def test_random_mlp_reproducible_and_scaled():
+    a, b = random_mlp([3, 4, 2], seed=7), random_mlp([3, 4, 2], seed=7)
+    assert all(np.array_equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    c = random_mlp([3, 4, 2], seed=8)
+    assert not np.array_equal(a.weights[0], c.weights[0])
+    s = random_mlp([3, 4, 2], scale=0.1, seed=7)
+    np.testing.assert_allclose(s.weights[1], 0.1 * a.weights[1])
+    assert np.abs(a.weights[0]).max() <= 1.0
+
+
+@pytest.mark.parametrize("norm", ["spectral", "max"])
+def test_random_target_norms(norm):
+    t = random_target([5, 6, 3], norm=norm, bound=0.8, bias=True, seed=1)
+    for w, b in zip(t.weights, t.biases):
+        measured = np.linalg.norm(w, 2) if norm == "spectral" else np.abs(w).max()
+        assert measured == pytest.approx(0.8, rel=1e-12)
+        assert (np.linalg.norm(b) if norm == "spectral" else np.abs(b).max()) <= 0.8
+
+
+def test_from_arrays_layouts():
+    w = np.arange(6.0).reshape(3, 2)
+    a = from_arrays([w], layout="in_out")
+    b = from_arrays([w.T], layout="out_in")
+    assert a.widths == (3, 2)
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+def test_bad_input():
+    w1, w2 = np.ones((4, 3)), np.ones((2, 4))
+    with pytest.raises(ValueError, match=r"weights\[1\].*columns"):
+        MLP([w1, np.ones((2, 5))])
+    with pytest.raises(ValueError, match=r"biases\[0\]"):
+        MLP([w1, w2], [np.ones(3), None])
+    with pytest.raises(ValueError, match="finite"):
+        MLP([np.full((4, 3), np.nan), w2])
+    with pytest.raises(ValueError, match="activation"):
+        MLP([w1, w2], None, "swish")
+    with pytest.raises(ValueError, match="one per hidden layer"):
+        MLP([w1, w2], None, ["relu", "tanh"])
+    with pytest.raises(ValueError, match="3 columns"):
+        MLP([w1, w2])(np.ones((2, 4)))
+    with pytest.raises(TypeError, match="sequence"):
+        MLP(w1)
+    with pytest.raises(ValueError, match="widths"):
+        random_mlp([3])
+    with pytest.raises(ValueError, match="norm"):
+        random_target([3, 2], norm="frobenius")
+
+
+def test_from_sklearn():
+    pytest.importorskip("sklearn")
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 0.5).astype(int)
+    clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=50, random_state=0)
+    with pytest.warns(Warning):
+        clf.fit(x, y)
+    net = from_sklearn(clf)
+    assert net.widths == (4, 6, 3)
+    logits = net(x)
+    proba = np.exp(logits - logits.max(1, keepdims=True))
+    proba /= proba.sum(1, keepdims=True)
+    np.testing.assert_allclose(proba, clf.predict_proba(x), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(clf.classes_[logits.argmax(1)], clf.predict(x))
+    reg = MLPRegressor(hidden_layer_sizes=(5,), activation="tanh", max_iter=30, random_state=0)
+    with pytest.warns(Warning):
+        reg.fit(x, x[:, 0])
+    np.testing.assert_allclose(from_sklearn(reg)(x).ravel(), reg.predict(x), rtol=1e-10)
+    with pytest.raises(TypeError, match="fitted"):
+        from_sklearn(MLPRegressor())

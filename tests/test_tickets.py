@@ -1,0 +1,200 @@
+"""slth.tickets: masks, exact pruning, recorded errors, reproducibility, storage, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from naive import best_subset_error, mlp_forward
+from slth import bounds
+from slth.nets import MLP, random_target
+from slth.tickets import burkholz, load, pensia
+from slth.tickets.ticket import SourceSpec
+
+SCALAR = {"relu": lambda v: max(v, 0.0), "leaky_relu": lambda v: v if v >= 0 else 0.01 * v,
+          "tanh": np.tanh}
+
+
+def _build(kind, n=None, seed=0, **kw):
+    if kind == "pensia":
+        return pensia(random_target([3, 4, 2], seed=seed), eps=0.1, delta=0.1, seed=seed,
+                      n=n, **kw)
+    t = random_target([3, 4, 2], norm="max", bias=True, activation=kind, seed=seed)
+    return burkholz(t, eps=0.1, delta=0.1, seed=seed, n=n, **kw)
+
+
+KINDS = ["pensia", "relu", "leaky_relu", "tanh"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def ticket(request):
+    return _build(request.param)
+
+
+def test_pruned_is_source_times_mask(ticket):
+    src = ticket.source
+    pruned = ticket.network().dense()
+    masks = ticket.masks
+    assert len(masks) == len(src.parameters()) == len(pruned.parameters())
+    for p, m, q in zip(src.parameters(), masks, pruned.parameters()):
+        assert m.dtype == bool and m.shape == p.shape
+        assert np.array_equal(p * m, q)
+    kept = sum(int(m.sum()) for m in masks)
+    assert ticket.kept == kept
+    assert ticket.sparsity == pytest.approx(1 - kept / src.n_params)
+    assert src.widths == ticket.widths and src.depth == ticket.depth
+
+
+def test_forward_matches_independent_implementation(ticket):
+    src = ticket.source
+    masked = [p * m for p, m in zip(src.parameters(), ticket.masks)]
+    ws, bs, k = [], [], 0
+    for l in range(src.depth):
+        ws.append(masked[k])
+        k += 1
+        if src.biases[l] is not None:
+            bs.append(masked[k])
+            k += 1
+        else:
+            bs.append(np.zeros(ws[-1].shape[0]))
+    act = SCALAR[ticket.spec.activations[0].name]
+    x = np.random.default_rng(1).normal(size=(4, 3)) / 2
+    np.testing.assert_allclose(ticket(x), mlp_forward(ws, bs, act, x), rtol=1e-9, atol=1e-12)
+
+
+def test_source_blocks_consistent(ticket):
+    spec = ticket.spec
+    for l in range(spec.depth):
+        w, b = spec.layer(l)
+        rows = w.shape[0]
+        a, z = rows // 3, rows - rows // 4
+        wr, br = spec.rows(l, a, z)
+        assert np.array_equal(wr, w[a:z])
+        if b is not None:
+            assert np.array_equal(br, b[a:z])
+
+
+def test_pensia_recorded_errors_are_achieved():
+    t = _build("pensia", n=5)
+    src = t.source
+    W = t.target.weights[0]
+    U = src.weights[0] * t.masks[0]
+    V = src.weights[1] * t.masks[1]
+    # effective weights from the dense masked source, one term at a time
+    A = np.zeros_like(W)
+    B = np.zeros_like(W)
+    for j in range(W.shape[0]):
+        for s in range(U.shape[0]):
+            for i in range(U.shape[1]):
+                if U[s, i] > 0:
+                    A[j, i] += V[j, s] * U[s, i]
+                elif U[s, i] < 0:
+                    B[j, i] += V[j, s] * U[s, i]
+    np.testing.assert_allclose(np.abs(A - W), t.errors["layer1_pos"], atol=1e-14)
+    np.testing.assert_allclose(np.abs(B - W), t.errors["layer1_neg"], atol=1e-14)
+    # each is the best subset: brute force over the positive half of each block
+    m = t.params["block"]
+    u = src.weights[0][np.arange(U.shape[0]), np.arange(U.shape[0]) // m]
+    for j in range(W.shape[0]):
+        for i in range(W.shape[1]):
+            blk = np.arange(i * m, (i + 1) * m)
+            pos = blk[u[blk] > 0]
+            vals = src.weights[1][j, pos] * u[pos]
+            assert t.errors["layer1_pos"][j, i] == pytest.approx(
+                best_subset_error(vals, W[j, i]), abs=1e-12)
+
+
+def test_burkholz_later_layer_errors_are_best_subsets():
+    t = _build("relu", n=6)
+    src = t.source
+    c = t.params["copies"]
+    W2 = t.target.weights[1]
+    V = src.weights[2]
+    for j in range(W2.shape[0]):
+        for i in range(W2.shape[1]):
+            vals = V[j, i * c:(i + 1) * c]
+            assert t.errors["layer2_weights"][j, i] == pytest.approx(
+                best_subset_error(vals, W2[j, i]), abs=1e-12)
+
+
+def test_same_seed_bit_identical_across_threads():
+    a = _build("relu", n=6, seed=3, threads=1)
+    b = _build("relu", n=6, seed=3, threads=2)
+    for wa, wb in zip(a.weights, b.weights):
+        assert np.array_equal(wa.data, wb.data) and np.array_equal(wa.indices, wb.indices)
+    assert all(np.array_equal(a.errors[k], b.errors[k]) for k in a.errors)
+    c = _build("relu", n=6, seed=4)
+    assert not np.array_equal(a.weights[1].data[:5], c.weights[1].data[:5])
+
+
+def test_explicit_n_sets_widths():
+    t = _build("pensia", n=3)
+    assert t.widths == bounds.pensia_widths((3, 4, 2), 3)
+    assert t.params["n"] == 3 and t.params["required_n"] == bounds.pensia_n((3, 4, 2), 0.1, 0.1)
+    assert not t.theorem_width
+    b = _build("tanh", n=4)
+    assert b.widths == bounds.burkholz_widths((3, 4, 2), 4, homogeneous=False)
+    assert b.depth == 3
+
+
+def test_save_load_roundtrip(tmp_path, ticket):
+    path = tmp_path / "t.npz"
+    ticket.save(path)
+    back = load(path)
+    x = np.random.default_rng(0).normal(size=(3, 3))
+    assert np.array_equal(back(x), ticket(x))
+    assert back.params == ticket.params or back.params["seed"] == ticket.params["seed"]
+    for p, q in zip(back.source.parameters(), ticket.source.parameters()):
+        assert np.array_equal(p, q)
+    for k in ticket.errors:
+        assert np.array_equal(back.errors[k], ticket.errors[k])
+
+
+def test_source_spec_refuses_over_memory():
+    spec = SourceSpec((10, 20), (), (True,), "uniform", 0)
+    with pytest.raises(ValueError, match="needs about"):
+        spec.network(max_bytes=100)
+
+
+@pytest.mark.parametrize("build", [pensia, burkholz])
+@pytest.mark.parametrize("eps,delta", [(0.0, 0.1), (1.0, 0.1), (0.1, 1.5), (np.nan, 0.1)])
+def test_bad_eps_delta(build, eps, delta):
+    t = random_target([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match="eps|delta"):
+        build(t, eps=eps, delta=delta)
+
+
+def test_bad_targets():
+    tanh = random_target([2, 3, 1], activation="tanh", seed=0)
+    with pytest.raises(ValueError, match="relu"):
+        pensia(tanh)
+    sig = random_target([2, 3, 1], activation="sigmoid", norm="max", seed=0)
+    with pytest.raises(ValueError, match="sigmoid"):
+        burkholz(sig)
+    with pytest.raises(ValueError, match="biases"):
+        pensia(random_target([2, 3, 1], bias=True, seed=0))
+    big = random_target([2, 3, 1], bound=2.5, seed=0)
+    with pytest.raises(ValueError, match=r"\|\|W_0\|\|_2 = 2.5"):
+        pensia(big, eps=0.1, delta=0.1)
+    t = pensia(big, eps=0.1, delta=0.1, n=2, check_assumptions=False, seed=0)
+    assert t.params["assumption_violations"]
+    with pytest.raises(ValueError, match=r"max\|W_0\| = 3"):
+        burkholz(random_target([2, 3, 1], norm="max", bound=3.0, seed=0))
+    with pytest.raises(TypeError, match="MLP"):
+        pensia([np.eye(2)])
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        pensia(random_target([2, 3, 1], seed=0), n=0)
+    with pytest.raises(ValueError, match="dist"):
+        pensia(random_target([2, 3, 1], seed=0), dist="cauchy")
+    with pytest.raises(ValueError, match="needs about"):
+        pensia(random_target([2, 3, 1], seed=0), n=4, max_bytes=1000)
+    with pytest.raises(ValueError, match="needs about"):
+        burkholz(random_target([2, 3, 1], norm="max", seed=0), n=4, max_bytes=1000)
+
+
+def test_single_layer_targets():
+    t1 = MLP([np.array([[0.5, -0.25]])], [np.array([0.1])], [])
+    tk = burkholz(t1, eps=0.1, delta=0.1, seed=0, n=6)
+    assert tk.widths == (2, 12 * 3, 1)
+    x = np.array([[0.3, -0.4]])
+    assert abs(tk(x)[0, 0] - t1(x)[0, 0]) < 0.05
