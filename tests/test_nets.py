@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from naive import mlp_forward
 from scipy import sparse
 
-from naive import mlp_forward
 from slth.nets import MLP, activations, from_arrays, from_sklearn, random_mlp, random_target
 
 SCALAR = {
@@ -95,7 +95,7 @@ def test_leaky_relu_factory():
 
 def test_random_mlp_reproducible_and_scaled():
     a, b = random_mlp([3, 4, 2], seed=7), random_mlp([3, 4, 2], seed=7)
-    assert all(np.array_equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(np.array_equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     c = random_mlp([3, 4, 2], seed=8)
     assert not np.array_equal(a.weights[0], c.weights[0])
     s = random_mlp([3, 4, 2], scale=0.1, seed=7)
@@ -106,7 +106,7 @@ def test_random_mlp_reproducible_and_scaled():
 @pytest.mark.parametrize("norm", ["spectral", "max"])
 def test_random_target_norms(norm):
     t = random_target([5, 6, 3], norm=norm, bound=0.8, bias=True, seed=1)
-    for w, b in zip(t.weights, t.biases):
+    for w, b in zip(t.weights, t.biases, strict=True):
         measured = np.linalg.norm(w, 2) if norm == "spectral" else np.abs(w).max()
         assert measured == pytest.approx(0.8, rel=1e-12)
         assert (np.linalg.norm(b) if norm == "spectral" else np.abs(b).max()) <= 0.8

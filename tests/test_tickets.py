@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from naive import best_subset_error, mlp_forward
+
 from slth import bounds
 from slth.nets import MLP, random_target
 from slth.tickets import burkholz, load, pensia
@@ -36,7 +36,7 @@ def test_pruned_is_source_times_mask(ticket):
     pruned = ticket.network().dense()
     masks = ticket.masks
     assert len(masks) == len(src.parameters()) == len(pruned.parameters())
-    for p, m, q in zip(src.parameters(), masks, pruned.parameters()):
+    for p, m, q in zip(src.parameters(), masks, pruned.parameters(), strict=True):
         assert m.dtype == bool and m.shape == p.shape
         assert np.array_equal(p * m, q)
     kept = sum(int(m.sum()) for m in masks)
@@ -47,7 +47,7 @@ def test_pruned_is_source_times_mask(ticket):
 
 def test_forward_matches_independent_implementation(ticket):
     src = ticket.source
-    masked = [p * m for p, m in zip(src.parameters(), ticket.masks)]
+    masked = [p * m for p, m in zip(src.parameters(), ticket.masks, strict=True)]
     ws, bs, k = [], [], 0
     for l in range(src.depth):
         ws.append(masked[k])
@@ -120,7 +120,7 @@ def test_burkholz_later_layer_errors_are_best_subsets():
 def test_same_seed_bit_identical_across_threads():
     a = _build("relu", n=6, seed=3, threads=1)
     b = _build("relu", n=6, seed=3, threads=2)
-    for wa, wb in zip(a.weights, b.weights):
+    for wa, wb in zip(a.weights, b.weights, strict=True):
         assert np.array_equal(wa.data, wb.data) and np.array_equal(wa.indices, wb.indices)
     assert all(np.array_equal(a.errors[k], b.errors[k]) for k in a.errors)
     c = _build("relu", n=6, seed=4)
@@ -144,7 +144,7 @@ def test_save_load_roundtrip(tmp_path, ticket):
     x = np.random.default_rng(0).normal(size=(3, 3))
     assert np.array_equal(back(x), ticket(x))
     assert back.params == ticket.params or back.params["seed"] == ticket.params["seed"]
-    for p, q in zip(back.source.parameters(), ticket.source.parameters()):
+    for p, q in zip(back.source.parameters(), ticket.source.parameters(), strict=True):
         assert np.array_equal(p, q)
     for k in ticket.errors:
         assert np.array_equal(back.errors[k], ticket.errors[k])
