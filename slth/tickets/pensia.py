@@ -184,8 +184,8 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     --------
     >>> from slth.nets import random_target
     >>> t = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=1)
-    >>> t.params["n"] == t.params["required_n"], t.sparsity > 0.9
-    (True, True)
+    >>> t.params["n"] == t.params["required_n"], t.widths
+    (True, (3, 156, 4, 208, 2))
     """
     target = check_target(target)
     eps = check_open_unit(eps, "eps")

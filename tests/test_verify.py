@@ -1,0 +1,135 @@
+"""slth.verify: lower bound <= upper bound, the checker can fail, brute-force grids."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from naive import grid_sup_error
+from scipy import sparse
+
+from slth.nets import MLP, random_target
+from slth.tickets import burkholz, pensia
+from slth.verify import certified_error, check, empirical_error, sample_ball
+
+KINDS = ["pensia", "relu", "leaky_relu", "tanh"]
+
+
+def _build(kind, widths=(3, 4, 2), n=None, seed=0, eps=0.1, delta=0.1):
+    if kind == "pensia":
+        return pensia(random_target(widths, seed=seed), eps=eps, delta=delta, seed=seed, n=n)
+    t = random_target(widths, norm="max", bias=True, activation=kind, seed=seed)
+    return burkholz(t, eps=eps, delta=delta, seed=seed, n=n)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n", [1, 3, None])
+@pytest.mark.parametrize("norm", ["l2", "inf"])
+def test_empirical_below_certified(kind, n, norm):
+    t = _build(kind, n=n, seed=1)
+    r = check(t, samples=256, seed=0, norm=norm, starts=2)
+    assert 0.0 < r.empirical <= r.certified
+    assert r.ok == (r.empirical <= r.certified and (not r.theorem_width or r.meets_eps))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_theorem_width_is_certified(kind, seed):
+    t = _build(kind, seed=seed)
+    r = check(t, samples=256, seed=seed, starts=2)
+    assert r.theorem_width and r.n == r.required_n
+    assert r.certified <= r.eps and r.ok
+    assert r.widths == r.required_widths
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_too_narrow_fails(kind):
+    t = _build(kind, n=1, seed=0)
+    r = check(t, samples=256, seed=0, starts=2)
+    assert not r.meets_eps
+    assert r.empirical > r.eps          # the failure is real, not an artefact of the bound
+
+
+def _tamper(ticket, layer):
+    """Drop half of the kept weights of one layer (a ticket that is not the proof's)."""
+    w = ticket.weights[layer].tocoo()
+    keep = np.arange(w.nnz) % 2 == 0
+    bad = sparse.csr_matrix((w.data[keep], (w.row[keep], w.col[keep])), shape=w.shape)
+    ws = list(ticket.weights)
+    ws[layer] = bad
+    return dataclasses.replace(ticket, weights=tuple(ws))
+
+
+@pytest.mark.parametrize("kind,layer", [("pensia", 1), ("pensia", 3), ("relu", 1), ("relu", 2),
+                                        ("tanh", 1)])
+def test_checker_fails_on_bad_ticket(kind, layer):
+    good = _build(kind, seed=0)
+    assert check(good, samples=128, starts=1).ok
+    bad = _tamper(good, layer)
+    r = check(bad, samples=256, starts=2)
+    assert r.theorem_width and not r.ok and not r.meets_eps
+    assert r.eps < r.empirical <= r.certified
+
+
+def test_wrong_layout_is_refused():
+    t = _build("pensia", n=2)
+    U = t.weights[0].tolil()
+    U[0, 1] = 0.5            # a hidden neuron with two inputs
+    ws = (U.tocsr(),) + t.weights[1:]
+    with pytest.raises(ValueError, match="univariate"):
+        certified_error(dataclasses.replace(t, weights=ws))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dim", [1, 2])
+def test_empirical_matches_brute_force_grid(kind, dim):
+    t = _build(kind, widths=(dim, 5, 2), n=2, seed=3)
+    emp, x = empirical_error(t, radius=1.0, samples=64, seed=0, starts=4)
+    grid = grid_sup_error(t.target, t, 1.0, dim, 20001 if dim == 1 else 1600)
+    assert np.linalg.norm(x) <= 1.0 + 1e-12
+    assert emp == pytest.approx(grid, rel=2e-3, abs=1e-9)
+    assert emp <= certified_error(t)[0]
+
+
+def test_one_layer_closed_form():
+    # one target weight row, input dimension 1: the sup error is max(||eA||, ||eB||) * radius
+    w = np.array([[0.6], [-0.3]])
+    t = pensia(MLP([w], None, []), eps=0.1, delta=0.1, seed=2, n=2)
+    eA, eB = t.errors["layer1_pos"][:, 0], t.errors["layer1_neg"][:, 0]
+    exact = 2.0 * max(np.linalg.norm(eA), np.linalg.norm(eB))
+    emp, _ = empirical_error(t, radius=2.0, samples=64, seed=0)
+    assert emp == pytest.approx(exact, rel=1e-12)
+    cert = certified_error(t, radius=2.0)[0]
+    assert exact <= cert <= np.sqrt(2.0) * exact * (1 + 1e-9)
+
+
+def test_sample_ball_inside():
+    rng = np.random.default_rng(0)
+    x = sample_ball(rng, 1000, 4, 2.0)
+    r = np.linalg.norm(x, axis=1)
+    assert r.max() <= 2.0 + 1e-12 and np.sum(np.isclose(r, 2.0)) >= 500
+    y = sample_ball(rng, 1000, 4, 2.0, norm="inf")
+    assert np.abs(y).max() <= 2.0 and np.sum(np.isclose(np.abs(y).max(1), 2.0)) >= 500
+
+
+def test_report_fields_and_bad_input():
+    t = _build("relu", n=2)
+    r = check(t, samples=64, starts=1)
+    s = r.summary()
+    assert s["n"] == 2 and s["eps"] == 0.1 and "certified" in str(r)
+    with pytest.raises(ValueError, match="radius"):
+        check(t, radius=0.0)
+    with pytest.raises(ValueError, match="norm"):
+        check(t, norm="l1")
+    with pytest.raises(ValueError, match="samples"):
+        check(t, samples=0)
+    with pytest.raises(TypeError, match="Ticket"):
+        check("ticket.npz")
+
+
+def test_assumption_violation_reported():
+    big = random_target([2, 3, 1], bound=1.5, seed=0)
+    t = pensia(big, eps=0.1, delta=0.1, seed=0, check_assumptions=False)
+    r = check(t, samples=64, starts=1)
+    assert r.assumption_violations and not r.ok
