@@ -50,23 +50,27 @@ from slth.tickets.pensia import (
     UnivariateLayer,
     check_target,
     progress_bar,
-    solve_problems,
+    solve_with_retry,
 )
 from slth.tickets.ticket import SourceSpec, Ticket, Timer, gather_csr
 
 __all__ = ["burkholz", "default_alpha"]
 
 
-def default_alpha(act, eps: float, values: int, d_in: int) -> float:
+def default_alpha(act, eps: float, values: int, width: int) -> float:
     """Scale of the linear-regime first layer for a smooth activation.
 
-    ``alpha = (phi'(0) eps / (4 K k sqrt(d_0)))^(1 / (p - 1))`` for the remainder bound
-    ``|phi(t) - phi'(0) t| <= K |t|^p`` and ``k`` values per subset-sum problem: then the
-    linearisation error of a copy is at most about ``eps / 4`` on the unit ball. This is
-    this package's choice; the paper only requires a small enough scale.
+    With the tangent remainder ``|phi(t) - phi'(0) t| <= K |t|^p``, first-layer weights
+    ``2 alpha u'`` and second-layer weights ``v' / (alpha phi'(0))`` (``|u'|, |v'| <= 1``),
+    a copy that keeps ``k`` neurons per input has a linearisation error of at most
+    ``k K 2^p alpha^(p-1) / phi'(0)`` on the unit ball. The default makes this
+    ``eps / (16 sqrt(width))`` (``width`` the widest target layer), leaving room for its
+    propagation through the later layers. This is this package's choice; the paper only
+    requires a small enough scale.
     """
     K, p = act.remainder
-    return float((act.dphi0 * eps / (4.0 * K * values * np.sqrt(d_in))) ** (1.0 / (p - 1.0)))
+    bound = act.dphi0 * eps / (16.0 * np.sqrt(width) * K * 2.0**p * values)
+    return float(bound ** (1.0 / (p - 1.0)))
 
 
 def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int | None = None,
@@ -95,7 +99,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     C : float
         Unspecified constant of the width requirement.
     max_values : int
-        Values per subset-sum problem (prefix of the available ones).
+        Values per subset-sum problem: a prefix of the available ones, and for problems
+        whose error exceeds ``eps / (2 L max(widths))`` a second attempt over the
+        ``max_values`` largest (see :func:`slth.tickets.pensia.solve_with_retry`).
     alpha : float, optional
         Linear-regime scale for smooth activations (default :func:`default_alpha`).
     tau : float
@@ -162,7 +168,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     d0 = widths[0]
     k1 = min(n + 4 * int(np.sqrt(n)) + 1 if homogeneous else n, max_values)
     if not homogeneous:
-        alpha = default_alpha(act, eps, k1, d0) if alpha is None else check_positive(
+        alpha = default_alpha(act, eps, k1, max(widths)) if alpha is None else check_positive(
             as_float(alpha, "alpha"), "alpha")
     else:
         alpha = 1.0
@@ -206,10 +212,12 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     phic = act(cb)
     slope = act.slope_neg if homogeneous else 0.0
     gain = 1.0 / (1.0 + slope) if homogeneous else 1.0
+    # problems above this error get a second attempt (see solve_with_retry)
+    tol = eps / (2.0 * L * max(widths))
     layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
-                            else act.dphi0)
+                            else act.dphi0, tol=tol)
     # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
-    bias_idx = np.flatnonzero(cb > 0.0 if homogeneous else phic != 0.0)[:max_values]
+    bias_idx = np.flatnonzero(cb > 0.0 if homogeneous else phic != 0.0)
     vpp = [layer.values_per_problem]
 
     def targets_for(l, r0, R):
@@ -246,12 +254,10 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
             bcols = m * d0 + bias_idx
             bvals_act = phic[bias_idx]
         else:
-            bidx = np.arange(min(c, max_values))
-            bcols = c * d_in + bidx
-            bvals_act = act(const_prev[bidx])
-            kk = min(c, max_values)
-            widx = (np.arange(d_in)[:, None] * c + np.arange(kk)[None, :])
-            vpp.append(kk)
+            bcols = c * d_in + np.arange(c)
+            bvals_act = act(const_prev)
+            widx = (np.arange(d_in)[:, None] * c + np.arange(c)[None, :])
+            vpp.append(min(c, max_values))
         nblocks = -(-rows_out // spec.block_rows(sl))
         with progress_bar(nblocks, progress, rows_out * (d_in + 1),
                           f"burkholz layer {sl + 1}") as bar:
@@ -273,9 +279,10 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                             r_ = [act_rows[x] + r0 for x in r_]
                         else:
                             values = Wa[:, widx]
-                            mk, er = solve_problems(
-                                values.reshape(-1, widx.shape[1]), wt[act_rows].reshape(-1),
-                                np.ones((act_rows.size * d_in, widx.shape[1]), bool), **opts)
+                            mk, er = solve_with_retry(
+                                values.reshape(-1, c),
+                                np.ones((act_rows.size * d_in, c), bool),
+                                wt[act_rows].reshape(-1), max_values, tol, opts)
                             rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
                             r_, c_ = [act_rows[rr] + r0], [widx[ii, tt]]
                             v_ = [Wa[rr, widx[ii, tt]]]
@@ -286,7 +293,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         for e, x in zip(e_w, es, strict=True):
                             e[r0 + act_rows] = x
                     bvals = W[:, bcols] * bvals_act[None, :]
-                    mk, er = solve_problems(bvals, bt, np.ones(bvals.shape, bool), **opts)
+                    mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt,
+                                              max_values, tol, opts)
                     rr, tt = np.nonzero(mk)
                     rows.append(rr + r0)
                     cols.append(bcols[tt])

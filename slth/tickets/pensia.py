@@ -10,9 +10,11 @@ neurons of block ``i`` with ``sum_{S+} v_jk u_k ~ w_ji`` and a subset ``S-`` of 
 negative ones with ``sum_{S-} v_jk u_k ~ w_ji``: two random subset-sum problems over
 products of two source weights, solved exactly in batches by :func:`slth.rss.solve_many`.
 
-The two halves of a block are used up to ``max_values`` neurons each (a prefix, in
-neuron order): exact subset sum costs ``2^(k/2)`` per problem, so wider blocks than
-that only add source neurons; the achieved errors are what the ticket records.
+Each problem uses at most ``max_values`` neurons of its half block (exact subset sum
+costs ``2^(k/2)`` per problem): first the prefix in neuron order; problems whose error
+exceeds the per-weight accuracy of :func:`slth.bounds.pensia_weight_eps` are solved
+again over their ``max_values`` largest products, keeping the better answer. The
+achieved errors are what the ticket records.
 """
 
 from __future__ import annotations
@@ -65,6 +67,37 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
     return masks, errors
 
 
+def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict):
+    """Subset sums over at most ``k`` of the candidate values of each problem.
+
+    First attempt: the first ``k`` valid candidates (a prefix, in neuron order). Problems
+    whose error exceeds ``tol`` get a second attempt over their ``k`` candidates of largest
+    magnitude (which reach further); the better of the two is kept. Deterministic.
+
+    Returns masks over all candidates ``(m, kall)`` and the achieved errors.
+    """
+    m, kall = values.shape
+    k = min(k, kall)
+    masks = np.zeros((m, kall), dtype=bool)
+    sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
+    masks[:, :k] = sub
+    bad = np.flatnonzero(err > tol)
+    if bad.size and kall > 0:
+        mag = np.where(valid[bad], np.abs(values[bad]), -1.0)
+        order = np.argsort(-mag, axis=1, kind="stable")[:, :k]
+        vals2 = np.take_along_axis(values[bad], order, axis=1)
+        ok2 = np.take_along_axis(valid[bad], order, axis=1)
+        sub2, err2 = solve_problems(vals2, targets[bad], ok2, **opts)
+        better = err2 < err[bad]
+        rows = bad[better]
+        masks[rows] = False
+        tmp = np.zeros((rows.size, kall), dtype=bool)
+        np.put_along_axis(tmp, order[better], sub2[better], axis=1)
+        masks[rows] = tmp
+        err[rows] = err2[better]
+    return masks, err
+
+
 def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
     """Per block of ``m`` consecutive neurons, the first ``cap`` indices with ``select``.
 
@@ -88,17 +121,17 @@ class UnivariateLayer:
     """
 
     def __init__(self, u: np.ndarray, d_in: int, m: int, cap: int, homogeneous: bool,
-                 gain: float = 1.0):
-        self.u, self.d_in, self.m, self.gain = u, d_in, m, gain
+                 gain: float = 1.0, tol: float = np.inf):
+        self.u, self.d_in, self.m, self.gain, self.cap, self.tol = u, d_in, m, gain, cap, tol
         self.homogeneous = homogeneous
         if homogeneous:
-            self.sides = [prefix_index(u > 0, d_in, m, cap), prefix_index(u < 0, d_in, m, cap)]
+            self.sides = [prefix_index(u > 0, d_in, m, m), prefix_index(u < 0, d_in, m, m)]
         else:
-            self.sides = [prefix_index(np.ones_like(u, dtype=bool), d_in, m, cap)]
+            self.sides = [prefix_index(np.ones_like(u, dtype=bool), d_in, m, m)]
 
     @property
     def values_per_problem(self) -> int:
-        return max(s[0].shape[1] for s in self.sides)
+        return min(self.cap, max(s[0].shape[1] for s in self.sides))
 
     def solve_rows(self, W: np.ndarray, wt: np.ndarray, row0: int, opts: dict):
         """Solve every weight of the rows ``W`` (source rows) against targets ``wt``.
@@ -111,9 +144,10 @@ class UnivariateLayer:
         for idx, valid in self.sides:
             k = idx.shape[1]
             values = W[:, idx] * (self.u[idx] * self.gain)          # (R, d_in, k)
-            masks, err = solve_problems(
-                values.reshape(R * self.d_in, k), wt.reshape(-1),
-                np.broadcast_to(valid, (R, self.d_in, k)).reshape(R * self.d_in, k), **opts)
+            masks, err = solve_with_retry(
+                values.reshape(R * self.d_in, k),
+                np.broadcast_to(valid, (R, self.d_in, k)).reshape(R * self.d_in, k),
+                wt.reshape(-1), self.cap, self.tol, opts)
             r, i, t = np.nonzero(masks.reshape(R, self.d_in, k))
             c = idx[i, t]
             rows.append(r + row0)
@@ -242,7 +276,8 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
             for r0, W, _ in spec.iter_blocks(2 * l):
                 rr = np.arange(r0, r0 + W.shape[0])
                 u[rr] = W[rr - r0, rr // m]
-        layer = UnivariateLayer(u, d_in, m, max_values, homogeneous=True)
+        layer = UnivariateLayer(u, d_in, m, max_values, homogeneous=True,
+                                tol=bounds.pensia_weight_eps(widths, eps, radius))
         vpp.append(layer.values_per_problem)
         rows, cols, vals = [], [], []
         e_pos, e_neg = np.empty((d_out, d_in)), np.empty((d_out, d_in))
