@@ -133,3 +133,26 @@ def test_assumption_violation_reported():
     t = pensia(big, eps=0.1, delta=0.1, seed=0, check_assumptions=False)
     r = check(t, samples=64, starts=1)
     assert r.assumption_violations and not r.ok
+
+
+def test_cli_build_and_verify(tmp_path, capsys):
+    import json
+
+    from slth.cli import main
+
+    out = tmp_path / "t.npz"
+    assert main(["ticket", "build", "--construction", "burkholz", "--widths", "3,4,2", "--bias",
+                 "--eps", "0.1", "--delta", "0.1", "--out", str(out), "--json"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["n"] == built["required_n"] and out.exists()
+    assert main(["verify", str(out), "--samples", "64", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["empirical"] <= report["certified"] <= 0.1
+    # a too-narrow ticket fails the eps check; verify still exits 0 (not the theorem's width)
+    assert main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2", "--n", "1",
+                 "--eps", "0.1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    main(["verify", str(out), "--samples", "64", "--json"])
+    assert json.loads(capsys.readouterr().out)["meets_eps"] is False
+    with pytest.raises(SystemExit):
+        main(["ticket", "build", "--widths", "3,4,2", "--eps", "2", "--out", str(out)])

@@ -12,7 +12,7 @@ import sys
 
 from slth import __version__
 
-COMMANDS: tuple[str, ...] = ("rss", "mrss")
+COMMANDS: tuple[str, ...] = ("rss", "mrss", "ticket", "verify")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,109 @@
+"""``slth ticket``: build a strong lottery ticket for a target network, save it, inspect it."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from slth.cli._output import dumps, format_table
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        return [int(w) for w in text.replace("x", ",").replace("-", ",").split(",") if w]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"--widths must be integers separated by commas, e.g. 784,300,10; got {text!r}"
+        ) from exc
+
+
+def load_target(path: str, activation: str):
+    """A target from an ``.npz`` holding ``W0, W1, ...`` (``(d_out, d_in)``) and ``b0, ...``."""
+    from slth.nets import MLP
+
+    with np.load(path, allow_pickle=False) as z:
+        names = set(z.files)
+        L = sum(1 for k in names if k.startswith("W") and k[1:].isdigit())
+        if L == 0:
+            raise ValueError(f"--target: {path!r} holds no weight arrays W0, W1, ...; "
+                             f"found {sorted(names)}")
+        ws = [z[f"W{l}"] for l in range(L)]
+        bs = [z[f"b{l}"] if f"b{l}" in names else None for l in range(L)]
+        if "activation" in names:
+            activation = str(z["activation"])
+    return MLP(ws, bs, activation)
+
+
+def register(sub) -> None:
+    """Add ``ticket build`` and ``ticket info``."""
+    parser = sub.add_parser("ticket", help="build and inspect strong lottery tickets",
+                            description="Prune a random source network to approximate a "
+                                        "target (depth 2L: pensia; depth L+1: burkholz).")
+    tsub = parser.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
+
+    p = tsub.add_parser("build", help="build a ticket and save it as .npz")
+    p.add_argument("--construction", choices=("pensia", "burkholz"), default="burkholz")
+    tgt = p.add_mutually_exclusive_group(required=True)
+    tgt.add_argument("--widths", type=_widths, help="random target with these widths")
+    tgt.add_argument("--target", help=".npz with W0, W1, ... (d_out x d_in) and b0, b1, ...")
+    p.add_argument("--activation", default="relu", help="target activation (default: relu)")
+    p.add_argument("--bias", action="store_true", help="random target with biases")
+    p.add_argument("--target-seed", type=int, default=0)
+    p.add_argument("--eps", type=float, default=0.01)
+    p.add_argument("--delta", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random source")
+    p.add_argument("--n", type=int, default=None, help="width parameter (default: theorem's)")
+    p.add_argument("--C", type=float, default=None, help="constant of the width requirement")
+    p.add_argument("--max-values", type=int, default=20)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-check", action="store_true",
+                   help="build even if the target violates the theorem's norm assumption")
+    p.add_argument("--out", required=True, help="output file (.npz)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_build)
+
+    p = tsub.add_parser("info", help="summary of a saved ticket")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_info)
+
+
+def _build(args) -> int:
+    from slth import bounds, tickets
+    from slth.nets import random_target
+
+    if args.target:
+        target = load_target(args.target, args.activation)
+    else:
+        norm = "spectral" if args.construction == "pensia" else "max"
+        target = random_target(args.widths, activation=args.activation, norm=norm,
+                               bias=args.bias, seed=args.target_seed)
+    build = getattr(tickets, args.construction)
+    ticket = build(target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
+                   C=bounds.DEFAULT_C if args.C is None else args.C,
+                   max_values=args.max_values, threads=args.threads,
+                   check_assumptions=not args.no_check,
+                   progress=False if args.no_progress else None)
+    ticket.save(args.out)
+    _print(ticket, args.json, extra={"saved": args.out})
+    return 0
+
+
+def _print(ticket, as_json: bool, extra: dict | None = None) -> None:
+    s = ticket.summary()
+    s.update({f"seconds_{k}": v for k, v in ticket.timings.items()})
+    s.update(extra or {})
+    if as_json:
+        print(dumps({**s, "params": ticket.params,
+                     "source_widths": list(ticket.widths)}))
+    else:
+        print(format_table([{"field": k, "value": v} for k, v in s.items()]))
+
+
+def _info(args) -> int:
+    from slth.tickets import load
+
+    _print(load(args.path), args.json)
+    return 0
