@@ -67,7 +67,9 @@ def as_float_array(x, name: str, ndim: int | Iterable[int] | None = None) -> np.
 
 
 def as_float(x, name: str) -> float:
-    """A finite real scalar."""
+    """A finite real scalar (0-d arrays accepted)."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x.item()
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {x!r}")
     value = float(x)

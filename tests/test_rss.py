@@ -61,7 +61,8 @@ def test_solve_n_40_agrees_with_sorted_sums_of_halves():
     left, right = all_subset_sums(values[:18]), np.sort(all_subset_sums(values[18:]))
     for target in rng.uniform(-1, 1, 3):
         pos = np.clip(np.searchsorted(right, target - left), 1, right.size - 1)
-        best = np.minimum(np.abs(target - left - right[pos]), np.abs(target - left - right[pos - 1]))
+        best = np.minimum(np.abs(target - left - right[pos]),
+                          np.abs(target - left - right[pos - 1]))
         assert rss.solve(values, target).error == pytest.approx(best.min(), abs=TOL)
 
 

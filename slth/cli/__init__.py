@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 from slth import __version__
 
@@ -37,7 +36,3 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         # Bad input is reported as a one-line error, not a traceback.
         parser.exit(2, f"slth {args.command}: error: {exc}\n")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

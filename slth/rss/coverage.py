@@ -32,8 +32,8 @@ from slth.rss import kernels
 
 __all__ = ["covering_radius", "min_samples", "trial_stream"]
 
-#: bytes per stored partial sum: the sorted list plus its merge buffer
-_BYTES_PER_SUM = 16
+#: bytes per slot of stored partial sums: the sorted list, its merge buffer and two runs
+_BYTES_PER_SUM = 32
 
 
 def covering_radius(

@@ -19,91 +19,178 @@ STREAM_EXHAUSTED = -2
 
 
 @kernel
-def sorted_sums_with_masks(values, bit_offset, sums, masks, buf_sums, buf_masks):
-    """All 2^k subset sums of ``values`` (k = len) in ascending order, with masks.
+def sorted_subset_sums(values, sums, buf, flags):
+    """All 2^k subset sums of ``values`` (k = len) in ascending order.
 
-    ``sums``, ``masks`` and the two buffers must hold 2^k entries. Subset j of
-    ``values`` gets bits shifted by ``bit_offset``. Returns the arrays holding the
-    result (either the outputs or the buffers), each of length 2^k.
+    Level i merges the sorted sums of values[:i] with their copy shifted by
+    values[i]. ``flags`` records, for each output position of each level,
+    whether the sum came from the shifted copy (value i used): level i's 2^(i+1)
+    flags start at offset 2^(i+1) - 2, so ``flags`` needs 2^(k+1) entries and
+    :func:`subset_bits` recovers the subset of any sorted position. Storing one
+    byte per step instead of a 64-bit subset mask halves the memory traffic.
+    ``sums`` and ``buf`` need 2^k entries; returns the array holding the result.
     """
     sums[0] = 0.0
-    masks[0] = 0
     size = 1
     for i in range(values.shape[0]):
         x = values[i]
+        level = flags[2 * size - 2:4 * size - 2]
+        # Two independent chains, one from each end, each write half of the output:
+        # twice the instruction-level parallelism of a single merge. Neither chain can
+        # run out of a list before writing its half, so no bounds checks are needed.
+        af = 0
+        bf = 0
+        ae = size - 1
+        be = size - 1
+        last = 2 * size - 1
+        for t in range(size):
+            sa = sums[af]
+            sb = sums[bf] + x
+            front_a = np.int64(sa <= sb)  # ties: the subset without x first
+            buf[t] = min(sa, sb)
+            level[t] = 1 - front_a
+            af += front_a
+            bf += 1 - front_a
+            ea = sums[ae]
+            eb = sums[be] + x
+            back_b = np.int64(eb >= ea)  # the same order seen from the end
+            buf[last - t] = max(ea, eb)
+            level[last - t] = back_b
+            be -= back_b
+            ae -= 1 - back_b
+        sums, buf = buf, sums
+        size *= 2
+    return sums[:size]
+
+
+@kernel
+def subset_bits(flags, k, position, bit_offset):
+    """Bit mask (shifted by ``bit_offset``) of the subset at sorted ``position`` of level k."""
+    bits = np.uint64(0)
+    for i in range(k - 1, -1, -1):
+        size = 1 << (i + 1)
+        level = flags[size - 2:2 * size - 2]
+        used = 0
+        for t in range(position):
+            used += level[t]
+        if level[position]:
+            bits |= np.uint64(1) << np.uint64(i + bit_offset)
+            position = used
+        else:
+            position = position - used
+    return bits
+
+
+@kernel
+def all_subset_bits(flags, k, bit_offset):
+    """Bit masks of every sorted position of level k (replaying the merges' flags)."""
+    masks = np.empty(1 << k, np.uint64)
+    buf = np.empty(1 << k, np.uint64)
+    masks[0] = 0
+    size = 1
+    for i in range(k):
+        level = flags[2 * size - 2:4 * size - 2]
         bit = np.uint64(1) << np.uint64(i + bit_offset)
+        # Both inputs of a merge appear in the output in their own order.
         a = 0
         b = 0
-        o = 0
-        # Merge the sorted list with its copy shifted by x (shifting keeps it sorted).
-        while a < size and b < size:
-            shifted = sums[b] + x
-            if sums[a] <= shifted:
-                buf_sums[o] = sums[a]
-                buf_masks[o] = masks[a]
-                a += 1
-            else:
-                buf_sums[o] = shifted
-                buf_masks[o] = masks[b] | bit
+        for t in range(2 * size):
+            if level[t]:
+                buf[t] = masks[b] | bit
                 b += 1
-            o += 1
-        while a < size:
-            buf_sums[o] = sums[a]
-            buf_masks[o] = masks[a]
-            a += 1
-            o += 1
-        while b < size:
-            buf_sums[o] = sums[b] + x
-            buf_masks[o] = masks[b] | bit
-            b += 1
-            o += 1
-        sums, buf_sums = buf_sums, sums
-        masks, buf_masks = buf_masks, masks
+            else:
+                buf[t] = masks[a]
+                a += 1
+        masks, buf = buf, masks
         size *= 2
-    return sums[:size], masks[:size]
+    return masks[:size]
 
 
 @kernel
 def closest_pair(a_sums, b_sums, target):
     """Indices (i, j) minimising |a_sums[i] + b_sums[j] - target|; both sorted ascending.
 
-    Two pointers: i walks up ``a_sums``, j walks down ``b_sums``. Returns (i, j, error).
+    Two-pointer scans, run as two independent chains for instruction-level
+    parallelism: the lower half of ``a_sums`` upwards against ``b_sums`` from the
+    top, and the upper half downwards against ``b_sums`` from the bottom. The
+    chains meet near the optimum, so together they take about len(a) + len(b)
+    steps. Returns (i, j, error); ties go to the lower half's pair.
     """
-    i = 0
-    j = b_sums.shape[0] - 1
-    best = np.inf
-    best_i = 0
-    best_j = j
-    while i < a_sums.shape[0] and j >= 0:
-        diff = a_sums[i] + b_sums[j] - target
-        if abs(diff) < best:
-            best = abs(diff)
-            best_i = i
-            best_j = j
-        if diff > 0.0:
-            j -= 1
-        elif diff < 0.0:
-            i += 1
-        else:
-            break
-    return best_i, best_j, best
+    na = a_sums.shape[0]
+    nb = b_sums.shape[0]
+    mid = na // 2
+    i1 = 0
+    j1 = nb - 1
+    i2 = na - 1
+    j2 = 0
+    best1 = np.inf
+    best2 = np.inf
+    bi1 = 0
+    bj1 = 0
+    bi2 = 0
+    bj2 = 0
+    live1 = i1 < mid
+    live2 = i2 >= mid
+    while live1 or live2:
+        if live1:
+            diff = a_sums[i1] + b_sums[j1] - target
+            err = abs(diff)
+            better = err < best1
+            best1 = err if better else best1
+            bi1 = i1 if better else bi1
+            bj1 = j1 if better else bj1
+            i1 += diff < 0.0
+            j1 -= diff > 0.0
+            live1 = diff != 0.0 and i1 < mid and j1 >= 0
+        if live2:
+            diff = a_sums[i2] + b_sums[j2] - target
+            err = abs(diff)
+            better = err < best2
+            best2 = err if better else best2
+            bi2 = i2 if better else bi2
+            bj2 = j2 if better else bj2
+            i2 -= diff > 0.0
+            j2 += diff < 0.0
+            live2 = diff != 0.0 and i2 >= mid and j2 < nb
+    if best2 < best1:
+        return bi2, bj2, best2
+    return bi1, bj1, best1
 
 
 @kernel
-def solve_one(values, target):
-    """Exact subset closest to ``target`` by meet in the middle; returns its bit mask."""
+def solve_one(values, target, a_work, a_flags, b_work, b_flags):
+    """Exact subset closest to ``target`` by meet in the middle; returns its bit mask.
+
+    With h = n // 2, ``a_work`` holds 2 * 2^h floats and ``a_flags`` 2^(h+1)
+    bytes (likewise ``b_*`` for the n - h other values).
+    """
     n = values.shape[0]
     h = n // 2
     size_a = 1 << h
     size_b = 1 << (n - h)
-    a_sums, a_masks = sorted_sums_with_masks(
-        values[:h], 0, np.empty(size_a), np.empty(size_a, np.uint64),
-        np.empty(size_a), np.empty(size_a, np.uint64))
-    b_sums, b_masks = sorted_sums_with_masks(
-        values[h:], h, np.empty(size_b), np.empty(size_b, np.uint64),
-        np.empty(size_b), np.empty(size_b, np.uint64))
+    a_sums = sorted_subset_sums(values[:h], a_work[:size_a], a_work[size_a:], a_flags)
+    b_sums = sorted_subset_sums(values[h:], b_work[:size_b], b_work[size_b:], b_flags)
     i, j, _ = closest_pair(a_sums, b_sums, target)
-    return a_masks[i] | b_masks[j]
+    return subset_bits(a_flags, h, i, 0) | subset_bits(b_flags, n - h, j, h)
+
+
+@parallel_kernel
+def solve_one_threaded(values, target, a_work, a_flags, b_work, b_flags):
+    """``solve_one`` with the two halves enumerated on two threads (for one large problem)."""
+    n = values.shape[0]
+    h = n // 2
+    size_a = 1 << h
+    size_b = 1 << (n - h)
+    for half in prange(2):
+        if half == 0:
+            sorted_subset_sums(values[:h], a_work[:size_a], a_work[size_a:], a_flags)
+        else:
+            sorted_subset_sums(values[h:], b_work[:size_b], b_work[size_b:], b_flags)
+    # After k merges the result sits in the first array when k is even, else in the buffer.
+    a_sums = a_work[:size_a] if h % 2 == 0 else a_work[size_a:2 * size_a]
+    b_sums = b_work[:size_b] if (n - h) % 2 == 0 else b_work[size_b:2 * size_b]
+    i, j, _ = closest_pair(a_sums, b_sums, target)
+    return subset_bits(a_flags, h, i, 0) | subset_bits(b_flags, n - h, j, h)
 
 
 @parallel_kernel
@@ -111,25 +198,16 @@ def solve_rows(values, targets, out_masks):
     """Row r: the exact subset of ``values[r]`` closest to ``targets[r]`` (parallel over rows)."""
     m, n = values.shape
     h = n // 2
-    size_a = 1 << h
-    size_b = 1 << (n - h)
     chunk = 64
     n_chunks = (m + chunk - 1) // chunk
     for c in prange(n_chunks):
-        # Buffers are allocated once per chunk of rows, not once per row.
-        a_sums = np.empty(size_a)
-        a_masks = np.empty(size_a, np.uint64)
-        a_buf = np.empty(size_a)
-        a_buf_masks = np.empty(size_a, np.uint64)
-        b_sums = np.empty(size_b)
-        b_masks = np.empty(size_b, np.uint64)
-        b_buf = np.empty(size_b)
-        b_buf_masks = np.empty(size_b, np.uint64)
+        # Work arrays are allocated once per chunk of rows, not once per row.
+        a_work = np.empty(2 << h)
+        a_flags = np.empty(2 << h, np.uint8)
+        b_work = np.empty(2 << (n - h))
+        b_flags = np.empty(2 << (n - h), np.uint8)
         for r in range(c * chunk, min(m, (c + 1) * chunk)):
-            sa, ma = sorted_sums_with_masks(values[r, :h], 0, a_sums, a_masks, a_buf, a_buf_masks)
-            sb, mb = sorted_sums_with_masks(values[r, h:], h, b_sums, b_masks, b_buf, b_buf_masks)
-            i, j, _ = closest_pair(sa, sb, targets[r])
-            out_masks[r] = ma[i] | mb[j]
+            out_masks[r] = solve_one(values[r], targets[r], a_work, a_flags, b_work, b_flags)
 
 
 @parallel_kernel
@@ -142,35 +220,85 @@ def closest_pairs(a_sums, b_sums, targets, out_i, out_j):
 
 
 @kernel
-def _merge_window(sums, size, x, keep_lo, keep_hi, out):
-    """Merge sorted ``sums[:size]`` with its shift by ``x`` into ``out``, keeping [keep_lo, keep_hi].
-
-    Returns the number written, or -1 when ``out`` is too small.
-    """
-    a = 0
-    b = 0
-    o = 0
-    cap = out.shape[0]
-    while a < size or b < size:
-        if b >= size or (a < size and sums[a] <= sums[b] + x):
-            s = sums[a]
-            a += 1
+def _first_at_least(sums, lo, hi, shift, bound):
+    """First index i in [lo, hi) with sums[i] + shift >= bound (hi if none); sums sorted."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sums[mid] + shift >= bound:
+            hi = mid
         else:
-            s = sums[b] + x
-            b += 1
-        if keep_lo <= s <= keep_hi:
-            if o == cap:
-                return -1
-            out[o] = s
-            o += 1
-    return o
+            lo = mid + 1
+    return lo
 
 
 @kernel
-def _grow(arr, size, new_capacity):
-    out = np.empty(new_capacity)
-    out[:size] = arr[:size]
-    return out
+def _first_above(sums, lo, hi, shift, bound):
+    """First index i in [lo, hi) with sums[i] + shift > bound (hi if none); sums sorted."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sums[mid] + shift > bound:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@kernel
+def _merge_window(sums, size, x, keep_lo, keep_hi, out, run_a, run_b):
+    """Merge sorted ``sums[:size]`` and its shift by ``x`` into ``out``, keeping [keep_lo, keep_hi].
+
+    Sorted lists keep a contiguous run of each input, found by bisection, so only
+    those runs are merged. They are copied into ``run_a`` and ``run_b`` between
+    -inf/+inf sentinels (each needs size + 2 slots), which lets the merge run
+    without bounds checks as two interleaved chains, one from each end, for
+    instruction-level parallelism. Returns (count written to ``out``, largest
+    merged sum below the window or -inf, smallest merged sum above it or +inf).
+    """
+    a0 = _first_at_least(sums, 0, size, 0.0, keep_lo)
+    a1 = _first_above(sums, a0, size, 0.0, keep_hi)
+    b0 = _first_at_least(sums, 0, size, x, keep_lo)
+    b1 = _first_above(sums, b0, size, x, keep_hi)
+    na = a1 - a0
+    nb = b1 - b0
+    run_a[0] = -np.inf
+    run_b[0] = -np.inf
+    for i in range(na):
+        run_a[i + 1] = sums[a0 + i]
+    for i in range(nb):
+        run_b[i + 1] = sums[b0 + i] + x
+    run_a[na + 1] = np.inf
+    run_b[nb + 1] = np.inf
+    total = na + nb
+    n_front = total // 2
+    af = 1
+    bf = 1
+    ae = na
+    be = nb
+    for t in range(total - n_front):
+        if t < n_front:
+            sa = run_a[af]
+            sb = run_b[bf]
+            take_a = np.int64(sa <= sb)  # ties: the sum without x first
+            out[t] = min(sa, sb)
+            af += take_a
+            bf += 1 - take_a
+        ea = run_a[ae]
+        eb = run_b[be]
+        take_b = np.int64(eb >= ea)  # the same order seen from the end
+        out[total - 1 - t] = max(ea, eb)
+        be -= take_b
+        ae -= 1 - take_b
+    below = -np.inf
+    if a0 > 0:
+        below = sums[a0 - 1]
+    if b0 > 0:
+        below = max(below, sums[b0 - 1] + x)
+    above = np.inf
+    if a1 < size:
+        above = sums[a1]
+    if b1 < size:
+        above = min(above, sums[b1] + x)
+    return total, below, above
 
 
 @kernel
@@ -202,52 +330,89 @@ def _suffix_bounds(values):
 
 
 @kernel
-def reachable_sorted_sums(values, lo, hi, slack, capacity_limit):
-    """Sorted subset sums in [lo - slack, hi + slack], enumerated with pruning.
+def _enumerate_window(values, w_lo, w_hi, keep_neg, keep_pos, first_check, check_lo, check_hi,
+                      eps, capacity_limit, work):
+    """Sorted subset sums of ``values`` level by level, pruned to what can reach [w_lo, w_hi].
 
-    A partial sum over values[:k] is dropped once no completion by values[k:]
-    can reach the window; the nearest sums outside the window are still tracked:
-    ``below`` (largest subset sum < lo - slack, -inf if none) and ``above``
-    (smallest > hi + slack, +inf if none). Returns (status, sums, count, below, above).
+    After level k (values[:k] used) a partial sum s is kept while
+    [s + keep_neg[k], s + keep_pos[k]] meets the window, i.e. while the rest of
+    the values can still bring it there; with the exact reachable margins every
+    sum that ends in the window survives. The nearest dropped completions are
+    tracked: ``below`` (largest sum < window) and ``above`` (smallest > window).
+
+    With ``first_check >= 0`` it stops at the first level k >= first_check whose
+    sums cover [check_lo, check_hi] within eps and returns k as the status.
+    ``work`` is a tuple of four equal-length arrays (sums, buffer, two runs),
+    grown by doubling when needed; passing the returned ones to the next call
+    saves fresh pages, which cost as much as the merging.
+
+    Returns (status, sums, count, below, above, work); status is the covering
+    level, OK after the last level, STREAM_EXHAUSTED when no level covered, or
+    OVER_CAPACITY when the sums would need more than ``capacity_limit`` slots.
     """
     n = values.shape[0]
-    neg, pos = _suffix_bounds(values)
-    capacity = 1024
-    sums = np.empty(capacity)
-    buf = np.empty(capacity)
-    sums[0] = 0.0
-    size = 1
+    sums, buf, run_a, run_b = work
+    capacity = sums.shape[0]
     below = -np.inf
     above = np.inf
+    size = 0
+    # Level 0 holds the empty sum, if it can still reach the window.
+    if 0.0 + keep_pos[0] < w_lo:
+        below = keep_pos[0]
+    elif 0.0 + keep_neg[0] > w_hi:
+        above = keep_neg[0]
+    else:
+        sums[0] = 0.0
+        size = 1
     for k in range(n + 1):
-        # Prune level k: keep s when [s + neg[k], s + pos[k]] meets the window.
-        w_lo = lo - slack
-        w_hi = hi + slack
-        o = 0
-        for t in range(size):
-            s = sums[t]
-            if s + pos[k] < w_lo:
-                below = max(below, s + pos[k])
-            elif s + neg[k] > w_hi:
-                above = min(above, s + neg[k])
-            else:
-                sums[o] = s
-                o += 1
-        size = o
+        if first_check >= 0 and k >= first_check:
+            # Only sums inside the window can cover; they form a contiguous sorted run.
+            start = _first_at_least(sums, 0, size, 0.0, w_lo)
+            stop = _first_above(sums, start, size, 0.0, w_hi)
+            if covers(sums[start:stop], stop - start, check_lo, check_hi, eps):
+                return k, sums, size, below, above, (sums, buf, run_a, run_b)
         if k == n:
             break
-        if 2 * size > capacity:
-            new_capacity = capacity
-            while new_capacity < 2 * size:
-                new_capacity *= 2
-            if new_capacity > capacity_limit:
-                return OVER_CAPACITY, sums, size, below, above
-            sums = _grow(sums, size, new_capacity)
-            buf = np.empty(new_capacity)
-            capacity = new_capacity
-        size = _merge_window(sums, size, values[k], -np.inf, np.inf, buf)
+        if 2 * size + 2 > capacity:
+            while capacity < 2 * size + 2:
+                capacity *= 2
+            if capacity > capacity_limit:
+                return OVER_CAPACITY, sums, size, below, above, (sums, buf, run_a, run_b)
+            grown = np.empty(capacity)
+            grown[:size] = sums[:size]
+            sums = grown
+            buf = np.empty(capacity)
+            run_a = np.empty(capacity)
+            run_b = np.empty(capacity)
+        keep_lo = w_lo - keep_pos[k + 1]
+        keep_hi = w_hi - keep_neg[k + 1]
+        size, dropped_below, dropped_above = _merge_window(
+            sums, size, values[k], keep_lo, keep_hi, buf, run_a, run_b)
+        below = max(below, dropped_below + keep_pos[k + 1])
+        above = min(above, dropped_above + keep_neg[k + 1])
         sums, buf = buf, sums
-    return OK, sums, size, below, above
+    status = STREAM_EXHAUSTED if first_check >= 0 else OK
+    return status, sums, size, below, above, (sums, buf, run_a, run_b)
+
+
+@kernel
+def new_work(capacity):
+    """Work arrays for ``_enumerate_window``."""
+    return np.empty(capacity), np.empty(capacity), np.empty(capacity), np.empty(capacity)
+
+
+@kernel
+def reachable_sorted_sums(values, lo, hi, slack, capacity_limit):
+    """Sorted subset sums in [lo - slack, hi + slack] and the nearest ones outside.
+
+    Returns (status, sums, count, below, above) as ``_enumerate_window``.
+    """
+    neg, pos = _suffix_bounds(values)
+    # The slack widens the window so that rounding cannot drop a sum that belongs in it.
+    status, sums, size, below, above, _ = _enumerate_window(
+        values, lo - slack, hi + slack, neg, pos, -1, lo, hi, 0.0, capacity_limit,
+        new_work(1024))
+    return status, sums, size, below, above
 
 
 @kernel
@@ -275,69 +440,32 @@ def radius_of_sorted(sums, size, lo, hi, below, above):
 
 
 @kernel
-def _windowed_cover_level(stream, lo, hi, eps, first_check, keep_neg, keep_pos, capacity_limit):
-    """Smallest k such that the sums of stream[:k] kept by the window cover [lo, hi] within eps.
-
-    Level k keeps a sum s when [s + keep_neg[k], s + keep_pos[k]] meets [lo - eps, hi + eps].
-    With zero margins this is a sub-collection of all subset sums (an upper bound on the
-    answer); with the exact reachable margins it holds every sum that matters (exact).
-    Returns k, STREAM_EXHAUSTED or OVER_CAPACITY.
-    """
-    n = stream.shape[0]
-    w_lo = lo - eps
-    w_hi = hi + eps
-    capacity = 1024
-    sums = np.empty(capacity)
-    buf = np.empty(capacity)
-    sums[0] = 0.0
-    size = 1
-    for k in range(n + 1):
-        if k >= first_check:
-            # Only sums inside the window can cover; they form a contiguous sorted run.
-            start = 0
-            while start < size and sums[start] < w_lo:
-                start += 1
-            stop = size
-            while stop > start and sums[stop - 1] > w_hi:
-                stop -= 1
-            if covers(sums[start:stop], stop - start, lo, hi, eps):
-                return k
-        if k == n:
-            break
-        if 2 * size > capacity:
-            new_capacity = capacity
-            while new_capacity < 2 * size:
-                new_capacity *= 2
-            if new_capacity > capacity_limit:
-                return OVER_CAPACITY
-            sums = _grow(sums, size, new_capacity)
-            buf = np.empty(new_capacity)
-            capacity = new_capacity
-        size = _merge_window(sums, size, stream[k], w_lo - keep_pos[k + 1],
-                             w_hi - keep_neg[k + 1], buf)
-        sums, buf = buf, sums
-    return STREAM_EXHAUSTED
-
-
-@kernel
 def first_covering_n(stream, lo, hi, eps, first_check, capacity_limit):
     """Smallest n such that the subset sums of stream[:n] cover [lo, hi] within eps.
 
-    Pass 1 keeps only sums inside the window (a sub-collection), giving an upper
-    bound n_up. Pass 2 prunes with the exact reachability of stream[:n_up], which
-    keeps every sum that can matter for any n <= n_up, so its first covering level
-    is the exact answer.
+    Iterative deepening: for a horizon m, partial sums are pruned once the
+    remaining values of stream[:m] can no longer bring them into the window
+    [lo - eps, hi + eps]. Every sum that matters for any n <= m survives, so the
+    first covering level <= m is exact; if there is none, the horizon grows by
+    one and only the new level needs checking. The tightest pruning is the
+    cheapest, so the total cost is about twice that of the final horizon.
+    Returns n, STREAM_EXHAUSTED or OVER_CAPACITY.
     """
-    n = stream.shape[0]
-    zeros = np.zeros(n + 1)
-    n_up = _windowed_cover_level(stream, lo, hi, eps, first_check, zeros, zeros, capacity_limit)
-    if n_up < 0:
-        return n_up
-    neg, pos = _suffix_bounds(stream[:n_up])
-    # A small slack keeps sums whose reachability is decided by rounding.
-    slack = 1e-12 * (1.0 + pos[0] - neg[0])
-    return _windowed_cover_level(stream[:n_up], lo, hi, eps, first_check, neg - slack,
-                                 pos + slack, capacity_limit)
+    m = max(first_check, 1)
+    check_from = first_check
+    work = new_work(1024)
+    while m <= stream.shape[0]:
+        neg, pos = _suffix_bounds(stream[:m])
+        # The slack widens the window so that rounding cannot drop a sum that belongs in it.
+        slack = 1e-12 * (1.0 + pos[0] - neg[0])
+        found, _, _, _, _, work = _enumerate_window(
+            stream[:m], lo - eps - slack, hi + eps + slack, neg, pos, check_from, lo, hi, eps,
+            capacity_limit, work)
+        if found != STREAM_EXHAUSTED:
+            return found
+        check_from = m + 1
+        m += 1
+    return STREAM_EXHAUSTED
 
 
 @parallel_kernel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -52,11 +53,12 @@ class ManySolution(NamedTuple):
 def mitm_bytes(n: int, problems_in_flight: int = 1) -> int:
     """Memory the meet-in-the-middle solver allocates for n values.
 
-    Each half of size h keeps 2^h sums and masks plus a merge buffer of both
-    (32 bytes per subset of a half).
+    Each half of size h keeps 2^h sums, a merge buffer, 2^(h+1) one-byte merge
+    flags and, when the half is shared by many targets, 2^h subset masks
+    (34 bytes per subset of a half).
     """
     h = n // 2
-    return problems_in_flight * 32 * ((1 << h) + (1 << (n - h)))
+    return problems_in_flight * 34 * ((1 << h) + (1 << (n - h)))
 
 
 def _check_n(n: int, problems_in_flight: int, max_bytes, argument: str) -> None:
@@ -111,7 +113,13 @@ def solve(values: ArrayLike, target: float, *, max_bytes: int | None = None) -> 
     t = as_float(target, "target")
     n = vals.size
     _check_n(n, 1, max_bytes, "values")
-    mask = _bits_to_masks(np.array(kernels.solve_one(vals, t), dtype=np.uint64), n)
+    h = n // 2
+    a_work, a_flags = _workspace("a", 2 << h)
+    b_work, b_flags = _workspace("b", 2 << (n - h))
+    # Two threads pay off only when each half has enough subsets to enumerate.
+    solver = kernels.solve_one_threaded if n >= 32 else kernels.solve_one
+    bits = solver(vals, t, a_work, a_flags, b_work, b_flags)
+    mask = _bits_to_masks(np.array(bits, dtype=np.uint64), n)
     value = float(vals[mask].sum())
     return RSSResult(mask=mask, value=value, error=abs(t - value))
 
@@ -187,8 +195,26 @@ def solve_many(
     return ManySolution(masks=masks, errors=errors)
 
 
+_local = threading.local()
+#: work arrays up to this size are kept between calls (fresh pages cost as much as the merge)
+_KEEP_BYTES = 64 * 2**20
+
+
+def _workspace(name: str, size: int):
+    """Per-thread reusable work arrays (sums, flags) of at least ``size`` entries."""
+    cached = getattr(_local, name, None)
+    if cached is not None and cached[0].size >= size:
+        return cached
+    arrays = (np.empty(size), np.empty(size, dtype=np.uint8))
+    if 9 * size <= _KEEP_BYTES:
+        setattr(_local, name, arrays)
+    return arrays
+
+
 def _half_sums(half: NDArray[np.float64], bit_offset: int):
-    size = 1 << half.size
-    return kernels.sorted_sums_with_masks(
-        half, bit_offset, np.empty(size), np.empty(size, np.uint64),
-        np.empty(size), np.empty(size, np.uint64))
+    """Sorted subset sums of one half and the bit mask of each (in global bit positions)."""
+    k = half.size
+    size = 1 << k
+    flags = np.empty(2 * size, dtype=np.uint8)
+    sums = kernels.sorted_subset_sums(half, np.empty(size), np.empty(size), flags)
+    return sums, kernels.all_subset_bits(flags, k, bit_offset)
