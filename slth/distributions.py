@@ -202,7 +202,7 @@ def sample(dist: str | Distribution, size, seed: SeedLike = None) -> NDArray[np.
     Examples
     --------
     >>> sample("uniform", 3, seed=1).round(3)
-    array([ 0.024, -0.1  ,  0.719])
+    array([ 0.024,  0.901, -0.712])
     """
     d = get(dist)
     return d._sampler(as_generator(seed), _as_size(size))

@@ -164,7 +164,7 @@ def min_samples(
     >>> from slth import rss
     >>> n = rss.min_samples(0.01, "uniform", trials=5, seed=1, progress=False)
     >>> n.tolist()
-    [12, 11, 12, 11, 12]
+    [12, 11, 11, 11, 13]
     """
     eps = check_open_unit(eps, "eps")
     dist = distributions.get(dist).name
