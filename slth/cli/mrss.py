@@ -36,7 +36,8 @@ def register(sub) -> None:
     p.add_argument("--norm", default="inf", choices=tuple(_NORMS), help="error norm")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="time limit of the milp solver per target")
-    p.add_argument("--restarts", type=int, default=4, help="heuristic restarts (default 4)")
+    p.add_argument("--restarts", type=int, default=None,
+                   help="heuristic restarts (default: from n, about 1-5 ms per target)")
     p.add_argument("--kicks", type=int, default=0, help="heuristic kicks per restart (0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_solve)

@@ -188,15 +188,89 @@ def _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v):
 
 
 @kernel
+def _chain(vectors, mask, r, norm_code, length, locked, path, trial):
+    """One ejection chain: up to ``length`` best single flips, each vector at most once.
+
+    Worsening flips are allowed; the chain is cut back to its best prefix.
+    Returns True when that prefix improves the cost (``mask`` and ``r`` updated).
+    """
+    n, d = vectors.shape
+    start = _cost(r, norm_code)
+    best = start
+    best_len = 0
+    for k in range(d):
+        trial[k] = r[k]
+    for i in range(n):
+        locked[i] = False
+    steps = min(length, n)
+    for step in range(steps):
+        pick = -1
+        pick_cost = np.inf
+        for i in range(n):
+            if locked[i]:
+                continue
+            sign = -1.0 if mask[i] else 1.0
+            c = 0.0
+            for k in range(d):
+                a = abs(trial[k] - sign * vectors[i, k])
+                if norm_code == 0:
+                    if a > c:
+                        c = a
+                elif norm_code == 1:
+                    c += a
+                else:
+                    c += a * a
+                if c >= pick_cost:
+                    break
+            if c < pick_cost:
+                pick_cost = c
+                pick = i
+        sign = -1.0 if mask[pick] else 1.0
+        for k in range(d):
+            trial[k] -= sign * vectors[pick, k]
+        mask[pick] = not mask[pick]
+        locked[pick] = True
+        path[step] = pick
+        if pick_cost < best:
+            best = pick_cost
+            best_len = step + 1
+    for step in range(steps - 1, best_len - 1, -1):
+        i = path[step]
+        mask[i] = not mask[i]
+    if best_len == 0:
+        return False
+    for step in range(best_len):
+        i = path[step]
+        sign = 1.0 if mask[i] else -1.0
+        for k in range(d):
+            r[k] -= sign * vectors[i, k]
+    return best < start
+
+
+@kernel
+def _descend(vectors, mask, r, norm_code, max_moves, depth, chain, w, u, v, locked, path,
+             trial):
+    """Local search, then ejection chains of length ``chain`` while they improve."""
+    _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v)
+    if chain > 0:
+        for _ in range(max_moves):
+            if not _chain(vectors, mask, r, norm_code, chain, locked, path, trial):
+                break
+            _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v)
+
+
+@kernel
 def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, kick_size,
-                  max_moves, depth, seed, best_mask):
+                  max_moves, depth, chain, seed, best_mask):
     """Iterated local search for one target; writes ``best_mask`` and returns its cost.
 
-    Each of ``restarts`` starts is a greedy pass over a random order of the
-    vectors (the first start is ``init`` when ``use_init``), followed by a
-    descent; each of ``kicks`` perturbations flips ``kick_size`` random entries
-    of the start's best mask and descends again, keeping the result when it is
-    no worse. Descents use moves of up to ``depth`` flips.
+    Each of ``restarts`` starts is a random subset improved by one greedy pass
+    of flips (in the l2 norm) over a random order of the vectors (the first
+    start is ``init`` when ``use_init``), followed by a descent; each of
+    ``kicks`` perturbations flips ``kick_size`` random entries of the start's
+    best mask and descends again, keeping the result when it is no worse.
+    Descents use moves of up to ``depth`` flips, then ejection chains of
+    length ``chain`` while they improve.
     """
     n, d = vectors.shape
     state = np.empty(1, dtype=np.uint64)
@@ -208,6 +282,9 @@ def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, k
     mask = np.zeros(n, dtype=np.bool_)
     local = np.zeros(n, dtype=np.bool_)
     order = np.arange(n)
+    locked = np.zeros(n, dtype=np.bool_)
+    path = np.zeros(n, dtype=np.int64)
+    trial = np.empty(d)
     overall = np.inf
     for start in range(restarts):
         if start == 0 and use_init:
@@ -218,20 +295,27 @@ def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, k
             for i in range(n - 1, 0, -1):
                 j = _randint(state, i + 1)
                 order[i], order[j] = order[j], order[i]
+            # A random subset, then a greedy pass of flips in the squared l2 norm
+            # (in the infinity norm a single flip rarely lowers the largest
+            # coordinate, and starts would hardly differ).
             for i in range(n):
-                mask[i] = False
-            for k in range(d):
-                r[k] = target[k]
-            current = _cost(r, norm_code)
+                mask[i] = (_next_u64(state) >> np.uint64(63)) == np.uint64(1)
+            _residual(vectors, target, mask, r)
+            current = _cost(r, 2)
             for t in range(n):
                 i = order[t]
-                c = _cost_of_difference(r, vectors[i], norm_code, current)
+                sign = -1.0 if mask[i] else 1.0
+                c = 0.0
+                for k in range(d):
+                    a = r[k] - sign * vectors[i, k]
+                    c += a * a
                 if c < current:
-                    mask[i] = True
+                    mask[i] = not mask[i]
                     for k in range(d):
-                        r[k] -= vectors[i, k]
+                        r[k] -= sign * vectors[i, k]
                     current = c
-        _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v)
+        _descend(vectors, mask, r, norm_code, max_moves, depth, chain, w, u, v, locked, path,
+                 trial)
         _residual(vectors, target, mask, r)
         start_best = _cost(r, norm_code)
         for i in range(n):
@@ -243,7 +327,8 @@ def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, k
                 i = _randint(state, n)
                 mask[i] = not mask[i]
             _residual(vectors, target, mask, r)
-            _local_search(vectors, mask, r, norm_code, max_moves, depth, w, u, v)
+            _descend(vectors, mask, r, norm_code, max_moves, depth, chain, w, u, v, locked, path,
+                     trial)
             _residual(vectors, target, mask, r)
             c = _cost(r, norm_code)
             if c <= start_best:
@@ -259,7 +344,7 @@ def heuristic_one(vectors, target, init, use_init, norm_code, restarts, kicks, k
 
 @parallel_kernel
 def heuristic_many(vectors, targets, init, use_init, norm_code, restarts, kicks, kick_size,
-                   max_moves, depth, seeds, masks, costs):
+                   max_moves, depth, chain, seeds, masks, costs):
     """:func:`heuristic_one` for each row of ``targets``, in parallel over targets.
 
     ``vectors`` has shape (m, n, d) or (1, n, d) (shared); row t writes only
@@ -270,4 +355,4 @@ def heuristic_many(vectors, targets, init, use_init, norm_code, restarts, kicks,
     for t in prange(m):
         v = vectors[0] if shared else vectors[t]
         costs[t] = heuristic_one(v, targets[t], init[t], use_init, norm_code, restarts, kicks,
-                                 kick_size, max_moves, depth, seeds[t], masks[t])
+                                 kick_size, max_moves, depth, chain, seeds[t], masks[t])

@@ -64,7 +64,14 @@ _NORM_CODES = {np.inf: 0, 1.0: 1, 2.0: 2}
 _LEAFSIZE = 16
 _FIRST_CHUNK = 256
 _CHUNK = 1 << 16
-_TRIPLES_UP_TO = 96
+_TRIPLES_UP_TO = 72
+_CHAIN = 8
+
+
+def _default_restarts(n: int, depth: int) -> int:
+    """Restarts for about 3 ms per target at d = 9 (a work model, not a clock)."""
+    ms_per_restart = (n / 64.0) ** 2.5 if depth >= 3 else 0.85 * (n / 256.0) ** 1.3
+    return int(np.clip(round(3.0 / ms_per_restart), 2, 64))
 
 
 @dataclass(frozen=True)
@@ -297,16 +304,19 @@ def _milp_one(vectors, target, norm, time_limit, mip_rel_gap):
 # --------------------------------------------------------------------------- heuristic
 
 
-def _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth):
+def _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth, chain):
+    if depth is None:
+        depth = 3 if n <= _TRIPLES_UP_TO else 2
+    depth = check_int(depth, "depth", minimum=1, maximum=3)
+    if restarts is None:
+        restarts = _default_restarts(n, depth)
     restarts = check_int(restarts, "restarts", minimum=1)
     kicks = check_int(kicks, "kicks", minimum=0)
     kick_size = check_int(kick_size, "kick_size", minimum=1)
     max_moves = 4 * n + 16 if max_moves is None else check_int(max_moves, "max_moves",
                                                                minimum=1)
-    if depth is None:
-        depth = 3 if n <= _TRIPLES_UP_TO else 2
-    depth = check_int(depth, "depth", minimum=1, maximum=3)
-    return restarts, kicks, kick_size, max_moves, depth
+    chain = _CHAIN if chain is None else check_int(chain, "chain", minimum=0)
+    return restarts, kicks, kick_size, max_moves, depth, chain
 
 
 def _seed_words(seed: SeedLike, m: int | None) -> NDArray[np.uint64]:
@@ -321,8 +331,9 @@ def _seed_words(seed: SeedLike, m: int | None) -> NDArray[np.uint64]:
 
 def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.inf, *,
           seed: SeedLike = 0, time_limit: float | None = None, mip_rel_gap: float = 0.0,
-          restarts: int = 4, kicks: int = 0, kick_size: int = 1, max_moves: int | None = None,
-          depth: int | None = None, init: ArrayLike | None = None, max_bytes: int | None = None,
+          restarts: int | None = None, kicks: int = 0, kick_size: int = 1,
+          max_moves: int | None = None, depth: int | None = None, chain: int | None = None,
+          init: ArrayLike | None = None, max_bytes: int | None = None,
           threads: int | None = None) -> MRSSResult:
     """Choose a subset of ``vectors`` whose sum best approximates ``target``.
 
@@ -343,12 +354,17 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
     mip_rel_gap : float
         Relative gap at which HiGHS stops (default 0: prove optimality).
     restarts, kicks, kick_size, max_moves : int
-        Effort of ``"heuristic"``: fresh greedy starts, perturbations per
-        start, entries flipped per perturbation, descent steps per descent
-        (default 4 n + 16).
+        Effort of ``"heuristic"``: fresh greedy starts (default: from a work
+        model of n and ``depth``, between 2 and 64, about 3 ms per target at
+        d = 9 for n up to a few hundred), perturbations per start, entries flipped per perturbation,
+        descent steps per descent (default 4 n + 16).
     depth : {1, 2, 3}, optional
         Largest number of flips in one descent move of ``"heuristic"``
-        (default 3 for n <= 96, else 2; triples cost O(n^3 d) per scan).
+        (default 3 for n <= 72, else 2; a scan of triples costs O(n^3 d)).
+    chain : int, optional
+        Length of the ejection chains (sequences of best single flips, each
+        vector flipped once, cut back to the best prefix) tried after each
+        descent of ``"heuristic"`` (default 8; 0 disables them).
     init : array_like of bool, shape (n,), optional
         A mask that ``"heuristic"`` uses as its first start.
     max_bytes : int, optional
@@ -402,7 +418,8 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
         mip_rel_gap = as_float(mip_rel_gap, "mip_rel_gap")
         mask, optimal, lower = _milp_one(x, z, p, _check_seconds(time_limit), mip_rel_gap)
     else:
-        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth)
+        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth,
+                                   chain)
         start = _check_init(init, (n,))
         mask = np.zeros(n, dtype=np.bool_)
         kernels.heuristic_one(x, z, mask if start is None else start, start is not None, code,
@@ -420,10 +437,10 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
 
 def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", norm=np.inf, *,
                seed: SeedLike = 0, time_limit: float | None = None, mip_rel_gap: float = 0.0,
-               restarts: int = 4, kicks: int = 0, kick_size: int = 1,
+               restarts: int | None = None, kicks: int = 0, kick_size: int = 1,
                max_moves: int | None = None, depth: int | None = None,
-               init: ArrayLike | None = None, max_bytes: int | None = None,
-               threads: int | None = None,
+               chain: int | None = None, init: ArrayLike | None = None,
+               max_bytes: int | None = None, threads: int | None = None,
                progress: bool = False) -> MRSSBatch:
     """Solve one MRSS instance per target, with shared or per-target vectors.
 
@@ -433,8 +450,10 @@ def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", no
         One vector set shared by all targets, or one set per target (e.g. one
         per output kernel of a structured CNN layer).
     targets : array_like, shape (m, d)
-    method, norm, time_limit, mip_rel_gap, restarts, kicks, kick_size, max_moves, depth, max_bytes
+    method, norm, time_limit, mip_rel_gap, restarts, kicks, kick_size, max_moves, depth, chain
         As in :func:`solve`, per target.
+    max_bytes : int, optional
+        As in :func:`solve`.
     seed : int, numpy.random.Generator, SeedSequence or None
         Target i of ``"heuristic"`` uses the i-th child of
         ``SeedSequence(seed).spawn(m)``: results do not depend on ``threads``.
@@ -482,7 +501,8 @@ def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", no
     optimal = np.zeros(m, dtype=np.bool_)
     lower = np.full(m, np.nan)
     if method == "heuristic":
-        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth)
+        params = _heuristic_params(n, restarts, kicks, kick_size, max_moves, depth,
+                                   chain)
         start = _check_init(init, (m, n))
         seeds = _seed_words(seed, m)
         x3 = x if x.ndim == 3 else x[None]
