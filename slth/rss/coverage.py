@@ -32,7 +32,7 @@ from slth.rss import kernels
 
 __all__ = ["covering_radius", "min_samples", "trial_stream"]
 
-#: bytes per slot of stored partial sums: the sorted list, its merge buffer and two runs
+#: bytes per stored sum (or covered interval): four float64 work arrays
 _BYTES_PER_SUM = 32
 
 
@@ -127,12 +127,13 @@ def min_samples(
     subset sum of the stream's first n values. Exact: the answer satisfies
     ``covering_radius(stream[:n]) <= eps < covering_radius(stream[:n-1])``.
 
-    How: a first pass keeps only subset sums inside [lo - eps, hi + eps] (a
-    sub-collection of all sums; when it covers, all sums do), which bounds the
-    answer from above by n_up. A second pass keeps every partial sum that the
-    remaining values of stream[:n_up] can still bring into the window, so it
-    sees every sum that matters for each n <= n_up and its first covering level
-    is exact.
+    How: the covered set C_n = S_n + [-eps, eps] (S_n the subset sums of the
+    first n values) obeys C_n = C_(n-1) U (C_(n-1) + x_n); it is kept as sorted
+    disjoint intervals, so dense regions collapse into few intervals. For a
+    horizon m, an interval is dropped once the remaining values of stream[:m]
+    can no longer shift it onto the interval; everything that matters for any
+    n <= m survives, so the first covering level up to m is exact. Without one,
+    the horizon grows by one (iterative deepening).
 
     Parameters
     ----------
@@ -180,7 +181,8 @@ def min_samples(
         import numba
 
         in_flight = numba.get_num_threads()
-        # A covering set inside the window holds at least (hi - lo) / (2 eps) sums.
+        # Just before the covered set closes up it is made of about (hi - lo) / (2 eps)
+        # separate intervals: a lower estimate of the peak, checked before any work.
         needed = in_flight * _BYTES_PER_SUM * 2 * (hi - lo) / (2.0 * eps)
         check_memory(needed, budget, "eps", f"covering {(lo, hi)} within eps={eps:g}",
                      "choose a larger eps or raise max_bytes")
@@ -188,6 +190,9 @@ def min_samples(
         length = min(max_n, max(64, 2 * first_check))
         pending = np.arange(trials)
         batch = max(8, 4 * in_flight)
+        # Where the deepening starts only affects speed (the answer is exact either way):
+        # start near the median answer of the trials done so far.
+        horizon = first_check
         with tqdm(total=trials, desc=f"min_samples {dist} eps={eps:g}", unit="trial",
                   disable=None if progress is None else not progress) as bar:
             while pending.size:
@@ -196,7 +201,8 @@ def min_samples(
                     ids = pending[start:start + batch]
                     streams = np.stack([trial_stream(dist, root, t, length) for t in ids])
                     out = np.empty(ids.size, dtype=np.int64)
-                    kernels.first_covering_n_many(streams, lo, hi, eps, first_check, limit, out)
+                    kernels.first_covering_n_many(streams, lo, hi, eps, first_check, horizon,
+                                                  limit, out)
                     if np.any(out == kernels.OVER_CAPACITY):
                         raise ValueError(
                             f"eps: covering {(lo, hi)} within eps={eps:g} with {dist} samples "
@@ -205,6 +211,9 @@ def min_samples(
                     done = out >= 0
                     result[ids[done]] = out[done]
                     exhausted.extend(ids[~done].tolist())
+                    finished = result[result >= 0]
+                    if finished.size:
+                        horizon = int(np.median(finished))
                     bar.update(int(done.sum()))
                 pending = np.asarray(exhausted, dtype=np.int64)
                 if pending.size:

@@ -440,27 +440,108 @@ def radius_of_sorted(sums, size, lo, hi, below, above):
 
 
 @kernel
-def first_covering_n(stream, lo, hi, eps, first_check, capacity_limit):
+def _merge_intervals(starts, ends, size, x, keep_lo, keep_hi, out_starts, out_ends):
+    """Union of sorted disjoint intervals and their shift by ``x``, pruned and coalesced.
+
+    Intervals are kept while they meet [keep_lo, keep_hi]; with sorted disjoint
+    intervals those form one contiguous run of each list, found by bisection.
+    Returns the number of disjoint intervals written (sorted).
+    """
+    a0 = _first_at_least(ends, 0, size, 0.0, keep_lo)
+    a1 = _first_above(starts, a0, size, 0.0, keep_hi)
+    b0 = _first_at_least(ends, 0, size, x, keep_lo)
+    b1 = _first_above(starts, b0, size, x, keep_hi)
+    i = a0
+    j = b0
+    o = -1
+    while i < a1 or j < b1:
+        if j >= b1 or (i < a1 and starts[i] <= starts[j] + x):
+            s = starts[i]
+            e = ends[i]
+            i += 1
+        else:
+            s = starts[j] + x
+            e = ends[j] + x
+            j += 1
+        if o >= 0 and s <= out_ends[o]:
+            # Overlapping or touching closed intervals coalesce.
+            out_ends[o] = max(out_ends[o], e)
+        else:
+            o += 1
+            out_starts[o] = s
+            out_ends[o] = e
+    return o + 1
+
+
+@kernel
+def _first_covering_level(stream, lo, hi, eps, keep_neg, keep_pos, first_check,
+                          capacity_limit, work):
+    """First level k >= first_check at which subset sums of stream[:k] cover [lo, hi] within eps.
+
+    Tracks the covered set itself, not the sums: with C_k = S_k + [-eps, eps]
+    (S_k the subset sums of stream[:k]), C_k = C_(k-1) U (C_(k-1) + x_k). C_k is
+    kept as sorted disjoint closed intervals, so dense regions collapse into a
+    few intervals. After level k an interval is kept while the remaining values
+    (``keep_neg[k]``, ``keep_pos[k]``: their smallest and largest sums) can still
+    shift it onto [lo, hi]. Returns (status, work): status is the level,
+    STREAM_EXHAUSTED or OVER_CAPACITY; ``work`` (four arrays) can be reused.
+    """
+    n = stream.shape[0]
+    starts, ends, buf_starts, buf_ends = work
+    capacity = starts.shape[0]
+    size = 0
+    if eps + keep_pos[0] >= lo and -eps + keep_neg[0] <= hi:
+        starts[0] = -eps
+        ends[0] = eps
+        size = 1
+    for k in range(n + 1):
+        if k >= first_check and size > 0:
+            # Covered iff one interval spans [lo, hi]: the first one ending at or after lo.
+            first = _first_at_least(ends, 0, size, 0.0, lo)
+            if first < size and starts[first] <= lo and ends[first] >= hi:
+                return k, (starts, ends, buf_starts, buf_ends)
+        if k == n:
+            break
+        if 2 * size > capacity:
+            while capacity < 2 * size:
+                capacity *= 2
+            if capacity > capacity_limit:
+                return OVER_CAPACITY, (starts, ends, buf_starts, buf_ends)
+            grown_starts = np.empty(capacity)
+            grown_ends = np.empty(capacity)
+            grown_starts[:size] = starts[:size]
+            grown_ends[:size] = ends[:size]
+            starts, ends = grown_starts, grown_ends
+            buf_starts = np.empty(capacity)
+            buf_ends = np.empty(capacity)
+        size = _merge_intervals(starts, ends, size, stream[k], lo - keep_pos[k + 1],
+                                hi - keep_neg[k + 1], buf_starts, buf_ends)
+        starts, buf_starts = buf_starts, starts
+        ends, buf_ends = buf_ends, ends
+    return STREAM_EXHAUSTED, (starts, ends, buf_starts, buf_ends)
+
+
+@kernel
+def first_covering_n(stream, lo, hi, eps, first_check, horizon, capacity_limit):
     """Smallest n such that the subset sums of stream[:n] cover [lo, hi] within eps.
 
-    Iterative deepening: for a horizon m, partial sums are pruned once the
-    remaining values of stream[:m] can no longer bring them into the window
-    [lo - eps, hi + eps]. Every sum that matters for any n <= m survives, so the
-    first covering level <= m is exact; if there is none, the horizon grows by
-    one and only the new level needs checking. The tightest pruning is the
-    cheapest, so the total cost is about twice that of the final horizon.
-    Returns n, STREAM_EXHAUSTED or OVER_CAPACITY.
+    For a horizon m, covered intervals are pruned once the remaining values of
+    stream[:m] can no longer shift them onto [lo, hi]. Everything that matters
+    for any n <= m survives, so the first covering level <= m is exact, whatever
+    m is. If no level up to m covers, the horizon grows by one and only the new
+    level needs checking (iterative deepening). The answer never depends on the
+    starting ``horizon``; the cost does, a little: each horizon beyond the answer
+    widens the window. Returns n, STREAM_EXHAUSTED or OVER_CAPACITY.
     """
-    m = max(first_check, 1)
+    m = min(max(first_check, horizon, 1), stream.shape[0])
     check_from = first_check
     work = new_work(1024)
     while m <= stream.shape[0]:
         neg, pos = _suffix_bounds(stream[:m])
-        # The slack widens the window so that rounding cannot drop a sum that belongs in it.
+        # The slack widens the window so that rounding cannot drop an interval that matters.
         slack = 1e-12 * (1.0 + pos[0] - neg[0])
-        found, _, _, _, _, work = _enumerate_window(
-            stream[:m], lo - eps - slack, hi + eps + slack, neg, pos, check_from, lo, hi, eps,
-            capacity_limit, work)
+        found, work = _first_covering_level(stream[:m], lo, hi, eps, neg - slack, pos + slack,
+                                            check_from, capacity_limit, work)
         if found != STREAM_EXHAUSTED:
             return found
         check_from = m + 1
@@ -469,7 +550,7 @@ def first_covering_n(stream, lo, hi, eps, first_check, capacity_limit):
 
 
 @parallel_kernel
-def first_covering_n_many(streams, lo, hi, eps, first_check, capacity_limit, out):
+def first_covering_n_many(streams, lo, hi, eps, first_check, horizon, capacity_limit, out):
     """``first_covering_n`` for each row of ``streams`` (parallel over trials)."""
     for t in prange(streams.shape[0]):
-        out[t] = first_covering_n(streams[t], lo, hi, eps, first_check, capacity_limit)
+        out[t] = first_covering_n(streams[t], lo, hi, eps, first_check, horizon, capacity_limit)
