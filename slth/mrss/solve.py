@@ -20,10 +20,12 @@ l1 / l2 norm). The empty subset is allowed.
     returned with HiGHS's proven lower bound. Optimality is proven up to HiGHS's
     absolute gap tolerance (1e-6) and feasibility tolerances.
 ``method="heuristic"``
-    Iterated local search (numba): greedy passes in random orders, best-
-    improvement descent over single flips and pairs of flips (swaps included),
-    random kicks, restarts. Deterministic for a given seed, for any thread
-    count. No optimality claim.
+    Local search with restarts (numba): each start is a random subset improved
+    by a greedy pass of flips; a best-improvement descent over moves of one,
+    two and (for n <= 72) three flips, scanned in windows of the candidates
+    sorted by their first coordinate; ejection chains (sequences of best single
+    flips cut back to their best prefix); optional random kicks. Deterministic
+    for a given seed, for any thread count. No optimality claim.
 
 Every result reports the error recomputed in Python from the mask, as
 ``norm(target - vectors[mask].sum(0))``.
