@@ -170,6 +170,31 @@ def test_heuristic_finds_planted_pairs():
         assert sorted(np.flatnonzero(r.mask)) == [i, j]
 
 
+@pytest.mark.parametrize("depth", [1, 2, 3])
+@pytest.mark.parametrize("norm", NORMS)
+def test_heuristic_descent_ends_in_a_local_optimum(depth, norm):
+    # Independent check of the windowed scans: no move of <= depth flips improves.
+    from itertools import combinations
+
+    x, z = instance(16, 3, depth)
+    r = mrss.solve(x, z, method="heuristic", norm=norm, restarts=1, kicks=0, chain=0,
+                   depth=depth, init=np.zeros(16, dtype=bool))
+    signed = np.where(r.mask, -1.0, 1.0)[:, None] * x  # flipping i subtracts signed[i]
+    residual = z - x[r.mask].sum(axis=0)
+    for size in range(1, depth + 1):
+        moves = np.array(list(combinations(range(16), size)))
+        after = residual - signed[moves].sum(axis=1)
+        assert np.linalg.norm(after, ord=norm, axis=1).min() >= r.error - 1e-12
+
+
+def test_heuristic_chains_never_hurt_from_the_same_start():
+    x, z = instance(60, 9, 3)
+    start = np.zeros(60, dtype=bool)
+    plain = mrss.solve(x, z, method="heuristic", restarts=1, chain=0, init=start)
+    chained = mrss.solve(x, z, method="heuristic", restarts=1, chain=12, init=start)
+    assert chained.error <= plain.error + TOL
+
+
 def test_heuristic_deterministic_and_seeded():
     x, z = instance(80, 9, 4)
     a = mrss.solve(x, z, method="heuristic", seed=11)
@@ -230,8 +255,9 @@ def test_solve_many_milp_matches_exact():
     assert milp.optimal.all()
 
 
-def test_solve_many_heuristic_parallel_equals_serial_and_single():
-    x, _ = instance(48, 9, 1)
+@pytest.mark.parametrize("n", [48, 100])
+def test_solve_many_heuristic_parallel_equals_serial_and_single(n):
+    x, _ = instance(n, 9, 1)
     z = np.random.default_rng(4).uniform(-1, 1, (12, 9))
     par = mrss.solve_many(x, z, method="heuristic", seed=21)
     with num_threads(1):
@@ -301,6 +327,10 @@ def test_bad_method_and_options():
         mrss.solve(x, z, method="milp", time_limit=0)
     with pytest.raises(ValueError, match="restarts must be >= 1"):
         mrss.solve(x, z, method="heuristic", restarts=0)
+    with pytest.raises(ValueError, match="depth must be <= 3"):
+        mrss.solve(x, z, method="heuristic", depth=4)
+    with pytest.raises(ValueError, match="chain must be >= 0"):
+        mrss.solve(x, z, method="heuristic", chain=-1)
     with pytest.raises(ValueError, match=r"init must have shape \(5,\)"):
         mrss.solve(x, z, method="heuristic", init=np.zeros(4, dtype=bool))
     with pytest.raises(TypeError, match="init must be a boolean mask"):
