@@ -205,6 +205,24 @@ def test_heuristic_deterministic_and_seeded():
     assert len({a.error, *others}) > 1  # the seed matters
 
 
+def test_heuristic_identical_in_another_process():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from slth import mrss; "
+            "x = mrss.sample_vectors('nsn_vector', 70, 9, seed=3); "
+            "z = np.random.default_rng(4).uniform(-1, 1, (3, 9)); "
+            "b = mrss.solve_many(x, z, method='heuristic', seed=5); "
+            "print(np.packbits(b.masks).tobytes().hex(), b.errors.tobytes().hex())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    x = mrss.sample_vectors("nsn_vector", 70, 9, seed=3)
+    z = np.random.default_rng(4).uniform(-1, 1, (3, 9))
+    with num_threads(1):
+        b = mrss.solve_many(x, z, method="heuristic", seed=5)
+    assert out == [np.packbits(b.masks).tobytes().hex(), b.errors.tobytes().hex()]
+
+
 def test_heuristic_warm_start_never_worse():
     x, z = instance(40, 4, 6)
     first = mrss.solve(x, z, method="heuristic", restarts=1, kicks=0)
