@@ -104,3 +104,37 @@ def grid_sup_error(f, g, radius: float, dim: int, points: int) -> float:
     else:
         raise ValueError("dim must be 1 or 2")
     return float(np.max(np.linalg.norm(f(x) - g(x), axis=1)))
+
+
+# --------------------------------------------------------------- CNNs (slth.nets.CNN)
+def conv2d_loop(x, kernel, padding: int = 0, bias=None) -> np.ndarray:
+    """Cross-correlation (stride 1, zero padding) by explicit loops over every index."""
+    x = np.asarray(x, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    B, C, H, W = x.shape
+    c_out, _, kh, kw = kernel.shape
+    xp = np.zeros((B, C, H + 2 * padding, W + 2 * padding))
+    xp[:, :, padding:padding + H, padding:padding + W] = x
+    Ho, Wo = H + 2 * padding - kh + 1, W + 2 * padding - kw + 1
+    out = np.zeros((B, c_out, Ho, Wo))
+    for b in range(B):
+        for j in range(c_out):
+            for r in range(Ho):
+                for s in range(Wo):
+                    acc = 0.0 if bias is None else float(bias[j])
+                    for c in range(C):
+                        for p in range(kh):
+                            for q in range(kw):
+                                acc += kernel[j, c, p, q] * xp[b, c, r + p, s + q]
+                    out[b, j, r, s] = acc
+    return out
+
+
+def cnn_forward_loop(kernels, paddings, x, biases=None) -> np.ndarray:
+    """A ReLU CNN (linear last layer) built from :func:`conv2d_loop`."""
+    h = np.asarray(x, dtype=np.float64)
+    for l, k in enumerate(kernels):
+        h = conv2d_loop(h, k, paddings[l], None if biases is None else biases[l])
+        if l < len(kernels) - 1:
+            h = np.maximum(h, 0.0)
+    return h
