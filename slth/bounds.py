@@ -205,3 +205,157 @@ def burkholz_widths(widths: Sequence[int], n: int, homogeneous: bool = True) -> 
 def as_eps(eps) -> float:
     """Validate an accuracy in (0, 1) (shared by the constructions)."""
     return check_open_unit(as_float(eps, "eps"), "eps")
+
+
+# ------------------------------------------------------------------------- CNNs
+# da Cunha, Natale, Viennot (ICLR 2022), unstructured, and da Cunha, d'Amore, Natale
+# (NeurIPS 2023), structured. Targets: ReLU CNNs without biases whose output filters have
+# l1 norm <= 1; inputs in the max-norm ball of ``radius``; error in the max norm over all
+# output entries. Both constructions represent target layer l (kernels k_l x k_l,
+# c_{l-1} -> c_l) by a 1 x 1 source convolution to 2 n c_{l-1} channels followed by a
+# k_l x k_l source convolution to c_l channels.
+
+__all__ += ["cnn_weight_eps", "cnn_problems", "cnn_unstructured_n", "cnn_unstructured_n_expr",
+            "cnn_structured_channels", "cnn_structured_channels_expr", "cnn_widths",
+            "DEFAULT_KERNEL_EXPONENT"]
+
+#: Exponent of the kernel dimension ``D = k^2`` in the structured requirement (check): the
+#: multidimensional RSS bound of Becchetti et al. (``n = O(D^3 log(1/eps)(log(1/eps) +
+#: log D))``), which the NSN variant of da Cunha, d'Amore, Natale builds on.
+DEFAULT_KERNEL_EXPONENT = 3.0
+
+
+def _cnn_shape(channels: Sequence[int], kernel_sizes) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    c = _widths(channels)
+    L = len(c) - 1
+    if isinstance(kernel_sizes, int) and not isinstance(kernel_sizes, bool):
+        kernel_sizes = (kernel_sizes,) * L
+    try:
+        ks = tuple(kernel_sizes)
+    except TypeError as exc:
+        raise TypeError(f"kernel_sizes must be an int or a sequence of ints, "
+                        f"got {kernel_sizes!r}") from exc
+    if len(ks) != L:
+        raise ValueError(f"kernel_sizes must have one entry per layer ({L}), got {ks!r}")
+    return c, tuple(check_int(k, f"kernel_sizes[{i}]", minimum=1) for i, k in enumerate(ks))
+
+
+def cnn_weight_eps(channels: Sequence[int], kernel_sizes, eps: float,
+                   radius: float = 1.0) -> float:
+    """Per-entry accuracy that makes a CNN ticket (either construction) eps-close.
+
+    With every effective kernel entry within ``e`` of the target's, layer ``l`` adds at
+    most ``a_l = c_{l-1} k_l^2 e`` times the max norm of its input, and the errors of the
+    max-norm propagation of :mod:`slth.verify` compound to
+    ``radius (prod_l (1 + a_l) - 1)``. This returns the largest ``e`` with
+    ``a = max_l a_l`` and ``radius ((1 + a)^L - 1) = eps``:
+    ``e = ((1 + eps / radius)^(1/L) - 1) / max_l c_{l-1} k_l^2``.
+
+    Examples
+    --------
+    >>> round(cnn_weight_eps([1, 2, 2], 3, 0.21), 6)
+    0.005556
+    """
+    c, ks = _cnn_shape(channels, kernel_sizes)
+    eps = check_open_unit(eps, "eps")
+    radius = check_positive(radius, "radius")
+    L = len(c) - 1
+    a = (1.0 + eps / radius) ** (1.0 / L) - 1.0
+    return a / max(c[l] * ks[l] ** 2 for l in range(L))
+
+
+def cnn_problems(channels: Sequence[int], kernel_sizes, structured: bool = False) -> int:
+    """Subset-sum problems of a CNN construction: two (the sign split) per target kernel
+    entry (unstructured) or per target kernel (structured, multidimensional).
+
+    Examples
+    --------
+    >>> cnn_problems([1, 2, 2], 3), cnn_problems([1, 2, 2], 3, structured=True)
+    (108, 12)
+    """
+    c, ks = _cnn_shape(channels, kernel_sizes)
+    per = [c[l] * c[l + 1] * (1 if structured else ks[l] ** 2) for l in range(len(c) - 1)]
+    return 2 * sum(per)
+
+
+def cnn_unstructured_n(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
+                       C: float = DEFAULT_C, radius: float = 1.0) -> int:
+    """Random channels per sign and input channel of the unstructured depth-2L CNN ticket.
+
+    ``n = ceil(C log2(1 / min(e, delta / P)))`` with ``e`` from :func:`cnn_weight_eps` and
+    ``P`` from :func:`cnn_problems` (a union bound). The paper states
+    ``n = O(log(d^2 c_{l-1} c_l L / min(eps, delta)))`` without the constant; ``C`` is it
+    (default :data:`DEFAULT_C`). The source layer pair of target layer ``l`` has
+    ``2 n c_{l-1}`` intermediate channels.
+
+    Examples
+    --------
+    >>> cnn_unstructured_n([1, 8, 16], 3, eps=0.1, delta=0.01)
+    54
+    """
+    c, ks = _cnn_shape(channels, kernel_sizes)
+    delta = check_open_unit(delta, "delta")
+    C = check_positive(C, "C")
+    e = cnn_weight_eps(c, ks, eps, radius)
+    eta = min(e, delta / cnn_problems(c, ks))
+    return max(1, math.ceil(C * math.log2(1.0 / eta) - 1e-9))
+
+
+def cnn_unstructured_n_expr():
+    """The unstructured requirement with all channels ``c``, kernels ``k``, depth ``L``:
+    ``C log2(1 / min(((1 + epsilon/r)^(1/L) - 1) / (c k^2), delta / (2 L c^2 k^2)))``."""
+    c, k, L, eps, delta, C, r = sp.symbols("c k L epsilon delta C r", positive=True)
+    e = ((1 + eps / r) ** (1 / L) - 1) / (c * k**2)
+    return C * sp.log(1 / sp.Min(e, delta / (2 * L * c**2 * k**2)), 2)
+
+
+def cnn_structured_channels(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
+                            C: float = DEFAULT_C, radius: float = 1.0,
+                            kernel_exponent: float = DEFAULT_KERNEL_EXPONENT) -> int:
+    """Random channels per sign and input channel of the structured CNN ticket.
+
+    Each target kernel (a vector in R^D, ``D = k^2``) is a multidimensional subset sum
+    of NSN vectors within ``e`` (:func:`cnn_weight_eps`) in the max norm, with failure
+    probability ``delta / P`` (:func:`cnn_problems`, structured). The requirement is
+    the form of the multidimensional RSS bound,
+
+        n = ceil(C D^a log2(1/eta) (log2(1/eta) + log2 D)),   eta = min(e, delta / P),
+
+    with ``D = max_l k_l^2``. The paper proves a polynomial bound of this kind for NSN
+    vectors without stating constants usable here (check); ``C`` (default
+    :data:`DEFAULT_C`) and the exponent ``a = kernel_exponent`` (default
+    :data:`DEFAULT_KERNEL_EXPONENT`) are named parameters. The source layer pair of
+    target layer ``l`` has ``2 n c_{l-1}`` intermediate channels.
+
+    Examples
+    --------
+    >>> cnn_structured_channels([1, 2, 2], 1, eps=0.2, delta=0.1)
+    144
+    """
+    c, ks = _cnn_shape(channels, kernel_sizes)
+    delta = check_open_unit(delta, "delta")
+    C = check_positive(C, "C")
+    a = check_positive(kernel_exponent, "kernel_exponent")
+    e = cnn_weight_eps(c, ks, eps, radius)
+    eta = min(e, delta / cnn_problems(c, ks, structured=True))
+    D = max(k * k for k in ks)
+    lg = math.log2(1.0 / eta)
+    return max(1, math.ceil(C * D**a * lg * (lg + math.log2(D)) - 1e-9))
+
+
+def cnn_structured_channels_expr():
+    """The structured requirement as a sympy expression in ``D = k^2``, eta, C, a."""
+    D, eta, C, a = sp.symbols("D eta C a", positive=True)
+    lg = sp.log(1 / eta, 2)
+    return C * D**a * lg * (lg + sp.log(D, 2))
+
+
+def cnn_widths(channels: Sequence[int], n: int) -> tuple[int, ...]:
+    """Source channels of both CNN constructions: ``c_0, 2 n c_0, c_1, 2 n c_1, ..., c_L``.
+
+    Examples
+    --------
+    >>> cnn_widths([1, 2, 2], 3)
+    (1, 6, 2, 12, 2)
+    """
+    return pensia_widths(channels, n)
