@@ -1,0 +1,374 @@
+"""What a sweep can run: ticket constructions and the subset-sum lemmas, by name.
+
+Every experiment is a function of one *config* (a flat dict of JSON values) and
+nothing else: its random numbers come from ``config["seed"]``, so a task gives the
+same result wherever and whenever it runs (any worker, any scheduler, any order).
+
+* Ticket experiments (:data:`CONSTRUCTIONS`, one :class:`Construction` entry each):
+  draw a random target of the given shape from ``SeedSequence(seed).spawn(3)[0]``,
+  build the ticket from child 1 at width ``n`` (or ``round(width_factor * required_n)``),
+  and check it with :func:`slth.verify.check`, whose random inputs come from child 2.
+* ``"rss"``: :func:`slth.rss.min_samples` ``(eps, dist, trials, seed)`` -- per trial, the
+  exact smallest n covering [-1, 1] within eps.
+* ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
+
+A new construction is one more :class:`Construction` in :data:`CONSTRUCTIONS`.
+
+Examples
+--------
+>>> from slth.experiments.registry import EXPERIMENTS
+>>> sorted(EXPERIMENTS)[:3]
+['burkholz', 'mrss', 'pensia']
+>>> EXPERIMENTS["rss"].family
+'lemma'
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from slth import distributions
+from slth._validate import check_choice, check_int, check_open_unit, check_positive
+
+__all__ = ["Param", "Experiment", "Construction", "CONSTRUCTIONS", "EXPERIMENTS",
+           "get_experiment", "run_config", "mrss_required_n"]
+
+REQUIRED = object()
+
+
+# ------------------------------------------------------------------ parameters
+def _widths(value, name: str) -> list[int]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of layer widths such as [4, 4, 2], "
+                        f"got {value!r}")
+    w = [check_int(v, f"{name}[{i}]", minimum=1) for i, v in enumerate(value)]
+    if len(w) < 2:
+        raise ValueError(f"{name} must list at least an input and an output width, got {w!r}")
+    return w
+
+
+def _float(check: Callable | None = None):
+    def conv(value, name):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+        return check(v, name) if check else v
+    return conv
+
+
+def _int(minimum: int | None = None, maximum: int | None = None):
+    return lambda value, name: check_int(value, name, minimum, maximum)
+
+
+def _choice(choices):
+    def conv(value, name):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, choices))}; "
+                            f"got {value!r}")
+        return check_choice(value, name, choices)
+    return conv
+
+
+def _optional(conv):
+    return lambda value, name: None if value is None else conv(value, name)
+
+
+_seed = _int(minimum=0, maximum=2**63 - 1)
+_eps = _float(check_open_unit)
+_positive = _float(check_positive)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One configuration field: its converter/validator, default and documentation.
+
+    ``convert(value, name)`` returns the canonical value or raises ``ValueError`` /
+    ``TypeError`` naming ``name``. A field whose default is :data:`REQUIRED` must be given.
+    ``vector=True`` marks fields whose single value is itself a list (layer widths).
+    """
+
+    name: str
+    convert: Callable[[Any, str], Any]
+    default: Any = REQUIRED
+    help: str = ""
+    vector: bool = False
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment: its fields and the function computing one task."""
+
+    name: str
+    family: str                      # "ticket" or "lemma"
+    params: tuple[Param, ...]
+    run: Callable[[dict, int | None], dict]
+    description: str = ""
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+
+# --------------------------------------------------------------- constructions
+def _mlp_target(norm: str, bias: bool):
+    def make(config: dict, seed: np.random.SeedSequence):
+        from slth.nets import random_target
+
+        return random_target(config["widths"], activation=config["activation"], norm=norm,
+                             bias=bias, seed=seed)
+    return make
+
+
+def _pensia_required(target, config) -> int:
+    from slth import bounds
+
+    return bounds.pensia_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
+def _burkholz_required(target, config) -> int:
+    from slth import bounds
+
+    return bounds.burkholz_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
+@dataclass(frozen=True)
+class Construction:
+    """A ticket construction as a sweep sees it.
+
+    Attributes
+    ----------
+    name : str
+        Experiment name (``experiment = "..."`` in a sweep file).
+    theorem : str
+        Short citation, shown in tables and legends.
+    builder : str
+        ``"module:function"`` of the construction, imported when a task runs; called as
+        ``builder(target, eps=, delta=, seed=, n=, C=, dist=, threads=)``.
+    make_target : callable
+        ``(config, SeedSequence) -> target``: the random target of the config's shape.
+    required_n : callable
+        ``(target, config) -> int``: the theorem's ``n`` (what ``n=None`` builds).
+    activations : tuple of str
+        Target activations the construction supports.
+    default_shape : list of int
+        Default ``widths``.
+    extra : tuple of Param
+        Further fields (e.g. kernel size and image side of a CNN target).
+    """
+
+    name: str
+    theorem: str
+    builder: str
+    make_target: Callable
+    required_n: Callable
+    activations: tuple[str, ...] = ("relu",)
+    default_shape: tuple[int, ...] = (4, 4, 2)
+    dists: tuple[str, ...] = ("uniform", "normal")
+    extra: tuple[Param, ...] = field(default=())
+
+    def build(self, target, config: dict, n: int, seed, threads: int | None):
+        module, func = self.builder.split(":")
+        fn = getattr(importlib.import_module(module), func)
+        return fn(target, eps=config["eps"], delta=config["delta"], seed=seed, n=n,
+                  C=config["C"], dist=config["dist"], threads=threads)
+
+
+#: The ticket constructions a sweep can run; adding one is adding an entry here.
+CONSTRUCTIONS: dict[str, Construction] = {
+    c.name: c for c in (
+        Construction("pensia", "Pensia et al. 2020, depth 2L", "slth.tickets:pensia",
+                     _mlp_target("spectral", False), _pensia_required),
+        Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
+                     _mlp_target("max", True), _burkholz_required,
+                     activations=("relu", "leaky_relu", "tanh")),
+    )
+}
+
+
+def _ticket_params(c: Construction) -> tuple[Param, ...]:
+    return (
+        Param("widths", _widths, list(c.default_shape), "target layer widths", vector=True),
+        Param("activation", _choice(c.activations), c.activations[0], "target activation"),
+        Param("eps", _eps, REQUIRED, "theorem accuracy, in (0, 1)"),
+        Param("delta", _eps, 0.1, "failure probability, in (0, 1)"),
+        Param("n", _optional(_int(minimum=1)), None, "source width parameter (overrides "
+              "width_factor)"),
+        Param("width_factor", _optional(_positive), None,
+              "n = max(1, round(width_factor * required_n)); default 1 (theorem width)"),
+        Param("seed", _seed, 0, "seed of target, source and test inputs"),
+        Param("C", _positive, 3.0, "constant of the subset-sum lemma (slth.bounds)"),
+        Param("dist", _choice(c.dists), "uniform", "distribution of the source entries"),
+        Param("samples", _int(minimum=1), 1024, "random test inputs of slth.verify.check"),
+        Param("starts", _int(minimum=0), 4, "local maximisations of slth.verify.check"),
+        *c.extra,
+    )
+
+
+def resolve_n(required: int, config: dict) -> int:
+    """The ``n`` a ticket task builds at: ``config["n"]`` or the width factor times required.
+
+    Examples
+    --------
+    >>> resolve_n(27, {"n": None, "width_factor": 0.5})
+    14
+    >>> resolve_n(27, {"n": 5, "width_factor": None})
+    5
+    """
+    if config.get("n") is not None:
+        return int(config["n"])
+    factor = 1.0 if config.get("width_factor") is None else float(config["width_factor"])
+    return max(1, int(math.floor(factor * required + 0.5)))
+
+
+def _run_ticket(c: Construction):
+    def run(config: dict, threads: int | None = None) -> dict:
+        from slth.verify import check
+
+        t_target, t_source, t_inputs = np.random.SeedSequence(config["seed"]).spawn(3)
+        t0 = time.perf_counter()
+        target = c.make_target(config, t_target)
+        required = int(c.required_n(target, config))
+        n = resolve_n(required, config)
+        t1 = time.perf_counter()
+        ticket = c.build(target, config, n, t_source, threads)
+        t2 = time.perf_counter()
+        if int(ticket.params["required_n"]) != required:
+            raise RuntimeError(f"{c.name}: required_n {ticket.params['required_n']} of the "
+                               f"construction differs from the registry's {required}")
+        rep = check(ticket, samples=config["samples"], starts=config["starts"], seed=t_inputs)
+        t3 = time.perf_counter()
+        return {
+            "theorem": c.theorem, "empirical": rep.empirical, "certified": rep.certified,
+            "theorem_eps": rep.eps, "ok": rep.ok, "meets_eps": rep.meets_eps,
+            "theorem_width": rep.theorem_width, "n": int(n), "required_n": required,
+            "width_ratio": n / required,
+            "widths": list(map(int, ticket.widths)),
+            "required_widths": list(map(int, rep.required_widths)),
+            "sparsity": float(ticket.sparsity), "kept": int(ticket.kept),
+            "source_params": int(ticket.spec.n_params),
+            "timings": {"target": t1 - t0, "build": t2 - t1,
+                        "empirical": rep.seconds.get("empirical", float("nan")),
+                        "certified": rep.seconds.get("certified", float("nan")),
+                        "total": t3 - t0},
+        }
+    return run
+
+
+# ---------------------------------------------------------------------- lemmas
+def mrss_required_n(eps: float, d: int, C: float = 1.0) -> int:
+    """The order of the MRSS width bound, ``C d^3 log2(1/eps) (log2(1/eps) + log2 d)``.
+
+    Becchetti et al. (arXiv 2207.13944) prove ``n = O(d^3 log(1/eps) (log(1/eps) + log d))``
+    without the constant; ``C = 1`` is this package's reference choice.
+
+    Examples
+    --------
+    >>> mrss_required_n(0.1, 2)
+    115
+    """
+    eps = check_open_unit(eps, "eps")
+    d = check_int(d, "d", minimum=1)
+    C = check_positive(C, "C")
+    le = math.log2(1.0 / eps)
+    return max(1, math.ceil(C * d**3 * le * (le + math.log2(d)) - 1e-9))
+
+
+def _lemma_summary(ns: np.ndarray, required: int) -> dict:
+    q10, q50, q90 = np.quantile(ns, [0.1, 0.5, 0.9])
+    return {"n_trials": [int(v) for v in ns], "median_n": float(q50), "q10_n": float(q10),
+            "q90_n": float(q90), "mean_n": float(np.mean(ns)), "max_n": int(ns.max()),
+            "required_n": int(required),
+            "success_at_required": float(np.mean(ns <= required))}
+
+
+def _run_rss(config: dict, threads: int | None = None) -> dict:
+    from slth import bounds, rss
+
+    t0 = time.perf_counter()
+    ns = rss.min_samples(config["eps"], config["dist"], trials=config["trials"],
+                         seed=config["seed"], max_n=config["max_n"], threads=threads,
+                         progress=False)
+    out = _lemma_summary(ns, bounds.rss_n(config["eps"], config["delta"], config["C"]))
+    out.update({"theorem": "RSS lemma (Lueker 1998)", "d": 1, "exact_trials": len(ns),
+                "timings": {"total": time.perf_counter() - t0}})
+    return out
+
+
+def _run_mrss(config: dict, threads: int | None = None) -> dict:
+    from slth import mrss
+
+    t0 = time.perf_counter()
+    res = mrss.min_samples(config["eps"], config["d"], dist=config["dist"],
+                           trials=config["trials"], n_max=config["n_max"],
+                           num_targets=config["num_targets"], seed=config["seed"],
+                           exact_max_n=config["exact_max_n"], threads=threads)
+    out = _lemma_summary(np.asarray(res.n), mrss_required_n(config["eps"], config["d"],
+                                                           config["C"]))
+    out.update({"theorem": "MRSS lemma (Becchetti et al. 2022)", "d": config["d"],
+                "exact_trials": int(np.sum(res.exact)),
+                "exact": [bool(v) for v in res.exact],
+                "timings": {"total": time.perf_counter() - t0}})
+    return out
+
+
+_LEMMA_COMMON = (
+    Param("eps", _eps, REQUIRED, "coverage tolerance, in (0, 1)"),
+    Param("delta", _eps, 0.1, "failure probability of the lemma, in (0, 1)"),
+    Param("seed", _seed, 0, "root seed; trial t uses its t-th child"),
+    Param("trials", _int(minimum=1), 100, "independent sample streams"),
+)
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "rss": Experiment("rss", "lemma", _LEMMA_COMMON + (
+        Param("dist", _choice(distributions.NAMES), "uniform", "sample distribution"),
+        Param("C", _positive, 3.0, "constant of n = C log2(1/min(eps, delta))"),
+        Param("max_n", _int(minimum=1), 4096, "longest stream tried"),
+    ), _run_rss, "exact samples needed to cover [-1, 1] within eps (slth.rss.min_samples)"),
+    "mrss": Experiment("mrss", "lemma", _LEMMA_COMMON + (
+        Param("d", _int(minimum=1, maximum=64), 2, "dimension"),
+        Param("dist", _choice(("uniform", "normal", "nsn", "nsn_vector")), "uniform",
+              "vector distribution"),
+        Param("C", _positive, 1.0, "constant of slth.experiments.registry.mrss_required_n"),
+        Param("n_max", _int(minimum=1), 64, "largest n scanned"),
+        Param("exact_max_n", _int(minimum=0), 32, "exact decisions up to this n"),
+        Param("num_targets", _int(minimum=1), 64, "random targets per trial (d > 2)"),
+    ), _run_mrss, "samples needed to cover [-1, 1]^d within eps (slth.mrss.min_samples)"),
+}
+for _c in CONSTRUCTIONS.values():
+    EXPERIMENTS[_c.name] = Experiment(_c.name, "ticket", _ticket_params(_c), _run_ticket(_c),
+                                      _c.theorem)
+
+
+def get_experiment(name) -> Experiment:
+    """The experiment called ``name`` (``ValueError`` listing the known ones otherwise)."""
+    if not isinstance(name, str) or name not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {', '.join(map(repr, sorted(EXPERIMENTS)))}"
+                         f"; got {name!r}")
+    return EXPERIMENTS[name]
+
+
+def run_config(config: dict, threads: int | None = None) -> dict:
+    """Compute one task from its canonical config (see :func:`slth.experiments.grid.canonical`).
+
+    ``threads`` caps the numba/k-d tree threads of the task; results do not depend on it.
+    """
+    from slth._numba import num_threads
+
+    exp = get_experiment(config["experiment"])
+    with num_threads(threads):
+        return exp.run(config, threads)
