@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
 from slth import distributions
+from slth._numba import parallel_kernel
 from slth._validate import (
     SeedLike,
     as_float_array,
@@ -42,6 +44,31 @@ from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
 
 __all__ = ["MLP", "random_mlp", "random_target", "from_arrays", "from_sklearn"]
+
+
+@parallel_kernel
+def _csr_matmul(indptr, indices, data, x, out):  # pragma: no cover - compiled
+    # out[r] = sum_k data[k] * x[indices[k]] over the stored entries of row r, in order;
+    # each row is written by one thread, so the result does not depend on the thread count
+    for r in numba.prange(out.shape[0]):
+        for b in range(out.shape[1]):
+            out[r, b] = 0.0
+        for k in range(indptr[r], indptr[r + 1]):
+            c = indices[k]
+            v = data[k]
+            for b in range(out.shape[1]):
+                out[r, b] += v * x[c, b]
+
+
+def matmul(w, h: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``w @ h`` for a dense or CSR ``w`` and a dense 2-D ``h`` (rows are features)."""
+    if not sparse.issparse(w):
+        return w @ h
+    if w.format != "csr" or h.shape[1] < 8:
+        return np.asarray(w @ h)
+    out = np.empty((w.shape[0], h.shape[1]))
+    _csr_matmul(w.indptr, w.indices, w.data, np.ascontiguousarray(h), out)
+    return out
 
 
 def _as_weight(w, name: str):
@@ -172,7 +199,7 @@ class MLP:
 
     def _pre(self, l: int, h_t: NDArray[np.float64]) -> NDArray[np.float64]:
         # h_t is (d_l, batch): W @ h works for dense and sparse W alike.
-        z = np.asarray(self.weights[l] @ h_t)
+        z = matmul(self.weights[l], h_t)
         if self.biases[l] is not None:
             z = z + self.biases[l][:, None]
         return z
