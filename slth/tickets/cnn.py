@@ -1,0 +1,427 @@
+"""CNN tickets: the source layout both CNN constructions share, and the unstructured one.
+
+Target: a ReLU :class:`~slth.nets.CNN` without biases (and without a head; a global
+pooling is copied to the source), whose output filters have l1 norm at most 1, on
+inputs in ``[-radius, radius]^(c_0 x H x W)``; the error is measured in the max norm
+over all output entries (da Cunha, Natale, Viennot, ICLR 2022).
+
+Source layout (depth 2L): target layer ``l`` (kernels ``K_l`` of shape
+``(c_l, c_{l-1}, k_l, k_l)``) is represented by
+
+1. a 1 x 1 convolution from ``c_{l-1}`` to ``2 n c_{l-1}`` channels, followed by ReLU;
+   block ``c`` (channels ``2 n c .. 2 n (c + 1) - 1``) keeps only its weight ``u_s`` to
+   input channel ``c``, so channel ``s`` computes ``relu(u_s x_c)``, which is
+   ``u_s relu(x_c)`` for ``u_s > 0`` and ``|u_s| relu(-x_c)`` for ``u_s < 0``;
+2. a ``k_l x k_l`` convolution from ``2 n c_{l-1}`` to ``c_l`` channels (the target's
+   padding), with kernels ``V_js``. Output channel ``j`` computes
+   ``sum_c A_jc * relu(x_c) + B_jc * relu(-x_c)`` with ``A_jc = sum u_s V_js`` over the
+   kept positive ``s`` of block ``c`` and ``B_jc = sum |u_s| V_js`` over the kept
+   negative ones; ``K * x = K * relu(x) - K * relu(-x)``, so the construction makes
+   ``A_jc ~ K_jc`` and ``-B_jc ~ K_jc``: subset sums of products ``u_s V_js``.
+
+The ReLU commutes with the positive scalars ``u_s`` (and with zero padding), which is
+why the 1 x 1 layer comes first. :func:`cnn_unstructured` solves one 1-D subset-sum
+problem per (output channel, input channel, kernel position, sign) and masks single
+weights; :func:`slth.tickets.cnn_structured` solves one multidimensional problem per
+(output channel, input channel, sign) and keeps or removes whole kernels.
+
+Examples
+--------
+>>> from slth.nets import random_cnn_target
+>>> t = cnn_unstructured(random_cnn_target([1, 2, 2], 3, seed=0), eps=0.2, delta=0.1,
+...                      seed=1, n=8)
+>>> t.widths
+(1, 16, 2, 32, 2)
+>>> all(np.array_equal(p * m, q) for p, m, q in
+...     zip(t.source.parameters(), t.masks, t.network().parameters()))
+True
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from slth import bounds, distributions
+from slth._validate import (
+    as_seed_sequence,
+    check_int,
+    check_memory,
+    check_open_unit,
+    check_positive,
+    resolve_max_bytes,
+)
+from slth.distributions import get as get_distribution
+from slth.nets.activations import Activation
+from slth.nets.activations import get as get_activation
+from slth.nets.cnn import CNN
+from slth.tickets.pensia import UnivariateLayer, progress_bar
+from slth.tickets.ticket import BLOCK_ENTRIES, Ticket, Timer
+
+__all__ = ["ConvSourceSpec", "CNNTicket", "cnn_unstructured", "check_cnn_target"]
+
+
+@dataclass(frozen=True, eq=False)
+class ConvSourceSpec:
+    """A random CNN source, defined by its seed (the CNN analogue of :class:`SourceSpec`).
+
+    Layer ``l`` has kernels ``(channels[l+1], channels[l], k, k)``, ``k = kernel_sizes[l]``,
+    with i.i.d. entries from ``dist`` and no biases. Output channels are drawn in blocks of
+    :meth:`block_rows` channels; block ``b`` of layer ``l`` uses the generator of
+    ``SeedSequence(entropy, spawn_key=spawn_key + (l, b))``, so any block can be
+    regenerated on its own.
+    """
+
+    channels: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+    paddings: tuple[int, ...]
+    activations: tuple[Activation, ...]
+    dist: str
+    entropy: int
+    spawn_key: tuple[int, ...] = ()
+    pool: str | None = None
+
+    @property
+    def depth(self) -> int:
+        return len(self.channels) - 1
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The channel counts (the CNN analogue of an MLP's widths)."""
+        return self.channels
+
+    def shape(self, l: int) -> tuple[int, int, int, int]:
+        k = self.kernel_sizes[l]
+        return (self.channels[l + 1], self.channels[l], k, k)
+
+    def block_rows(self, l: int) -> int:
+        """Output channels per drawing block of layer ``l``."""
+        _, c, k, _ = self.shape(l)
+        return max(1, BLOCK_ENTRIES // (c * k * k))
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(np.prod(self.shape(l)) for l in range(self.depth)))
+
+    @property
+    def nbytes(self) -> int:
+        return 8 * self.n_params
+
+    def iter_blocks(self, l: int):
+        """Yield ``(start, kernels)`` for every drawing block of layer ``l``."""
+        rows, c, k, _ = self.shape(l)
+        br = self.block_rows(l)
+        for b in range(-(-rows // br)):
+            lo, hi = b * br, min(rows, (b + 1) * br)
+            rng = np.random.default_rng(
+                np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, l, b)))
+            yield lo, distributions.sample(self.dist, (hi - lo, c, k, k), rng)
+
+    def layer(self, l: int) -> NDArray[np.float64]:
+        """The dense kernels of layer ``l``."""
+        return np.concatenate([w for _, w in self.iter_blocks(l)])
+
+    def network(self, max_bytes: int | None = None) -> CNN:
+        """The dense source CNN (refused when over ``max_bytes``)."""
+        check_memory(self.nbytes, resolve_max_bytes(max_bytes), "source",
+                     f"the dense source ({self.n_params:,} parameters)",
+                     "work with the pruned network, or layer by layer with spec.layer(l)")
+        return CNN([self.layer(l) for l in range(self.depth)], None, self.activations,
+                   self.paddings, self.pool)
+
+
+@dataclass(frozen=True, eq=False)
+class CNNTicket(Ticket):
+    """A pruned random CNN approximating a target CNN.
+
+    As :class:`Ticket`, with ``target`` a :class:`~slth.nets.CNN`, ``spec`` a
+    :class:`ConvSourceSpec`, ``weights`` the pruned kernels (dense arrays, exactly
+    ``source * mask``) and ``kernel_masks`` the boolean masks (same shapes).
+    """
+
+    kernel_masks: tuple = field(default=())
+
+    @cached_property
+    def _network(self) -> CNN:
+        return CNN(list(self.weights), None, self.spec.activations, self.spec.paddings,
+                   self.spec.pool)
+
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Forward pass of the pruned network (NCHW images)."""
+        return self._network(x)
+
+    def compact(self) -> CNN:
+        """The pruned network with removed channels dropped: a smaller dense CNN."""
+        return self._network.compact()
+
+    @property
+    def kept(self) -> int:
+        return int(sum(int(m.sum()) for m in self.kernel_masks))
+
+    def mask_sparse(self) -> list:
+        """The masks (dense boolean kernels; a CNN ticket keeps them dense)."""
+        return list(self.kernel_masks)
+
+    @property
+    def masks(self) -> list[NDArray[np.bool_]]:
+        """Boolean masks aligned with ``source.parameters()``."""
+        return [m.copy() for m in self.kernel_masks]
+
+    def structure(self) -> dict:
+        """Structured sparsity: fractions of kernels and of hidden channels removed.
+
+        A kernel (one ``k x k`` slice ``(output channel, input channel)`` of a layer) is
+        removed when its mask is all False; a hidden channel (filter) is removed when its
+        incoming kernels or its outgoing kernels are all removed. ``structured`` is True
+        when every kernel is all-kept or all-removed.
+        """
+        kernels = kept_k = 0
+        partial = False
+        for m in self.kernel_masks:
+            per = m.reshape(m.shape[0], m.shape[1], -1)
+            anyk, allk = per.any(axis=2), per.all(axis=2)
+            partial |= bool(np.any(anyk & ~allk))
+            kernels += anyk.size
+            kept_k += int(anyk.sum())
+        hidden = alive = 0
+        for l in range(len(self.kernel_masks) - 1):
+            inc = self.kernel_masks[l].any(axis=(1, 2, 3))
+            out = self.kernel_masks[l + 1].any(axis=(0, 2, 3))
+            hidden += inc.size
+            alive += int((inc & out).sum())
+        return {"kernels_removed": 1.0 - kept_k / kernels,
+                "filters_removed": 1.0 - alive / hidden if hidden else 0.0,
+                "structured": not partial}
+
+    def summary(self) -> dict:
+        per_weight = np.concatenate([np.ravel(e) for e in self.errors.values()]) \
+            if self.errors else np.zeros(1)
+        s = self.structure()
+        return {
+            "construction": self.params.get("construction"),
+            "target_channels": "-".join(map(str, self.target.channels)),
+            "kernel_sizes": "-".join(map(str, self.target.kernel_sizes)),
+            "source_depth": self.depth,
+            "n": self.params.get("n"), "required_n": self.params.get("required_n"),
+            "source_params": self.spec.n_params, "kept": self.kept,
+            "sparsity": self.sparsity, "kernels_removed": s["kernels_removed"],
+            "filters_removed": s["filters_removed"], "structured": s["structured"],
+            "max_weight_error": float(per_weight.max()),
+            "build_seconds": float(self.timings.get("total", sum(self.timings.values()))),
+        }
+
+    def save(self, path) -> None:
+        raise NotImplementedError("saving CNN tickets is not supported yet; rebuild from "
+                                  "ticket.params (the seed defines the source)")
+
+
+def check_cnn_target(target, construction: str, check_assumptions: bool):
+    """Validate a CNN target; returns ``(target, violations)``."""
+    if not isinstance(target, CNN):
+        raise TypeError(f"target must be a slth.nets.CNN, got {type(target).__name__}; "
+                        "build one with slth.nets.CNN or slth.nets.random_cnn_target")
+    for a in target.activations:
+        if a.name != "relu" or a.slope_neg != 0.0:
+            raise ValueError(f"target activation must be 'relu' for {construction}, "
+                             f"got {a.name!r}")
+    for l, b in enumerate(target.biases):
+        if b is not None and np.any(b != 0):
+            raise ValueError(f"target.biases[{l}] is non-zero: {construction} covers CNNs "
+                             "without biases")
+    if target.head is not None:
+        raise ValueError(f"target.head is set: {construction} approximates the convolutions "
+                         "(and a global pooling); pass the target without its linear head")
+    violations = []
+    for l, k in enumerate(target.kernels):
+        s = float(np.abs(k).sum(axis=(1, 2, 3)).max())
+        if s > 1.0 + 1e-9:
+            violations.append(f"max filter l1 norm of kernels[{l}] = {s:.6g} > 1")
+    if violations and check_assumptions:
+        raise ValueError(f"target violates the assumption of {construction} (every output "
+                         "filter has l1 norm <= 1): " + "; ".join(violations)
+                         + " (pass check_assumptions=False to build anyway, or rescale)")
+    return target, violations
+
+
+def source_spec(target: CNN, n: int, dist: str, ss: np.random.SeedSequence) -> ConvSourceSpec:
+    """The depth-2L source of both CNN constructions (see the module docstring)."""
+    L = target.depth
+    ks, pads = [], []
+    for l in range(L):
+        ks += [1, target.kernel_sizes[l]]
+        pads += [0, target.paddings[l]]
+    relu = get_activation("relu")
+    return ConvSourceSpec(bounds.cnn_widths(target.channels, n), tuple(ks), tuple(pads),
+                          (relu,) * (2 * L - 1), dist, int(ss.entropy), tuple(ss.spawn_key),
+                          target.pool)
+
+
+def univariate_weights(spec: ConvSourceSpec, l: int, m: int) -> NDArray[np.float64]:
+    """``u[s]``: the weight of channel ``s`` of source layer ``l`` (1 x 1) to its input
+    channel ``s // m``."""
+    c_mid, c_in = spec.shape(l)[:2]
+    u = np.empty(c_mid)
+    for r0, w in spec.iter_blocks(l):
+        rr = np.arange(r0, r0 + w.shape[0])
+        u[rr] = w[rr - r0, rr // m, 0, 0]
+    return u
+
+
+def first_layer_mask(spec: ConvSourceSpec, l: int, m: int, used: NDArray[np.bool_]):
+    """Mask of the 1 x 1 layer: channel ``s`` keeps its weight to ``s // m`` iff used."""
+    mask = np.zeros(spec.shape(l), dtype=bool)
+    s = np.flatnonzero(used)
+    mask[s, s // m, 0, 0] = True
+    return mask
+
+
+def estimate_bytes(spec: ConvSourceSpec, extra: float = 0.0) -> float:
+    """Dense pruned kernels and masks (9 bytes per source parameter) plus ``extra``."""
+    return 9.0 * spec.n_params + extra
+
+
+def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=None,
+                     n: int | None = None, *, dist: str = "uniform", C: float = bounds.DEFAULT_C,
+                     radius: float = 1.0, max_values: int = 20, check_assumptions: bool = True,
+                     threads: int | None = None, max_bytes: int | None = None,
+                     progress: bool | None = None) -> CNNTicket:
+    """Prune a random depth-2L CNN to approximate ``target``, weight by weight.
+
+    The construction of da Cunha, Natale, Viennot (2022), in the layout of the module
+    docstring: every entry ``K_l[j, c, p, q]`` is approximated twice (sign split) by
+    a subset sum of the products ``u_s V_l[j, s, p, q]`` over its half block, solved
+    exactly by :func:`slth.rss.solve_many` through the engine of
+    :func:`slth.tickets.pensia` (a prefix of ``max_values`` candidates, then a second
+    attempt over the largest ones for entries above the per-entry accuracy of
+    :func:`slth.bounds.cnn_weight_eps`).
+
+    Parameters
+    ----------
+    target : CNN
+        ReLU CNN without biases or head; the theorem assumes filter l1 norms <= 1.
+    eps, delta : float in (0, 1)
+        Accuracy (max-norm error on ``[-radius, radius]`` inputs) and failure probability.
+    seed : int, SeedSequence, Generator or None
+        Seed of the random source.
+    n : int, optional
+        Channels per sign and input channel (blocks of ``2 n``). ``None``: the theorem's
+        :func:`slth.bounds.cnn_unstructured_n`.
+    dist : {"uniform", "normal"}
+        Distribution of the source entries.
+    C : float
+        Constant of the subset-sum lemma.
+    radius : float
+        Max-norm radius of the inputs.
+    max_values : int
+        Candidates per subset-sum problem (exact search over at most this many).
+    check_assumptions : bool
+        Refuse targets whose filters have l1 norm > 1 (else record the violation).
+    threads : int, optional
+        Threads of the subset-sum engine.
+    max_bytes : int, optional
+        Memory cap.
+    progress : bool, optional
+        Progress bar (``None``: only for large builds).
+
+    Returns
+    -------
+    CNNTicket
+
+    Raises
+    ------
+    TypeError
+        If ``target`` is not a CNN.
+    ValueError
+        Non-ReLU activation, biases, a head, a norm violation, eps/delta outside (0, 1),
+        a build over the memory cap.
+
+    Examples
+    --------
+    >>> from slth.nets import random_cnn_target
+    >>> t = cnn_unstructured(random_cnn_target([1, 2], 3, seed=0), eps=0.2, delta=0.1,
+    ...                      seed=0)
+    >>> t.params["n"] == t.params["required_n"], t.structure()["structured"]
+    (True, False)
+    """
+    eps = check_open_unit(eps, "eps")
+    delta = check_open_unit(delta, "delta")
+    radius = check_positive(radius, "radius")
+    C = check_positive(C, "C")
+    max_values = check_int(max_values, "max_values", minimum=1, maximum=48)
+    dist = get_distribution(dist).name
+    if dist not in ("uniform", "normal"):
+        raise ValueError(f"dist must be 'uniform' or 'normal' for cnn_unstructured, "
+                         f"got {dist!r}")
+    target, violations = check_cnn_target(target, "cnn_unstructured", check_assumptions)
+    ch, ksz = target.channels, target.kernel_sizes
+    required = bounds.cnn_unstructured_n(ch, ksz, eps, delta, C, radius)
+    n = required if n is None else check_int(n, "n", minimum=1)
+    m = 2 * n
+    ss = as_seed_sequence(seed)
+    spec = source_spec(target, n, dist, ss)
+    L = target.depth
+    k_vals = min(max_values, m)
+    block = max(spec.block_rows(2 * l + 1) * ksz[l] ** 2 * ch[l] for l in range(L))
+    check_memory(estimate_bytes(spec, 8.0 * block * k_vals * 6), resolve_max_bytes(max_bytes),
+                 "target", f"a cnn_unstructured build with n={n} for channels {ch}",
+                 "use a smaller n")
+    tol = bounds.cnn_weight_eps(ch, ksz, eps, radius)
+    opts = {"threads": threads, "max_bytes": max_bytes}
+    timer = Timer()
+    weights, masks, errors, vpp = [], [], {}, []
+    t_start = time.perf_counter()
+    for l in range(L):
+        c_in, c_out, k = ch[l], ch[l + 1], ksz[l]
+        with timer("draw"):
+            u = univariate_weights(spec, 2 * l, m)
+        layer = UnivariateLayer(u, c_in, m, max_values, homogeneous=True, tol=tol)
+        vpp.append(layer.values_per_problem)
+        K = target.kernels[l]
+        mask2 = np.zeros(spec.shape(2 * l + 1), dtype=bool)
+        w2 = np.zeros(spec.shape(2 * l + 1))
+        e_pos, e_neg = np.empty(K.shape), np.empty(K.shape)
+        nblocks = -(-c_out // spec.block_rows(2 * l + 1))
+        with progress_bar(nblocks, progress, 2 * K.size, f"cnn layer {l + 1}") as bar:
+            blocks = spec.iter_blocks(2 * l + 1)
+            while True:
+                with timer("draw"):
+                    item = next(blocks, None)
+                if item is None:
+                    break
+                r0, V = item
+                R = V.shape[0]
+                # rows (j, p, q), columns: intermediate channels
+                rows_v = V.transpose(0, 2, 3, 1).reshape(R * k * k, m * c_in)
+                rows_t = K[r0:r0 + R].transpose(0, 2, 3, 1).reshape(R * k * k, c_in)
+                with timer("solve"):
+                    rr, cc, _, (ep, en) = layer.solve_rows(rows_v, rows_t, 0, opts)
+                blk = np.zeros((R * k * k, m * c_in), dtype=bool)
+                for r_, c_ in zip(rr, cc, strict=True):
+                    blk[r_, c_] = True
+                blk = blk.reshape(R, k, k, m * c_in).transpose(0, 3, 1, 2)
+                mask2[r0:r0 + R] = blk
+                w2[r0:r0 + R] = V * blk
+                e_pos[r0:r0 + R] = ep.reshape(R, k, k, c_in).transpose(0, 3, 1, 2)
+                e_neg[r0:r0 + R] = en.reshape(R, k, k, c_in).transpose(0, 3, 1, 2)
+                bar.update(1)
+        with timer("assemble"):
+            mask1 = first_layer_mask(spec, 2 * l, m, mask2.any(axis=(0, 2, 3)))
+            w1 = spec.layer(2 * l) * mask1
+        weights += [w1, w2]
+        masks += [mask1, mask2]
+        errors[f"layer{l + 1}_pos"] = e_pos
+        errors[f"layer{l + 1}_neg"] = e_neg
+    timer.times["total"] = time.perf_counter() - t_start
+    params = {
+        "construction": "cnn_unstructured", "eps": eps, "delta": delta, "n": n,
+        "required_n": required, "dist": dist, "seed": int(ss.entropy),
+        "spawn_key": list(ss.spawn_key), "C": C, "radius": radius, "max_values": max_values,
+        "values_per_problem": vpp, "block": m, "weight_eps": tol,
+        "assumption_violations": violations,
+    }
+    return CNNTicket(target, spec, tuple(weights), (None,) * (2 * L), (None,) * (2 * L),
+                     errors, params, timer.times, tuple(masks))
