@@ -165,3 +165,18 @@ def test_from_sklearn():
     np.testing.assert_allclose(from_sklearn(reg)(x).ravel(), reg.predict(x), rtol=1e-10)
     with pytest.raises(TypeError, match="fitted"):
         from_sklearn(MLPRegressor())
+
+
+def test_sparse_kernel_matches_scipy_and_threads():
+    from slth._numba import num_threads
+    from slth.nets.mlp import matmul
+
+    rng = np.random.default_rng(0)
+    w = sparse.random(40, 30, density=0.2, format="csr", random_state=1)
+    h = rng.normal(size=(30, 16))
+    expected = mlp_forward([w.toarray()], None, None, h.T).T
+    with num_threads(1):
+        one = matmul(w, h)
+    two = matmul(w, h)
+    np.testing.assert_allclose(one, expected, rtol=1e-12, atol=1e-14)
+    assert np.array_equal(one, two)

@@ -198,3 +198,33 @@ def test_single_layer_targets():
     assert tk.widths == (2, 12 * 3, 1)
     x = np.array([[0.3, -0.4]])
     assert abs(tk(x)[0, 0] - t1(x)[0, 0]) < 0.05
+
+
+def test_build_never_materialises_the_dense_source(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("dense source materialised during the build")
+
+    monkeypatch.setattr(SourceSpec, "network", refuse)
+    t = _build("relu", n=4)
+    assert "source" not in t.__dict__
+    with pytest.raises(AssertionError, match="materialised"):
+        _ = t.source
+
+
+@pytest.mark.parametrize("kind", ["pensia", "relu"])
+def test_normal_source(kind):
+    from slth.verify import check
+
+    t = _build(kind, dist="normal")
+    assert t.params["dist"] == "normal"
+    r = check(t, samples=128, starts=1)
+    assert r.empirical <= r.certified
+    assert np.abs(t.spec.layer(1)[0]).max() > 1.0       # normal entries, not uniform
+
+
+def test_summary_and_timings():
+    t = _build("pensia", n=3)
+    s = t.summary()
+    assert s["kept"] == t.kept and s["source_params"] == t.spec.n_params
+    assert set(t.timings) >= {"draw", "solve", "assemble", "total"}
+    assert s["max_weight_error"] == max(float(e.max()) for e in t.errors.values())
