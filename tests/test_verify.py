@@ -156,3 +156,17 @@ def test_cli_build_and_verify(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["meets_eps"] is False
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--widths", "3,4,2", "--eps", "2", "--out", str(out)])
+
+
+def test_custom_activation_ticket():
+    from slth.nets import activations
+
+    act = activations.custom(np.sin, lipschitz=1.0, derivative=np.cos, remainder=(1 / 6, 3),
+                             name="sin")
+    base = random_target([3, 4, 2], norm="max", bias=True, seed=0)
+    t = burkholz(MLP(base.weights, base.biases, act), eps=0.1, delta=0.1, seed=0)
+    r = check(t, samples=256, starts=2)
+    assert r.empirical <= r.certified <= r.eps and r.ok
+    narrow = burkholz(MLP(base.weights, base.biases, act), eps=0.1, delta=0.1, seed=0, n=1)
+    r = check(narrow, samples=256, starts=2)
+    assert r.empirical <= r.certified and not r.meets_eps
