@@ -76,6 +76,8 @@ register("lueker_uniform_eps0.001", lueker_coverage, dist="uniform", eps=0.001, 
 register("lueker_nsn_eps0.001", lueker_coverage, dist="nsn", eps=0.001, delta=0.01, trials=1000)
 register("lueker_uniform_eps0.1", lueker_coverage, dist="uniform", eps=0.1, delta=0.1,
          trials=6000)
+register("lueker_uniform_product_eps0.01", lueker_coverage, dist="uniform_product", eps=0.01,
+         delta=0.01, trials=1000)
 
 
 def list_checks(pattern: str | Iterable[str] | None = None) -> list[Entry]:

@@ -9,24 +9,20 @@ import time
 __all__ = ["main", "build_parser", "report"]
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """Options shared by ``python -m proofs_check`` and ``slth proofs``."""
-    parser = parser or argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m proofs_check`` (the options of ``slth proofs``)."""
+    from slth.cli.proofs import add_arguments
+
+    return add_arguments(argparse.ArgumentParser(
         prog="python -m proofs_check",
-        description="Machine-checked lemmas behind the SLTH constructions of slth.")
-    parser.add_argument("patterns", nargs="*", metavar="PATTERN",
-                        help="run only checks whose name matches (shell-style, e.g. 'lueker_*')")
-    parser.add_argument("--list", action="store_true", help="list the checks and exit")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print the detail of every check (failures always get theirs)")
-    return parser
+        description="Machine-checked lemmas behind the SLTH constructions of slth."))
 
 
-def report(args, out=sys.stdout) -> int:
-    """Run the checks selected by parsed ``args``; print; return the exit status."""
+def report(args, out=None) -> int:
+    """Run the checks selected by parsed ``args``; print to ``out`` (stdout); return the status."""
     import proofs_check
 
+    out = sys.stdout if out is None else out
     if args.list:
         for entry in proofs_check.list_checks(args.patterns or None):
             print(entry.name, file=out)

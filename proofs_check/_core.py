@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import sympy as sp
-from scipy import stats
 
 from slth._validate import check_int, check_open_unit
 
@@ -114,6 +113,8 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.99):
     """
     trials = check_int(trials, "trials", minimum=1)
     successes = check_int(successes, "successes", minimum=0, maximum=trials)
+    from scipy import stats
+
     confidence = check_open_unit(confidence, "confidence")
     if confidence <= 0.5:
         raise ValueError(f"confidence must be > 0.5 for a one-sided bound, got {confidence!r}")
