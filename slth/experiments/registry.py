@@ -291,7 +291,7 @@ def mrss_required_n(eps: float, d: int, C: float = 1.0) -> int:
 def _lemma_summary(ns: np.ndarray, required: int) -> dict:
     q10, q50, q90 = np.quantile(ns, [0.1, 0.5, 0.9])
     return {"n_trials": [int(v) for v in ns], "median_n": float(q50), "q10_n": float(q10),
-            "q90_n": float(q90), "mean_n": float(np.mean(ns)), "max_n": int(ns.max()),
+            "q90_n": float(q90), "mean_n": float(np.mean(ns)), "worst_n": int(ns.max()),
             "required_n": int(required),
             "success_at_required": float(np.mean(ns <= required))}
 

@@ -378,17 +378,26 @@ def to_records(rows: Sequence[dict]) -> np.ndarray:
     return out
 
 
-def write_csv(table: np.ndarray, path: str | os.PathLike) -> None:
-    """Write a structured array as CSV (floats with full precision, ``repr``)."""
+def write_csv(table: np.ndarray, path) -> None:
+    """Write a structured array as CSV (floats with full precision, ``repr``).
+
+    ``path`` is a file name or an open text file.
+    """
     names = table.dtype.names or ()
+    if hasattr(path, "write"):
+        _write_rows(csv.writer(path), names, table)
+        return
     try:
         fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
         raise ValueError(f"out: cannot write {os.fspath(path)!r}: {exc.strerror or exc}") \
             from exc
     with fh:
-        w = csv.writer(fh)
-        w.writerow(names)
-        for rec in table:
-            w.writerow([repr(float(v)) if isinstance(v, np.floating) else
-                        (v.item() if isinstance(v, np.generic) else v) for v in rec])
+        _write_rows(csv.writer(fh), names, table)
+
+
+def _write_rows(w, names, table) -> None:
+    w.writerow(names)
+    for rec in table:
+        w.writerow([repr(float(v)) if isinstance(v, np.floating) else
+                    (v.item() if isinstance(v, np.generic) else v) for v in rec])
