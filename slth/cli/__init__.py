@@ -11,7 +11,7 @@ import importlib
 
 from slth import __version__
 
-COMMANDS: tuple[str, ...] = ("rss", "mrss", "ticket", "verify", "proofs")
+COMMANDS: tuple[str, ...] = ("rss", "mrss", "ticket", "verify", "sweep", "proofs")
 
 
 def build_parser() -> argparse.ArgumentParser:
