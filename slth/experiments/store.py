@@ -13,11 +13,11 @@ Examples
 >>> import tempfile, os
 >>> with tempfile.TemporaryDirectory() as d:
 ...     with Store(os.path.join(d, "s.sqlite")) as s:
-...         s.add("k1", {"experiment": "rss", "seed": 0, "eps": 0.1},
-...               {"median_n": 7.0, "timings": {"total": 0.1}})
-...         s.add("k1", {"experiment": "rss", "seed": 0, "eps": 0.1}, {"median_n": 9.0})
-...         (len(s), s.rows()[0]["median_n"])
-(1, 7.0)
+...         first = s.add("k1", {"experiment": "rss", "seed": 0, "eps": 0.1},
+...                       {"median_n": 7.0, "timings": {"total": 0.1}})
+...         again = s.add("k1", {"experiment": "rss", "seed": 0, "eps": 0.1}, {"median_n": 9.0})
+...         (first, again, len(s), s.rows()[0]["median_n"])
+(True, False, 1, 7.0)
 """
 
 from __future__ import annotations
@@ -347,7 +347,7 @@ def to_records(rows: Sequence[dict]) -> np.ndarray:
     Examples
     --------
     >>> t = to_records([{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "c": "yz"}])
-    >>> t["a"].tolist(), t["b"][1], t["c"].tolist()
+    >>> t["a"].tolist(), float(t["b"][1]), t["c"].tolist()
     ([1, 2], nan, ['x', 'yz'])
     """
     flat = [_flat(r) for r in rows]
