@@ -36,6 +36,7 @@ from proofs_check.densities import (
     COMPONENTS,
     nsn_density,
     product_uniform_density,
+    samplers,
     uniform_component,
 )
 from proofs_check.lueker import counting_lower_bound, lueker_coverage
@@ -48,7 +49,7 @@ from proofs_check.propagation import (
 
 __all__ = [
     "Check", "Entry", "REGISTRY", "run", "list_checks", "clopper_pearson", "certified_bound",
-    "product_uniform_density", "nsn_density", "uniform_component", "sign_split",
+    "product_uniform_density", "nsn_density", "uniform_component", "samplers", "sign_split",
     "smooth_activation", "propagation_symbolic", "propagation_numeric", "verify_certified",
     "rss_width", "pensia_width", "pensia_weight_eps_suffices", "burkholz_width",
     "lueker_coverage", "counting_lower_bound",
@@ -59,6 +60,7 @@ register("product_uniform_density", product_uniform_density)
 register("nsn_density", nsn_density)
 for _name in COMPONENTS:
     register(f"uniform_component_{_name}", uniform_component, dist=_name)
+register("samplers", samplers)
 register("sign_split", sign_split)
 for _name in SMOOTH:
     register(f"smooth_activation_{_name}", smooth_activation, activation=_name)

@@ -121,9 +121,11 @@ def rss_width(fn: Callable = bounds.rss_n, expr: Callable = bounds.rss_n_expr) -
                 count += 1
     for c in _C_GRID:
         for d in _EPS_GRID:
-            vals = [fn(x, d, c) for x in sorted(_EPS_GRID)]        # eps increasing
-            if any(b > a for a, b in zip(vals, vals[1:], strict=False)):
-                failures.append(f"rss_n not non-increasing in eps (delta={d}, C={c}): {vals}")
+            for which, vals in (("eps", [fn(x, d, c) for x in sorted(_EPS_GRID)]),
+                                ("delta", [fn(d, x, c) for x in sorted(_EPS_GRID)])):
+                if any(b > a for a, b in zip(vals, vals[1:], strict=False)):
+                    failures.append(f"rss_n not non-increasing in {which} (other = {d}, C={c}): "
+                                    f"{vals}")
     be, bd = _branch(e, EPS), _branch(e, DELTA)
     _signs(be, EPS, "neg", failures, "branch eps < delta")
     _signs(be, DELTA, "zero", failures, "branch eps < delta")
@@ -314,18 +316,22 @@ def pensia_weight_eps_suffices(weight_eps: Callable = bounds.pensia_weight_eps,
     failures = []
     worst = (0.0, None)
     y, r, L = sp.symbols("y r L", positive=True)
-    closed = sp.simplify(certified_bound([y] * 3, [1 + y] * 3, [r] * 3, [1] * 3)
-                         - r * ((1 + y)**3 - 1))
-    if closed != 0:
-        failures.append("B = r((1+y)^L - 1) does not follow from the propagation bound")
+    for depth in depths:
+        gap = sp.expand(certified_bound([y] * depth, [1 + y] * depth, [r] * depth, [1] * depth)
+                        - r * ((1 + y)**depth - 1))
+        if gap != 0:
+            failures.append(f"B = r((1+y)^L - 1) does not follow from the propagation bound "
+                            f"(L={depth})")
     for rad in radii:
         for eps in eps_values:
             for depth in depths:
                 for d in (1, 4):
                     widths = [d] * (depth + 1)
                     e_w = weight_eps(widths, eps, rad)
-                    yv = mpmath.mpf(e_w) * d                      # D = sqrt(d d) = d
-                    B = mpmath.mpf(rad) * ((1 + yv) ** depth - 1)
+                    with mpmath.workdps(50):
+                        yv = mpmath.mpf(e_w) * d                  # D = sqrt(d d) = d
+                        B = certified_bound([yv] * depth, [1 + yv] * depth,
+                                            [mpmath.mpf(rad)] * depth, [1] * depth)
                     if B / eps > worst[0]:
                         worst = (float(B / eps), (rad, eps, depth, d))
                     if B > eps * (1 + 1e-12):
@@ -344,5 +350,5 @@ def pensia_weight_eps_suffices(weight_eps: Callable = bounds.pensia_weight_eps,
               f"largest B/eps = {worst[0]:.4f} at (radius, eps, L, d) = {worst[1]} | " + note)
     n = len(radii) * len(eps_values) * len(depths) * 2
     return Check(f"pensia_weight_eps_r{'_'.join(map(str, radii))}", statement,
-                 f"symbolic (closed form of the bound, limit L -> oo) + numeric (50 digits, {n} "
-                 f"points)", not failures, detail)
+                 f"symbolic (closed form of the bound for each L, limit L -> oo) + numeric "
+                 f"(50 digits, {n} points)", not failures, detail)

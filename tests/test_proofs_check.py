@@ -136,6 +136,17 @@ def test_uniform_component_wrong_interval_and_bad_input():
         densities.uniform_component("nsn", c=-1)
 
 
+def test_samplers():
+    from slth import distributions
+
+    _passes(densities.samplers(size=5000))
+    swapped = lambda d, n, s: distributions.sample(  # noqa: E731
+        "uniform" if d == "uniform_product" else d, n, s)
+    _fails(densities.samplers(sample=swapped, size=5000), "uniform_product")
+    shifted = lambda d, x: distributions.cdf(d, np.asarray(x) - 1e-6)  # noqa: E731
+    _fails(densities.samplers(cdf=shifted, dists=("nsn",), size=1000), "cdf abs. err")
+
+
 # -------------------------------------------------------------- activations
 def test_sign_split():
     _passes(activations.sign_split())
