@@ -537,14 +537,16 @@ def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512,
 
     Inputs are ``image_size x image_size`` images with ``c_0`` channels: half uniform in
     ``[-radius, radius]``, half random corners (entries ``+-radius``), where the
-    piecewise-linear error tends to peak.
+    piecewise-linear error tends to peak. The pruned network is evaluated in its compacted
+    form (removed channels dropped: the same sums without their zero terms).
 
     Returns
     -------
     (float, ndarray)
         The error and the image where it was found.
     """
-    f, g = ticket.target, ticket.network()
+    f = ticket.target
+    g = ticket.compact() if hasattr(ticket, "compact") else ticket.network()
     rng = as_generator(seed)
     shape = (f.channels[0], image_size, image_size)
     best, best_x = -1.0, None

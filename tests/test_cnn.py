@@ -134,3 +134,13 @@ def test_bad_images():
         net(np.full((1, 2, 5, 5), np.inf))
     with pytest.raises(TypeError, match="single array"):
         CNN(np.ones((2, 1, 3, 3)))
+
+
+def test_forward_in_chunks_agrees(monkeypatch):
+    import slth.nets.cnn as cnn_mod
+
+    net = random_cnn_target([2, 3, 2], 3, padding="same", seed=7)
+    x = np.random.default_rng(8).uniform(-1, 1, (5, 2, 6, 6))
+    whole = net(x)
+    monkeypatch.setattr(cnn_mod, "ACTIVATION_BYTES", 1)      # one image per chunk
+    assert np.array_equal(net(x), whole)

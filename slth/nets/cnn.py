@@ -49,10 +49,13 @@ from slth._validate import (
 from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
 
-__all__ = ["CNN", "conv2d", "random_cnn_target", "IM2COL_BYTES", "POOLS"]
+__all__ = ["CNN", "conv2d", "random_cnn_target", "IM2COL_BYTES", "ACTIVATION_BYTES", "POOLS"]
 
 #: Bytes of the im2col temporary per chunk of the batch.
 IM2COL_BYTES = 64 * 2**20
+
+#: Bytes of the activations of one chunk of the batch in a forward pass.
+ACTIVATION_BYTES = 128 * 2**20
 
 #: Global poolings accepted by :class:`CNN`.
 POOLS = ("avg", "max")
@@ -288,8 +291,29 @@ class CNN:
         return x
 
     def features(self, x: ArrayLike) -> NDArray[np.float64]:
-        """Output of the last convolution, ``(batch, c_L, H', W')`` (before pooling)."""
-        h = self.check_input(x)
+        """Output of the last convolution, ``(batch, c_L, H', W')`` (before pooling).
+
+        The batch is processed in chunks whose activations stay under
+        :data:`ACTIVATION_BYTES` (wide pruned sources have many channels).
+        """
+        x = self.check_input(x)
+        per_image = 8 * max(c * h * w for c, (h, w) in zip(
+            self.channels, self._sizes(x.shape[2:]), strict=True))
+        chunk = max(1, ACTIVATION_BYTES // per_image)
+        if chunk >= x.shape[0]:
+            return self._features(x)
+        return np.concatenate([self._features(x[s:s + chunk])
+                               for s in range(0, x.shape[0], chunk)])
+
+    def _sizes(self, size) -> list[tuple[int, int]]:
+        h, w = size
+        out = [(h, w)]
+        for k, p in zip(self.kernel_sizes, self.paddings, strict=True):
+            h, w = h + 2 * p - k + 1, w + 2 * p - k + 1
+            out.append((h, w))
+        return out
+
+    def _features(self, h: NDArray[np.float64]) -> NDArray[np.float64]:
         for l in range(self.depth):
             h = conv2d(h, self.kernels[l], self.paddings[l], self.biases[l])
             if l < self.depth - 1:

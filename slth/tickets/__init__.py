@@ -6,7 +6,9 @@
 
 from slth.tickets.burkholz import burkholz
 from slth.tickets.cnn import CNNTicket, cnn_unstructured
+from slth.tickets.cnn_structured import cnn_structured
 from slth.tickets.pensia import pensia
 from slth.tickets.ticket import SourceSpec, Ticket, load
 
-__all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "load", "CNNTicket", "cnn_unstructured"]
+__all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "load", "CNNTicket", "cnn_unstructured",
+           "cnn_structured"]
