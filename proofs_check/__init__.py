@@ -25,7 +25,7 @@ import fnmatch
 from collections.abc import Iterable
 
 from proofs_check._core import REGISTRY, Check, Entry, clopper_pearson, register
-from proofs_check.activations import SMOOTH, sign_split, smooth_activation
+from proofs_check.activations import SMOOTH, sign_split, sign_split_error, smooth_activation
 from proofs_check.bounds_checks import (
     burkholz_width,
     pensia_weight_eps_suffices,
@@ -50,6 +50,7 @@ from proofs_check.propagation import (
 __all__ = [
     "Check", "Entry", "REGISTRY", "run", "list_checks", "clopper_pearson", "certified_bound",
     "product_uniform_density", "nsn_density", "uniform_component", "samplers", "sign_split",
+    "sign_split_error",
     "smooth_activation", "propagation_symbolic", "propagation_numeric", "verify_certified",
     "rss_width", "pensia_width", "pensia_weight_eps_suffices", "burkholz_width",
     "lueker_coverage", "counting_lower_bound",
@@ -62,6 +63,7 @@ for _name in COMPONENTS:
     register(f"uniform_component_{_name}", uniform_component, dist=_name)
 register("samplers", samplers)
 register("sign_split", sign_split)
+register("sign_split_error", sign_split_error)
 for _name in SMOOTH:
     register(f"smooth_activation_{_name}", smooth_activation, activation=_name)
 register("propagation_symbolic", propagation_symbolic)

@@ -27,10 +27,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from proofs_check._core import Check, max_rel_diff, poly_abs_max
+from proofs_check._core import Check, max_rel_diff, nonnegative_polynomial, poly_abs_max
 from slth.nets import activations as act_mod
 
-__all__ = ["sign_split", "smooth_activation", "SMOOTH"]
+__all__ = ["sign_split", "sign_split_error", "smooth_activation", "SMOOTH"]
 
 
 def _leaky_sym(a):
@@ -106,6 +106,103 @@ def sign_split(phi: Callable | None = None, slope=None,
                  "phi(ux) = |u| phi(sign(u) x)",
                  "symbolic (sympy, by cases) + numeric (library activations, rtol 1e-14)",
                  not failures, detail)
+
+
+def _verify_split_bound(A, B, a):
+    """The per-coordinate factor of the sign-split layer in ``slth.verify.certified_error``."""
+    return sp.Max(A + a * B, a * A + B)
+
+
+def _dominates(c, v, p, symbols, slope=None) -> bool:
+    """``c p >= |v|`` for positive symbols, by a non-negative-polynomial certificate.
+
+    ``Max(...)`` is at least each argument, so one dominating argument suffices. A
+    ``slope`` symbol ``a`` is restricted to (0, 1) by writing ``a = b / (1 + b)``, ``b > 0``,
+    and clearing the (positive) denominator.
+    """
+    if isinstance(c, sp.Max):
+        return any(_dominates(arg, v, p, symbols, slope) for arg in c.args)
+    b = sp.Symbol("b", positive=True)
+    for s in (1, -1):
+        expr = c * p - s * v
+        syms = list(symbols)
+        if slope is not None:
+            expr = expr.subs(slope, b / (1 + b))
+            syms = [b if x == slope else x for x in syms]
+        num, den = sp.fraction(sp.together(expr))
+        if not (den.is_positive and nonnegative_polynomial(num, syms)[0]):
+            return False
+    return True
+
+
+def sign_split_error(bound: Callable = _verify_split_bound, samples: int = 20000,
+                     seed: int = 0) -> Check:
+    """Error of a sign-split layer: ``|eA phi(x) - eB phi(-x)| <= c(|eA|, |eB|, a) |x|``.
+
+    A sign-split pair realises ``Ahat phi(x) - Bhat phi(-x)`` for a target ``w x``, with
+    ``eA = Ahat - w/(1+a)``, ``eB = Bhat - w/(1+a)`` (``a`` the negative slope; ReLU: 0).
+    :func:`slth.verify.certified_error` bounds the error per coordinate by
+    ``max(|eA| + a |eB|, a |eA| + |eB|) |x|`` (for ReLU ``max(|eA|, |eB|) |x|``). Checked
+    symbolically in all sign cases of ``eA``, ``eB``, ``x`` (non-negative polynomial
+    certificates), and numerically with the library's leaky ReLU.
+
+    Parameters
+    ----------
+    bound : callable
+        ``bound(A, B, a)``: claimed factor, with ``A = |eA|``, ``B = |eB|``.
+    samples, seed : int
+        Random instances of the numeric part.
+
+    Returns
+    -------
+    Check
+
+    Examples
+    --------
+    >>> sign_split_error(samples=100).passed
+    True
+    >>> sign_split_error(bound=lambda A, B, a: sp.Max(A, B), samples=100).passed
+    False
+    """
+    A, B, a, p = sp.symbols("A B a p", positive=True)
+    phi = _leaky_sym(a)
+    c = bound(A, B, a)
+    failures = []
+    for sa in (1, -1):
+        for sb in (1, -1):
+            for x in (p, -p):
+                v = sp.expand(sa * A * phi(x) - sb * B * phi(-x))
+                if not _dominates(c, v, p, [A, B, a, p], slope=a):
+                    failures.append(f"eA = {sa}|eA|, eB = {sb}|eB|, x = {x}: |{v}| not <= "
+                                    f"({c}) |x|")
+    for A0, B0 in ((A, B), (A, 0), (0, B)):        # a = 0 (ReLU) as a limit case
+        c0 = bound(A0, B0, 0) if A0 != 0 or B0 != 0 else 0
+        for x in (p, -p):
+            v0 = sp.expand(A0 * sp.Max(x, 0) - B0 * sp.Max(-x, 0))
+            if c0 != 0 and not _dominates(c0, v0, p, [A, B, p]):
+                failures.append(f"ReLU (a = 0), x = {x}: |{v0}| not <= ({c0}) |x|")
+    rng = np.random.default_rng(seed)
+    f = sp.lambdify((A, B, a), c, "numpy")
+    eA, eB = rng.normal(0, 1, (2, samples)) * 10 ** rng.uniform(-3, 1, (2, samples))
+    slopes = rng.choice([0.0, 0.01, 0.2, 0.9], samples)
+    x = rng.normal(0, 1, samples) * 10 ** rng.uniform(-3, 3, samples)
+    worst = 0.0
+    for s in np.unique(slopes):
+        k = slopes == s
+        act = act_mod.leaky_relu(float(s))
+        err = np.abs(eA[k] * act(x[k]) - eB[k] * act(-x[k]))
+        cap = np.asarray(f(np.abs(eA[k]), np.abs(eB[k]), s), dtype=np.float64) * np.abs(x[k])
+        worst = max(worst, float(np.max(err / cap)))
+    if worst > 1 + 1e-12:
+        failures.append(f"numeric: error / bound reaches {worst:.6g}")
+    detail = ("; ".join(failures[:4]) if failures else
+              f"8 sign cases certified for a symbolic slope 0 < a < 1, and a = 0; {samples} random "
+              f"instances: "
+              f"largest error/bound {worst:.6f}")
+    return Check("sign_split_error",
+                 f"sign-split layer error |eA phi(x) - eB phi(-x)| <= ({c}) |x|",
+                 "symbolic (sympy, sign cases, non-negative polynomial certificates) + numeric "
+                 f"({samples} instances, rel. slack 1e-12)", not failures, detail)
 
 
 _t = sp.Symbol("t", real=True)

@@ -158,6 +158,17 @@ def test_sign_split():
     _fails(activations.sign_split(activations=[act_mod.get("tanh")]), "not declared homogeneous")
 
 
+def test_sign_split_error():
+    _passes(activations.sign_split_error(samples=2000))
+    # ReLU's factor max(|eA|, |eB|) is wrong for a leaky slope
+    _fails(activations.sign_split_error(bound=lambda A, B, a: sp.Max(A, B), samples=2000),
+           "not <=")
+    _fails(activations.sign_split_error(bound=lambda A, B, a: sp.Max(A + a * B, B),
+                                        samples=2000), "x = -p")
+    # a valid but looser factor passes
+    _passes(activations.sign_split_error(bound=lambda A, B, a: A + B, samples=2000))
+
+
 @pytest.mark.parametrize("name", list(activations.SMOOTH))
 def test_smooth_activation(name):
     act = act_mod.get(name)
