@@ -42,6 +42,8 @@ from proofs_check.densities import (
 from proofs_check.lueker import counting_lower_bound, lueker_coverage
 from proofs_check.propagation import (
     certified_bound,
+    coordinate_bound,
+    propagation_coordinatewise,
     propagation_numeric,
     propagation_symbolic,
     verify_certified,
@@ -51,7 +53,8 @@ __all__ = [
     "Check", "Entry", "REGISTRY", "run", "list_checks", "clopper_pearson", "certified_bound",
     "product_uniform_density", "nsn_density", "uniform_component", "samplers", "sign_split",
     "sign_split_error",
-    "smooth_activation", "propagation_symbolic", "propagation_numeric", "verify_certified",
+    "smooth_activation", "propagation_symbolic", "propagation_numeric",
+    "propagation_coordinatewise", "coordinate_bound", "verify_certified",
     "rss_width", "pensia_width", "pensia_weight_eps_suffices", "burkholz_width",
     "lueker_coverage", "counting_lower_bound",
 ]
@@ -68,6 +71,7 @@ for _name in SMOOTH:
     register(f"smooth_activation_{_name}", smooth_activation, activation=_name)
 register("propagation_symbolic", propagation_symbolic)
 register("propagation_numeric", propagation_numeric)
+register("propagation_coordinatewise", propagation_coordinatewise)
 register("verify_certified", verify_certified)
 register("rss_width", rss_width)
 register("pensia_width", pensia_width)
