@@ -270,16 +270,17 @@ def _run_ticket(c: Construction):
 
 
 # ---------------------------------------------------------------------- lemmas
-def mrss_required_n(eps: float, d: int, C: float = 1.0) -> int:
-    """The order of the MRSS width bound, ``C d^3 log2(1/eps) (log2(1/eps) + log2 d)``.
+def mrss_required_n(eps: float, d: int, C: float = 3.0) -> int:
+    """The MRSS width bound ``C d^3 log2(1/eps) (log2(1/eps) + log2 d)``.
 
     Becchetti et al. (arXiv 2207.13944) prove ``n = O(d^3 log(1/eps) (log(1/eps) + log d))``
-    without the constant; ``C = 1`` is this package's reference choice.
+    without the constant; the default ``C = 3`` is the constant this package uses for the
+    1-D lemma (:data:`slth.bounds.DEFAULT_C`).
 
     Examples
     --------
     >>> mrss_required_n(0.1, 2)
-    115
+    345
     """
     eps = check_open_unit(eps, "eps")
     d = check_int(d, "d", minimum=1)
@@ -343,7 +344,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Param("d", _int(minimum=1, maximum=64), 2, "dimension"),
         Param("dist", _choice(("uniform", "normal", "nsn", "nsn_vector")), "uniform",
               "vector distribution"),
-        Param("C", _positive, 1.0, "constant of slth.experiments.registry.mrss_required_n"),
+        Param("C", _positive, 3.0, "constant of slth.experiments.registry.mrss_required_n"),
         Param("n_max", _int(minimum=1), 64, "largest n scanned"),
         Param("exact_max_n", _int(minimum=0), 32, "exact decisions up to this n"),
         Param("num_targets", _int(minimum=1), 64, "random targets per trial (d > 2)"),

@@ -1,0 +1,300 @@
+"""Figures of sweep results (matplotlib, object-oriented API: no pyplot state, any backend).
+
+* :func:`overparameterization` -- ticket error (median and 10-90% band over seeds) vs
+  width factor ``n / n_required``, with the theorem's eps and its width marked;
+* :func:`required_n` -- samples needed (median and 10-90% band over trials) vs
+  ``log2(1/eps)`` for the RSS and MRSS lemmas, one curve per (lemma, d, distribution),
+  the counting bound ``d log2(1/eps)`` as reference and the fitted slope in the legend;
+* :func:`success_heatmap` -- success probability over (n, eps), with the 95%
+  Clopper-Pearson lower bound beside it (and the intervals written in small grids).
+
+Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
+``(figure, data)``, ``data`` holding exactly the numbers drawn.
+
+Examples
+--------
+>>> rows = [{"experiment": "rss", "eps": e, "dist": "uniform", "d": 1, "delta": 0.1,
+...          "n_trials": [int(3 * k + 2), int(3 * k + 3)], "max_n": 4096}
+...         for k, e in enumerate([0.5, 0.25, 0.125])]
+>>> fig, data = required_n(rows)
+>>> data["rss uniform"]["median"].tolist()
+[2.5, 5.5, 8.5]
+>>> round(data["rss uniform"]["slope"], 6)
+3.0
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+__all__ = ["overparameterization", "required_n", "success_heatmap", "plot_store",
+           "suite_figures", "KINDS", "FORMATS"]
+
+#: Figure kinds of :func:`plot_store` (``slth plot --kind``).
+KINDS = ("overparameterization", "required-n", "heatmap")
+#: File formats.
+FORMATS = ("png", "pdf", "svg")
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}; got {fmt!r}")
+    return fmt
+
+
+def _quantiles(values) -> tuple[float, float, float]:
+    q10, q50, q90 = np.quantile(np.asarray(values, dtype=float), [0.1, 0.5, 0.9])
+    return float(q10), float(q50), float(q90)
+
+
+def _ticket_rows(rows):
+    from slth.experiments.registry import EXPERIMENTS
+
+    return [r for r in rows if r["experiment"] in EXPERIMENTS
+            and EXPERIMENTS[r["experiment"]].family == "ticket"]
+
+
+def _lemma_rows(rows):
+    return [r for r in rows if r["experiment"] in ("rss", "mrss")]
+
+
+# -------------------------------------------------------- overparameterization
+def overparameterization(rows: list[dict], *, fig: Figure | None = None,
+                         certified: bool = True) -> tuple[Figure, dict]:
+    """Ticket error vs width factor ``n / n_required`` (log-log), one curve per setting.
+
+    A setting is (construction, target widths, activation, eps). Solid: empirical
+    error (a lower bound on the sup error); dashed: certified error (an upper bound).
+    Lines are medians over seeds, bands span the 10% to 90% quantiles. The grey
+    dotted horizontal line is eps, the vertical line the theorem's width (factor 1).
+    """
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    required = {}
+    for r in _ticket_rows(rows):
+        c = r["config"]
+        label = (f"{r['experiment']} {'-'.join(map(str, c['widths']))} {c['activation']} "
+                 f"eps={r['eps']:g}")
+        groups[label][r["n"] / r["required_n"]].append(r)
+        required[label] = (r["required_n"], r["eps"])
+    if not groups:
+        raise ValueError("rows: no ticket rows (pensia, burkholz, ...) to plot")
+    fig = fig or Figure(figsize=(7.5, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    data = {}
+    colors = [f"C{i % 10}" for i in range(len(groups))]
+    for color, (label, by_x) in zip(colors, sorted(groups.items()), strict=True):
+        xs = np.array(sorted(by_x))
+        entry = {"x": xs, "n": np.array([by_x[x][0]["n"] for x in xs]),
+                 "required_n": required[label][0], "eps": required[label][1]}
+        for kind, style in (("empirical", "-"), ("certified", "--")):
+            if kind == "certified" and not certified:
+                continue
+            q = np.array([_quantiles([r[kind] for r in by_x[x]]) for x in xs])
+            entry[kind] = {"q10": q[:, 0], "median": q[:, 1], "q90": q[:, 2]}
+            ax.plot(xs, q[:, 1], style, marker="o", color=color, ms=4,
+                    label=f"{label} (n_req={required[label][0]}), {kind}")
+            ax.fill_between(xs, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
+        data[label] = entry
+    for eps in sorted({v[1] for v in required.values()}):
+        ax.axhline(eps, color="0.3", ls=":", lw=1.2, label=f"theorem eps = {eps:g}")
+    ax.axvline(1.0, color="k", lw=1.0, alpha=0.6, label="theorem width (n = n_required)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ticks = sorted({float(x) for v in data.values() for x in v["x"]} | {1.0})
+    ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("width factor n / n_required (source width relative to the theorem's)")
+    ax.set_ylabel("sup error ||f(x) - g(x)||_2 on the unit ball")
+    ax.set_title("Overparameterization: error of the ticket vs source width\n"
+                 "(median over seeds, band 10-90%; solid empirical, dashed certified)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    return fig, data
+
+
+# ----------------------------------------------------------------- required n
+def _lemma_label(r) -> str:
+    if r["experiment"] == "rss":
+        return f"rss {r['dist']}"
+    return f"mrss d={r['d']} {r['dist']}"
+
+
+def required_n(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Samples needed to cover within eps vs ``log2(1/eps)``, RSS and MRSS.
+
+    One curve per (lemma, d, distribution): the median over trials of the exact minimal n
+    (the heuristic's upper bound beyond the exact range for MRSS), band 10-90%. Dotted:
+    the counting bound ``d log2(1/eps)`` (2^n subset sums must eps-cover the cube), the
+    growth rate the theorems match up to constants and log factors. The legend gives the
+    least-squares slope of the median against ``log2(1/eps)``.
+    """
+    groups: dict = defaultdict(list)
+    for r in _lemma_rows(rows):
+        groups[_lemma_label(r)].append(r)
+    if not groups:
+        raise ValueError("rows: no rss/mrss rows to plot")
+    fig = fig or Figure(figsize=(7.0, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    data = {}
+    ds = set()
+    for i, (label, rs) in enumerate(sorted(groups.items())):
+        rs = sorted(rs, key=lambda r: -r["eps"])
+        x = np.array([math.log2(1.0 / r["eps"]) for r in rs])
+        q = np.array([_quantiles(r["n_trials"]) for r in rs])
+        slope = float(np.polyfit(x, q[:, 1], 1)[0]) if len(set(x)) > 1 else float("nan")
+        color = f"C{i % 10}"
+        ax.plot(x, q[:, 1], "-o", color=color, ms=4, label=f"{label}: slope {slope:.2f}")
+        ax.fill_between(x, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
+        d = int(rs[0].get("d", 1))
+        ds.add(d)
+        data[label] = {"x": x, "eps": np.array([r["eps"] for r in rs]), "median": q[:, 1],
+                       "q10": q[:, 0], "q90": q[:, 2], "slope": slope, "d": d}
+    xmin = min(v["x"].min() for v in data.values())
+    xmax = max(v["x"].max() for v in data.values())
+    xr = np.linspace(xmin, xmax, 50)
+    for d in sorted(ds):
+        ax.plot(xr, d * xr, ":", color="0.35", lw=1.2,
+                label=f"counting bound {d}·log2(1/eps) (slope {d})" if d > 1 else
+                "counting bound log2(1/eps) (slope 1)")
+    ax.set_xlabel("log2(1/eps)")
+    ax.set_ylabel("samples n needed to cover within eps")
+    ax.set_title("Random subset sum: samples needed vs accuracy\n"
+                 "(median over trials, band 10-90%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return fig, data
+
+
+# -------------------------------------------------------------------- heatmap
+def success_heatmap(rows: list[dict], *, experiment: str | None = None,
+                    confidence: float = 0.95, n_max: int | None = None,
+                    fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Success probability over (n, eps): estimate, and the Clopper-Pearson lower bound.
+
+    Per (lemma, d, distribution) two panels: the fraction of trials covered within eps
+    by their first n samples, and the lower end of its two-sided ``confidence`` interval.
+    When the grid is small, each cell of the first panel is annotated with the interval.
+    """
+    from slth.experiments.suite import success_at
+    from slth.mrss import clopper_pearson
+
+    groups: dict = defaultdict(list)
+    for r in _lemma_rows(rows):
+        if experiment is None or r["experiment"] == experiment:
+            groups[_lemma_label(r)].append(r)
+    if not groups:
+        raise ValueError(f"rows: no {experiment or 'rss/mrss'} rows to plot")
+    fig = fig or Figure(figsize=(11.0, 3.2 * len(groups)), layout="constrained")
+    axes = fig.subplots(len(groups), 2, squeeze=False)
+    data = {}
+    for row_axes, (label, rs) in zip(axes, sorted(groups.items()), strict=True):
+        rs = sorted(rs, key=lambda r: -r["eps"])
+        cap = [r.get("n_max", r.get("max_n")) for r in rs]
+        finite = [min(max(r["n_trials"]), c or 10**9) for r, c in zip(rs, cap, strict=True)]
+        top = n_max or max(finite)
+        ns = np.arange(1, top + 1)
+        p = np.empty((len(rs), ns.size))
+        lo, hi = np.empty_like(p), np.empty_like(p)
+        for i, (r, c) in enumerate(zip(rs, cap, strict=True)):
+            for j, n in enumerate(ns):
+                wins, trials = success_at(r["n_trials"], int(n), c)
+                p[i, j] = wins / trials
+                lo[i, j], hi[i, j] = (float(v) for v in clopper_pearson(wins, trials,
+                                                                        confidence))
+        eps = np.array([r["eps"] for r in rs])
+        data[label] = {"n": ns, "eps": eps, "p": p, "low": lo, "high": hi,
+                       "trials": np.array([len(r["n_trials"]) for r in rs])}
+        for ax, values, title in ((row_axes[0], p, "success probability"),
+                                  (row_axes[1], lo, f"{confidence:.0%} Clopper-Pearson "
+                                                    "lower bound")):
+            im = ax.imshow(values, aspect="auto", origin="upper", cmap="viridis", vmin=0,
+                           vmax=1, extent=(ns[0] - 0.5, ns[-1] + 0.5, len(rs) - 0.5, -0.5),
+                           interpolation="nearest")
+            ax.set_yticks(range(len(rs)), [f"{e:g}" for e in eps])
+            ax.set_xlabel("n (samples)")
+            ax.set_ylabel("eps")
+            ax.set_title(f"{label}: {title} ({data[label]['trials'].max()} trials)",
+                         fontsize=9)
+            fig.colorbar(im, ax=ax, label="probability")
+        if ns.size * len(rs) <= 48:
+            for i in range(len(rs)):
+                for j, n in enumerate(ns):
+                    row_axes[0].text(n, i, f"{lo[i, j]:.2f}\n{hi[i, j]:.2f}", ha="center",
+                                     va="center", fontsize=5,
+                                     color="w" if p[i, j] < 0.6 else "k")
+    return fig, data
+
+
+# ----------------------------------------------------------------------- files
+def _save(fig: Figure, folder: Path, stem: str, formats) -> list[str]:
+    paths = []
+    for fmt in formats:
+        path = folder / f"{stem}.{check_format(fmt)}"
+        fig.savefig(path, dpi=130)
+        paths.append(os.fspath(path))
+    return paths
+
+
+def suite_figures(rows: list[dict], folder, formats=("png",)) -> list[str]:
+    """Write every figure the rows allow; returns the file names."""
+    folder = Path(folder)
+    written = []
+    if _ticket_rows(rows):
+        written += _save(overparameterization(rows)[0], folder, "overparameterization",
+                         formats)
+    if _lemma_rows(rows):
+        written += _save(required_n(rows)[0], folder, "required_n", formats)
+        for exp in ("rss", "mrss"):
+            if any(r["experiment"] == exp for r in rows):
+                written += _save(success_heatmap(rows, experiment=exp)[0], folder,
+                                 f"success_heatmap_{exp}", formats)
+    return written
+
+
+def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
+               formats=("png",), experiment: str | None = None) -> list[str]:
+    """Figures of a results file: ``kind`` one of :data:`KINDS` or ``"all"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown kind or format, a store without rows for that kind, an unusable folder.
+    """
+    from slth.experiments.store import Store
+
+    if kind not in (*KINDS, "all"):
+        raise ValueError(f"kind must be one of {', '.join(map(repr, (*KINDS, 'all')))}; "
+                         f"got {kind!r}")
+    for fmt in formats:
+        check_format(fmt)
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"out: {os.fspath(out)!r} exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out: cannot create the folder {os.fspath(out)!r}: "
+                         f"{exc.strerror or exc}") from exc
+    if isinstance(store, Store):
+        rows = store.rows(experiment)
+    else:
+        with Store(store, readonly=True) as st:
+            rows = st.rows(experiment)
+    if kind == "all":
+        written = suite_figures(rows, folder, formats)
+        if not written:
+            raise ValueError("store: no rows to plot")
+        return written
+    if kind == "overparameterization":
+        return _save(overparameterization(rows)[0], folder, "overparameterization", formats)
+    if kind == "required-n":
+        return _save(required_n(rows)[0], folder, "required_n", formats)
+    return _save(success_heatmap(rows, experiment=experiment)[0], folder,
+                 f"success_heatmap{'_' + experiment if experiment else ''}", formats)

@@ -1,0 +1,276 @@
+"""The bound-verification suite behind ``slth verify-bounds``.
+
+A small fixed sweep covering every construction of :data:`CONSTRUCTIONS` (with ReLU,
+and the depth-L+1 construction also with tanh) and the random-subset-sum lemmas
+(1-D for uniform and NSN samples; multidimensional for d = 1, 2, 3), at the width the
+theorem requires and at smaller widths. Results go to ``OUT/verify-bounds.sqlite``
+(re-running resumes), figures to ``OUT/``.
+
+Verdicts, per row (all seeds of a configuration together):
+
+* tickets: ``certified`` -- every seed's certified error (a rigorous upper bound on the
+  sup error) is at most eps; ``refuted`` -- for some seed the empirical error (a lower
+  bound) exceeds eps, so that ticket is provably not eps-close; ``open`` -- neither;
+  ``INCONSISTENT`` -- a lower bound above an upper bound (a bug).
+* lemmas: at width n, the fraction of trials whose first n samples cover the target
+  set within eps, with a 95% Clopper-Pearson interval, against the lemma's 1 - delta:
+  ``holds`` (interval above 1 - delta), ``fails`` (below), ``open`` (straddles).
+
+The theorems are consistent with the run when every row at the theorem's width is
+``certified`` / ``holds``. A row that is not is a finding about the theorem's constants
+(or the construction), not an error of the run: :attr:`SuiteResult.ok` reports it, and
+``slth verify-bounds --strict`` turns it into a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from slth.experiments.grid import Sweep
+from slth.experiments.registry import CONSTRUCTIONS, EXPERIMENTS, resolve_n
+from slth.experiments.store import Store
+
+__all__ = ["suite_sweep", "verify_bounds", "ticket_table", "lemma_table", "SuiteResult",
+           "TICKET_FACTORS", "LEMMA_FACTORS"]
+
+#: Source widths of the ticket rows, as fractions of the theorem's n.
+TICKET_FACTORS = (0.25, 0.5, 1.0)
+#: Widths of the lemma rows, as fractions of the lemma's n, per lemma.
+LEMMA_FACTORS = {"rss": (0.5, 1.0), "mrss": (0.1, 1.0)}
+#: Extra activations per construction (besides its first, ReLU).
+EXTRA_ACTIVATIONS = {"burkholz": ("tanh",)}
+
+
+def suite_sweep(quick: bool = False) -> Sweep:
+    """The fixed sweep of ``slth verify-bounds`` (``quick``: fewer seeds and trials).
+
+    Examples
+    --------
+    >>> s = suite_sweep(quick=True)
+    >>> sorted({t.experiment for t in s.tasks()})[:3]
+    ['burkholz', 'mrss', 'pensia']
+    """
+    seeds = 1 if quick else 5
+    grids = []
+    for c in CONSTRUCTIONS.values():
+        acts = [c.activations[0], *EXTRA_ACTIVATIONS.get(c.name, ())]
+        grids.append({"experiment": c.name, "widths": list(c.default_shape),
+                      "activation": acts, "eps": 0.1, "delta": 0.1,
+                      "width_factor": list(TICKET_FACTORS), "seeds": seeds,
+                      "samples": 256 if quick else 512, "starts": 2})
+    grids.append({"experiment": "rss", "dist": ["uniform", "nsn"],
+                  "eps": [0.1, 0.01] if quick else [0.1, 0.03, 0.01, 0.003, 0.001],
+                  "delta": 0.1, "trials": 50 if quick else 200, "seed": 0})
+    grids.append({"experiment": "mrss", "d": [1, 2] if quick else [1, 2, 3],
+                  "eps": [0.2, 0.1] if quick else [0.2, 0.1, 0.05], "delta": 0.1,
+                  "trials": 8 if quick else 40, "seed": 0})
+    return Sweep(grids, name="verify-bounds-quick" if quick else "verify-bounds")
+
+
+# -------------------------------------------------------------------- tables
+def _ticket_verdict(emp: np.ndarray, cert: np.ndarray, eps: float) -> str:
+    if np.any(emp > cert):
+        return "INCONSISTENT"
+    if np.all(cert <= eps):
+        return "certified"
+    if np.any(emp > eps):
+        return "refuted"
+    return "open"
+
+
+def ticket_table(rows: list[dict]) -> list[dict]:
+    """One line per (construction, target, activation, eps, width): worst case over seeds.
+
+    Examples
+    --------
+    >>> r = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1],
+    ...      "config": {"widths": [2, 1], "activation": "relu", "width_factor": 1.0},
+    ...      "required_widths": [2, 8, 1], "eps": 0.1, "n": 2, "required_n": 2,
+    ...      "empirical": 0.01, "certified": 0.05, "theorem_width": True, "seed": 0}
+    >>> [(t["verdict"], t["seeds"]) for t in ticket_table([r, {**r, "seed": 1}])]
+    [('certified', 2)]
+    """
+    groups: dict = defaultdict(list)
+    for r in rows:
+        if EXPERIMENTS[r["experiment"]].family != "ticket":
+            continue
+        c = r["config"]
+        groups[(r["experiment"], tuple(c["widths"]), c["activation"], r["eps"],
+                r["n"])].append(r)
+    out = []
+    for (exp, _shape, act, eps, n), rs in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[0][3],
+                                            kv[0][4])):
+        emp = np.array([r["empirical"] for r in rs])
+        cert = np.array([r["certified"] for r in rs])
+        r0 = rs[0]
+        out.append({
+            "theorem": r0["theorem"], "experiment": exp,
+            "target": f"{'-'.join(map(str, r0['config']['widths']))} {act}",
+            "required_width": "-".join(map(str, r0["required_widths"])),
+            "used_width": "-".join(map(str, r0["widths"])),
+            "n": n, "required_n": r0["required_n"], "seeds": len(rs),
+            "empirical": float(emp.max()), "certified": float(cert.max()), "eps": eps,
+            "verdict": _ticket_verdict(emp, cert, eps),
+            "theorem_width": bool(r0["theorem_width"]),
+        })
+    return out
+
+
+def success_at(n_trials, n: int, n_max: int | None = None) -> tuple[int, int]:
+    """(successes, trials) at width ``n`` from per-trial minimal widths.
+
+    A trial succeeds at ``n`` when its minimal width is at most ``n``; a trial not
+    covered within ``n_max`` (recorded as ``n_max + 1``) counts as a failure.
+
+    Examples
+    --------
+    >>> success_at([3, 5, 9], 5)
+    (2, 3)
+    >>> success_at([3, 65], 100, n_max=64)
+    (1, 2)
+    """
+    ns = np.asarray(n_trials)
+    ok = ns <= n
+    if n_max is not None:
+        ok &= ns <= n_max
+    return int(ok.sum()), int(ns.size)
+
+
+def lemma_table(rows: list[dict], factors: dict | None = None,
+                confidence: float = 0.95) -> list[dict]:
+    """Lines of the lemma rows: success rate at fractions of the lemma's n, with CI."""
+    from slth.mrss import clopper_pearson
+
+    factors = LEMMA_FACTORS if factors is None else factors
+    out = []
+    for r in sorted((r for r in rows if EXPERIMENTS[r["experiment"]].family == "lemma"),
+                    key=lambda r: (r["experiment"], r.get("d", 1), r["dist"], -r["eps"])):
+        req = int(r["required_n"])
+        n_max = r.get("n_max", r.get("max_n"))
+        target = 1.0 - r["delta"]
+        widths = sorted({resolve_n(req, {"width_factor": f})
+                         for f in factors.get(r["experiment"], (1.0,))})
+        sufficient = _sufficient_n(r["n_trials"], n_max, target, confidence)
+        for n in widths:
+            wins, trials = success_at(r["n_trials"], n, n_max)
+            lo, hi = clopper_pearson(wins, trials, confidence)
+            lo, hi = float(lo), float(hi)
+            verdict = "holds" if lo >= target else ("fails" if hi < target else "open")
+            out.append({
+                "theorem": r["theorem"], "experiment": r["experiment"],
+                "target": (f"[-1,1] {r['dist']}" if r["experiment"] == "rss"
+                           else f"[-1,1]^{r['d']} {r['dist']}"),
+                "d": r.get("d", 1), "dist": r["dist"], "eps": r["eps"],
+                "required_n": req, "used_n": n, "trials": trials,
+                "success": wins / trials, "ci_low": lo, "ci_high": hi,
+                "one_minus_delta": target, "verdict": verdict, "theorem_width": n >= req,
+                "median_n": r["median_n"], "q90_n": r["q90_n"], "sufficient_n": sufficient,
+            })
+    return out
+
+
+def _sufficient_n(n_trials, n_max, target: float, confidence: float) -> int | None:
+    """Smallest n whose success rate has a Clopper-Pearson lower bound >= target."""
+    from slth.mrss import clopper_pearson
+
+    top = int(max(n_trials)) if n_max is None else min(int(max(n_trials)), int(n_max))
+    for n in range(1, top + 1):
+        wins, trials = success_at(n_trials, n, n_max)
+        if float(clopper_pearson(wins, trials, confidence)[0]) >= target:
+            return n
+    return None
+
+
+# --------------------------------------------------------------------- suite
+@dataclass
+class SuiteResult:
+    """What :func:`verify_bounds` found."""
+
+    tickets: list[dict]
+    lemmas: list[dict]
+    store: str
+    figures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    failures: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every theorem-width row certified / holds, no inconsistency, no failed task."""
+        good_t = all(t["verdict"] == "certified" for t in self.tickets if t["theorem_width"])
+        good_l = all(x["verdict"] == "holds" for x in self.lemmas if x["theorem_width"])
+        consistent = all(t["verdict"] != "INCONSISTENT" for t in self.tickets)
+        return good_t and good_l and consistent and not self.failures
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "seconds": self.seconds, "store": self.store,
+                "figures": self.figures, "tickets": self.tickets, "lemmas": self.lemmas,
+                "failures": self.failures}
+
+
+def _prepare_out(out) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out: {os.fspath(out)!r} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out: cannot create the folder {os.fspath(out)!r}: "
+                         f"{exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"out: the folder {os.fspath(out)!r} is not writable")
+    return path
+
+
+def verify_bounds(out: str | os.PathLike = "slth-output", *, quick: bool = False,
+                  workers: int | None = None, scheduler=None, progress: bool | None = None,
+                  fresh: bool = False, formats: tuple[str, ...] = ("png",)) -> SuiteResult:
+    """Run the bound-verification suite; write the SQLite file and the figures to ``out``.
+
+    Parameters
+    ----------
+    out : path
+        Output folder (created); holds ``verify-bounds.sqlite``, ``verify-bounds.json``
+        and the figures.
+    quick : bool
+        Fewer seeds, trials and eps values (a smoke run).
+    workers, scheduler, progress
+        As in :func:`slth.experiments.run`.
+    fresh : bool
+        Delete the results file first (otherwise finished tasks are reused).
+    formats : tuple of str
+        Figure formats (``png``, ``pdf``, ``svg``).
+
+    Returns
+    -------
+    SuiteResult
+    """
+    from slth.experiments import plots
+    from slth.experiments.run import run
+
+    t0 = time.perf_counter()
+    sweep = suite_sweep(quick)
+    folder = _prepare_out(out)
+    for fmt in formats:
+        plots.check_format(fmt)
+    db = folder / f"{sweep.name}.sqlite"
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    summary = run(sweep, db, workers=workers, scheduler=scheduler, progress=progress)
+    with Store(db) as st:
+        rows = st.rows(keys={t.key for t in sweep.tasks()})
+    tickets, lemmas = ticket_table(rows), lemma_table(rows)
+    figures = plots.suite_figures(rows, folder, formats)
+    result = SuiteResult(tickets, lemmas, os.fspath(db), figures, 0.0, summary.failures)
+    result.seconds = time.perf_counter() - t0
+    with open(folder / f"{sweep.name}.json", "w", encoding="utf-8") as fh:
+        json.dump(result.as_dict(), fh, indent=2, default=str)
+    return result
