@@ -11,7 +11,8 @@ import importlib
 
 from slth import __version__
 
-COMMANDS: tuple[str, ...] = ("rss", "mrss", "ticket", "verify", "sweep", "proofs")
+COMMANDS: tuple[str, ...] = ("rss", "mrss", "ticket", "verify", "sweep", "plot",
+                             "verify_bounds", "proofs")
 
 
 def build_parser() -> argparse.ArgumentParser:
