@@ -46,6 +46,7 @@ from proofs_check.propagation import (
     propagation_coordinatewise,
     propagation_numeric,
     propagation_symbolic,
+    remainder_sum,
     verify_certified,
 )
 
@@ -54,7 +55,7 @@ __all__ = [
     "product_uniform_density", "nsn_density", "uniform_component", "samplers", "sign_split",
     "sign_split_error",
     "smooth_activation", "propagation_symbolic", "propagation_numeric",
-    "propagation_coordinatewise", "coordinate_bound", "verify_certified",
+    "propagation_coordinatewise", "coordinate_bound", "remainder_sum", "verify_certified",
     "rss_width", "pensia_width", "pensia_weight_eps_suffices", "burkholz_width",
     "lueker_coverage", "counting_lower_bound",
 ]
@@ -72,6 +73,7 @@ for _name in SMOOTH:
 register("propagation_symbolic", propagation_symbolic)
 register("propagation_numeric", propagation_numeric)
 register("propagation_coordinatewise", propagation_coordinatewise)
+register("remainder_sum", remainder_sum)
 register("verify_certified", verify_certified)
 register("rss_width", rss_width)
 register("pensia_width", pensia_width)

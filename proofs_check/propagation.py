@@ -35,7 +35,8 @@ from slth._validate import check_int
 from slth.nets import activations as act_mod
 
 __all__ = ["certified_bound", "coordinate_bound", "propagation_symbolic", "propagation_numeric",
-           "propagation_coordinatewise", "verify_certified"]
+           "propagation_coordinatewise", "remainder_sum", "remainder_sum_bound",
+           "verify_certified"]
 
 
 def certified_bound(e: Sequence, nhat: Sequence, a: Sequence, lam: Sequence):
@@ -310,6 +311,60 @@ def propagation_coordinatewise(bound: Callable = coordinate_bound, instances: in
                  "entrywise (relu, leaky_relu, tanh; L <= 3)",
                  f"numeric ({instances} random instances x {samples + 2} inputs, rel. slack 1e-12)",
                  not violations, detail)
+
+
+def remainder_sum_bound(c, p: float, radius: float) -> float:
+    """The factor :func:`slth.verify.certified_error` uses for ``sum_i c_i |x_i|^p`` on the l2 ball.
+
+    ``radius^p max_i c_i`` for ``p >= 2`` (``|x_i| <= ||x||_2 <= r`` gives
+    ``|x_i|^p <= r^(p-2) x_i^2``, summing to at most ``r^p``), ``radius^p sum_i c_i`` otherwise.
+    """
+    c = np.asarray(c, dtype=np.float64)
+    return float(radius**p * (c.max() if p >= 2 else c.sum()))
+
+
+def remainder_sum(bound: Callable = remainder_sum_bound, instances: int = 2000,
+                  seed: int = 2) -> Check:
+    """``sum_i c_i |x_i|^p <= bound(c, p, r)`` on the l2 ball: the tangent remainders of the
+    linear-regime first layer summed over the inputs.
+
+    Random ``c >= 0`` (1 to 6 coordinates), ``p`` in {1, 1.5, 2, 2.5, 3, 4}, radius 0.1..10,
+    inputs on the sphere (the sum grows with ``|x_i|``): random directions, the axes
+    (where the ``p >= 2`` factor is attained) and the diagonal.
+
+    Parameters
+    ----------
+    bound : callable
+        ``bound(c, p, radius) -> float``.
+    instances, seed : int
+        Number of random ``(c, p, r)`` and seed.
+
+    Returns
+    -------
+    Check
+    """
+    instances = check_int(instances, "instances", minimum=1)
+    rng = np.random.default_rng(seed)
+    worst, bad = 0.0, []
+    for i in range(instances):
+        d = int(rng.integers(1, 7))
+        c = rng.exponential(1.0, d)
+        p = float(rng.choice([1.0, 1.5, 2.0, 2.5, 3.0, 4.0]))
+        r = float(10 ** rng.uniform(-1, 1))
+        x = rng.standard_normal((64, d))
+        x = np.vstack([x, np.eye(d), np.ones((1, d))])
+        x = r * x / np.linalg.norm(x, axis=1, keepdims=True)
+        s = float((np.abs(x) ** p @ c).max())
+        B = float(bound(c, p, r))
+        worst = max(worst, s / B)
+        if s > B * (1 + 1e-12):
+            bad.append(f"instance {i} (d={d}, p={p:g}, r={r:.3g}): sum {s:.6g} > bound {B:.6g}")
+    detail = (f"{len(bad)} violation(s): " + "; ".join(bad[:3])) if bad else (
+        f"{instances} instances x 64 + d + 1 inputs: largest sum/bound {worst:.6f}")
+    return Check("remainder_sum",
+                 "sum_i c_i |x_i|^p <= r^p max_i c_i (p >= 2), r^p sum_i c_i (p < 2) on the l2 "
+                 "ball of radius r",
+                 f"numeric ({instances} random instances, rel. slack 1e-12)", not bad, detail)
 
 
 #: Tickets on which ``verify_certified`` compares the certificate with the largest error found.

@@ -248,6 +248,14 @@ def test_coordinate_bound_matches_norm_bound_on_chains():
     assert got[0] == pytest.approx(propagation.certified_bound(e, h, a, [1.0, 1.0]))
 
 
+def test_remainder_sum():
+    _passes(propagation.remainder_sum(instances=300))
+    max_always = lambda c, p, r: r**p * np.max(c)  # noqa: E731
+    _fails(propagation.remainder_sum(bound=max_always, instances=300), "violation")
+    _fails(propagation.remainder_sum(bound=lambda c, p, r: 0.99 * propagation.remainder_sum_bound(
+        c, p, r), instances=300))
+
+
 def test_verify_certified():
     from slth import verify
 
