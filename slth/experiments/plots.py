@@ -224,6 +224,9 @@ def success_heatmap(rows: list[dict], *, experiment: str | None = None,
                          fontsize=9)
             fig.colorbar(im, ax=ax, label="probability")
         if ns.size * len(rs) <= 48:
+            row_axes[0].set_title(f"{label}: success probability, cells: "
+                                  f"{confidence:.0%} interval ({data[label]['trials'].max()} "
+                                  "trials)", fontsize=9)
             for i in range(len(rs)):
                 for j, n in enumerate(ns):
                     row_axes[0].text(n, i, f"{lo[i, j]:.2f}\n{hi[i, j]:.2f}", ha="center",
