@@ -1,0 +1,108 @@
+"""``slth verify-bounds --quick``: tables equal the database, figures written, bad folders."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sqlite3
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from slth.cli import main
+from slth.experiments.registry import CONSTRUCTIONS
+from slth.experiments.suite import success_at, ticket_table
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vb") / "out"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["verify-bounds", "--quick", "--out", str(out), "--json", "--workers", "1",
+                     "--no-progress"])
+    return code, json.loads(buf.getvalue()), out
+
+
+def test_quick_suite_covers_every_construction_and_lemma(quick):
+    code, res, out = quick
+    assert code == 0 and res["failures"] == []
+    seen = {t["experiment"] for t in res["tickets"]}
+    assert seen == set(CONSTRUCTIONS)
+    assert {t["target"].split()[1] for t in res["tickets"] if t["experiment"] == "burkholz"} \
+        == {"relu", "tanh"}
+    assert {x["experiment"] for x in res["lemmas"]} == {"rss", "mrss"}
+    for rows in (res["tickets"], res["lemmas"]):
+        assert any(r["theorem_width"] for r in rows) and any(not r["theorem_width"]
+                                                             for r in rows)
+    names = {p.name for p in out.iterdir()}
+    assert {"verify-bounds-quick.sqlite", "verify-bounds-quick.json", "overparameterization.png",
+            "required_n.png", "success_heatmap_rss.png", "success_heatmap_mrss.png"} <= names
+    assert json.loads((out / "verify-bounds-quick.json").read_text())["tickets"] == res["tickets"]
+
+
+def test_ticket_lines_equal_database(quick):
+    _, res, out = quick
+    con = sqlite3.connect(out / "verify-bounds-quick.sqlite")
+    worst = defaultdict(lambda: [0.0, 0.0])
+    for exp, config, n, emp, cert in con.execute(
+            "SELECT experiment, config, n, empirical, certified FROM results"):
+        if exp in CONSTRUCTIONS:
+            c = json.loads(config)
+            key = (exp, "-".join(map(str, c["widths"])) + " " + c["activation"], n)
+            worst[key][0] = max(worst[key][0], emp)
+            worst[key][1] = max(worst[key][1], cert)
+    con.close()
+    assert len(worst) == len(res["tickets"])
+    for t in res["tickets"]:
+        emp, cert = worst[(t["experiment"], t["target"], t["n"])]
+        assert (t["empirical"], t["certified"]) == (emp, cert)
+        expect = ("certified" if cert <= t["eps"] else "refuted" if emp > t["eps"] else "open")
+        assert t["verdict"] == expect
+        assert t["theorem_width"] == (t["n"] >= t["required_n"])
+
+
+def test_lemma_lines_equal_database(quick):
+    _, res, out = quick
+    con = sqlite3.connect(out / "verify-bounds-quick.sqlite")
+    trials = {}
+    for exp, config, result in con.execute(
+            "SELECT experiment, config, result FROM results WHERE experiment IN "
+            "('rss', 'mrss')"):
+        c = json.loads(config)
+        trials[(exp, c.get("d", 1), c["dist"], c["eps"])] = json.loads(result)["n_trials"]
+    con.close()
+    for x in res["lemmas"]:
+        ns = np.array(trials[(x["experiment"], x["d"], x["dist"], x["eps"])])
+        assert x["success"] == np.mean(ns <= x["used_n"])
+        assert x["trials"] == ns.size
+
+
+def test_verdict_rules():
+    base = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1],
+            "config": {"widths": [2, 1], "activation": "relu"}, "required_widths": [2, 8, 1],
+            "eps": 0.1, "n": 2, "required_n": 2, "theorem_width": True}
+    def verdict(*pairs):
+        rows = [{**base, "seed": i, "empirical": e, "certified": c}
+                for i, (e, c) in enumerate(pairs)]
+        return ticket_table(rows)[0]["verdict"]
+    assert verdict((0.01, 0.05), (0.02, 0.09)) == "certified"
+    assert verdict((0.01, 0.05), (0.05, 0.2)) == "open"
+    assert verdict((0.01, 0.05), (0.15, 0.2)) == "refuted"
+    assert verdict((0.3, 0.2)) == "INCONSISTENT"
+    assert success_at([1, 2, 65], 100, n_max=64) == (2, 3)
+
+
+def test_bad_output_folder_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as info:
+        main(["verify-bounds", "--quick", "--out", str(blocker), "--workers", "1"])
+    assert info.value.code == 2
+    assert "out:" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["verify-bounds", "--quick", "--out", str(blocker / "sub"), "--workers", "1"])
+    assert "cannot create the folder" in capsys.readouterr().err
+    assert blocker.read_text() == "x"
