@@ -51,12 +51,18 @@ from proofs_check.propagation import (
 )
 
 __all__ = [
-    "Check", "Entry", "REGISTRY", "run", "list_checks", "clopper_pearson", "certified_bound",
-    "product_uniform_density", "nsn_density", "uniform_component", "samplers", "sign_split",
-    "sign_split_error",
-    "smooth_activation", "propagation_symbolic", "propagation_numeric",
-    "propagation_coordinatewise", "coordinate_bound", "remainder_sum", "verify_certified",
+    # framework
+    "Check", "Entry", "REGISTRY", "run", "list_checks", "clopper_pearson",
+    # densities
+    "product_uniform_density", "nsn_density", "uniform_component", "samplers",
+    # activations
+    "sign_split", "sign_split_error", "smooth_activation",
+    # error propagation
+    "certified_bound", "coordinate_bound", "propagation_symbolic", "propagation_numeric",
+    "propagation_coordinatewise", "remainder_sum", "verify_certified",
+    # width formulas
     "rss_width", "pensia_width", "pensia_weight_eps_suffices", "burkholz_width",
+    # random subset sum
     "lueker_coverage", "counting_lower_bound",
 ]
 
