@@ -353,3 +353,13 @@ def test_cli_run_from_flags_and_status(tmp_path, capsys):
     exported = json.loads(capsys.readouterr().out)
     with Store(db) as st:
         assert [r["n_trials"] for r in exported] == [r["n_trials"] for r in st.rows()]
+
+
+def test_bad_scheduler_or_workers_touch_nothing(tmp_path):
+    path = tmp_path / "s.sqlite"
+    sweep = Sweep([{"experiment": "rss", "eps": 0.1, "trials": 2}])
+    with pytest.raises(TypeError, match=r"scheduler must be an address string.*42"):
+        run(sweep, path, scheduler=42, progress=False)
+    with pytest.raises(ValueError, match=r"workers must be >= 1, got 0"):
+        run(sweep, path, workers=0, progress=False)
+    assert not path.exists()

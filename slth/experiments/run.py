@@ -129,41 +129,39 @@ def _local(pending: list[Task], workers: int) -> Iterator[tuple]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _dask(pending: list[Task], scheduler, workers: int) -> Iterator[tuple]:
+def _connect(scheduler, workers: int):
+    """A dask client for ``scheduler``, and the objects this run must close."""
     try:
         import distributed
     except ModuleNotFoundError as exc:
         raise ValueError("scheduler: dask.distributed is not installed; "
                          "pip install \"slth[dist]\"") from exc
-    own = []
     if isinstance(scheduler, distributed.Client):
-        client = scheduler
-    elif scheduler == "local":
+        return scheduler, []
+    if scheduler == "local":
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                            processes=True, dashboard_address=None)
-        client = distributed.Client(cluster)
-        own += [client, cluster]
-    elif isinstance(scheduler, str):
+        return distributed.Client(cluster), [cluster]
+    if isinstance(scheduler, str):
         try:
-            client = distributed.Client(scheduler, timeout="30s")
+            return distributed.Client(scheduler, timeout="30s"), []
         except (OSError, TimeoutError) as exc:
             raise ValueError(f"scheduler: cannot connect to {scheduler!r}: {exc}") from exc
-        own.append(client)
-    else:
-        raise TypeError(f"scheduler must be an address string, 'local' or a "
-                        f"distributed.Client, got {scheduler!r}")
+    raise TypeError(f"scheduler must be an address string, 'local' or a "
+                    f"distributed.Client, got {scheduler!r}")
+
+
+def _dask(pending: list[Task], client) -> Iterator[tuple]:
+    import distributed
+
+    futures = [client.submit(_execute_dask, t.key, t.config, 1, key=f"slth-task-{t.key}",
+                             pure=False) for t in pending]
     try:
-        futures = [client.submit(_execute_dask, t.key, t.config, 1, key=f"slth-task-{t.key}",
-                                 pure=False) for t in pending]
-        try:
-            for fut in distributed.as_completed(futures):
-                yield fut.result()
-                fut.release()
-        finally:
-            client.cancel([f for f in futures if not f.done()])
+        for fut in distributed.as_completed(futures):
+            yield fut.result()
+            fut.release()
     finally:
-        for obj in own:
-            obj.close()
+        client.cancel([f for f in futures if not f.done()])
 
 
 def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.PathLike, *,
@@ -211,16 +209,21 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
                         f"{type(sweep).__name__}")
     workers = default_workers() if workers is None else check_int(workers, "workers", minimum=1)
     tasks = sweep.tasks()                 # validated before the store is touched
-    own_store = not isinstance(store, Store)
-    st = Store(store) if own_store else store
+    client, own = None, []
+    if scheduler is not None:
+        client, own = _connect(scheduler, workers)
+        if isinstance(scheduler, str):
+            own = [client, *own]          # created here: close the client, then the cluster
     t0 = time.perf_counter()
+    st = None
     try:
+        st = store if isinstance(store, Store) else Store(store)
         st.add_sweep(sweep.name, sweep.to_dict(), len(tasks))
         done = st.keys()
         pending = [t for t in tasks if t.key not in done]
         by_key = {t.key: t for t in pending}
-        if scheduler is not None:
-            results = _dask(pending, scheduler, workers)
+        if client is not None:
+            results = _dask(pending, client)
             executor = f"dask ({scheduler if isinstance(scheduler, str) else 'client'})"
         else:
             results = _local(pending, min(workers, max(1, len(pending))))
@@ -241,7 +244,9 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
                     bar.set_postfix(failed=len(failures))
                 bar.update(1)
     finally:
-        if own_store:
+        if st is not None and st is not store:
             st.close()
+        for obj in own:
+            obj.close()
     return RunSummary(sweep.name, len(tasks), len(tasks) - len(pending), finished,
                       len(failures), time.perf_counter() - t0, executor, failures)
