@@ -164,7 +164,7 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
     (float, ndarray)
         The error and the input where it was found.
     """
-    f, g = ticket.target, ticket.network()
+    f, g = ticket.target, ticket.network().without_dead_neurons()
     d0 = f.widths[0]
     rng = as_generator(seed)
     x = sample_ball(rng, samples, d0, radius, norm)
@@ -525,6 +525,10 @@ def cnn_certified_error(ticket: Ticket, radius: float = 1.0):
         K = t.kernels[l]
         U, V = ticket.weights[2 * l], ticket.weights[2 * l + 1]
         c_in = K.shape[1]
+        if U.shape != (m * c_in, c_in, 1, 1) or V.shape != (K.shape[0], m * c_in, *K.shape[2:]):
+            raise ValueError(f"ticket: source layers {2 * l + 1}, {2 * l + 2} have shapes "
+                             f"{U.shape}, {V.shape}, which do not match the target's kernels "
+                             f"{K.shape} with blocks of {m} channels")
         u2 = U[:, :, 0, 0]
         nz = u2 != 0
         own = np.zeros_like(nz)

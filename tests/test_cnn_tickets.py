@@ -1,0 +1,339 @@
+"""CNN tickets (unstructured and structured): exact pruning, structure, compaction,
+recorded errors against brute force, certified vs empirical error, bounds, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from naive import best_subset_error, best_vector_subset, cnn_forward_loop
+
+from slth import bounds
+from slth.nets import CNN, random_cnn_target, random_target
+from slth.tickets import cnn_structured, cnn_unstructured, pensia
+from slth.tickets.cnn_structured import staged_mrss
+from slth.verify import certified_error, check, check_cnn, cnn_certified_error
+
+EPS, DELTA = 0.2, 0.1
+
+
+def _target(k=3, seed=0, channels=(1, 2, 2)):
+    return random_cnn_target(list(channels), k, padding="same" if k % 2 else 1, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def unstructured():
+    return cnn_unstructured(_target(3), eps=EPS, delta=DELTA, seed=0)
+
+
+@pytest.fixture(scope="module")
+def structured():
+    return cnn_structured(_target(2), eps=EPS, delta=DELTA, seed=0, n=400)
+
+
+@pytest.fixture(scope="module")
+def structured_3x3():
+    return cnn_structured(_target(3), eps=EPS, delta=DELTA, seed=0, n=150)
+
+
+TICKETS = ["unstructured", "structured", "structured_3x3"]
+
+
+def _x(shape=(4, 1, 5, 5), seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, shape)
+
+
+@pytest.mark.parametrize("name", TICKETS)
+def test_pruned_is_source_times_mask(name, request):
+    t = request.getfixturevalue(name)
+    src = t.source
+    masks = t.masks
+    pruned = t.network().parameters()
+    assert len(masks) == len(src.parameters()) == len(pruned) == 2 * t.target.depth
+    for p, m, q in zip(src.parameters(), masks, pruned, strict=True):
+        assert m.dtype == bool and m.shape == p.shape
+        assert np.array_equal(p * m, q)
+    assert t.kept == sum(int(m.sum()) for m in masks)
+    assert t.sparsity == pytest.approx(1 - t.kept / src.n_params)
+    # the forward pass is the loop reference on the pruned kernels
+    np.testing.assert_allclose(t(_x()), cnn_forward_loop(pruned, t.spec.paddings, _x()),
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["structured", "structured_3x3"])
+def test_structured_masks_keep_or_remove_whole_kernels(name, request):
+    t = request.getfixturevalue(name)
+    for m in t.masks:
+        per = m.reshape(m.shape[0], m.shape[1], -1)
+        assert np.all(per.all(axis=2) | ~per.any(axis=2))
+    s = t.structure()
+    assert s["structured"]
+    # independent count of removed kernels and filters
+    total = sum(m.shape[0] * m.shape[1] for m in t.masks)
+    removed = sum(int((~m.any(axis=(2, 3))).sum()) for m in t.masks)
+    assert s["kernels_removed"] == pytest.approx(removed / total)
+    hidden = [m.any(axis=(1, 2, 3)) & nxt.any(axis=(0, 2, 3))
+              for m, nxt in zip(t.masks[:-1], t.masks[1:], strict=True)]
+    assert s["filters_removed"] == pytest.approx(
+        1 - sum(h.sum() for h in hidden) / sum(h.size for h in hidden))
+    assert s["filters_removed"] > 0.5
+
+
+def test_unstructured_masks_are_not_structured(unstructured):
+    assert not unstructured.structure()["structured"]
+
+
+@pytest.mark.parametrize("name", TICKETS)
+def test_compact_equals_masked(name, request):
+    t = request.getfixturevalue(name)
+    small = t.compact()
+    assert sum(small.channels) < sum(t.widths)
+    assert small.n_params < t.spec.n_params
+    x = _x((6, 1, 5, 5), seed=3)
+    np.testing.assert_allclose(small(x), t(x), rtol=1e-12, atol=1e-13)
+
+
+def _effective(t, l):
+    """A_jc, B_jc recomputed by loops over the kept channels."""
+    m = t.params["block"]
+    U, V = t.weights[2 * l], t.weights[2 * l + 1]
+    c_out, c_in = t.target.kernels[l].shape[:2]
+    A = np.zeros(t.target.kernels[l].shape)
+    B = np.zeros_like(A)
+    for s in range(U.shape[0]):
+        u = U[s, s // m, 0, 0]
+        for j in range(c_out):
+            if u > 0:
+                A[j, s // m] += u * V[j, s]
+            elif u < 0:
+                B[j, s // m] += -u * V[j, s]
+    return A, B
+
+
+@pytest.mark.parametrize("name", TICKETS)
+def test_recorded_errors_are_the_achieved_ones(name, request):
+    t = request.getfixturevalue(name)
+    for l in range(t.target.depth):
+        A, B = _effective(t, l)
+        K = t.target.kernels[l]
+        e_pos, e_neg = t.errors[f"layer{l + 1}_pos"], t.errors[f"layer{l + 1}_neg"]
+        if t.params["construction"] == "cnn_unstructured":
+            np.testing.assert_allclose(e_pos, np.abs(A - K), atol=1e-12)
+            np.testing.assert_allclose(e_neg, np.abs(B + K), atol=1e-12)
+        else:
+            np.testing.assert_allclose(e_pos, np.abs(A - K).max(axis=(2, 3)), atol=1e-12)
+            np.testing.assert_allclose(e_neg, np.abs(B + K).max(axis=(2, 3)), atol=1e-12)
+
+
+def test_unstructured_errors_are_optimal_by_brute_force():
+    # n = 5: every half block has at most 10 candidates (below max_values): exact search
+    t = cnn_unstructured(_target(3, seed=2), eps=EPS, delta=DELTA, seed=4, n=5)
+    src = t.source
+    m = t.params["block"]
+    for l in range(2):
+        U, V = src.kernels[2 * l], src.kernels[2 * l + 1]
+        u = np.array([U[s, s // m, 0, 0] for s in range(U.shape[0])])
+        K = t.target.kernels[l]
+        for j, c, p, q in [(0, 0, 0, 0), (1, K.shape[1] - 1, 1, 2), (0, 0, 2, 1)]:
+            block = np.arange(c * m, (c + 1) * m)
+            prods = u[block] * V[j, block, p, q]
+            pos = prods[u[block] > 0]
+            neg = prods[u[block] < 0]
+            assert t.errors[f"layer{l + 1}_pos"][j, c, p, q] == pytest.approx(
+                best_subset_error(pos, K[j, c, p, q]), abs=1e-12)
+            assert t.errors[f"layer{l + 1}_neg"][j, c, p, q] == pytest.approx(
+                best_subset_error(neg, K[j, c, p, q]), abs=1e-12)
+
+
+def test_staged_mrss_one_stage_is_exact_and_stages_never_hurt():
+    rng = np.random.default_rng(5)
+    u = rng.standard_normal(10)
+    x = u[None, :, None] * rng.standard_normal((3, 10, 4))
+    z = rng.uniform(-0.2, 0.2, (3, 4))
+    valid = np.ones((3, 10), bool)
+    valid[1, 7:] = False
+    masks, err, stages = staged_mrss(x, valid, z, 0.0, group=16)
+    assert stages == 1
+    for i in range(3):
+        best, _ = best_vector_subset(x[i][valid[i]], z[i])
+        assert err[i] == pytest.approx(best, abs=1e-12)
+        assert not np.any(masks[i] & ~valid[i])
+    # several small stages: never worse than the empty subset, errors recomputed
+    masks, err, stages = staged_mrss(x, valid, z, 0.0, group=3)
+    assert stages > 1
+    np.testing.assert_allclose(err, np.abs(z - np.einsum("pk,pkd->pd", masks, x)).max(1))
+    assert np.all(err <= np.abs(z).max(axis=1) + 1e-15)
+
+
+@pytest.mark.parametrize("name", TICKETS)
+def test_empirical_below_certified(name, request):
+    t = request.getfixturevalue(name)
+    r = check(t, samples=96, seed=1)
+    assert r.norm == "inf" and r.construction == t.params["construction"]
+    assert 0.0 <= r.empirical <= r.certified
+    assert r.required_widths == bounds.cnn_widths(t.target.channels, t.params["required_n"])
+
+
+@pytest.mark.parametrize("build,k", [(cnn_unstructured, 3), (cnn_structured, 2),
+                                     (cnn_structured, 1)])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_required_width_is_certified_eps_close(build, k, seed):
+    t = build(_target(k, seed=seed), eps=EPS, delta=DELTA, seed=seed)
+    assert t.theorem_width
+    r = check_cnn(t, samples=64, seed=seed, image_size=5)
+    assert r.ok and r.meets_eps
+    assert r.empirical <= r.certified <= EPS
+
+
+def test_certificate_is_tight_for_one_scalar_layer():
+    # one 1 x 1 layer on 1 x 1 images: the error is eA relu(x) + eB relu(-x), whose sup
+    # over [-r, r] is r max(|eA|, |eB|), exactly the certificate; check it on a grid
+    target = CNN([np.array([[[[0.37]]]])])
+    for build in (cnn_unstructured, cnn_structured):
+        t = build(target, eps=EPS, delta=DELTA, seed=3, n=6)
+        x = np.linspace(-1.5, 1.5, 3001).reshape(-1, 1, 1, 1)
+        sup = float(np.abs(t.target(x) - t(x)).max())
+        cert, _ = cnn_certified_error(t, radius=1.5)
+        assert sup == pytest.approx(cert, rel=3e-9, abs=1e-12)
+
+
+def test_checker_fails_too_few_channels():
+    t = cnn_structured(_target(3), eps=EPS, delta=DELTA, seed=0, n=3)
+    r = check_cnn(t, samples=64, image_size=5)
+    assert not t.theorem_width
+    assert r.certified > EPS and not r.meets_eps
+    assert r.ok                     # consistent, and not claimed to be at the theorem width
+
+
+def test_checker_fails_a_bad_ticket(unstructured):
+    # the same pruned network presented as a ticket of another target
+    other = _target(3, seed=9)
+    bad = dataclasses.replace(unstructured, target=other)
+    r = check_cnn(bad, samples=128, image_size=5)
+    assert r.theorem_width
+    assert r.empirical > EPS and r.certified >= r.empirical
+    assert not r.meets_eps and not r.ok
+    # a 1 x 1 weight outside its channel's block breaks the layout the certificate needs
+    two = cnn_unstructured(_target(3, channels=(2, 2, 2)), eps=EPS, delta=DELTA, seed=0, n=3)
+    ws = list(two.weights)
+    w0 = ws[0].copy()
+    w0[0, 1, 0, 0] = 0.5             # channel 0 (block of input 0) reads input 1
+    ws[0] = w0
+    with pytest.raises(ValueError, match="outside the input block"):
+        cnn_certified_error(dataclasses.replace(two, weights=tuple(ws)))
+    with pytest.raises(ValueError, match="do not match the target"):
+        cnn_certified_error(dataclasses.replace(two, target=_target(3)))
+
+
+def test_verify_dispatch_and_norms(unstructured):
+    r = check(unstructured, samples=32)
+    assert r.norm == "inf"
+    with pytest.raises(ValueError, match="'inf' for CNN"):
+        certified_error(unstructured, norm="l2")
+    mlp_ticket = pensia(random_target([2, 2], seed=0), eps=0.2, delta=0.2, seed=0, n=2)
+    with pytest.raises(TypeError, match="CNN ticket"):
+        check_cnn(mlp_ticket)
+
+
+@pytest.mark.parametrize("build", [cnn_unstructured, cnn_structured])
+def test_same_seed_same_masks(build):
+    a = build(_target(3), eps=EPS, delta=DELTA, seed=7, n=40, threads=1)
+    b = build(_target(3), eps=EPS, delta=DELTA, seed=7, n=40, threads=2)
+    assert all(np.array_equal(x, y) for x, y in zip(a.masks, b.masks, strict=True))
+    c = build(_target(3), eps=EPS, delta=DELTA, seed=8, n=40)
+    assert not all(np.array_equal(x, y) for x, y in zip(a.masks, c.masks, strict=True))
+
+
+def test_same_seed_same_masks_in_another_process():
+    code = ("import hashlib, numpy as np; from slth.nets import random_cnn_target; "
+            "from slth.tickets import cnn_structured; "
+            "t = cnn_structured(random_cnn_target([1, 2, 2], 3, padding='same', seed=0), "
+            "eps=0.2, delta=0.1, seed=7, n=40); "
+            "print(hashlib.sha256(b''.join(np.packbits(m).tobytes() for m in t.masks))"
+            ".hexdigest())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    import hashlib
+
+    t = cnn_structured(_target(3), eps=EPS, delta=DELTA, seed=7, n=40)
+    here = hashlib.sha256(b"".join(np.packbits(m).tobytes() for m in t.masks)).hexdigest()
+    assert out == here
+
+
+def test_bounds_expressions_match_functions():
+    ch, k, eps, delta = (3, 3, 3), 3, 0.1, 0.01
+    e = bounds.cnn_weight_eps(ch, k, eps)
+    assert 1.0 * ((1 + 3 * 9 * e) ** 2 - 1) == pytest.approx(eps)
+    expr = bounds.cnn_unstructured_n_expr()
+    vals = {"c": 3, "k": 3, "L": 2, "epsilon": eps, "delta": delta, "C": 3, "r": 1}
+    sym = {s: vals[s.name] for s in expr.free_symbols}
+    assert bounds.cnn_unstructured_n(ch, k, eps, delta) == int(np.ceil(float(expr.subs(sym))
+                                                                        - 1e-9))
+    expr = bounds.cnn_structured_channels_expr()
+    eta = min(e, delta / bounds.cnn_problems(ch, k, structured=True))
+    vals = {"D": 9, "eta": eta, "C": 3, "a": 3}
+    sym = {s: vals[s.name] for s in expr.free_symbols}
+    assert bounds.cnn_structured_channels(ch, k, eps, delta) == int(
+        np.ceil(float(expr.subs(sym)) - 1e-9))
+    # smaller eps, larger requirement
+    assert bounds.cnn_unstructured_n(ch, k, 0.01, 0.5) > bounds.cnn_unstructured_n(
+        ch, k, 0.1, 0.5)
+    assert bounds.cnn_structured_channels(ch, 1, eps, delta) < bounds.cnn_structured_channels(
+        ch, 3, eps, delta)
+    with pytest.raises(ValueError, match="kernel_sizes"):
+        bounds.cnn_weight_eps((1, 2, 2), (3,), eps)
+
+
+@pytest.mark.parametrize("build", [cnn_unstructured, cnn_structured])
+def test_bad_input(build):
+    good = _target(3)
+    with pytest.raises(TypeError, match="slth.nets.CNN"):
+        build(random_target([2, 2], seed=0), eps=EPS, delta=DELTA)
+    with pytest.raises(ValueError, match="activation must be 'relu'"):
+        build(CNN(good.kernels, None, "tanh", 1), eps=EPS, delta=DELTA)
+    with pytest.raises(ValueError, match=r"biases\[0\] is non-zero"):
+        build(CNN(good.kernels, [np.ones(2), None], "relu", 1), eps=EPS, delta=DELTA)
+    with pytest.raises(ValueError, match="head"):
+        build(CNN(good.kernels, None, "relu", 1, pool="avg", head=np.ones((1, 2))),
+              eps=EPS, delta=DELTA)
+    big = CNN([2 * k for k in good.kernels], None, "relu", 1)
+    with pytest.raises(ValueError, match="l1 norm"):
+        build(big, eps=EPS, delta=DELTA, n=4)
+    t = build(big, eps=EPS, delta=DELTA, n=4, check_assumptions=False)
+    assert t.params["assumption_violations"]
+    assert check_cnn(t, samples=8, image_size=5).assumption_violations
+    if build is cnn_unstructured:          # at the theorem's width, a violation is not ok
+        t = build(big, eps=EPS, delta=DELTA, check_assumptions=False)
+        r = check_cnn(t, samples=8, image_size=5)
+        assert t.theorem_width and not r.ok
+    with pytest.raises(ValueError, match="eps"):
+        build(good, eps=1.5, delta=DELTA)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        build(good, eps=EPS, delta=DELTA, n=0)
+    with pytest.raises(TypeError, match="seed"):
+        build(good, eps=EPS, delta=DELTA, n=2, seed=-1)
+
+
+def test_bad_structured_options_and_memory():
+    good = _target(3)
+    with pytest.raises(ValueError, match="group"):
+        cnn_structured(good, eps=EPS, delta=DELTA, n=4, group=40)
+    with pytest.raises(ValueError, match="method"):
+        cnn_structured(good, eps=EPS, delta=DELTA, n=4, method="milp")
+    with pytest.raises(ValueError, match="needs about"):
+        cnn_structured(random_cnn_target([1, 8, 16], 3, seed=0), eps=0.1, delta=0.01)
+    with pytest.raises(ValueError, match="dist"):
+        cnn_unstructured(good, eps=EPS, delta=DELTA, n=4, dist="nsn")
+
+
+def test_pooling_is_copied_and_certified():
+    tg = random_cnn_target([1, 2, 2], 3, padding="same", pool="max", seed=4)
+    t = cnn_unstructured(tg, eps=EPS, delta=DELTA, seed=4, n=8)
+    assert t.network().pool == "max" and t.compact().pool == "max"
+    out = t(_x())
+    assert out.shape == (4, 2)
+    r = check_cnn(t, samples=64, image_size=5)
+    assert r.empirical <= r.certified
