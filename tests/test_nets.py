@@ -180,3 +180,17 @@ def test_sparse_kernel_matches_scipy_and_threads():
     two = matmul(w, h)
     np.testing.assert_allclose(one, expected, rtol=1e-12, atol=1e-14)
     assert np.array_equal(one, two)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid"])
+def test_without_dead_neurons_same_function(name):
+    rng = np.random.default_rng(0)
+    ws = [rng.normal(size=(6, 3)), rng.normal(size=(5, 6)), rng.normal(size=(2, 5))]
+    ws[0][1] = 0.0          # no input (dead for relu, a constant for sigmoid)
+    ws[1][:, 4] = 0.0       # no output
+    ws[2][:, 2] = 0.0
+    net = MLP([sparse.csr_matrix(w) for w in ws], [None, np.zeros(5), None], name)
+    small = net.without_dead_neurons()
+    x = rng.normal(size=(9, 3))
+    np.testing.assert_allclose(small(x), net(x), rtol=1e-13, atol=1e-15)
+    assert small.widths == ((3, 4, 4, 2) if name == "relu" else (3, 5, 4, 2))
