@@ -46,8 +46,12 @@ def test_conv2d_chunks_agree(monkeypatch):
     x = rng.standard_normal((5, 2, 6, 6))
     kern = rng.standard_normal((3, 2, 3, 3))
     whole = conv2d(x, kern, 1)
-    monkeypatch.setattr(cnn_mod, "IM2COL_BYTES", 1)      # one image per chunk
+    monkeypatch.setattr(cnn_mod, "IM2COL_BYTES", 8 * 2 * 9 * 36)   # one image per chunk
     assert np.array_equal(conv2d(x, kern, 1), whole)
+    monkeypatch.setattr(cnn_mod, "IM2COL_BYTES", 1)      # and one input channel at a time
+    np.testing.assert_allclose(conv2d(x, kern, 1), whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv2d(x, kern, 1), conv2d_loop(x, kern, 1), rtol=1e-12,
+                               atol=1e-12)
 
 
 def test_cnn_forward_matches_loops_every_channel():

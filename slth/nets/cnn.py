@@ -113,11 +113,19 @@ def conv2d(x: NDArray[np.float64], kernel: NDArray[np.float64], padding: int = 0
             if padding else x
         per_image = 8 * C * k * k * Ho * Wo
         chunk = max(1, IM2COL_BYTES // max(per_image, 1))
+        # one image over the budget: input channels in groups, partial products summed
+        cg = C if per_image <= IM2COL_BYTES else max(1, IM2COL_BYTES // (8 * k * k * Ho * Wo))
         for s in range(0, B, chunk):
-            win = sliding_window_view(xp[s:s + chunk], (k, k), axis=(2, 3))  # b,C,Ho,Wo,k,k
-            cols = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(
-                -1, C * k * k, Ho * Wo)
-            np.matmul(kmat, cols, out=out[s:s + chunk])
+            for c0 in range(0, C, cg):
+                c1 = min(C, c0 + cg)
+                win = sliding_window_view(xp[s:s + chunk, c0:c1], (k, k), axis=(2, 3))
+                cols = np.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(
+                    -1, (c1 - c0) * k * k, Ho * Wo)
+                part = np.matmul(kmat[:, c0 * k * k:c1 * k * k], cols)
+                if c0 == 0:
+                    out[s:s + chunk] = part
+                else:
+                    out[s:s + chunk] += part
     if bias is not None:
         out += bias[None, :, None]
     return out.reshape(B, c_out, Ho, Wo)
