@@ -185,18 +185,21 @@ def burkholz_n_expr():
     return C * sp.log(N / sp.Min(eps, delta), 2)
 
 
-def burkholz_widths(widths: Sequence[int], n: int, homogeneous: bool = True) -> tuple[int, ...]:
+def burkholz_widths(widths: Sequence[int], n: int, homogeneous: bool = True,
+                    coarse: int = 0) -> tuple[int, ...]:
     """Source widths of the depth-L+1 construction.
 
     ``d_0``, then ``m (d_0 + 1)`` univariate and bias neurons (``m = 2 n`` for
     ReLU-like activations, split by sign, ``n`` otherwise), then ``n (d_l + 1)`` for each
     hidden target layer (``n`` copies of each neuron plus ``n`` constant neurons), then
-    ``d_L``.
+    ``d_L``. ``coarse`` extra bias neurons serve activations with ``phi(0) != 0``
+    (see :func:`slth.tickets.burkholz.coarse_count`).
     """
     w = _widths(widths)
     n = check_int(n, "n", minimum=1)
+    coarse = check_int(coarse, "coarse", minimum=0)
     m = 2 * n if homogeneous else n
-    out = [w[0], m * (w[0] + 1)]
+    out = [w[0], m * (w[0] + 1) + coarse]
     out += [n * (w[l] + 1) for l in range(1, len(w) - 1)]
     out.append(w[-1])
     return tuple(out)

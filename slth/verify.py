@@ -427,7 +427,8 @@ def _required_widths(ticket: Ticket) -> tuple:
     w = ticket.target.widths
     if p["construction"] == "pensia":
         return bounds.pensia_widths(w, int(p["required_n"]))
-    return bounds.burkholz_widths(w, int(p["required_n"]), bool(p["homogeneous"]))
+    return bounds.burkholz_widths(w, int(p["required_n"]), bool(p["homogeneous"]),
+                                  int(p.get("coarse_required", 0)))
 
 
 def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,

@@ -12,7 +12,8 @@ from slth.tickets import burkholz, load, pensia
 from slth.tickets.ticket import SourceSpec
 
 SCALAR = {"relu": lambda v: max(v, 0.0), "leaky_relu": lambda v: v if v >= 0 else 0.01 * v,
-          "tanh": np.tanh}
+          "tanh": np.tanh, "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
+          "softplus": lambda v: np.log1p(np.exp(v))}
 
 
 def _build(kind, n=None, seed=0, **kw):
@@ -23,7 +24,7 @@ def _build(kind, n=None, seed=0, **kw):
     return burkholz(t, eps=0.1, delta=0.1, seed=seed, n=n, **kw)
 
 
-KINDS = ["pensia", "relu", "leaky_relu", "tanh"]
+KINDS = ["pensia", "relu", "leaky_relu", "tanh", "sigmoid", "softplus"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -168,9 +169,12 @@ def test_bad_targets():
     tanh = random_target([2, 3, 1], activation="tanh", seed=0)
     with pytest.raises(ValueError, match="relu"):
         pensia(tanh)
-    sig = random_target([2, 3, 1], activation="sigmoid", norm="max", seed=0)
-    with pytest.raises(ValueError, match="sigmoid"):
-        burkholz(sig)
+    from slth.nets import activations
+
+    no_remainder = activations.custom(np.sin, lipschitz=1.0, name="sine")
+    base = random_target([2, 3, 1], norm="max", seed=0)
+    with pytest.raises(ValueError, match="sine"):
+        burkholz(MLP(base.weights, base.biases, no_remainder))
     with pytest.raises(ValueError, match="biases"):
         pensia(random_target([2, 3, 1], bias=True, seed=0))
     big = random_target([2, 3, 1], bound=2.5, seed=0)

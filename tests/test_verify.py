@@ -13,7 +13,7 @@ from slth.nets import MLP, random_target
 from slth.tickets import burkholz, pensia
 from slth.verify import certified_error, check, empirical_error, sample_ball
 
-KINDS = ["pensia", "relu", "leaky_relu", "tanh"]
+KINDS = ["pensia", "relu", "leaky_relu", "tanh", "sigmoid", "softplus"]
 
 
 def _build(kind, widths=(3, 4, 2), n=None, seed=0, eps=0.1, delta=0.1):
@@ -62,7 +62,7 @@ def _tamper(ticket, layer):
 
 
 @pytest.mark.parametrize("kind,layer", [("pensia", 1), ("pensia", 3), ("relu", 1), ("relu", 2),
-                                        ("tanh", 1)])
+                                        ("tanh", 1), ("sigmoid", 1), ("sigmoid", 2)])
 def test_checker_fails_on_bad_ticket(kind, layer):
     good = _build(kind, seed=0)
     assert check(good, samples=128, starts=1).ok

@@ -3,18 +3,21 @@
 Reconstructed from the paper and its public code (RelationalML/LT-existence); the
 layout of the source, for a target with widths ``d_0, ..., d_L`` and ``n`` copies:
 
-1. Source layer 1 (``d_0 -> m d_0 + m``) is univariate: block ``i`` holds ``m``
+1. Source layer 1 (``d_0 -> m d_0 + m`` neurons) is univariate: block ``i`` holds ``m``
    neurons that keep only their weight ``u`` to input ``i``; the last ``m`` neurons
    are *bias neurons*: all input weights pruned, bias ``c`` kept, output ``phi(c)``.
    For ReLU-like activations ``m = 2 n`` and blocks are split by the sign of ``u``
    exactly as in the depth-2L construction. Layer-1 weights and biases are drawn
    from ``2 X`` (U[-2, 2] for the uniform distribution, as in the paper's code).
-   For smooth activations with ``phi(0) = 0`` (tanh, ...) ``m = n`` and the neurons
-   work in the linear regime:
-   the source's first layer is scaled by a small ``alpha`` and the univariate columns of
-   the second layer by ``1 / (alpha phi'(0))``, so that ``v phi(alpha u x) =
-   v' u' x + O(alpha^(p-1))`` with ``u', v'`` unscaled draws; the remainder is part of the
-   certified bound.
+   For smooth activations (tanh, sigmoid, ...) ``m = n`` and the neurons work in the linear
+   regime: the source's first layer is scaled by a small ``alpha`` and the univariate
+   columns of the second layer by ``1 / (alpha phi'(0))``, so that ``v phi(alpha u x) = v'
+   u' x + O(alpha^(p-1))`` with ``u', v'`` unscaled draws; the remainder is part of the
+   certified bound. When ``phi(0) != 0`` (sigmoid, softplus) the kept univariate neurons
+   also add the constant ``phi(0) sum(v)``, of the large scale ``1 / (alpha phi'(0))``:
+   *coarse* bias neurons, whose second-layer columns have that scale too, cancel it (greedy,
+   then an exact window, :func:`solve_coarse`), and the ordinary (*fine*) bias neurons fit
+   the remaining bias at unit scale.
 2. Source layer 2 holds ``n`` copies of every neuron of target layer 1 (plus ``n``
    constant neurons when ``L > 1``). Copy ``k`` of neuron ``j`` approximates ``w_ji`` by
    a subset sum of products ``v u`` in block ``i`` and ``b_j`` by a subset sum of
@@ -50,6 +53,7 @@ from slth.tickets.pensia import (
     UnivariateLayer,
     check_target,
     progress_bar,
+    solve_problems,
     solve_with_retry,
 )
 from slth.tickets.ticket import SourceSpec, Ticket, Timer, gather_csr
@@ -73,6 +77,59 @@ def default_alpha(act, eps: float, values: int, width: int) -> float:
     return float(bound ** (1.0 / (p - 1.0)))
 
 
+def coarse_count(act, n: int, d0: int, max_values: int) -> int:
+    """Coarse bias neurons for a smooth activation with ``phi(0) != 0`` (else 0).
+
+    The kept univariate neurons of a copy add ``phi(0) sum(v)`` to its pre-activation, a
+    random walk of about ``d0 k / 2`` terms of size ``1 / (alpha phi'(0))``. Coarse bias
+    neurons (second-layer columns at that scale) cancel it; there are
+    ``n + ceil(32 |phi(0)| sqrt(d0 k / 6))`` of them (``k`` values per problem), enough to
+    reach about eight standard deviations of the offset. This is this package's choice.
+    """
+    if act.homogeneous or act.phi0 == 0.0:
+        return 0
+    k = min(n, max_values)
+    return int(n + np.ceil(32.0 * abs(act.phi0) * np.sqrt(d0 * k / 6.0)))
+
+
+def solve_coarse(values, targets, k: int, opts: dict):
+    """Large targets from many values: greedy, then an exact window.
+
+    Per problem, the values of the target's sign are taken largest first while their sum
+    stays below ``|target|``; then the largest remaining values, ``k / 2`` of each sign,
+    solve the residual exactly. Returns the masks and the achieved sums.
+    """
+    R, mcount = values.shape
+    sgn = np.sign(targets)[:, None]
+    same = (np.sign(values) == sgn) & (sgn != 0)
+    mag = np.where(same, np.abs(values), 0.0)
+    order = np.argsort(-mag, axis=1, kind="stable")
+    csum = np.cumsum(np.take_along_axis(mag, order, axis=1), axis=1)
+    p = (csum <= np.abs(targets)[:, None]).sum(axis=1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(mcount)[None, :].repeat(R, 0), axis=1)
+    greedy = (rank < p[:, None]) & same
+    resid = targets - np.where(greedy, values, 0.0).sum(axis=1)
+    # window: the largest remaining values of each sign, half of them each (a side with
+    # fewer remaining values pads with invalid entries, so no value appears twice)
+    left = ~greedy
+    idx, ok = [], []
+    for side, kk in ((same, (k + 1) // 2), (~same, k // 2)):
+        rest = np.where(left & side, np.abs(values), -1.0)
+        top = np.argsort(-rest, axis=1, kind="stable")[:, :kk]
+        idx.append(top)
+        ok.append(np.take_along_axis(rest, top, axis=1) > 0.0)
+    window = np.concatenate(idx, axis=1)
+    wvals = np.take_along_axis(values, window, axis=1)
+    wvalid = np.concatenate(ok, axis=1)
+    wmask, _ = solve_problems(wvals, resid, wvalid, **opts)
+    masks = greedy.copy()
+    tmp = np.zeros_like(masks)
+    np.put_along_axis(tmp, window, wmask, axis=1)
+    masks |= tmp
+    return masks, np.where(masks, values, 0.0).sum(axis=1)
+
+
 def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int | None = None,
              *, dist: str = "uniform", C: float = bounds.DEFAULT_C, max_values: int = 20,
              alpha: float | None = None, tau: float = 1.0, check_assumptions: bool = True,
@@ -84,8 +141,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     ----------
     target : MLP
         Network with (optional) biases; hidden activation ReLU, leaky ReLU, or a
-        smooth activation with ``phi(0) = 0``, ``phi'(0) > 0`` and a known tangent
-        remainder (tanh, or :func:`slth.nets.activations.custom`). Assumption checked:
+        smooth activation with ``phi'(0) > 0`` and a known tangent remainder (tanh,
+        sigmoid, softplus, or :func:`slth.nets.activations.custom`). Assumption checked:
         all weights and biases in [-1, 1].
     eps, delta : float in (0, 1)
         Accuracy and failure probability.
@@ -140,11 +197,11 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     act = acts[0] if L > 1 else get_activation("relu")
     homogeneous = act.homogeneous
     if not homogeneous:
-        if act.phi0 != 0.0 or act.dphi0 <= 0.0 or act.remainder is None:
+        if act.dphi0 <= 0.0 or act.remainder is None:
             raise ValueError(
                 f"target activation {act.name!r} is not supported by burkholz: need a "
-                "ReLU-like activation (relu, leaky_relu) or a smooth one with phi(0) = 0, "
-                f"phi'(0) > 0 and a tangent remainder bound (tanh); got phi(0)={act.phi0:.4g}, "
+                "ReLU-like activation (relu, leaky_relu) or a smooth one with phi'(0) > 0 "
+                "and a tangent remainder bound (tanh, sigmoid, softplus); got "
                 f"phi'(0)={act.dphi0:.4g}, remainder={act.remainder}")
     if tau * 0 != 0 or act(np.array([tau]))[0] == 0.0:
         raise ValueError(f"tau must give a non-zero activation, got tau={tau!r}")
@@ -172,7 +229,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
             as_float(alpha, "alpha"), "alpha")
     else:
         alpha = 1.0
-    src_widths = bounds.burkholz_widths(widths, n, homogeneous)
+    mc = coarse_count(act, n, d0, max_values)
+    src_widths = bounds.burkholz_widths(widths, n, homogeneous, coarse=mc)
     ss = as_seed_sequence(seed)
     Ls = L + 1
     # First layer U[-2, 2] (weights and biases), as in the paper's code: products of a
@@ -182,9 +240,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     col_record: list = [None] * Ls
     if not homogeneous:
         cs = np.ones(src_widths[1])
-        cs[: m * d0] = 1.0 / (alpha * act.dphi0)
+        cs[: m * d0 + mc] = 1.0 / (alpha * act.dphi0)
         col_scale[1] = cs
-        col_record[1] = [m * d0, 1.0 / (alpha * act.dphi0), 1.0]
+        col_record[1] = [m * d0 + mc, 1.0 / (alpha * act.dphi0), 1.0]
     spec = SourceSpec(src_widths, (act,) * L, (True,) + (False,) * L, dist, int(ss.entropy),
                       tuple(ss.spawn_key), tuple(weight_scale), (2.0,) + (1.0,) * L,
                       tuple(col_scale))
@@ -203,7 +261,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     n1 = src_widths[1]
     with timer("draw"):
         u = np.empty(m * d0)
-        cb = np.empty(m)
+        cb = np.empty(mc + m)
         for r0, W, bias in spec.iter_blocks(0):
             rr = np.arange(r0, r0 + W.shape[0])
             uni = rr < m * d0
@@ -217,7 +275,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
                             else act.dphi0, tol=tol)
     # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
-    bias_idx = np.flatnonzero(cb > 0.0 if homogeneous else phic != 0.0)
+    bias_idx = mc + np.flatnonzero(cb[mc:] > 0.0 if homogeneous else phic[mc:] != 0.0)
+    coarse_cols = m * d0 + np.arange(mc)
     vpp = [layer.values_per_problem]
 
     def targets_for(l, r0, R):
@@ -292,6 +351,21 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         vals += v_
                         for e, x in zip(e_w, es, strict=True):
                             e[r0 + act_rows] = x
+                        if l == 0 and mc:
+                            # phi(0) != 0: the kept univariate neurons add phi(0) * sum(v);
+                            # the coarse bias neurons cancel it (see solve_coarse)
+                            offset = np.zeros(R)
+                            for rr_, vv_ in zip(r_, v_, strict=True):
+                                np.add.at(offset, rr_ - r0, act.phi0 * vv_)
+                            cvals = W[act_rows][:, coarse_cols] * phic[:mc][None, :]
+                            cmask, csum = solve_coarse(cvals, bt[act_rows] - offset[act_rows],
+                                                       max_values, opts)
+                            rr, tt = np.nonzero(cmask)
+                            rows.append(act_rows[rr] + r0)
+                            cols.append(coarse_cols[tt])
+                            vals.append(W[act_rows[rr], coarse_cols[tt]])
+                            bt = bt.copy()
+                            bt[act_rows] -= offset[act_rows] + csum
                     bvals = W[:, bcols] * bvals_act[None, :]
                     mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt,
                                               max_values, tol, opts)
@@ -331,7 +405,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         "construction": "burkholz", "eps": eps, "delta": delta, "n": n, "required_n": required,
         "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
         "max_values": max_values, "values_per_problem": vpp, "block": m, "copies": c,
-        "bias_neurons": m, "alpha": alpha, "tau": tau, "activation": act.name,
+        "bias_neurons": m, "coarse_bias_neurons": mc,
+        "coarse_required": coarse_count(act, required, d0, max_values), "alpha": alpha,
+        "tau": tau, "activation": act.name,
         "homogeneous": homogeneous, "col_scale": col_record,
         "assumption_violations": violations,
     }
