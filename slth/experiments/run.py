@@ -124,7 +124,14 @@ def _local(pending: list[Task], workers: int) -> Iterator[tuple]:
             raise
     try:
         for fut in cf.as_completed(futures):
-            yield fut.result()
+            try:
+                yield fut.result()
+            except cf.process.BrokenProcessPool as exc:
+                raise RuntimeError(
+                    "a worker process died abruptly (killed, out of memory, or the main "
+                    "module could not be re-imported by the 'spawn' start method: guard "
+                    "scripts with if __name__ == '__main__'); finished tasks are stored, "
+                    "run again to resume") from exc
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
