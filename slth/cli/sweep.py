@@ -122,8 +122,12 @@ def _run(args) -> int:
     sweep = _load(args)
     if sweep is None:
         raise ValueError("nothing to run: give a sweep file or at least --experiment")
-    summary = run(sweep, args.store, workers=args.workers, scheduler=args.scheduler,
-                  progress=False if args.no_progress else None)
+    try:
+        summary = run(sweep, args.store, workers=args.workers, scheduler=args.scheduler,
+                      progress=False if args.no_progress else None)
+    except RuntimeError as exc:              # a worker died; finished rows are kept
+        print(f"slth sweep: error: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(dumps({**summary.as_dict(), "failures": summary.failures}))
     else:

@@ -49,10 +49,14 @@ def _pick(rows, columns):
 def _verify_bounds(args) -> int:
     from slth.experiments.suite import verify_bounds
 
-    res = verify_bounds(args.out, quick=args.quick, workers=args.workers,
-                        scheduler=args.scheduler, fresh=args.fresh,
-                        formats=tuple(args.formats),
-                        progress=False if args.no_progress else None)
+    try:
+        res = verify_bounds(args.out, quick=args.quick, workers=args.workers,
+                            scheduler=args.scheduler, fresh=args.fresh,
+                            formats=tuple(args.formats),
+                            progress=False if args.no_progress else None)
+    except RuntimeError as exc:              # a worker died; finished rows are kept
+        print(f"slth verify-bounds: error: {exc}", file=sys.stderr)
+        return 1
     inconsistent = [t for t in res.tickets if t["verdict"] == "INCONSISTENT"]
     if args.json:
         print(dumps(res.as_dict()))

@@ -27,6 +27,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
@@ -126,7 +127,7 @@ def _local(pending: list[Task], workers: int) -> Iterator[tuple]:
         for fut in cf.as_completed(futures):
             try:
                 yield fut.result()
-            except cf.process.BrokenProcessPool as exc:
+            except BrokenProcessPool as exc:
                 raise RuntimeError(
                     "a worker process died abruptly (killed, out of memory, or the main "
                     "module could not be re-imported by the 'spawn' start method: guard "
