@@ -8,11 +8,13 @@ are named parameters here, with the defaults this package uses documented.
 Random subset sum (Lueker 1998; Pensia et al. 2020, Cor. 3.3; da Cunha et al.,
 ESA 2023): ``n >= C log2(1 / min(eps, delta))`` i.i.d. samples (uniform, or
 products of two uniforms) approximate every target in [-1, 1] within eps with
-probability at least 1 - delta. ``C`` is not given by the papers; the default
-``C = 3`` is this package's choice: with it, tickets of small random targets at the
-required width are certified eps-close in the package's tests (``C = 2`` was not
-enough at delta = 0.1: the product distributions of the first layers reach large
-targets only with enough terms of the right sign).
+probability at least 1 - delta, for a constant ``C`` the papers do not give. The
+default ``C = 3`` is this package's choice, not a guarantee: with it, tickets of small
+random targets at the required width are certified eps-close in the package's tests
+(``C = 2`` was not enough at delta = 0.1), but for single small instances the formula
+can fall short (10 uniform samples cover [-1, 1] within 0.1 with probability about 0.89,
+not 0.9; 20 products of two uniforms cover it within 0.01 with probability about 0.94,
+not 0.99). :func:`slth.rss.min_samples` measures the empirical requirement.
 
 Examples
 --------
@@ -104,10 +106,12 @@ def rss_problems(widths: Sequence[int], construction: str = "pensia", n: int = 1
 def pensia_weight_eps(widths: Sequence[int], eps: float, radius: float = 1.0) -> float:
     """Per-weight accuracy that makes the depth-2L ticket eps-close.
 
-    ``eps / (2 L D radius)`` with ``D = max_l sqrt(d_l d_{l-1})``: if every achieved
-    subset-sum error is at most this, the error propagation of :mod:`slth.verify`
+    ``eps / (2 L D max(radius, eps))`` with ``D = max_l sqrt(d_l d_{l-1})``: if every
+    achieved subset-sum error is at most this, the error propagation of :mod:`slth.verify`
     (spectral norms at most 1, no biases, ReLU) gives a sup error of at most
-    ``(eps / 2) exp(eps / (2 radius)) <= eps`` on the ball of that radius.
+    ``L e D r (1 + e D)^(L-1) <= (eps / 2) exp(eps / (2 max(r, eps))) <= 0.83 eps`` on the
+    ball of radius ``r``. (With ``radius`` alone in place of ``max(radius, eps)`` the last
+    step fails for ``radius < eps / (2 ln 2)``.)
 
     Examples
     --------
@@ -119,7 +123,7 @@ def pensia_weight_eps(widths: Sequence[int], eps: float, radius: float = 1.0) ->
     radius = check_positive(radius, "radius")
     L = len(w) - 1
     D = max(math.sqrt(w[l] * w[l + 1]) for l in range(L))
-    return eps / (2.0 * L * D * radius)
+    return eps / (2.0 * L * D * max(radius, eps))
 
 
 def pensia_n(widths: Sequence[int], eps: float, delta: float, C: float = DEFAULT_C,

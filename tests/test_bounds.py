@@ -79,3 +79,15 @@ def test_rss_problems_counts_construction():
 def test_bad_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize("radius", [0.01, 0.1, 1.0, 5.0])
+@pytest.mark.parametrize("L", [1, 3, 50])
+def test_pensia_weight_eps_suffices(radius, L):
+    # the propagation recursion of slth.verify with every per-weight error at eps_w
+    widths = [4] * (L + 1)
+    eps = 0.3
+    e = bounds.pensia_weight_eps(widths, eps, radius)
+    D = 4.0
+    bound = L * e * D * radius * (1 + e * D) ** (L - 1)
+    assert bound <= eps
