@@ -232,3 +232,20 @@ def test_summary_and_timings():
     assert s["kept"] == t.kept and s["source_params"] == t.spec.n_params
     assert set(t.timings) >= {"draw", "solve", "assemble", "total"}
     assert s["max_weight_error"] == max(float(e.max()) for e in t.errors.values())
+
+
+def test_save_leaky_slope_and_refuse_custom(tmp_path):
+    from slth.nets import activations
+
+    base = random_target([2, 3, 1], norm="max", bias=True, seed=0)
+    t = burkholz(MLP(base.weights, base.biases, activations.leaky_relu(0.2)), eps=0.1,
+                 delta=0.1, seed=0, n=3)
+    t.save(tmp_path / "a.npz")
+    back = load(tmp_path / "a.npz")
+    assert back.spec.activations[0].slope_neg == 0.2
+    x = np.random.default_rng(0).normal(size=(3, 2))
+    assert np.array_equal(back(x), t(x))
+    sine = activations.custom(np.sin, lipschitz=1.0, derivative=np.cos, remainder=(1 / 6, 3))
+    c = burkholz(MLP(base.weights, base.biases, sine), eps=0.1, delta=0.1, seed=0, n=3)
+    with pytest.raises(ValueError, match="custom activation"):
+        c.save(tmp_path / "b.npz")

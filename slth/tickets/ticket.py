@@ -162,16 +162,22 @@ class SourceSpec:
 
     # -------------------------------------------------------------- storage
     def to_json(self) -> dict:
-        for a in self.activations:
-            if ACTIVATIONS.get(a.name) is not a and a.name != "leaky_relu":
-                raise ValueError(f"cannot save a ticket with the custom activation {a.name!r}")
         return {
             "widths": list(self.widths),
-            "activations": [[a.name, a.slope_neg] for a in self.activations],
+            "activations": [activation_to_json(a) for a in self.activations],
             "bias": list(self.bias), "dist": self.dist, "entropy": str(self.entropy),
             "spawn_key": list(self.spawn_key), "weight_scale": list(self.weight_scale),
             "bias_scale": list(self.bias_scale),
         }
+
+
+def activation_to_json(a: Activation) -> list:
+    """``[name, slope]`` for a built-in activation; custom ones cannot be stored."""
+    if a.homogeneous:
+        return ["leaky_relu", a.slope_neg]
+    if ACTIVATIONS.get(a.name) is not a:
+        raise ValueError(f"cannot save a ticket with the custom activation {a.name!r}")
+    return [a.name, None]
 
 
 def _activation_from_json(item) -> Activation:
@@ -329,7 +335,7 @@ class Ticket:
             arrays[f"err_{k}"] = v
         header = {
             "format": "slth-ticket-1",
-            "target_activations": [[a.name, a.slope_neg] for a in t.activations],
+            "target_activations": [activation_to_json(a) for a in t.activations],
             "target_bias": [b is not None for b in t.biases],
             "spec": self.spec.to_json(),
             "params": _jsonable(self.params), "timings": self.timings,
