@@ -64,8 +64,9 @@ def _verify_bounds(args) -> int:
         lemmas = [{**x, "ci": f"[{x['ci_low']:.3f}, {x['ci_high']:.3f}]",
                    "sufficient_n": "-" if x["sufficient_n"] is None else x["sufficient_n"]}
                   for x in res.lemmas]
-        print("Tickets: sup error over the unit ball, worst case over seeds "
-              "(empirical = lower bound, certified = upper bound)")
+        print("Tickets: sup error over the input domain, worst case over seeds (empirical = "
+              "lower bound, certified = upper bound; MLPs: l2 error on the unit l2 ball, "
+              "CNNs: max-norm error on [-1, 1] images)")
         print(format_table(_pick(res.tickets, TICKET_COLUMNS)))
         print("\nSubset-sum lemmas: fraction of trials covered within eps by n samples; "
               "n enough = smallest n whose 95% lower bound reaches 1 - delta")

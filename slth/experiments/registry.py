@@ -17,8 +17,8 @@ A new construction is one more :class:`Construction` in :data:`CONSTRUCTIONS`.
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> sorted(EXPERIMENTS)[:3]
-['burkholz', 'mrss', 'pensia']
+>>> list(EXPERIMENTS)
+['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured']
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
@@ -134,6 +134,28 @@ def _mlp_target(norm: str, bias: bool):
     return make
 
 
+def _cnn_target(config: dict, seed: np.random.SeedSequence):
+    from slth.nets import random_cnn_target
+
+    k = config["kernel"]
+    return random_cnn_target(config["widths"], k, padding="same" if k % 2 else k // 2,
+                             activation=config["activation"], seed=seed)
+
+
+def _cnn_unstructured_required(target, config) -> int:
+    from slth import bounds
+
+    return bounds.cnn_unstructured_n(target.channels, config["kernel"], config["eps"],
+                                     config["delta"], config["C"])
+
+
+def _cnn_structured_required(target, config) -> int:
+    from slth import bounds
+
+    return bounds.cnn_structured_channels(target.channels, config["kernel"], config["eps"],
+                                          config["delta"], config["C"])
+
+
 def _pensia_required(target, config) -> int:
     from slth import bounds
 
@@ -167,8 +189,14 @@ class Construction:
         Target activations the construction supports.
     default_shape : list of int
         Default ``widths``.
+    dists : tuple of str
+        Source distributions the construction offers (passed as ``dist=`` when more
+        than one).
     extra : tuple of Param
-        Further fields (e.g. kernel size and image side of a CNN target).
+        Further fields (e.g. the kernel size of a CNN target).
+    suite : dict
+        Widths of the construction in ``slth verify-bounds``: ``{"width_factor": [...]}``
+        or ``{"n": [...]}``.
     """
 
     name: str
@@ -180,12 +208,14 @@ class Construction:
     default_shape: tuple[int, ...] = (4, 4, 2)
     dists: tuple[str, ...] = ("uniform", "normal")
     extra: tuple[Param, ...] = field(default=())
+    suite: dict = field(default_factory=lambda: {"width_factor": [0.25, 0.5, 1.0]})
 
     def build(self, target, config: dict, n: int, seed, threads: int | None):
         module, func = self.builder.split(":")
         fn = getattr(importlib.import_module(module), func)
+        opts = {"dist": config["dist"]} if len(self.dists) > 1 else {}
         return fn(target, eps=config["eps"], delta=config["delta"], seed=seed, n=n,
-                  C=config["C"], dist=config["dist"], threads=threads)
+                  C=config["C"], threads=threads, **opts)
 
 
 #: The ticket constructions a sweep can run; adding one is adding an entry here.
@@ -195,7 +225,20 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      _mlp_target("spectral", False), _pensia_required),
         Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
                      _mlp_target("max", True), _burkholz_required,
-                     activations=("relu", "leaky_relu", "tanh")),
+                     activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus")),
+        Construction("cnn_unstructured", "da Cunha et al. 2022, CNN depth 2L",
+                     "slth.tickets:cnn_unstructured", _cnn_target, _cnn_unstructured_required,
+                     default_shape=(1, 2, 2),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
+                                  "kernel side of the target CNN"),)),
+        # the structured requirement (slth.bounds.cnn_structured_channels) is in the
+        # thousands of channels even for 2 x 2 kernels: the suite runs fixed smaller widths
+        Construction("cnn_structured", "da Cunha et al. 2023, CNN structured",
+                     "slth.tickets:cnn_structured", _cnn_target, _cnn_structured_required,
+                     default_shape=(1, 2, 2), dists=("normal",),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 2,
+                                  "kernel side of the target CNN"),),
+                     suite={"n": [50, 150, 400]}),
     )
 }
 

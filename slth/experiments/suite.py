@@ -1,7 +1,8 @@
 """The bound-verification suite behind ``slth verify-bounds``.
 
-A small fixed sweep covering every construction of :data:`CONSTRUCTIONS` (with ReLU,
-and the depth-L+1 construction also with tanh) and the random-subset-sum lemmas
+A small fixed sweep covering every construction of
+:data:`~slth.experiments.registry.CONSTRUCTIONS` (depth 2L, depth L+1 with ReLU and tanh,
+CNN unstructured and structured; ReLU unless said) and the random-subset-sum lemmas
 (1-D for uniform and NSN samples; multidimensional for d = 1, 2, 3), at the width the
 theorem requires and at smaller widths. Results go to ``OUT/verify-bounds.sqlite``
 (re-running resumes), figures to ``OUT/``.
@@ -38,10 +39,8 @@ from slth.experiments.registry import CONSTRUCTIONS, EXPERIMENTS, resolve_n
 from slth.experiments.store import Store
 
 __all__ = ["suite_sweep", "verify_bounds", "ticket_table", "lemma_table", "SuiteResult",
-           "TICKET_FACTORS", "LEMMA_FACTORS"]
+           "LEMMA_FACTORS"]
 
-#: Source widths of the ticket rows, as fractions of the theorem's n.
-TICKET_FACTORS = (0.25, 0.5, 1.0)
 #: Widths of the lemma rows, as fractions of the lemma's n, per lemma.
 LEMMA_FACTORS = {"rss": (0.5, 1.0), "mrss": (0.1, 1.0)}
 #: Extra activations per construction (besides its first, ReLU).
@@ -54,17 +53,16 @@ def suite_sweep(quick: bool = False) -> Sweep:
     Examples
     --------
     >>> s = suite_sweep(quick=True)
-    >>> sorted({t.experiment for t in s.tasks()})[:3]
-    ['burkholz', 'mrss', 'pensia']
+    >>> sorted({t.experiment for t in s.tasks()})
+    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'mrss', 'pensia', 'rss']
     """
     seeds = 1 if quick else 5
     grids = []
     for c in CONSTRUCTIONS.values():
         acts = [c.activations[0], *EXTRA_ACTIVATIONS.get(c.name, ())]
         grids.append({"experiment": c.name, "widths": list(c.default_shape),
-                      "activation": acts, "eps": 0.1, "delta": 0.1,
-                      "width_factor": list(TICKET_FACTORS), "seeds": seeds,
-                      "samples": 256 if quick else 512, "starts": 2})
+                      "activation": acts, "eps": 0.1, "delta": 0.1, **c.suite,
+                      "seeds": seeds, "samples": 256 if quick else 512, "starts": 2})
     grids.append({"experiment": "rss", "dist": ["uniform", "nsn"],
                   "eps": [0.1, 0.01] if quick else [0.1, 0.03, 0.01, 0.003, 0.001],
                   "delta": 0.1, "trials": 50 if quick else 200, "seed": 0})
@@ -75,6 +73,13 @@ def suite_sweep(quick: bool = False) -> Sweep:
 
 
 # -------------------------------------------------------------------- tables
+def _target_label(config: dict) -> str:
+    shape = "-".join(map(str, config["widths"]))
+    if "kernel" in config:
+        shape += f" conv{config['kernel']}x{config['kernel']}"
+    return f"{shape} {config['activation']}"
+
+
 def _ticket_verdict(emp: np.ndarray, cert: np.ndarray, eps: float) -> str:
     if np.any(emp > cert):
         return "INCONSISTENT"
@@ -102,18 +107,17 @@ def ticket_table(rows: list[dict]) -> list[dict]:
         if EXPERIMENTS[r["experiment"]].family != "ticket":
             continue
         c = r["config"]
-        groups[(r["experiment"], tuple(c["widths"]), c["activation"], r["eps"],
-                r["n"])].append(r)
+        groups[(r["experiment"], _target_label(c), r["eps"], r["n"])].append(r)
     out = []
-    for (exp, _shape, act, eps, n), rs in sorted(
-            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[0][3],
-                                            kv[0][4])):
+    order = {name: i for i, name in enumerate(EXPERIMENTS)}
+    for (exp, target, eps, n), rs in sorted(
+            groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], -kv[0][2], kv[0][3])):
         emp = np.array([r["empirical"] for r in rs])
         cert = np.array([r["certified"] for r in rs])
         r0 = rs[0]
         out.append({
             "theorem": r0["theorem"], "experiment": exp,
-            "target": f"{'-'.join(map(str, r0['config']['widths']))} {act}",
+            "target": target,
             "required_width": "-".join(map(str, r0["required_widths"])),
             "used_width": "-".join(map(str, r0["widths"])),
             "n": n, "required_n": r0["required_n"], "seeds": len(rs),
