@@ -249,3 +249,30 @@ def test_save_leaky_slope_and_refuse_custom(tmp_path):
     c = burkholz(MLP(base.weights, base.biases, sine), eps=0.1, delta=0.1, seed=0, n=3)
     with pytest.raises(ValueError, match="custom activation"):
         c.save(tmp_path / "b.npz")
+
+
+def test_same_seed_bit_identical_across_processes():
+    import hashlib
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib\n"
+        "from slth.nets import random_target\n"
+        "from slth.tickets import burkholz\n"
+        "t = burkholz(random_target([3, 4, 2], norm='max', bias=True, seed=5), eps=0.1,"
+        " delta=0.1, seed=5, n=5, threads=1)\n"
+        "h = hashlib.sha256()\n"
+        "for w in t.weights:\n"
+        "    h.update(w.data.tobytes()); h.update(w.indices.tobytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=5), eps=0.1, delta=0.1,
+                 seed=5, n=5)
+    h = hashlib.sha256()
+    for w in t.weights:
+        h.update(w.data.tobytes())
+        h.update(w.indices.tobytes())
+    assert h.hexdigest() == out
