@@ -337,3 +337,36 @@ def test_pooling_is_copied_and_certified():
     assert out.shape == (4, 2)
     r = check_cnn(t, samples=64, image_size=5)
     assert r.empirical <= r.certified
+
+
+@pytest.mark.parametrize("name", ["unstructured", "structured_3x3"])
+def test_save_and_load_round_trip(name, request, tmp_path):
+    from slth.tickets import load
+
+    t = request.getfixturevalue(name)
+    path = tmp_path / "t.npz"
+    t.save(path)
+    u = load(path)
+    assert type(u) is type(t) and u.params == t.params
+    assert all(np.array_equal(a, b) for a, b in zip(t.weights, u.weights, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(t.masks, u.masks, strict=True))
+    assert all(np.array_equal(t.errors[k], u.errors[k]) for k in t.errors)
+    x = _x()
+    assert np.array_equal(u(x), t(x))
+    assert cnn_certified_error(u)[0] == cnn_certified_error(t)[0]
+
+
+def test_cli_builds_and_verifies_cnn_tickets(tmp_path, capsys):
+    import json
+
+    from slth.cli import main
+
+    out = tmp_path / "c.npz"
+    assert main(["ticket", "build", "--construction", "cnn_unstructured", "--widths", "1,2",
+                 "--kernel-size", "3", "--eps", "0.2", "--delta", "0.1", "--out", str(out),
+                 "--json", "--no-progress"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["construction"] == "cnn_unstructured" and built["n"] == built["required_n"]
+    assert main(["verify", str(out), "--samples", "32", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["norm"] == "inf" and report["certified"] <= 0.2

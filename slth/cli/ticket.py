@@ -43,7 +43,11 @@ def register(sub) -> None:
     tsub = parser.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
 
     p = tsub.add_parser("build", help="build a ticket and save it as .npz")
-    p.add_argument("--construction", choices=("pensia", "burkholz"), default="burkholz")
+    p.add_argument("--construction", default="burkholz",
+                   choices=("pensia", "burkholz", "cnn_unstructured", "cnn_structured"))
+    p.add_argument("--kernel-size", type=int, default=3,
+                   help="CNN constructions: kernel size of the random target (--widths are "
+                        "its channels)")
     tgt = p.add_mutually_exclusive_group(required=True)
     tgt.add_argument("--widths", type=_widths, help="random target with these widths")
     tgt.add_argument("--target", help=".npz with W0, W1, ... (d_out x d_in) and b0, b1, ...")
@@ -74,6 +78,8 @@ def _build(args) -> int:
     from slth import bounds, tickets
     from slth.nets import random_target
 
+    if args.construction.startswith("cnn_"):
+        return _build_cnn(args)
     if args.target:
         target = load_target(args.target, args.activation)
     else:
@@ -86,6 +92,26 @@ def _build(args) -> int:
                    max_values=args.max_values, threads=args.threads,
                    check_assumptions=not args.no_check,
                    progress=False if args.no_progress else None)
+    ticket.save(args.out)
+    _print(ticket, args.json, extra={"saved": args.out})
+    return 0
+
+
+def _build_cnn(args) -> int:
+    from slth import bounds, tickets
+    from slth.nets import random_cnn_target
+
+    if args.target:
+        raise ValueError("--target: CNN constructions build random targets only (--widths "
+                         "gives the channels, --kernel-size the kernel size)")
+    target = random_cnn_target(args.widths, args.kernel_size, seed=args.target_seed,
+                               padding="same" if args.kernel_size % 2 else "valid")
+    kw = {"max_values": args.max_values} if args.construction == "cnn_unstructured" else {}
+    ticket = getattr(tickets, args.construction)(
+        target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
+        C=bounds.DEFAULT_C if args.C is None else args.C, threads=args.threads,
+        check_assumptions=not args.no_check, progress=False if args.no_progress else None,
+        **kw)
     ticket.save(args.out)
     _print(ticket, args.json, extra={"saved": args.out})
     return 0

@@ -1,14 +1,16 @@
 """Constructions of strong lottery tickets; each returns a :class:`Ticket`.
 
 * :func:`pensia` -- depth 2L, ReLU (Pensia et al. 2020);
-* :func:`burkholz` -- depth L+1, ReLU, leaky ReLU, tanh, ... with biases (Burkholz 2022).
+* :func:`burkholz` -- depth L+1, ReLU, leaky ReLU, tanh, ... with biases (Burkholz 2022);
+* :func:`cnn_unstructured`, :func:`cnn_structured` -- CNNs, weight by weight (da Cunha et al.
+  2022) or whole kernels and channels (da Cunha et al. 2023).
 """
 
 from slth.tickets.burkholz import burkholz
-from slth.tickets.cnn import CNNTicket, cnn_unstructured
+from slth.tickets.cnn import CNNTicket, cnn_unstructured, load  # load: MLP and CNN tickets
 from slth.tickets.cnn_structured import cnn_structured
 from slth.tickets.pensia import pensia
-from slth.tickets.ticket import SourceSpec, Ticket, load
+from slth.tickets.ticket import SourceSpec, Ticket
 
 __all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "load", "CNNTicket", "cnn_unstructured",
            "cnn_structured"]

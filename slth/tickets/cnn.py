@@ -39,6 +39,8 @@ True
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -60,9 +62,9 @@ from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
 from slth.nets.cnn import CNN
 from slth.tickets.pensia import UnivariateLayer, progress_bar
-from slth.tickets.ticket import BLOCK_ENTRIES, Ticket, Timer
+from slth.tickets.ticket import BLOCK_ENTRIES, Ticket, Timer, _jsonable
 
-__all__ = ["ConvSourceSpec", "CNNTicket", "cnn_unstructured", "check_cnn_target"]
+__all__ = ["ConvSourceSpec", "CNNTicket", "cnn_unstructured", "check_cnn_target", "load"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,9 +216,81 @@ class CNNTicket(Ticket):
             "build_seconds": float(self.timings.get("total", sum(self.timings.values()))),
         }
 
-    def save(self, path) -> None:
-        raise NotImplementedError("saving CNN tickets is not supported yet; rebuild from "
-                                  "ticket.params (the seed defines the source)")
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the ticket to a ``.npz`` file: target kernels, bit-packed masks, errors and
+        a JSON header; the source is regenerated from its seed by :func:`load`."""
+        t = self.target
+        arrays: dict[str, np.ndarray] = {f"target_k{l}": k for l, k in enumerate(t.kernels)}
+        for l, m in enumerate(self.kernel_masks):
+            arrays[f"mask{l}"] = np.packbits(m.ravel())
+        for k, v in self.errors.items():
+            arrays[f"err_{k}"] = v
+        sp = self.spec
+        header = {
+            "format": CNN_FORMAT, "target_paddings": list(t.paddings), "pool": t.pool,
+            "spec": {"channels": list(sp.channels), "kernel_sizes": list(sp.kernel_sizes),
+                     "paddings": list(sp.paddings), "dist": sp.dist,
+                     "entropy": str(sp.entropy), "spawn_key": list(sp.spawn_key),
+                     "pool": sp.pool},
+            "params": _jsonable(self.params), "timings": self.timings,
+            "errors": list(self.errors),
+        }
+        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+#: Format tag of saved CNN tickets.
+CNN_FORMAT = "slth-cnn-ticket-1"
+
+
+def load(path: str | os.PathLike) -> Ticket:
+    """Read a ticket written by :meth:`Ticket.save` or :meth:`CNNTicket.save`.
+
+    For a CNN ticket the source is regenerated from its seed and the pruned kernels are
+    ``source * mask`` again.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from slth.nets import random_cnn_target
+    >>> t = cnn_unstructured(random_cnn_target([1, 2], 3, seed=0), eps=0.2, delta=0.1,
+    ...                      seed=3, n=4)
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.npz")
+    >>> t.save(path)
+    >>> u = load(path)
+    >>> all(np.array_equal(a, b) for a, b in zip(t.weights, u.weights))
+    True
+    """
+    from slth.tickets.ticket import load as load_mlp
+
+    with np.load(path, allow_pickle=False) as z:
+        if "header" not in z:
+            raise ValueError(f"path: {os.fspath(path)!r} is not a saved slth ticket")
+        header = json.loads(bytes(z["header"]).decode())
+        if header.get("format") != CNN_FORMAT:
+            return load_mlp(path)
+        s = header["spec"]
+        relu = get_activation("relu")
+        spec = ConvSourceSpec(tuple(s["channels"]), tuple(s["kernel_sizes"]),
+                              tuple(s["paddings"]), (relu,) * (len(s["channels"]) - 2),
+                              s["dist"], int(s["entropy"]), tuple(s["spawn_key"]), s["pool"])
+        L = len(header["target_paddings"])
+        target = CNN([z[f"target_k{l}"] for l in range(L)], None, "relu",
+                     header["target_paddings"], header["pool"])
+        masks, weights = [], []
+        for l in range(spec.depth):
+            shape = spec.shape(l)
+            m = np.unpackbits(z[f"mask{l}"], count=int(np.prod(shape))).astype(bool)
+            m = m.reshape(shape)
+            masks.append(m)
+            weights.append(spec.layer(l) * m)
+        errors = {k: z[f"err_{k}"] for k in header["errors"]}
+    params = header["params"]
+    if isinstance(params.get("seed"), str):
+        params["seed"] = int(params["seed"])
+    return CNNTicket(target, spec, tuple(weights), (None,) * spec.depth, (None,) * spec.depth,
+                     errors, params, header["timings"], tuple(masks))
 
 
 def check_cnn_target(target, construction: str, check_assumptions: bool):
