@@ -456,7 +456,7 @@ def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
     if not isinstance(ticket, Ticket):
         raise TypeError(f"ticket must be a slth.tickets.Ticket, got {type(ticket).__name__}")
     if str(ticket.params.get("construction", "")).startswith("cnn_"):
-        return check_cnn(ticket, radius, min(samples, 512), seed)
+        return check_cnn(ticket, radius, samples, seed)
     radius = check_positive(radius, "radius")
     norm = check_choice(norm, "norm", ("l2", "inf"))
     samples = check_int(samples, "samples", minimum=1)
