@@ -68,55 +68,81 @@ def _lemma_rows(rows):
 # -------------------------------------------------------- overparameterization
 def overparameterization(rows: list[dict], *, fig: Figure | None = None,
                          certified: bool = True) -> tuple[Figure, dict]:
-    """Ticket error vs width factor ``n / n_required`` (log-log), one curve per setting.
+    """Ticket error vs width factor ``n / n_required`` (log-log), one panel per construction.
 
-    A setting is (construction, target widths, activation, eps). Solid: empirical
+    In a panel, one colour per setting (target widths, activation, eps). Solid: empirical
     error (a lower bound on the sup error); dashed: certified error (an upper bound).
-    Lines are medians over seeds, bands span the 10% to 90% quantiles. The grey
-    dotted horizontal line is eps, the vertical line the theorem's width (factor 1).
+    Lines are medians over seeds, bands span the 10% to 90% quantiles. The dotted
+    horizontal line is eps, the vertical line the theorem's width (factor 1).
     """
-    groups: dict = defaultdict(lambda: defaultdict(list))
+    panels: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     required = {}
     for r in _ticket_rows(rows):
         c = r["config"]
-        label = (f"{r['experiment']} {'-'.join(map(str, c['widths']))} {c['activation']} "
-                 f"eps={r['eps']:g}")
-        groups[label][r["n"] / r["required_n"]].append(r)
-        required[label] = (r["required_n"], r["eps"])
-    if not groups:
+        shape = "-".join(map(str, c["widths"]))
+        if "kernel" in c:
+            shape += f" conv{c['kernel']}x{c['kernel']}"
+        label = f"{r['experiment']} {shape} {c['activation']} eps={r['eps']:g}"
+        panels[r["experiment"]][label][r["n"] / r["required_n"]].append(r)
+        required[label] = (r["required_n"], r["eps"], "kernel" in c)
+    if not panels:
         raise ValueError("rows: no ticket rows (pensia, burkholz, ...) to plot")
-    fig = fig or Figure(figsize=(7.5, 5.0), layout="constrained")
-    ax = fig.add_subplot()
+    from slth.experiments.registry import EXPERIMENTS
+
+    names = [e for e in EXPERIMENTS if e in panels]
+    ncols = min(2, len(names))
+    nrows = -(-len(names) // ncols)
+    fig = fig or Figure(figsize=(6.5 * ncols, 4.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
     data = {}
-    colors = [f"C{i % 10}" for i in range(len(groups))]
-    for color, (label, by_x) in zip(colors, sorted(groups.items()), strict=True):
-        xs = np.array(sorted(by_x))
-        entry = {"x": xs, "n": np.array([by_x[x][0]["n"] for x in xs]),
-                 "required_n": required[label][0], "eps": required[label][1]}
-        for kind, style in (("empirical", "-"), ("certified", "--")):
-            if kind == "certified" and not certified:
-                continue
-            q = np.array([_quantiles([r[kind] for r in by_x[x]]) for x in xs])
-            entry[kind] = {"q10": q[:, 0], "median": q[:, 1], "q90": q[:, 2]}
-            ax.plot(xs, q[:, 1], style, marker="o", color=color, ms=4,
-                    label=f"{label} (n_req={required[label][0]}), {kind}")
-            ax.fill_between(xs, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
-        data[label] = entry
-    for eps in sorted({v[1] for v in required.values()}):
-        ax.axhline(eps, color="0.3", ls=":", lw=1.2, label=f"theorem eps = {eps:g}")
-    ax.axvline(1.0, color="k", lw=1.0, alpha=0.6, label="theorem width (n = n_required)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ticks = sorted({float(x) for v in data.values() for x in v["x"]} | {1.0})
-    ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("width factor n / n_required (source width relative to the theorem's)")
-    ax.set_ylabel("sup error ||f(x) - g(x)||_2 on the unit ball")
-    ax.set_title("Overparameterization: error of the ticket vs source width\n"
-                 "(median over seeds, band 10-90%; solid empirical, dashed certified)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    for ax, name in zip(axes, names, strict=False):
+        groups = panels[name]
+        xs_all = set()
+        for i, (label, by_x) in enumerate(sorted(groups.items())):
+            color = f"C{i % 10}"
+            xs = np.array(sorted(by_x))
+            xs_all.update(xs.tolist())
+            entry = {"x": xs, "n": np.array([by_x[x][0]["n"] for x in xs]),
+                     "required_n": required[label][0], "eps": required[label][1]}
+            for kind, style in (("empirical", "-"), ("certified", "--")):
+                if kind == "certified" and not certified:
+                    continue
+                q = np.array([_quantiles([r[kind] for r in by_x[x]]) for x in xs])
+                entry[kind] = {"q10": q[:, 0], "median": q[:, 1], "q90": q[:, 2]}
+                ax.plot(xs, q[:, 1], style, marker="o", color=color, ms=4,
+                        label=f"{label} (n_req={required[label][0]}), {kind}")
+                ax.fill_between(xs, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
+            data[label] = entry
+        for eps in sorted({required[lb][1] for lb in groups}):
+            ax.axhline(eps, color="0.3", ls=":", lw=1.2, label=f"theorem eps = {eps:g}")
+        ax.axvline(1.0, color="k", lw=1.0, alpha=0.6, label="theorem width (n = n_required)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ticks = _spread(sorted(xs_all | {1.0}))
+        ax.set_xticks(ticks, [f"{t:.2g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        cnn = any(required[lb][2] for lb in groups)
+        ax.set_xlabel("width factor n / n_required")
+        ax.set_ylabel("sup error, max norm, inputs in [-1, 1]" if cnn
+                      else "sup error ||f(x) - g(x)||_2, unit l2 ball")
+        ax.set_title(f"{EXPERIMENTS[name].description}", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Overparameterization: ticket error vs source width (median over seeds, "
+                 "band 10-90%; solid empirical, dashed certified)", fontsize=11)
     return fig, data
+
+
+def _spread(values: list[float], min_ratio: float = 1.25) -> list[float]:
+    """Tick positions at least ``min_ratio`` apart on a log axis (1.0 always kept)."""
+    out: list[float] = []
+    for v in sorted(values, reverse=True):
+        if not out or out[-1] / v >= min_ratio:
+            out.append(v)
+    return sorted(out)
 
 
 # ----------------------------------------------------------------- required n
