@@ -72,7 +72,8 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict):
 
     First attempt: the first ``k`` valid candidates (a prefix, in neuron order). Problems
     whose error exceeds ``tol`` get a second attempt over their ``k`` candidates of largest
-    magnitude (which reach further); the better of the two is kept. Deterministic.
+    magnitude (which reach further), when there are more than ``k`` candidates; the better
+    of the two is kept. Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
     """
@@ -82,7 +83,7 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict):
     sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
     masks[:, :k] = sub
     bad = np.flatnonzero(err > tol)
-    if bad.size and kall > 0:
+    if bad.size and kall > k:      # a second attempt needs other candidates
         mag = np.where(valid[bad], np.abs(values[bad]), -1.0)
         order = np.argsort(-mag, axis=1, kind="stable")[:, :k]
         vals2 = np.take_along_axis(values[bad], order, axis=1)
