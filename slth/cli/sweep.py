@@ -22,8 +22,9 @@ def _setting(text: str) -> tuple[str, object]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE (a TOML value, e.g. "
                                          f"delta=0.05 or trials=[50,100]); got {text!r}")
-    import tomllib
+    from slth.experiments.grid import toml_module
 
+    tomllib = toml_module()
     try:
         parsed = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:

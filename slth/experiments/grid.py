@@ -230,6 +230,19 @@ class Sweep:
         return f"Sweep(name={self.name!r}, tasks={len(self)})"
 
 
+def toml_module():
+    """``tomllib`` (Python >= 3.11) or ``tomli``; ``ValueError`` when neither exists."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:        # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError as exc:
+            raise ValueError("reading TOML needs Python >= 3.11 or the 'tomli' package; "
+                             "a .json sweep file works everywhere") from exc
+    return tomllib
+
+
 def load_sweep(path: str | os.PathLike) -> Sweep:
     """Read a sweep file (TOML; ``.json`` also accepted).
 
@@ -251,15 +264,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
             raise ValueError(f"sweep file {os.fspath(path)!r} is not valid JSON: {exc}") \
                 from exc
     else:
-        try:
-            import tomllib
-        except ModuleNotFoundError:        # Python 3.10
-            try:
-                import tomli as tomllib  # type: ignore[no-redef]
-            except ModuleNotFoundError as exc:
-                raise ValueError("reading TOML sweep files needs Python >= 3.11 or the "
-                                 "'tomli' package; a .json sweep file works everywhere") \
-                    from exc
+        tomllib = toml_module()
         try:
             spec = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
