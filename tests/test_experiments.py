@@ -279,7 +279,9 @@ KILL_SWEEP = textwrap.dedent("""
 
 
 def test_kill_and_resume_equals_uninterrupted_run(tmp_path):
-    """SIGKILL a two-worker sweep mid-run, resume it: same rows as one uninterrupted run."""
+    """SIGKILL a two-worker sweep mid-run, resume it: same rows as one uninterrupted run.
+
+    Only the runner is killed; its workers must exit by themselves."""
     spec = tmp_path / "kill.toml"
     spec.write_text(KILL_SWEEP)
     total = len(load_sweep(spec))
@@ -302,9 +304,20 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path):
                     break
             time.sleep(0.02)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its pool workers
+        proc.kill()                          # SIGKILL to the runner only
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    # its pool workers notice and exit (no orphans left computing or idling)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("pool workers outlived their killed parent by 20 s")
     assert integrity(db) == "ok"
     with Store(db) as st:
         killed_rows = len(st)

@@ -87,10 +87,18 @@ def _execute_dask(key: str, config: dict, threads: int | None = 1) -> tuple:
         return execute(key, config, threads)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     import numba
 
     numba.set_num_threads(1)
+
+    def watch() -> None:
+        # a worker whose parent was killed (even by SIGKILL) exits instead of idling forever
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="slth-parent-watch").start()
 
 
 @contextlib.contextmanager
@@ -117,7 +125,7 @@ def _local(pending: list[Task], workers: int) -> Iterator[tuple]:
     ctx = multiprocessing.get_context("spawn")
     with _single_threaded_children():
         pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                      initializer=_init_worker)
+                                      initializer=_init_worker, initargs=(os.getpid(),))
         try:
             futures = [pool.submit(execute, t.key, t.config, 1) for t in pending]
         except BaseException:
