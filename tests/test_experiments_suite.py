@@ -41,8 +41,9 @@ def test_quick_suite_covers_every_construction_and_lemma(quick):
         assert any(r["theorem_width"] for r in rows) and any(not r["theorem_width"]
                                                              for r in rows)
     names = {p.name for p in out.iterdir()}
-    assert {"verify-bounds-quick.sqlite", "verify-bounds-quick.json", "overparameterization.png",
-            "required_n.png", "success_heatmap_rss.png", "success_heatmap_mrss.png"} <= names
+    assert {"verify-bounds-quick.sqlite", "verify-bounds-quick.json",
+            "quick_overparameterization.png", "quick_required_n.png",
+            "quick_success_heatmap_rss.png", "quick_success_heatmap_mrss.png"} <= names
     assert json.loads((out / "verify-bounds-quick.json").read_text())["tickets"] == res["tickets"]
 
 

@@ -86,6 +86,8 @@ def _verify_bounds(args) -> int:
                 print(f"  {x['theorem']}, {x['target']}, eps {x['eps']:g}, n {x['used_n']}: "
                       f"{x['verdict']} (success {x['success']:.3f}, 95% CI "
                       f"[{x['ci_low']:.3f}, {x['ci_high']:.3f}] vs {x['one_minus_delta']:g})")
+        if res.reused:
+            print(f"Reused {res.reused} finished task(s) from {res.store} (--fresh recomputes).")
         print(f"Results: {res.store}")
         print(f"Figures: {', '.join(res.figures)}")
         print(f"Time: {res.seconds:.1f} s")

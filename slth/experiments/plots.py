@@ -271,19 +271,19 @@ def _save(fig: Figure, folder: Path, stem: str, formats) -> list[str]:
     return paths
 
 
-def suite_figures(rows: list[dict], folder, formats=("png",)) -> list[str]:
-    """Write every figure the rows allow; returns the file names."""
+def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
+    """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
     written = []
     if _ticket_rows(rows):
-        written += _save(overparameterization(rows)[0], folder, "overparameterization",
-                         formats)
+        written += _save(overparameterization(rows)[0], folder,
+                         f"{prefix}overparameterization", formats)
     if _lemma_rows(rows):
-        written += _save(required_n(rows)[0], folder, "required_n", formats)
+        written += _save(required_n(rows)[0], folder, f"{prefix}required_n", formats)
         for exp in ("rss", "mrss"):
             if any(r["experiment"] == exp for r in rows):
                 written += _save(success_heatmap(rows, experiment=exp)[0], folder,
-                                 f"success_heatmap_{exp}", formats)
+                                 f"{prefix}success_heatmap_{exp}", formats)
     return written
 
 

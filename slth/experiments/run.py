@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from slth._validate import check_int
 from slth.experiments.grid import Sweep, Task, load_sweep

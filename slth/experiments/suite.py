@@ -204,6 +204,7 @@ class SuiteResult:
     figures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     failures: list = field(default_factory=list)
+    reused: int = 0
 
     @property
     def ok(self) -> bool:
@@ -214,7 +215,8 @@ class SuiteResult:
         return good_t and good_l and consistent and not self.failures
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "seconds": self.seconds, "store": self.store,
+        return {"ok": self.ok, "seconds": self.seconds, "reused_tasks": self.reused,
+                "store": self.store,
                 "figures": self.figures, "tickets": self.tickets, "lemmas": self.lemmas,
                 "failures": self.failures}
 
@@ -244,7 +246,8 @@ def verify_bounds(out: str | os.PathLike = "slth-output", *, quick: bool = False
         Output folder (created); holds ``verify-bounds.sqlite``, ``verify-bounds.json``
         and the figures.
     quick : bool
-        Fewer seeds, trials and eps values (a smoke run).
+        Fewer seeds, trials and eps values (a smoke run); its files are named
+        ``verify-bounds-quick.*`` and ``quick_*``.
     workers, scheduler, progress
         As in :func:`slth.experiments.run`.
     fresh : bool
@@ -272,8 +275,9 @@ def verify_bounds(out: str | os.PathLike = "slth-output", *, quick: bool = False
     with Store(db) as st:
         rows = st.rows(keys={t.key for t in sweep.tasks()})
     tickets, lemmas = ticket_table(rows), lemma_table(rows)
-    figures = plots.suite_figures(rows, folder, formats)
-    result = SuiteResult(tickets, lemmas, os.fspath(db), figures, 0.0, summary.failures)
+    figures = plots.suite_figures(rows, folder, formats, prefix="quick_" if quick else "")
+    result = SuiteResult(tickets, lemmas, os.fspath(db), figures, 0.0, summary.failures,
+                         summary.skipped)
     result.seconds = time.perf_counter() - t0
     with open(folder / f"{sweep.name}.json", "w", encoding="utf-8") as fh:
         json.dump(result.as_dict(), fh, indent=2, default=str)
