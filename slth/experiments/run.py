@@ -211,10 +211,13 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
     ...     path = os.path.join(d, "doc.sqlite")
     ...     first = run(sweep, path, workers=1, progress=False)
     ...     again = run(sweep, path, workers=1, progress=False)
-    ...     rows = Store(path).rows()
-    >>> first.finished, again.skipped, [r["n_trials"] for r in rows] == [
-    ...     r["n_trials"] for r in rows]
-    (2, 2, True)
+    ...     with Store(path) as st:
+    ...         stored = {r["eps"]: r["n_trials"] for r in st.rows()}
+    >>> first.finished, again.skipped
+    (2, 2)
+    >>> from slth import rss
+    >>> stored[0.1] == rss.min_samples(0.1, trials=4, seed=0, progress=False).tolist()
+    True
     """
     if isinstance(sweep, (str, os.PathLike)):
         sweep = load_sweep(sweep)
