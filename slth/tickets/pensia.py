@@ -160,7 +160,7 @@ class UnivariateLayer:
 
 def progress_bar(total: int, enabled: bool | None, problems: int, desc: str):
     if enabled is None:
-        enabled = problems > 2_000_000
+        enabled = problems > 250_000
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="block")
 
 
