@@ -1,7 +1,8 @@
 """Constructions of strong lottery tickets; each returns a :class:`Ticket`.
 
 * :func:`pensia` -- depth 2L, ReLU (Pensia et al. 2020);
-* :func:`burkholz` -- depth L+1, ReLU, leaky ReLU, tanh, ... with biases (Burkholz 2022);
+* :func:`burkholz` -- depth L+1, with biases, for ReLU, leaky ReLU, tanh, sigmoid, softplus
+  and custom smooth activations (Burkholz 2022).
 * :func:`cnn_unstructured`, :func:`cnn_structured` -- CNNs, weight by weight (da Cunha et al.
   2022) or whole kernels and channels (da Cunha et al. 2023).
 """
