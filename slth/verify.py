@@ -558,13 +558,15 @@ def cnn_certified_error(ticket: Ticket, radius: float = 1.0):
 
 
 def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512, seed=0, *,
-                        image_size: int = 8, chunk: int = 64):
+                        image_size: int = 8, chunk: int = 64, rounds: int = 16):
     """Largest ``max |target(x) - ticket(x)|`` found (a lower bound on the sup).
 
     Inputs are ``image_size x image_size`` images with ``c_0`` channels: half uniform in
     ``[-radius, radius]``, half random corners (entries ``+-radius``), where the
-    piecewise-linear error tends to peak. The pruned network is evaluated in its compacted
-    form (removed channels dropped: the same sums without their zero terms).
+    piecewise-linear error tends to peak. Then ``rounds`` rounds of local search from
+    the worst image: ``chunk`` copies, each with a random tenth of its entries redrawn
+    from ``{-radius, 0, radius}``, the best kept. The pruned network is evaluated in its
+    compacted form (removed channels dropped: the same sums without their zero terms).
 
     Returns
     -------
@@ -581,6 +583,14 @@ def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512,
         x = rng.uniform(-radius, radius, (b, *shape))
         x[b // 2:] = radius * np.where(x[b // 2:] >= 0, 1.0, -1.0)
         err = np.abs(f(x) - g(x)).reshape(b, -1).max(axis=1)
+        i = int(np.argmax(err))
+        if err[i] > best:
+            best, best_x = float(err[i]), x[i]
+    for _ in range(rounds):
+        x = np.repeat(best_x[None], chunk, axis=0)
+        flip = rng.random(x.shape) < 0.1
+        x[flip] = radius * rng.integers(-1, 2, int(flip.sum()))
+        err = np.abs(f(x) - g(x)).reshape(chunk, -1).max(axis=1)
         i = int(np.argmax(err))
         if err[i] > best:
             best, best_x = float(err[i]), x[i]
