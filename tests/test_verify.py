@@ -170,3 +170,22 @@ def test_custom_activation_ticket():
     narrow = burkholz(MLP(base.weights, base.biases, act), eps=0.1, delta=0.1, seed=0, n=1)
     r = check(narrow, samples=256, starts=2)
     assert r.empirical <= r.certified and not r.meets_eps
+
+
+def test_cli_target_from_arrays(tmp_path, capsys):
+    import json
+
+    from slth.cli import main
+
+    t = random_target([3, 4, 2], norm="max", bias=True, activation="tanh", seed=0)
+    np.savez(tmp_path / "target.npz", W0=t.weights[0], W1=t.weights[1], b0=t.biases[0],
+             b1=t.biases[1], activation="tanh")
+    out = tmp_path / "t.npz"
+    assert main(["ticket", "build", "--target", str(tmp_path / "target.npz"), "--eps", "0.1",
+                 "--delta", "0.1", "--n", "4", "--out", str(out), "--json"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["params"]["activation"] == "tanh" and built["n"] == 4
+    assert main(["ticket", "info", str(out)]) == 0
+    assert "burkholz" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["ticket", "build", "--target", str(out), "--out", str(tmp_path / "x.npz")])
