@@ -47,8 +47,10 @@ CHUNK = 1 << 16
 def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
     """Exact subset sums for a batch; invalid (padding) entries are never selected.
 
-    Returns masks ``(m, k)`` and the achieved errors ``|t - sum(values[mask])|``,
-    recomputed here from the masks.
+    Problems are grouped by their number of valid values, each group solved with exactly
+    that many (exact subset sum costs ``2^(k/2)`` per problem, so padding would make every
+    problem pay for the longest). Returns masks ``(m, k)`` and the achieved errors
+    ``|t - sum(values[mask])|``, recomputed here from the masks.
     """
     from slth.rss import solve_many
 
@@ -56,13 +58,22 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
     if k == 0 or m == 0:
         return np.zeros((m, k), dtype=bool), np.abs(targets)
     v = np.where(valid, values, 0.0)
-    masks = np.empty((m, k), dtype=bool)
-    for s in range(0, m, CHUNK):
-        e = min(m, s + CHUNK)
-        masks[s:e] = np.asarray(
-            solve_many(np.ascontiguousarray(v[s:e]), np.ascontiguousarray(targets[s:e]),
-                       max_bytes=max_bytes, threads=threads)[0], dtype=bool)
-    masks &= valid
+    counts = valid.sum(axis=1)
+    order = np.argsort(~valid, axis=1, kind="stable")         # valid entries first
+    packed = np.take_along_axis(v, order, axis=1)
+    masks = np.zeros((m, k), dtype=bool)
+    for cnt in np.unique(counts):
+        if cnt == 0:
+            continue
+        rows = np.flatnonzero(counts == cnt)
+        for s in range(0, rows.size, CHUNK):
+            r = rows[s:s + CHUNK]
+            sub = np.asarray(solve_many(np.ascontiguousarray(packed[r, :cnt]),
+                                        np.ascontiguousarray(targets[r]),
+                                        max_bytes=max_bytes, threads=threads)[0], dtype=bool)
+            full = np.zeros((r.size, k), dtype=bool)
+            np.put_along_axis(full, order[r, :cnt], sub, axis=1)
+            masks[r] = full
     errors = np.abs(targets - np.where(masks, v, 0.0).sum(axis=1))
     return masks, errors
 
