@@ -419,10 +419,7 @@ def gather_csr(shape: tuple[int, int], rows: Sequence[np.ndarray], cols: Sequenc
     r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     v = np.concatenate(vals) if vals else np.zeros(0)
-    order = np.lexsort((c, r))
-    r, c, v = r[order], c[order], v[order]
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.add.at(indptr, r + 1, 1)
-    np.cumsum(indptr, out=indptr)
-    idx_dtype = np.int32 if max(shape[1], len(v)) < 2**31 else np.int64
-    return sparse.csr_matrix((v, c.astype(idx_dtype), indptr.astype(idx_dtype)), shape=shape)
+    # COO -> CSR is a counting sort (explicit zeros are kept); then sort each row's columns
+    out = sparse.coo_matrix((v, (r, c)), shape=shape).tocsr()
+    out.sort_indices()
+    return out
