@@ -55,8 +55,8 @@ def reference(tmp_path_factory):
 def test_grid_expands_cross_product_with_defaults():
     sweep = load_sweep(SMALL)
     tasks = sweep.tasks()
-    # 2 constructions x 3 widths x 2 seeds + 2 eps x 2 seeds
-    assert len(tasks) == 2 * 3 * 2 + 2 * 2
+    # 2 constructions x 3 widths x 2 seeds + 2 eps x 2 seeds + 2 CNN widths x 2 seeds
+    assert len(tasks) == 2 * 3 * 2 + 2 * 2 + 2 * 2
     assert len({t.key for t in tasks}) == len(tasks)
     pensia = [t.config for t in tasks if t.experiment == "pensia"]
     assert sorted({(c["width_factor"], c["seed"]) for c in pensia}) == [
@@ -239,7 +239,7 @@ def test_rerun_skips_finished_tasks(reference, tmp_path):
     path = tmp_path / "copy.sqlite"
     path.write_bytes(Path(reference[0]).read_bytes())
     summary = run(SMALL, path, workers=1, progress=False)
-    assert (summary.skipped, summary.finished, summary.failed) == (16, 0, 0)
+    assert (summary.skipped, summary.finished, summary.failed) == (20, 0, 0)
     with Store(path) as st:
         assert stable(st.rows()) == stable(reference[1])
 
@@ -275,6 +275,13 @@ KILL_SWEEP = textwrap.dedent("""
     eps = [0.01, 0.005]
     trials = 100
     seeds = 6
+
+    [[grid]]
+    experiment = "cnn_structured"
+    n = 20
+    samples = 32
+    eps = 0.1
+    seeds = 2
 """)
 
 
