@@ -60,6 +60,8 @@ def register(sub) -> None:
                    help="any other field, as a TOML value (repeatable)")
     p.add_argument("--name", help="sweep name (default: the file name, or 'cli')")
     p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    p.add_argument("--threads", type=int,
+                   help="numba threads per task with --workers 1 (pool workers use one)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on dask.distributed: a scheduler address, or 'local' for a "
                         "LocalCluster of --workers processes")
@@ -125,7 +127,7 @@ def _run(args) -> int:
         raise ValueError("nothing to run: give a sweep file or at least --experiment")
     try:
         summary = run(sweep, args.store, workers=args.workers, scheduler=args.scheduler,
-                      progress=False if args.no_progress else None)
+                      progress=False if args.no_progress else None, threads=args.threads)
     except RuntimeError as exc:              # a worker died; finished rows are kept
         print(f"slth sweep: error: {exc}", file=sys.stderr)
         return 1

@@ -117,10 +117,10 @@ def _single_threaded_children() -> Iterator[None]:
                 os.environ[v] = old
 
 
-def _local(pending: list[Task], workers: int) -> Iterator[tuple]:
+def _local(pending: list[Task], workers: int, threads: int | None) -> Iterator[tuple]:
     if workers == 1:
         for t in pending:
-            yield execute(t.key, t.config)
+            yield execute(t.key, t.config, threads)
         return
     ctx = multiprocessing.get_context("spawn")
     with _single_threaded_children():
@@ -181,7 +181,8 @@ def _dask(pending: list[Task], client) -> Iterator[tuple]:
 
 
 def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.PathLike, *,
-        workers: int | None = None, scheduler=None, progress: bool | None = None) -> RunSummary:
+        workers: int | None = None, scheduler=None, progress: bool | None = None,
+        threads: int | None = None) -> RunSummary:
     """Run the tasks of ``sweep`` that ``store`` does not hold yet.
 
     Parameters
@@ -197,6 +198,10 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
         Run on dask.distributed instead of the local pool (see the module docstring).
     progress : bool, optional
         tqdm progress bar with ETA (default: when writing to a terminal).
+    threads : int, optional
+        numba (and k-d tree) threads per task when ``workers=1`` (default: numba's
+        setting); pool and dask workers always use one. Results do not depend on it;
+        for many small tasks one thread is often faster.
 
     Returns
     -------
@@ -227,6 +232,11 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
         raise TypeError(f"sweep must be a Sweep, a mapping or a path, got "
                         f"{type(sweep).__name__}")
     workers = default_workers() if workers is None else check_int(workers, "workers", minimum=1)
+    if threads is not None:
+        import numba
+
+        threads = check_int(threads, "threads", minimum=1,
+                            maximum=numba.config.NUMBA_NUM_THREADS)
     tasks = sweep.tasks()                 # validated before the store is touched
     client, own = None, []
     if scheduler is not None:
@@ -245,7 +255,7 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
             results = _dask(pending, client)
             executor = f"dask ({scheduler if isinstance(scheduler, str) else 'client'})"
         else:
-            results = _local(pending, min(workers, max(1, len(pending))))
+            results = _local(pending, min(workers, max(1, len(pending))), threads)
             executor = f"local, {min(workers, max(1, len(pending)))} worker(s)"
         finished, failures = 0, []
         with tqdm(total=len(pending), desc=f"sweep {sweep.name}", unit="task",
