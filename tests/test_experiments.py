@@ -389,8 +389,11 @@ def test_threads_do_not_change_results(tmp_path):
     sweep = Sweep([{"experiment": "pensia", "widths": [2, 2, 1], "eps": 0.1, "n": 3,
                     "samples": 32, "starts": 1},
                    {"experiment": "mrss", "d": 2, "eps": 0.3, "trials": 3}])
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
     run(sweep, tmp_path / "a.sqlite", workers=1, threads=1, progress=False)
-    run(sweep, tmp_path / "b.sqlite", workers=1, progress=False)
+    run(sweep, tmp_path / "b.sqlite", workers=1, threads=most, progress=False)
     with Store(tmp_path / "a.sqlite") as a, Store(tmp_path / "b.sqlite") as b:
         assert len(a) == 2 and stable(a.rows()) == stable(b.rows())
     with pytest.raises(ValueError, match=r"threads must be <= "):

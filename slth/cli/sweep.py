@@ -60,8 +60,9 @@ def register(sub) -> None:
                    help="any other field, as a TOML value (repeatable)")
     p.add_argument("--name", help="sweep name (default: the file name, or 'cli')")
     p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
-    p.add_argument("--threads", type=int,
-                   help="numba threads per task with --workers 1 (pool workers use one)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="numba threads per task with --workers 1 (default 1; pool and dask "
+                        "workers always use one)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on dask.distributed: a scheduler address, or 'local' for a "
                         "LocalCluster of --workers processes")

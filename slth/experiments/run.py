@@ -2,7 +2,7 @@
 
 Executors:
 
-* ``workers=1``: in this process;
+* ``workers=1``: in this process (``threads`` numba threads per task, default 1);
 * ``workers > 1`` (default: the number of cores): a local process pool (``spawn``
   context), one numba thread and one BLAS thread per worker;
 * ``scheduler=``: dask.distributed (``pip install "slth[dist]"``) -- a scheduler address
@@ -182,7 +182,7 @@ def _dask(pending: list[Task], client) -> Iterator[tuple]:
 
 def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.PathLike, *,
         workers: int | None = None, scheduler=None, progress: bool | None = None,
-        threads: int | None = None) -> RunSummary:
+        threads: int = 1) -> RunSummary:
     """Run the tasks of ``sweep`` that ``store`` does not hold yet.
 
     Parameters
@@ -198,10 +198,12 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
         Run on dask.distributed instead of the local pool (see the module docstring).
     progress : bool, optional
         tqdm progress bar with ETA (default: when writing to a terminal).
-    threads : int, optional
-        numba (and k-d tree) threads per task when ``workers=1`` (default: numba's
-        setting); pool and dask workers always use one. Results do not depend on it;
-        for many small tasks one thread is often faster.
+    threads : int
+        numba (and k-d tree) threads of each task when ``workers=1``; pool and dask
+        workers always use one. A sweep parallelises across tasks, so the default is 1
+        (on many small tasks, several threads per task were measured 3-4 times slower;
+        ``benchmarks/bench_sweep.py``); raise it for a few large tasks. Results do not
+        depend on it.
 
     Returns
     -------
@@ -232,11 +234,9 @@ def run(sweep: Sweep | Mapping | str | os.PathLike, store: Store | str | os.Path
         raise TypeError(f"sweep must be a Sweep, a mapping or a path, got "
                         f"{type(sweep).__name__}")
     workers = default_workers() if workers is None else check_int(workers, "workers", minimum=1)
-    if threads is not None:
-        import numba
+    import numba
 
-        threads = check_int(threads, "threads", minimum=1,
-                            maximum=numba.config.NUMBA_NUM_THREADS)
+    threads = check_int(threads, "threads", minimum=1, maximum=numba.config.NUMBA_NUM_THREADS)
     tasks = sweep.tasks()                 # validated before the store is touched
     client, own = None, []
     if scheduler is not None:
