@@ -276,3 +276,10 @@ def test_same_seed_bit_identical_across_processes():
         h.update(w.data.tobytes())
         h.update(w.indices.tobytes())
     assert h.hexdigest() == out
+
+
+def test_reprs_are_short():
+    t = _build("relu", n=3)
+    for obj in (t, t.spec, t.target, t.network()):
+        assert len(repr(obj)) < 300
+    assert "burkholz" in repr(t) and "n=3" in repr(t)

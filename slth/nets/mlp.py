@@ -139,6 +139,12 @@ class MLP:
         object.__setattr__(self, "biases", tuple(checked))
         object.__setattr__(self, "activations", acts)
 
+    def __repr__(self) -> str:
+        acts = ",".join(a.name for a in self.activations) or "-"
+        kind = "sparse" if self.is_sparse else "dense"
+        return (f"MLP(widths={self.widths}, activations={acts}, "
+                f"biases={[b is not None for b in self.biases]}, {kind})")
+
     # ------------------------------------------------------------------ shape
     @property
     def depth(self) -> int:

@@ -75,6 +75,10 @@ class SourceSpec:
     bias_scale: tuple[float, ...] = ()
     col_scale: tuple = ()
 
+    def __repr__(self) -> str:
+        return (f"SourceSpec(widths={self.widths}, dist={self.dist!r}, "
+                f"activations={','.join(a.name for a in self.activations) or '-'})")
+
     def __post_init__(self):
         L = len(self.widths) - 1
         if not self.weight_scale:
@@ -236,6 +240,14 @@ class Ticket:
     errors: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        p = self.params
+        target = getattr(self.target, "widths", type(self.target).__name__)
+        return (f"{type(self).__name__}({p.get('construction')}, target={target}, "
+                f"source={getattr(self, 'widths', '?')}, n={p.get('n')} "
+                f"(required {p.get('required_n')}), eps={p.get('eps')}, "
+                f"kept={self.kept:,} of {self.spec.n_params:,})")
 
     # ------------------------------------------------------------- views
     @property
