@@ -148,7 +148,7 @@ def _pullback(y, gx, radius, norm):
     return radius * (1.0 - np.tanh(y) ** 2) * gx
 
 
-def _errors(f: MLP, g: MLP, x: NDArray[np.float64], chunk: int = 256) -> NDArray[np.float64]:
+def _errors(f: MLP, g: MLP, x: NDArray[np.float64], chunk: int = 64) -> NDArray[np.float64]:
     out = np.empty(x.shape[0])
     for s in range(0, x.shape[0], chunk):
         out[s:s + chunk] = np.linalg.norm(f(x[s:s + chunk]) - g(x[s:s + chunk]), axis=1)
