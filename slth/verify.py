@@ -564,9 +564,10 @@ def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512,
     Inputs are ``image_size x image_size`` images with ``c_0`` channels: half uniform in
     ``[-radius, radius]``, half random corners (entries ``+-radius``), where the
     piecewise-linear error tends to peak. Then ``rounds`` rounds of local search from
-    the worst image: ``chunk`` copies, each with a random tenth of its entries redrawn
-    from ``{-radius, 0, radius}``, the best kept. The pruned network is evaluated in its
-    compacted form (removed channels dropped: the same sums without their zero terms).
+    the worst image (``samples`` more evaluations in all): copies of it, each with a
+    random tenth of its entries redrawn from ``{-radius, 0, radius}``, the best kept.
+    The pruned network is evaluated in its compacted form (removed channels dropped: the
+    same sums without their zero terms).
 
     Returns
     -------
@@ -586,11 +587,12 @@ def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512,
         i = int(np.argmax(err))
         if err[i] > best:
             best, best_x = float(err[i]), x[i]
+    per_round = max(1, min(chunk, samples // max(rounds, 1)))
     for _ in range(rounds):
-        x = np.repeat(best_x[None], chunk, axis=0)
+        x = np.repeat(best_x[None], per_round, axis=0)
         flip = rng.random(x.shape) < 0.1
         x[flip] = radius * rng.integers(-1, 2, int(flip.sum()))
-        err = np.abs(f(x) - g(x)).reshape(chunk, -1).max(axis=1)
+        err = np.abs(f(x) - g(x)).reshape(per_round, -1).max(axis=1)
         i = int(np.argmax(err))
         if err[i] > best:
             best, best_x = float(err[i]), x[i]
