@@ -196,7 +196,10 @@ def _opnorm(a) -> float:
         return 0.0
     if a.size > 4_000_000:
         return float(np.linalg.norm(a))
-    return float(np.linalg.norm(a, 2)) * (1 + 1e-12)
+    # largest eigenvalue of the Gram matrix of the smaller side (cheaper than an SVD)
+    g = a @ a.T if a.shape[0] <= a.shape[1] else a.T @ a
+    lam = float(np.linalg.eigvalsh(g)[-1])
+    return float(np.sqrt(max(lam, 0.0))) * (1 + 1e-10) + 1e-300
 
 
 def _dual(c: NDArray[np.float64], norm: str) -> NDArray[np.float64]:
