@@ -544,7 +544,7 @@ def _masked_sums(x: NDArray[np.float64], masks: NDArray[np.bool_]) -> NDArray[np
 def _progress(iterable, show: bool, desc: str):
     if not show:
         return iterable
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, leave=False)
 
