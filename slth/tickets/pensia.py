@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 from scipy import sparse
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from slth import bounds
 from slth._validate import (
