@@ -8,7 +8,7 @@ is the stated one, the width is non-increasing in eps and delta (non-decreasing 
 Stated formulas (see ``THEORY.md`` and the docstrings of :mod:`slth.bounds`):
 
 * random subset sum (Lueker; Pensia et al. Cor. 3.3; da Cunha et al. 2023):
-  ``n = C log2(1 / min(eps, delta))``; the papers write ``C log(2 / eps)``;
+  ``n = C log2(2 / min(eps, delta))``, the papers' ``C log(2 / eps)``;
 * depth 2L (Pensia et al. 2020): ``n = C log2(1 / min(eps_w, delta_w))`` with
   ``eps_w = eps / (2 L D r)``, ``D = max_l sqrt(d_l d_(l-1))``,
   ``delta_w = delta / (2 sum_l d_l d_(l-1))``, of the order
@@ -93,7 +93,7 @@ _METHOD = ("symbolic (sympy: expression identity, derivative signs, limits) + nu
 
 
 def rss_width(fn: Callable = bounds.rss_n, expr: Callable = bounds.rss_n_expr) -> Check:
-    """``slth.bounds.rss_n`` / ``rss_n_expr`` against ``C log2(1 / min(eps, delta))``.
+    """``slth.bounds.rss_n`` / ``rss_n_expr`` against ``C log2(2 / min(eps, delta))``.
 
     Parameters
     ----------
@@ -106,7 +106,7 @@ def rss_width(fn: Callable = bounds.rss_n, expr: Callable = bounds.rss_n_expr) -
     -------
     Check
     """
-    stated = C * sp.log(1 / sp.Min(EPS, DELTA), 2)
+    stated = C * sp.log(2 / sp.Min(EPS, DELTA), 2)
     failures, notes = [], []
     e = expr()
     if sp.simplify(e - stated) != 0:
@@ -116,7 +116,7 @@ def rss_width(fn: Callable = bounds.rss_n, expr: Callable = bounds.rss_n_expr) -
         for delta in _EPS_GRID:
             for c in _C_GRID:
                 with mpmath.workdps(50):
-                    exact = mpmath.mpf(c) * mpmath.log(1 / mpmath.mpf(min(eps, delta)), 2)
+                    exact = mpmath.mpf(c) * mpmath.log(2 / mpmath.mpf(min(eps, delta)), 2)
                 _compare(fn(eps, delta, c), exact, f"rss_n({eps}, {delta}, C={c})", failures, notes)
                 count += 1
     for c in _C_GRID:
@@ -138,9 +138,7 @@ def rss_width(fn: Callable = bounds.rss_n, expr: Callable = bounds.rss_n_expr) -
         failures.append(f"n / (C log2(2/eps)) -> {paper}, not 1")
     if bounds.DEFAULT_C < 1:
         failures.append(f"DEFAULT_C = {bounds.DEFAULT_C} < 1: below the counting bound log2(1/eps)")
-    notes.append("the papers' form C log(2/eps) exceeds C log2(1/eps) by the additive constant C "
-                 "(absorbed by the unspecified C only up to a factor 1 + 1/log2(1/eps))")
-    return _report("rss_width", "rss_n = ceil(C log2(1/min(eps, delta))): stated formula, "
+    return _report("rss_width", "rss_n = ceil(C log2(2/min(eps, delta))): stated formula, "
                    "non-increasing in eps and delta, Theta(log 1/min(eps, delta))",
                    _METHOD.format(count), failures, notes,
                    f"expression identical; {count} grid points agree; d/deps < 0; "

@@ -75,8 +75,8 @@ def lueker_coverage(width: Callable | int = bounds.rss_n, dist: str = "uniform",
     Parameters
     ----------
     width : callable or int
-        The claimed sample size: ``width(eps, delta) -> int`` (default
-        ``slth.bounds.rss_n``, with its default constant) or an int.
+        The claimed sample size: ``width(eps, delta, dist=dist) -> int`` (default
+        ``slth.bounds.rss_n``, with the default constant of ``dist``) or an int.
     dist : str
         Sample distribution (``slth.distributions.NAMES``).
     eps, delta : float in (0, 1)
@@ -97,7 +97,7 @@ def lueker_coverage(width: Callable | int = bounds.rss_n, dist: str = "uniform",
     eps = check_open_unit(eps, "eps")
     delta = check_open_unit(delta, "delta")
     trials = check_int(trials, "trials", minimum=1)
-    n = width(eps, delta) if callable(width) else check_int(width, "width", minimum=1)
+    n = width(eps, delta, dist=dist) if callable(width) else check_int(width, "width", minimum=1)
     m = rss.min_samples(eps, dist, trials=trials, seed=seed, progress=False)
     k = int(np.sum(m <= n))
     low, high = clopper_pearson(k, trials, confidence)

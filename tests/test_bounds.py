@@ -12,8 +12,9 @@ from slth import bounds
 
 
 def test_rss_n_closed_form():
-    assert bounds.rss_n(2**-10, 0.5, C=1.0) == 10
-    assert bounds.rss_n(0.01, 0.001, C=2.0) == math.ceil(2 * math.log2(1000))
+    assert bounds.rss_n(2**-10, 0.5, C=1.0) == 11
+    assert bounds.rss_n(0.01, 0.001, C=2.0) == math.ceil(2 * math.log2(2000))
+    assert bounds.rss_n(0.1, 0.1, dist="uniform_product") == math.ceil(5 * math.log2(20))
     # counting lower bound: 2^n subset sums must eps-cover an interval of length 2
     for eps in (0.1, 0.01, 1e-4):
         assert bounds.rss_n(eps, 0.5, C=1.0) >= math.log2(1 / eps)
@@ -72,7 +73,8 @@ def test_rss_problems_counts_construction():
 
 @pytest.mark.parametrize("call", [
     lambda: bounds.rss_n(0.0, 0.1), lambda: bounds.rss_n(0.1, 1.0),
-    lambda: bounds.rss_n(0.1, 0.1, C=-1), lambda: bounds.pensia_n([3], 0.1, 0.1),
+    lambda: bounds.rss_n(0.1, 0.1, C=-1), lambda: bounds.rss_n(0.1, 0.1, dist="cauchy"),
+    lambda: bounds.pensia_n([3], 0.1, 0.1),
     lambda: bounds.pensia_n([3, 0], 0.1, 0.1), lambda: bounds.burkholz_n([3, 2], 2.0, 0.1),
     lambda: bounds.pensia_widths([3, 2], 0),
 ])

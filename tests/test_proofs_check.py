@@ -307,9 +307,16 @@ def test_pensia_weight_eps():
     _passes(bounds_checks.pensia_weight_eps_suffices())
     four = lambda w, eps, r=1.0: 4 * bounds.pensia_weight_eps(w, eps, r)  # noqa: E731
     _fails(bounds_checks.pensia_weight_eps_suffices(weight_eps=four), "attained")
-    # the library's own formula is not enough on small balls (an actual error, not a bound)
-    small = bounds_checks.pensia_weight_eps_suffices(radii=(0.1,))
-    _fails(small, "radius 0.1", "attained")
+    # the library's formula holds on small balls too; eps / (2 L D r) alone does not there
+    _passes(bounds_checks.pensia_weight_eps_suffices(radii=(0.1,)))
+
+    def radius_only(widths, eps, r=1.0):
+        pairs = zip(widths, widths[1:], strict=False)
+        L, D = len(widths) - 1, max(np.sqrt(a * b) for a, b in pairs)
+        return eps / (2 * L * D * r)
+
+    _fails(bounds_checks.pensia_weight_eps_suffices(weight_eps=radius_only, radii=(0.1,)),
+           "radius 0.1", "attained")
 
 
 def test_attained_error_matches_closed_form():
@@ -343,12 +350,23 @@ def test_counting_lower_bound():
 
 
 # ---------------------------------------------------------------- commands
-def test_main_exit_codes_and_output(capsys):
+@pytest.fixture
+def wrong_claim_registered():
+    """A deliberately wrong claim registered as a check, so that the exit status is 1."""
+    four = lambda w, eps, r=1.0: 4 * bounds.pensia_weight_eps(w, eps, r)  # noqa: E731
+    entry = proofs_check.Entry("wrong_weight_eps", bounds_checks.pensia_weight_eps_suffices,
+                               {"weight_eps": four})
+    proofs_check.REGISTRY.append(entry)
+    yield entry.name
+    proofs_check.REGISTRY.remove(entry)
+
+
+def test_main_exit_codes_and_output(capsys, wrong_claim_registered):
     assert pc_main(["sign_split", "rss_width"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("PASS  ReLU-like") and "[symbolic" in out[0]
     assert out[-1].startswith("2/2 checks passed")
-    assert pc_main(["pensia_weight_eps_small_radius"]) == 1
+    assert pc_main([wrong_claim_registered]) == 1
     out = capsys.readouterr().out
     assert out.startswith("FAIL") and "Failures:" in out
     assert pc_main(["--json", "sign_split"]) == 0
@@ -361,11 +379,11 @@ def test_main_exit_codes_and_output(capsys):
     assert exc.value.code == 2
 
 
-def test_slth_proofs_command(capsys):
+def test_slth_proofs_command(capsys, wrong_claim_registered):
     from slth.cli import COMMANDS, main
 
     assert "proofs" in COMMANDS
     assert main(["proofs", "--json", "smooth_activation_tanh"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in payload["checks"]] == ["smooth_activation_tanh"]
-    assert main(["proofs", "pensia_weight_eps_small_radius"]) == 1
+    assert main(["proofs", wrong_claim_registered]) == 1

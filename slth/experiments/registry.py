@@ -347,7 +347,8 @@ def _run_rss(config: dict, threads: int | None = None) -> dict:
     ns = rss.min_samples(config["eps"], config["dist"], trials=config["trials"],
                          seed=config["seed"], max_n=config["max_n"], threads=threads,
                          progress=False)
-    out = _lemma_summary(ns, bounds.rss_n(config["eps"], config["delta"], config["C"]))
+    out = _lemma_summary(ns, bounds.rss_n(config["eps"], config["delta"], config["C"],
+                                          dist=config["dist"]))
     out.update({"theorem": "RSS lemma (Lueker 1998)", "d": 1, "exact_trials": len(ns),
                 "timings": {"total": time.perf_counter() - t0}})
     return out
@@ -380,7 +381,7 @@ _LEMMA_COMMON = (
 EXPERIMENTS: dict[str, Experiment] = {
     "rss": Experiment("rss", "lemma", _LEMMA_COMMON + (
         Param("dist", _choice(distributions.NAMES), "uniform", "sample distribution"),
-        Param("C", _positive, 3.0, "constant of n = C log2(1/min(eps, delta))"),
+        Param("C", _positive, 3.0, "constant of n = C log2(2/min(eps, delta))"),
         Param("max_n", _int(minimum=1), 4096, "longest stream tried"),
     ), _run_rss, "exact samples needed to cover [-1, 1] within eps (slth.rss.min_samples)"),
     "mrss": Experiment("mrss", "lemma", _LEMMA_COMMON + (
