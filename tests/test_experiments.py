@@ -232,7 +232,7 @@ def test_rows_equal_direct_calls(reference):
         expect = rss.min_samples(r["eps"], "uniform", trials=16, seed=r["seed"], progress=False)
         assert r["n_trials"] == expect.tolist()
         assert r["median_n"] == float(np.median(expect))
-        assert r["required_n"] == int(np.ceil(3 * np.log2(1 / min(r["eps"], 0.1)) - 1e-9))
+        assert r["required_n"] == int(np.ceil(3 * np.log2(2 / min(r["eps"], 0.1)) - 1e-9))
 
 
 def test_rerun_skips_finished_tasks(reference, tmp_path):

@@ -160,7 +160,7 @@ def required_n(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
     the counting bound ``d log2(1/eps)`` (2^n subset sums must eps-cover the cube), the
     growth rate the theorems match up to constants and log factors. The legend gives the
     least-squares slope of the median against ``log2(1/eps)``; dashed, the 1-D lemma's
-    requirement ``C log2(1/min(eps, delta))`` recorded with the RSS rows.
+    requirement ``C log2(2/min(eps, delta))`` recorded with the RSS rows.
     """
     groups: dict = defaultdict(list)
     for r in _lemma_rows(rows):
@@ -189,7 +189,7 @@ def required_n(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
         x = np.array([math.log2(1.0 / e) for e, _ in lemma])
         req = np.array([n for _, n in lemma], dtype=float)
         ax.plot(x, req, "--x", color="0.15", lw=1.2,
-                label="RSS lemma's n = C log2(1/min(eps, delta))")
+                label="RSS lemma's n = C log2(2/min(eps, delta))")
         data["rss lemma n"] = {"x": x, "required_n": req}
     xmin = min(v["x"].min() for v in data.values())
     xmax = max(v["x"].max() for v in data.values())
