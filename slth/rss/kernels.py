@@ -190,7 +190,13 @@ def solve_one_threaded(values, target, a_work, a_flags, b_work, b_flags):
     a_sums = a_work[:size_a] if h % 2 == 0 else a_work[size_a:2 * size_a]
     b_sums = b_work[:size_b] if (n - h) % 2 == 0 else b_work[size_b:2 * size_b]
     i, j, _ = closest_pair(a_sums, b_sums, target)
-    return subset_bits(a_flags, h, i, 0) | subset_bits(b_flags, n - h, j, h)
+    bits = np.zeros(2, np.uint64)
+    for half in prange(2):
+        if half == 0:
+            bits[0] = subset_bits(a_flags, h, i, 0)
+        else:
+            bits[1] = subset_bits(b_flags, n - h, j, h)
+    return bits[0] | bits[1]
 
 
 @parallel_kernel
