@@ -126,6 +126,17 @@ def check_interval(interval, name: str = "interval") -> tuple[float, float]:
     return lo, hi
 
 
+def check_widths(widths, name: str = "widths") -> tuple[int, ...]:
+    """Layer widths (or channels) of a network: at least an input and an output, each >= 1."""
+    try:
+        w = tuple(widths)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a sequence of ints, got {widths!r}") from exc
+    if len(w) < 2:
+        raise ValueError(f"{name} must list at least an input and an output width, got {w!r}")
+    return tuple(check_int(x, f"{name}[{i}]", minimum=1) for i, x in enumerate(w))
+
+
 def format_bytes(nbytes: float) -> str:
     """Human-readable size, e.g. ``'1.5 GiB'``."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):

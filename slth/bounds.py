@@ -36,7 +36,14 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from slth._validate import as_float, check_choice, check_int, check_open_unit, check_positive
+from slth._validate import (
+    as_float,
+    check_choice,
+    check_int,
+    check_open_unit,
+    check_positive,
+    check_widths,
+)
 
 __all__ = [
     "DEFAULT_C", "RSS_C", "rss_n", "rss_n_expr", "pensia_weight_eps", "pensia_n", "pensia_n_expr",
@@ -49,16 +56,6 @@ DEFAULT_C = 3.0
 #: Constant of the random-subset-sum lemma per sample distribution (this package's
 #: calibration, see the module docstring).
 RSS_C = {"uniform": 3.0, "normal": 3.0, "nsn": 3.0, "uniform_product": 5.0}
-
-
-def _widths(widths: Sequence[int]) -> tuple[int, ...]:
-    try:
-        w = tuple(widths)
-    except TypeError as exc:
-        raise TypeError(f"widths must be a sequence of ints, got {widths!r}") from exc
-    if len(w) < 2:
-        raise ValueError(f"widths must hold at least an input and an output width, got {w!r}")
-    return tuple(check_int(x, f"widths[{i}]", minimum=1) for i, x in enumerate(w))
 
 
 def rss_n(eps: float, delta: float, C: float | None = None, dist: str = "uniform") -> int:
@@ -102,7 +99,7 @@ def rss_problems(widths: Sequence[int], construction: str = "pensia", n: int = 1
     ``pensia``: two per target weight (the sign split). ``burkholz``: per copy of each
     target neuron, two per first-layer weight and one per later weight, plus biases.
     """
-    w = _widths(widths)
+    w = check_widths(widths)
     if construction == "pensia":
         return 2 * sum(w[l] * w[l + 1] for l in range(len(w) - 1))
     L = len(w) - 1
@@ -130,7 +127,7 @@ def pensia_weight_eps(widths: Sequence[int], eps: float, radius: float = 1.0) ->
     >>> round(pensia_weight_eps([4, 4, 4], 0.1), 6)
     0.00625
     """
-    w = _widths(widths)
+    w = check_widths(widths)
     eps = check_open_unit(eps, "eps")
     radius = check_positive(radius, "radius")
     L = len(w) - 1
@@ -147,7 +144,7 @@ def pensia_n(widths: Sequence[int], eps: float, delta: float, C: float = DEFAULT
     bound over all subset-sum problems). The paper states
     ``n = O(log(d_{l-1} d_l L / min(eps, delta)))`` without the constant; ``C`` is it.
     """
-    w = _widths(widths)
+    w = check_widths(widths)
     delta = check_open_unit(delta, "delta")
     eps_w = pensia_weight_eps(w, eps, radius)
     delta_w = delta / rss_problems(w, "pensia")
@@ -166,7 +163,7 @@ def pensia_n_expr():
 
 def pensia_widths(widths: Sequence[int], n: int) -> tuple[int, ...]:
     """Source widths of the depth-2L construction: ``d_0, 2 n d_0, d_1, 2 n d_1, ..., d_L``."""
-    w = _widths(widths)
+    w = check_widths(widths)
     n = check_int(n, "n", minimum=1)
     out = [w[0]]
     for l in range(len(w) - 1):
@@ -187,7 +184,7 @@ def burkholz_n(widths: Sequence[int], eps: float, delta: float, C: float = DEFAU
     >>> burkholz_n([3, 4, 2], 0.1, 0.1)
     25
     """
-    w = _widths(widths)
+    w = check_widths(widths)
     eps = check_open_unit(eps, "eps")
     delta = check_open_unit(delta, "delta")
     C = check_positive(C, "C")
@@ -211,7 +208,7 @@ def burkholz_widths(widths: Sequence[int], n: int, homogeneous: bool = True,
     ``d_L``. ``coarse`` extra bias neurons serve activations with ``phi(0) != 0``
     (see :func:`slth.tickets.burkholz.coarse_count`).
     """
-    w = _widths(widths)
+    w = check_widths(widths)
     n = check_int(n, "n", minimum=1)
     coarse = check_int(coarse, "coarse", minimum=0)
     m = 2 * n if homogeneous else n
@@ -245,7 +242,7 @@ DEFAULT_KERNEL_EXPONENT = 3.0
 
 
 def _cnn_shape(channels: Sequence[int], kernel_sizes) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    c = _widths(channels)
+    c = check_widths(channels, "channels")
     L = len(c) - 1
     if isinstance(kernel_sizes, int) and not isinstance(kernel_sizes, bool):
         kernel_sizes = (kernel_sizes,) * L

@@ -37,8 +37,8 @@ from slth._validate import (
     as_float_array,
     as_seed_sequence,
     check_choice,
-    check_int,
     check_positive,
+    check_widths,
 )
 from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
@@ -283,16 +283,6 @@ class MLP:
 
 
 # -------------------------------------------------------------- initialisers
-def _check_widths(widths) -> tuple[int, ...]:
-    try:
-        widths = tuple(widths)
-    except TypeError as exc:
-        raise TypeError(f"widths must be a sequence of ints, got {widths!r}") from exc
-    if len(widths) < 2:
-        raise ValueError(f"widths must list at least an input and an output width, got {widths!r}")
-    return tuple(check_int(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths))
-
-
 def random_mlp(widths: Sequence[int], *, activation: str | Activation = "relu",
                dist: str = "uniform", scale: float = 1.0, bias: bool = True,
                seed: SeedLike = None) -> MLP:
@@ -306,7 +296,7 @@ def random_mlp(widths: Sequence[int], *, activation: str | Activation = "relu",
     >>> net.widths, float(np.abs(net.weights[0]).max()) <= 1.0
     ((3, 4, 2), True)
     """
-    widths = _check_widths(widths)
+    widths = check_widths(widths)
     scale = check_positive(scale, "scale")
     children = as_seed_sequence(seed).spawn(len(widths) - 1)
     ws, bs = [], []
@@ -335,7 +325,7 @@ def random_target(widths: Sequence[int], *, activation: str | Activation = "relu
     >>> [round(float(np.linalg.norm(w, 2)), 12) for w in t.weights]
     [1.0, 1.0]
     """
-    widths = _check_widths(widths)
+    widths = check_widths(widths)
     norm = check_choice(norm, "norm", ("spectral", "max"))
     bound = check_positive(bound, "bound")
     children = as_seed_sequence(seed).spawn(len(widths) - 1)

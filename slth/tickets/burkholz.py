@@ -44,11 +44,9 @@ from slth._validate import (
     as_seed_sequence,
     check_int,
     check_memory,
-    check_open_unit,
     check_positive,
     resolve_max_bytes,
 )
-from slth.distributions import get as get_distribution
 from slth.tickets.pensia import (
     UnivariateLayer,
     check_target,
@@ -56,7 +54,7 @@ from slth.tickets.pensia import (
     solve_problems,
     solve_with_retry,
 )
-from slth.tickets.ticket import SourceSpec, Ticket, Timer, gather_csr
+from slth.tickets.ticket import SourceSpec, Ticket, Timer, check_build_args, gather_csr
 
 __all__ = ["burkholz", "default_alpha"]
 
@@ -179,14 +177,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     (3, (3, 64, 40, 2))
     """
     target = check_target(target)
-    eps = check_open_unit(eps, "eps")
-    delta = check_open_unit(delta, "delta")
-    C = check_positive(C, "C")
+    eps, delta, C, max_values, dist = check_build_args("burkholz", eps, delta, C, max_values,
+                                                       dist)
     tau = check_positive(tau, "tau")
-    max_values = check_int(max_values, "max_values", minimum=1, maximum=48)
-    dist = get_distribution(dist).name
-    if dist not in ("uniform", "normal"):
-        raise ValueError(f"dist must be 'uniform' or 'normal' for burkholz, got {dist!r}")
     L = target.depth
     acts = target.activations
     if L > 1 and any(a is not acts[0] and a.name != acts[0].name for a in acts):

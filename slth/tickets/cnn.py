@@ -53,16 +53,14 @@ from slth._validate import (
     as_seed_sequence,
     check_int,
     check_memory,
-    check_open_unit,
     check_positive,
     resolve_max_bytes,
 )
-from slth.distributions import get as get_distribution
 from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
 from slth.nets.cnn import CNN
 from slth.tickets.pensia import UnivariateLayer, progress_bar
-from slth.tickets.ticket import BLOCK_ENTRIES, Ticket, Timer, _jsonable
+from slth.tickets.ticket import BLOCK_ENTRIES, Ticket, Timer, _jsonable, check_build_args
 
 __all__ = ["ConvSourceSpec", "CNNTicket", "cnn_unstructured", "check_cnn_target", "load"]
 
@@ -421,15 +419,9 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     >>> t.params["n"] == t.params["required_n"], t.structure()["structured"]
     (True, False)
     """
-    eps = check_open_unit(eps, "eps")
-    delta = check_open_unit(delta, "delta")
+    eps, delta, C, max_values, dist = check_build_args("cnn_unstructured", eps, delta, C,
+                                                       max_values, dist)
     radius = check_positive(radius, "radius")
-    C = check_positive(C, "C")
-    max_values = check_int(max_values, "max_values", minimum=1, maximum=48)
-    dist = get_distribution(dist).name
-    if dist not in ("uniform", "normal"):
-        raise ValueError(f"dist must be 'uniform' or 'normal' for cnn_unstructured, "
-                         f"got {dist!r}")
     target, violations = check_cnn_target(target, "cnn_unstructured", check_assumptions)
     ch, ksz = target.channels, target.kernel_sizes
     required = bounds.cnn_unstructured_n(ch, ksz, eps, delta, C, radius)

@@ -30,13 +30,11 @@ from slth._validate import (
     as_seed_sequence,
     check_int,
     check_memory,
-    check_open_unit,
     check_positive,
     resolve_max_bytes,
 )
-from slth.distributions import get as get_distribution
 from slth.nets.mlp import MLP
-from slth.tickets.ticket import SourceSpec, Ticket, Timer, gather_csr
+from slth.tickets.ticket import SourceSpec, Ticket, Timer, check_build_args, gather_csr
 
 __all__ = ["pensia"]
 
@@ -234,14 +232,8 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     (True, (3, 156, 4, 208, 2))
     """
     target = check_target(target)
-    eps = check_open_unit(eps, "eps")
-    delta = check_open_unit(delta, "delta")
+    eps, delta, C, max_values, dist = check_build_args("pensia", eps, delta, C, max_values, dist)
     radius = check_positive(radius, "radius")
-    C = check_positive(C, "C")
-    max_values = check_int(max_values, "max_values", minimum=1, maximum=48)
-    dist = get_distribution(dist).name
-    if dist not in ("uniform", "normal"):
-        raise ValueError(f"dist must be 'uniform' or 'normal' for pensia, got {dist!r}")
     for a in target.activations:
         if a.name != "relu" or a.slope_neg != 0.0:
             raise ValueError(f"target activation must be 'relu' for pensia (depth 2L), "

@@ -41,15 +41,38 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
 from slth import distributions
-from slth._validate import check_memory, resolve_max_bytes
+from slth._validate import (
+    check_int,
+    check_memory,
+    check_open_unit,
+    check_positive,
+    resolve_max_bytes,
+)
 from slth.nets.activations import ACTIVATIONS, Activation
 from slth.nets.mlp import MLP
 
-__all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES"]
+__all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args"]
 
 #: Entries drawn per block of rows: a layer of shape (rows, cols) is drawn in blocks of
 #: ``max(1, BLOCK_ENTRIES // cols)`` rows, each from its own SeedSequence child.
 BLOCK_ENTRIES = 1 << 20
+
+
+def check_build_args(construction: str, eps, delta, C, max_values, dist) -> tuple:
+    """The arguments every subset-sum construction shares, validated.
+
+    eps and delta in (0, 1), ``C > 0``, ``1 <= max_values <= 48`` (values per exact
+    subset-sum problem) and a source distribution of uniform or normal entries.
+    Returns ``(eps, delta, C, max_values, dist)``.
+    """
+    eps = check_open_unit(eps, "eps")
+    delta = check_open_unit(delta, "delta")
+    C = check_positive(C, "C")
+    max_values = check_int(max_values, "max_values", minimum=1, maximum=48)
+    dist = distributions.get(dist).name
+    if dist not in ("uniform", "normal"):
+        raise ValueError(f"dist must be 'uniform' or 'normal' for {construction}, got {dist!r}")
+    return eps, delta, C, max_values, dist
 
 
 @dataclass(frozen=True, eq=False)
