@@ -296,6 +296,21 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
     return written
 
 
+def prepare_out(out) -> Path:
+    """The output folder ``out``, created if missing; ValueError when it cannot be used."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out: {os.fspath(out)!r} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out: cannot create the folder {os.fspath(out)!r}: "
+                         f"{exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"out: the folder {os.fspath(out)!r} is not writable")
+    return path
+
+
 def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
                formats=("png",), experiment: str | None = None) -> list[str]:
     """Figures of a results file: ``kind`` one of :data:`KINDS` or ``"all"``.
@@ -312,14 +327,7 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
                          f"got {kind!r}")
     for fmt in formats:
         check_format(fmt)
-    folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"out: {os.fspath(out)!r} exists and is not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"out: cannot create the folder {os.fspath(out)!r}: "
-                         f"{exc.strerror or exc}") from exc
+    folder = prepare_out(out)
     if isinstance(store, Store):
         rows = store.rows(experiment)
     else:

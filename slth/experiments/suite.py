@@ -225,20 +225,6 @@ class SuiteResult:
                 "failures": self.failures}
 
 
-def _prepare_out(out) -> Path:
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"out: {os.fspath(out)!r} exists and is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"out: cannot create the folder {os.fspath(out)!r}: "
-                         f"{exc.strerror or exc}") from exc
-    if not os.access(path, os.W_OK):
-        raise ValueError(f"out: the folder {os.fspath(out)!r} is not writable")
-    return path
-
-
 def verify_bounds(out: str | os.PathLike = "slth-output", *, quick: bool = False,
                   workers: int | None = None, scheduler=None, progress: bool | None = None,
                   fresh: bool = False, formats: tuple[str, ...] = ("png",)) -> SuiteResult:
@@ -268,7 +254,7 @@ def verify_bounds(out: str | os.PathLike = "slth-output", *, quick: bool = False
 
     t0 = time.perf_counter()
     sweep = suite_sweep(quick)
-    folder = _prepare_out(out)
+    folder = plots.prepare_out(out)
     for fmt in formats:
         plots.check_format(fmt)
     db = folder / f"{sweep.name}.sqlite"
