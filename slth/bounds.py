@@ -47,7 +47,8 @@ from slth._validate import (
 
 __all__ = [
     "DEFAULT_C", "RSS_C", "rss_n", "rss_n_expr", "pensia_weight_eps", "pensia_n", "pensia_n_expr",
-    "pensia_widths", "burkholz_n", "burkholz_n_expr", "burkholz_widths", "rss_problems",
+    "pensia_widths", "burkholz_n", "burkholz_n_expr", "burkholz_block", "burkholz_widths",
+    "rss_problems",
 ]
 
 #: Default constant of the width requirements of the networks (unspecified in the papers).
@@ -198,20 +199,50 @@ def burkholz_n_expr():
     return C * sp.log(N / sp.Min(eps, delta), 2)
 
 
+#: Distribution of the product of two independent source entries (first-layer problems).
+PRODUCT_OF = {"uniform": "uniform_product", "normal": "nsn"}
+
+
+def burkholz_block(n: int, dist: str = "uniform") -> int:
+    """Univariate neurons per input (and per sign, for ReLU-like activations) of layer 1.
+
+    The first layer's subset-sum problems are over products of two source entries, whose
+    lemma constant :data:`RSS_C` is larger than that of plain entries (5 against 3 for
+    uniform sources: products of uniforms put much of their mass near 0), so the block
+    is ``ceil(n RSS_C[product] / RSS_C[dist])``, ``n`` the copies per target neuron.
+    For normal sources (products NSN, constant 3) it is ``n``.
+
+    Examples
+    --------
+    >>> burkholz_block(25), burkholz_block(25, "normal")
+    (42, 25)
+    """
+    n = check_int(n, "n", minimum=1)
+    dist = check_choice(dist, "dist", tuple(PRODUCT_OF))
+    return max(1, math.ceil(n * RSS_C[PRODUCT_OF[dist]] / RSS_C[dist] - 1e-9))
+
+
 def burkholz_widths(widths: Sequence[int], n: int, homogeneous: bool = True,
-                    coarse: int = 0) -> tuple[int, ...]:
+                    coarse: int = 0, dist: str = "uniform") -> tuple[int, ...]:
     """Source widths of the depth-L+1 construction.
 
-    ``d_0``, then ``m (d_0 + 1)`` univariate and bias neurons (``m = 2 n`` for
-    ReLU-like activations, split by sign, ``n`` otherwise), then ``n (d_l + 1)`` for each
-    hidden target layer (``n`` copies of each neuron plus ``n`` constant neurons), then
-    ``d_L``. ``coarse`` extra bias neurons serve activations with ``phi(0) != 0``
+    ``d_0``, then ``m (d_0 + 1)`` univariate and bias neurons (``m = 2 b`` for
+    ReLU-like activations, split by sign, ``b`` otherwise, ``b`` from
+    :func:`burkholz_block`), then ``n (d_l + 1)`` for each hidden target layer (``n``
+    copies of each neuron plus ``n`` constant neurons), then ``d_L``. ``coarse`` extra
+    bias neurons serve activations with ``phi(0) != 0``
     (see :func:`slth.tickets.burkholz.coarse_count`).
+
+    Examples
+    --------
+    >>> burkholz_widths([3, 4, 2], 6)
+    (3, 80, 30, 2)
     """
     w = check_widths(widths)
     n = check_int(n, "n", minimum=1)
     coarse = check_int(coarse, "coarse", minimum=0)
-    m = 2 * n if homogeneous else n
+    b = burkholz_block(n, dist)
+    m = 2 * b if homogeneous else b
     out = [w[0], m * (w[0] + 1) + coarse]
     out += [n * (w[l] + 1) for l in range(1, len(w) - 1)]
     out.append(w[-1])

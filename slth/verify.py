@@ -189,17 +189,39 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
 
 
 # ---------------------------------------------------------------- certificate
+#: Largest smaller side, and largest number of entries, of a matrix whose spectral norm is
+#: computed exactly (from the Gram matrix); larger ones get the Schur/Frobenius bound.
+GRAM_SIDE, GRAM_ENTRIES = 4096, 1 << 25
+
+
 def _opnorm(a) -> float:
-    """Spectral norm (an upper bound via Frobenius for very large matrices)."""
-    a = a.toarray() if sparse.issparse(a) else np.asarray(a)
-    if a.size == 0:
+    """Rigorous upper bound on the spectral norm of a dense or sparse matrix.
+
+    Exact up to rounding (the largest eigenvalue of the Gram matrix of the smaller side,
+    with a relative slack) when the matrix is small enough (:data:`GRAM_SIDE`,
+    :data:`GRAM_ENTRIES`); otherwise the smaller of the Frobenius norm and the Schur bound
+    ``sqrt(max_i sum_j |a_ij| * max_j sum_i |a_ij|)``.
+
+    Examples
+    --------
+    >>> a = np.array([[3.0, 0.0], [4.0, 0.0]])
+    >>> bool(abs(_opnorm(a) - 5.0) < 1e-8), bool(_opnorm(sparse.csr_matrix(a)) >= 5.0)
+    (True, True)
+    """
+    rows, cols = a.shape
+    if rows == 0 or cols == 0:
         return 0.0
-    if a.size > 4_000_000:
-        return float(np.linalg.norm(a))
-    # largest eigenvalue of the Gram matrix of the smaller side (cheaper than an SVD)
-    g = a @ a.T if a.shape[0] <= a.shape[1] else a.T @ a
-    lam = float(np.linalg.eigvalsh(g)[-1])
-    return float(np.sqrt(max(lam, 0.0))) * (1 + 1e-10) + 1e-300
+    if min(rows, cols) <= GRAM_SIDE and rows * cols <= GRAM_ENTRIES:
+        d = a.toarray() if sparse.issparse(a) else np.asarray(a)
+        g = d @ d.T if rows <= cols else d.T @ d
+        lam = float(np.linalg.eigvalsh(g)[-1])
+        return float(np.sqrt(max(lam, 0.0))) * (1 + 1e-10) + 1e-300
+    absa = abs(a) if sparse.issparse(a) else np.abs(a)
+    row = float(np.asarray(absa.sum(axis=1)).max())
+    col = float(np.asarray(absa.sum(axis=0)).max())
+    fro = float(np.sqrt(absa.multiply(absa).sum())) if sparse.issparse(a) \
+        else float(np.linalg.norm(a))
+    return min(fro, float(np.sqrt(row * col))) * (1 + 1e-10)
 
 
 def _dual(c: NDArray[np.float64], norm: str) -> NDArray[np.float64]:
@@ -347,22 +369,35 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     delta = radius * _dual(cmat, norm) + lin + np.abs(pre_const - brow)
     if np.any(delta[const] > np.abs(pre_const - brow)[const] * (1 + 1e-12) + 1e-300):
         raise ValueError("ticket: a constant neuron of layer 2 depends on the input")
-    layers = [{"layer": 1, "max_weight_error": float(cmat.max(initial=0.0)),
-               "bound": float(np.linalg.norm(delta[~const]))}]
-    const_out = act(pre_const[const])
-    delta_copies = delta[~const]
+
+    def reads(l):
+        """Copies of target layer ``l``'s neurons that the next source layer reads."""
+        if l == L - 1:
+            return np.ones(d[L], dtype=bool)
+        Vn = ticket.weights[l + 2].tocsc()
+        return np.diff(Vn.indptr)[: c * d[l + 1]] > 0
+
+    # Two bounds travel through the layers: ``delta`` per copy (absolute values) and
+    # ``D``, the l2 norm of the errors of all copies the next layer reads (spectral
+    # norms, so that errors of different copies may cancel). Copies nobody reads do not
+    # reach the output and are left out of ``D``.
+    used = reads(0)
+    copies = ~const
     # The errors of layer 2 are affine in x up to a bounded remainder:
-    # z_hat_r - z_r = ell_r . y + k_r(x), |k_r| <= kappa_r, ||y|| <= rho. Through the
-    # monotone activation, |phi(z_hat_r) - phi(z_r)| <= Lip |z_hat_r - z_r|, so for the next
-    # layer sum_r' |V_rr'| |ell_r' . y| <= rho ||ell||_2 ||V_r||_2 (Cauchy-Schwarz over the
-    # kept terms, then the spectral norm of ell): signs of different copies may cancel.
-    # A few failed subset sums would dominate the spectral norm: they are split off and
-    # bounded row by row (ell = small + outliers, both parts bounded, any threshold is valid).
-    ell_copies = ell[~const]
-    cut = 4.0 * np.sqrt(np.mean(ell_copies**2)) if ell_copies.size else 0.0
-    outlier = np.where(np.abs(ell_copies) > cut, ell_copies, 0.0)
-    ell_norm = _opnorm(ell_copies - outlier)
-    kappa = (lin + np.abs(pre_const - brow))[~const] + rho * np.linalg.norm(outlier, axis=1)
+    # z_hat_r - z_r = ell_r . y + k_r(x), |k_r| <= kappa_r, ||y|| <= rho, hence
+    # ||(z_hat - z)_used|| <= rho ||ell_used|| + ||kappa_used||. A few failed subset sums
+    # would dominate the spectral norm: they are split off and bounded row by row
+    # (ell = small + outliers, both parts bounded, any threshold is valid).
+    ell_u = ell[copies][used]
+    cut = 4.0 * np.sqrt(np.mean(ell_u**2)) if ell_u.size else 0.0
+    outlier = np.where(np.abs(ell_u) > cut, ell_u, 0.0)
+    ell_norm = _opnorm(ell_u - outlier)
+    kappa = (lin + np.abs(pre_const - brow))[copies][used] \
+        + rho * np.linalg.norm(outlier, axis=1)
+    delta_u = delta[copies][used]
+    D = min(float(np.linalg.norm(delta_u)), rho * ell_norm + float(np.linalg.norm(kappa)))
+    layers = [{"layer": 1, "max_weight_error": float(cmat.max(initial=0.0)), "bound": D}]
+    const_out = act(pre_const[const])
     for l in range(1, L):
         V = ticket.weights[l + 1].tocsr()
         rows = V.shape[0]
@@ -377,17 +412,24 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         eb = np.abs(pre_const - brow)
         if np.any(np.diff(Vc.tocsr().indptr)[const] > 0):
             raise ValueError(f"ticket: a constant neuron of layer {l + 2} depends on the input")
-        prop = abs(Vc) @ delta_copies
+        Vu = Vc[:, np.flatnonzero(used)]
+        row_norm = np.sqrt(np.asarray(Vu.multiply(Vu).sum(axis=1)).ravel())
+        # per row: absolute values, or Cauchy-Schwarz against the l2 bound
+        prop = np.minimum(abs(Vu) @ delta_u, row_norm * D)
         if l == 1:
-            row_norm = np.sqrt(np.asarray(Vc.multiply(Vc).sum(axis=1)).ravel())
-            prop = np.minimum(prop, rho * ell_norm * row_norm + abs(Vc) @ kappa)
-        delta = (np.minimum(e @ P[l], np.linalg.norm(e, axis=1) * A[l])
-                 + act.lipschitz * prop + eb)
+            prop = np.minimum(prop, rho * ell_norm * row_norm + abs(Vu) @ kappa)
+        direct = np.minimum(e @ P[l], np.linalg.norm(e, axis=1) * A[l])
+        delta = direct + act.lipschitz * prop + eb
+        used = reads(l)
+        sel = np.flatnonzero(~const)[used]
+        D = min(float(np.linalg.norm(delta[sel])),
+                act.lipschitz * _opnorm(Vu[sel]) * D + float(np.linalg.norm(direct[sel]))
+                + float(np.linalg.norm(eb[sel])))
         layers.append({"layer": l + 1, "max_weight_error": float(e.max(initial=0.0)),
-                       "bound": float(np.linalg.norm(delta[~const]))})
+                       "bound": D})
         const_out = act(pre_const[const])
-        delta_copies = delta[~const]
-    return float(np.linalg.norm(delta_copies)), layers
+        delta_u = delta[sel]
+    return D, layers
 
 
 _CERTIFY = {"pensia": _certify_pensia, "burkholz": _certify_burkholz}
@@ -431,7 +473,7 @@ def _required_widths(ticket: Ticket) -> tuple:
     if p["construction"] == "pensia":
         return bounds.pensia_widths(w, int(p["required_n"]))
     return bounds.burkholz_widths(w, int(p["required_n"]), bool(p["homogeneous"]),
-                                  int(p.get("coarse_required", 0)))
+                                  int(p.get("coarse_required", 0)), p.get("dist", "uniform"))
 
 
 def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,

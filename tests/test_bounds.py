@@ -54,9 +54,20 @@ def test_burkholz_expr_matches_function():
 
 def test_widths():
     assert bounds.pensia_widths([3, 4, 2], 5) == (3, 30, 4, 40, 2)
-    assert bounds.burkholz_widths([3, 4, 2], 5) == (3, 40, 25, 2)
-    assert bounds.burkholz_widths([3, 4, 2], 5, homogeneous=False) == (3, 20, 25, 2)
+    # uniform sources: ceil(5 * 5 / 3) = 9 univariate neurons per sign and input
+    assert bounds.burkholz_widths([3, 4, 2], 5) == (3, 72, 25, 2)
+    assert bounds.burkholz_widths([3, 4, 2], 5, homogeneous=False) == (3, 36, 25, 2)
+    assert bounds.burkholz_widths([3, 4, 2], 5, dist="normal") == (3, 40, 25, 2)
     assert bounds.burkholz_widths([784, 300, 100, 10], 20)[2] == 20 * 301
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 25, 75])
+def test_burkholz_block_follows_the_product_constant(n):
+    ratio = bounds.RSS_C["uniform_product"] / bounds.RSS_C["uniform"]
+    assert bounds.burkholz_block(n) == math.ceil(n * ratio - 1e-9) >= n
+    assert bounds.burkholz_block(n, "normal") == n      # NSN products: the same constant
+    with pytest.raises(ValueError, match="dist"):
+        bounds.burkholz_block(n, "cauchy")
 
 
 def test_rss_problems_counts_construction():

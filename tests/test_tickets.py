@@ -199,7 +199,7 @@ def test_bad_targets():
 def test_single_layer_targets():
     t1 = MLP([np.array([[0.5, -0.25]])], [np.array([0.1])], [])
     tk = burkholz(t1, eps=0.1, delta=0.1, seed=0, n=6)
-    assert tk.widths == (2, 12 * 3, 1)
+    assert tk.widths == (2, 2 * bounds.burkholz_block(6) * 3, 1)
     x = np.array([[0.3, -0.4]])
     assert abs(tk(x)[0, 0] - t1(x)[0, 0]) < 0.05
 
@@ -283,3 +283,41 @@ def test_reprs_are_short():
     for obj in (t, t.spec, t.target, t.network()):
         assert len(repr(obj)) < 300
     assert "burkholz" in repr(t) and "n=3" in repr(t)
+
+
+def test_greedy_window_reaches_one_sided_targets():
+    """Products with few positives: the k largest magnitudes are mostly negative."""
+    from slth.tickets.pensia import solve_greedy_window, solve_with_retry
+
+    rng = np.random.default_rng(3)
+    pos = rng.uniform(0.05, 0.4, 8)
+    neg = -rng.uniform(0.5, 1.5, 30)
+    values = rng.permutation(np.concatenate([pos, neg]))[None, :]
+    valid = np.ones_like(values, dtype=bool)
+    target = np.array([0.9 * pos.sum()])
+    # the 8 largest magnitudes are all negative: nothing positive can be reached
+    top = np.argsort(-np.abs(values[0]))[:8]
+    assert (values[0, top] < 0).all()
+    masks, err = solve_greedy_window(values, valid, target, 8, {})
+    assert err[0] == pytest.approx(abs(target[0] - values[0, masks[0]].sum()), abs=0)
+    # the k largest magnitudes cannot get closer than the empty set; the window does
+    assert best_subset_error(values[0, top], target[0]) == pytest.approx(target[0])
+    assert err[0] < 0.05 * target[0]
+    retried, err2 = solve_with_retry(values, valid, target, 8, 1e-9, {})
+    assert err2[0] <= err[0] and err2[0] == pytest.approx(
+        abs(target[0] - values[0, retried[0]].sum()), abs=0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_greedy_window_never_selects_invalid_entries(seed):
+    from slth.tickets.pensia import solve_greedy_window
+
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-1, 1, (50, 12))
+    valid = rng.random((50, 12)) < 0.7
+    targets = rng.uniform(-3, 3, 50)
+    masks, err = solve_greedy_window(values, valid, targets, 6, {})
+    assert not (masks & ~valid).any()
+    np.testing.assert_array_equal(err, np.abs(targets - np.where(masks, values, 0).sum(1)))
+    # never worse than taking nothing
+    assert (err <= np.abs(targets) + 1e-15).all()

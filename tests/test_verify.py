@@ -189,3 +189,30 @@ def test_cli_target_from_arrays(tmp_path, capsys):
     assert "burkholz" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--target", str(out), "--out", str(tmp_path / "x.npz")])
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (40, 700), (5000, 30)])
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_opnorm_is_an_upper_bound(shape, as_sparse, monkeypatch):
+    from slth import verify
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape) * (rng.random(shape) < 0.3)
+    exact = np.linalg.norm(a, 2)
+    m = sparse.csr_matrix(a) if as_sparse else a
+    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8)
+    # the fallback for large matrices (Schur / Frobenius) is a valid, looser bound
+    monkeypatch.setattr(verify, "GRAM_SIDE", 1)
+    fallback = verify._opnorm(m)
+    assert exact <= fallback <= min(np.linalg.norm(a), np.sqrt(
+        np.abs(a).sum(1).max() * np.abs(a).sum(0).max())) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_deeper_burkholz_target_is_certified(seed):
+    """Three target layers at the theorem's width: certified within eps (22 values per
+    subset-sum problem; the copies of each neuron amplify the per-weight errors)."""
+    target = random_target((12, 10, 8, 3), norm="max", bias=True, seed=seed)
+    t = burkholz(target, eps=0.05, delta=0.05, seed=seed, max_values=22)
+    r = check(t, samples=512, seed=0, starts=2)
+    assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok

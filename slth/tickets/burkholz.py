@@ -6,18 +6,20 @@ layout of the source, for a target with widths ``d_0, ..., d_L`` and ``n`` copie
 1. Source layer 1 (``d_0 -> m d_0 + m`` neurons) is univariate: block ``i`` holds ``m``
    neurons that keep only their weight ``u`` to input ``i``; the last ``m`` neurons
    are *bias neurons*: all input weights pruned, bias ``c`` kept, output ``phi(c)``.
-   For ReLU-like activations ``m = 2 n`` and blocks are split by the sign of ``u``
-   exactly as in the depth-2L construction. Layer-1 weights and biases are drawn
-   from ``2 X`` (U[-2, 2] for the uniform distribution, as in the paper's code).
-   For smooth activations (tanh, sigmoid, ...) ``m = n`` and the neurons work in the linear
+   For ReLU-like activations ``m = 2 b`` and blocks are split by the sign of ``u``
+   exactly as in the depth-2L construction; ``b`` is :func:`slth.bounds.burkholz_block`
+   (``ceil(5 n / 3)`` for uniform sources: these problems are over products).
+   Layer-1 weights and biases are drawn from ``2 X`` (U[-2, 2] for the uniform
+   distribution, as in the paper's code).
+   For smooth activations (tanh, sigmoid, ...) ``m = b`` and the neurons work in the linear
    regime: the source's first layer is scaled by a small ``alpha`` and the univariate
    columns of the second layer by ``1 / (alpha phi'(0))``, so that ``v phi(alpha u x) = v'
    u' x + O(alpha^(p-1))`` with ``u', v'`` unscaled draws; the remainder is part of the
    certified bound. When ``phi(0) != 0`` (sigmoid, softplus) the kept univariate neurons
    also add the constant ``phi(0) sum(v)``, of the large scale ``1 / (alpha phi'(0))``:
-   *coarse* bias neurons, whose second-layer columns have that scale too, cancel it (greedy,
-   then an exact window, :func:`solve_coarse`), and the ordinary (*fine*) bias neurons fit
-   the remaining bias at unit scale.
+   *coarse* bias neurons, whose second-layer columns have that scale too, cancel it
+   (greedy, then an exact window: :func:`slth.tickets.pensia.solve_greedy_window`), and
+   the ordinary (*fine*) bias neurons fit the remaining bias at unit scale.
 2. Source layer 2 holds ``n`` copies of every neuron of target layer 1 (plus ``n``
    constant neurons when ``L > 1``). Copy ``k`` of neuron ``j`` approximates ``w_ji`` by
    a subset sum of products ``v u`` in block ``i`` and ``b_j`` by a subset sum of
@@ -51,7 +53,7 @@ from slth.tickets.pensia import (
     UnivariateLayer,
     check_target,
     progress_bar,
-    solve_problems,
+    solve_greedy_window,
     solve_with_retry,
 )
 from slth.tickets.ticket import SourceSpec, Ticket, Timer, check_build_args, gather_csr
@@ -88,44 +90,6 @@ def coarse_count(act, n: int, d0: int, max_values: int) -> int:
         return 0
     k = min(n, max_values)
     return int(n + np.ceil(32.0 * abs(act.phi0) * np.sqrt(d0 * k / 6.0)))
-
-
-def solve_coarse(values, targets, k: int, opts: dict):
-    """Large targets from many values: greedy, then an exact window.
-
-    Per problem, the values of the target's sign are taken largest first while their sum
-    stays below ``|target|``; then the largest remaining values, ``k / 2`` of each sign,
-    solve the residual exactly. Returns the masks and the achieved sums.
-    """
-    R, mcount = values.shape
-    sgn = np.sign(targets)[:, None]
-    same = (np.sign(values) == sgn) & (sgn != 0)
-    mag = np.where(same, np.abs(values), 0.0)
-    order = np.argsort(-mag, axis=1, kind="stable")
-    csum = np.cumsum(np.take_along_axis(mag, order, axis=1), axis=1)
-    p = (csum <= np.abs(targets)[:, None]).sum(axis=1)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(mcount)[None, :].repeat(R, 0), axis=1)
-    greedy = (rank < p[:, None]) & same
-    resid = targets - np.where(greedy, values, 0.0).sum(axis=1)
-    # window: the largest remaining values of each sign, half of them each (a side with
-    # fewer remaining values pads with invalid entries, so no value appears twice)
-    left = ~greedy
-    idx, ok = [], []
-    for side, kk in ((same, (k + 1) // 2), (~same, k // 2)):
-        rest = np.where(left & side, np.abs(values), -1.0)
-        top = np.argsort(-rest, axis=1, kind="stable")[:, :kk]
-        idx.append(top)
-        ok.append(np.take_along_axis(rest, top, axis=1) > 0.0)
-    window = np.concatenate(idx, axis=1)
-    wvals = np.take_along_axis(values, window, axis=1)
-    wvalid = np.concatenate(ok, axis=1)
-    wmask, _ = solve_problems(wvals, resid, wvalid, **opts)
-    masks = greedy.copy()
-    tmp = np.zeros_like(masks)
-    np.put_along_axis(tmp, window, wmask, axis=1)
-    masks |= tmp
-    return masks, np.where(masks, values, 0.0).sum(axis=1)
 
 
 def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int | None = None,
@@ -174,7 +138,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     >>> t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=0), eps=0.1,
     ...              delta=0.1, seed=1, n=8)
     >>> t.depth, t.widths
-    (3, (3, 64, 40, 2))
+    (3, (3, 112, 40, 2))
     """
     target = check_target(target)
     eps, delta, C, max_values, dist = check_build_args("burkholz", eps, delta, C, max_values,
@@ -213,17 +177,18 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     widths = target.widths
     required = bounds.burkholz_n(widths, eps, delta, C)
     n = required if n is None else check_int(n, "n", minimum=1)
-    m = 2 * n if homogeneous else n
+    blk = bounds.burkholz_block(n, dist)
+    m = 2 * blk if homogeneous else blk
     c = n
     d0 = widths[0]
-    k1 = min(n + 4 * int(np.sqrt(n)) + 1 if homogeneous else n, max_values)
+    k1 = min(blk + 4 * int(np.sqrt(blk)) + 1 if homogeneous else blk, max_values)
     if not homogeneous:
         alpha = default_alpha(act, eps, k1, max(widths)) if alpha is None else check_positive(
             as_float(alpha, "alpha"), "alpha")
     else:
         alpha = 1.0
-    mc = coarse_count(act, n, d0, max_values)
-    src_widths = bounds.burkholz_widths(widths, n, homogeneous, coarse=mc)
+    mc = coarse_count(act, blk, d0, max_values)
+    src_widths = bounds.burkholz_widths(widths, n, homogeneous, coarse=mc, dist=dist)
     ss = as_seed_sequence(seed)
     Ls = L + 1
     # First layer U[-2, 2] (weights and biases), as in the paper's code: products of a
@@ -346,13 +311,15 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                             e[r0 + act_rows] = x
                         if l == 0 and mc:
                             # phi(0) != 0: the kept univariate neurons add phi(0) * sum(v);
-                            # the coarse bias neurons cancel it (see solve_coarse)
+                            # the coarse bias neurons cancel it (see solve_greedy_window)
                             offset = np.zeros(R)
                             for rr_, vv_ in zip(r_, v_, strict=True):
                                 np.add.at(offset, rr_ - r0, act.phi0 * vv_)
                             cvals = W[act_rows][:, coarse_cols] * phic[:mc][None, :]
-                            cmask, csum = solve_coarse(cvals, bt[act_rows] - offset[act_rows],
-                                                       max_values, opts)
+                            cmask, _ = solve_greedy_window(
+                                cvals, np.ones(cvals.shape, bool),
+                                bt[act_rows] - offset[act_rows], max_values, opts)
+                            csum = np.where(cmask, cvals, 0.0).sum(axis=1)
                             rr, tt = np.nonzero(cmask)
                             rows.append(act_rows[rr] + r0)
                             cols.append(coarse_cols[tt])
@@ -399,7 +366,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
         "max_values": max_values, "values_per_problem": vpp, "block": m, "copies": c,
         "bias_neurons": m, "coarse_bias_neurons": mc,
-        "coarse_required": coarse_count(act, required, d0, max_values), "alpha": alpha,
+        "coarse_required": coarse_count(act, bounds.burkholz_block(required, dist), d0,
+                                        max_values), "alpha": alpha,
         "tau": tau, "activation": act.name,
         "homogeneous": homogeneous, "col_scale": col_record,
         "assumption_violations": violations,

@@ -13,7 +13,8 @@ products of two source weights, solved exactly in batches by :func:`slth.rss.sol
 Each problem uses at most ``max_values`` neurons of its half block (exact subset sum
 costs ``2^(k/2)`` per problem): first the prefix in neuron order; problems whose error
 exceeds the per-weight accuracy of :func:`slth.bounds.pensia_weight_eps` are solved
-again over their ``max_values`` largest products, keeping the better answer. The
+again, greedily on the target's sign and then exactly over a window of ``max_values``
+products of both signs (:func:`solve_greedy_window`), keeping the better answer. The
 achieved errors are what the ticket records.
 """
 
@@ -76,13 +77,61 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
     return masks, errors
 
 
+def solve_greedy_window(values, valid, targets, k: int, opts: dict):
+    """Subset sums that reach far: greedy on the target's sign, then an exact window.
+
+    Per problem, the valid values of the target's sign are taken largest first while
+    their sum stays within ``|target|``; the residual is then solved exactly over the
+    largest remaining valid values, ``ceil(k / 2)`` of the target's sign and ``k // 2``
+    of the other (fewer when a side runs out). Unlike the ``k`` values of largest
+    magnitude, this window cannot be one-sided, and the greedy part reaches targets
+    beyond the sum of ``k`` values. Deterministic.
+
+    Returns masks over all candidates ``(m, kall)`` and the achieved errors.
+
+    Examples
+    --------
+    >>> v = np.array([[0.9, -1.5, -1.4, -1.3, 0.4, 0.3, -0.2, 0.05]])
+    >>> masks, err = solve_greedy_window(v, np.ones_like(v, bool), np.array([1.6]), 4, {})
+    >>> masks.astype(int).tolist(), round(float(err[0]), 12)
+    ([[1, 0, 0, 0, 1, 1, 0, 0]], 0.0)
+    """
+    m, kall = values.shape
+    sgn = np.sign(targets)[:, None]
+    same = valid & (np.sign(values) == sgn) & (sgn != 0)
+    mag = np.where(same, np.abs(values), 0.0)
+    order = np.argsort(-mag, axis=1, kind="stable")
+    csum = np.cumsum(np.take_along_axis(mag, order, axis=1), axis=1)
+    taken = (csum <= np.abs(targets)[:, None]).sum(axis=1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(kall), (m, kall)), axis=1)
+    greedy = (rank < taken[:, None]) & same
+    resid = targets - np.where(greedy, values, 0.0).sum(axis=1)
+    left = valid & ~greedy
+    idx, ok = [], []
+    for side, kk in ((same, (k + 1) // 2), (~same, k // 2)):
+        rest = np.where(left & side, np.abs(values), -1.0)
+        top = np.argsort(-rest, axis=1, kind="stable")[:, :kk]
+        idx.append(top)
+        ok.append(np.take_along_axis(rest, top, axis=1) >= 0.0)
+    window = np.concatenate(idx, axis=1)
+    wmask, _ = solve_problems(np.take_along_axis(values, window, axis=1), resid,
+                              np.concatenate(ok, axis=1), **opts)
+    masks = greedy.copy()
+    chosen = np.zeros_like(masks)
+    np.put_along_axis(chosen, window, wmask, axis=1)
+    masks |= chosen
+    errors = np.abs(targets - np.where(masks, values, 0.0).sum(axis=1))
+    return masks, errors
+
+
 def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict):
     """Subset sums over at most ``k`` of the candidate values of each problem.
 
     First attempt: the first ``k`` valid candidates (a prefix, in neuron order). Problems
-    whose error exceeds ``tol`` get a second attempt over their ``k`` candidates of largest
-    magnitude (which reach further), when there are more than ``k`` candidates; the better
-    of the two is kept. Deterministic.
+    whose error exceeds ``tol`` get a second attempt, :func:`solve_greedy_window` over all
+    their candidates, when there are more than ``k``; the better of the two is kept.
+    Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
     """
@@ -93,17 +142,10 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict):
     masks[:, :k] = sub
     bad = np.flatnonzero(err > tol)
     if bad.size and kall > k:      # a second attempt needs other candidates
-        mag = np.where(valid[bad], np.abs(values[bad]), -1.0)
-        order = np.argsort(-mag, axis=1, kind="stable")[:, :k]
-        vals2 = np.take_along_axis(values[bad], order, axis=1)
-        ok2 = np.take_along_axis(valid[bad], order, axis=1)
-        sub2, err2 = solve_problems(vals2, targets[bad], ok2, **opts)
+        sub2, err2 = solve_greedy_window(values[bad], valid[bad], targets[bad], k, opts)
         better = err2 < err[bad]
         rows = bad[better]
-        masks[rows] = False
-        tmp = np.zeros((rows.size, kall), dtype=bool)
-        np.put_along_axis(tmp, order[better], sub2[better], axis=1)
-        masks[rows] = tmp
+        masks[rows] = sub2[better]
         err[rows] = err2[better]
     return masks, err
 
