@@ -123,7 +123,7 @@ def test_same_seed_bit_identical_across_threads():
     b = _build("relu", n=6, seed=3, threads=2)
     for wa, wb in zip(a.weights, b.weights, strict=True):
         assert np.array_equal(wa.data, wb.data) and np.array_equal(wa.indices, wb.indices)
-    assert all(np.array_equal(a.errors[k], b.errors[k]) for k in a.errors)
+    assert all(np.array_equal(a.errors[k], b.errors[k], equal_nan=True) for k in a.errors)
     c = _build("relu", n=6, seed=4)
     assert not np.array_equal(a.weights[1].data[:5], c.weights[1].data[:5])
 
@@ -148,7 +148,7 @@ def test_save_load_roundtrip(tmp_path, ticket):
     for p, q in zip(back.source.parameters(), ticket.source.parameters(), strict=True):
         assert np.array_equal(p, q)
     for k in ticket.errors:
-        assert np.array_equal(back.errors[k], ticket.errors[k])
+        assert np.array_equal(back.errors[k], ticket.errors[k], equal_nan=True)
 
 
 def test_source_spec_refuses_over_memory():
@@ -321,3 +321,17 @@ def test_greedy_window_never_selects_invalid_entries(seed):
     np.testing.assert_array_equal(err, np.abs(targets - np.where(masks, values, 0).sum(1)))
     # never worse than taking nothing
     assert (err <= np.abs(targets) + 1e-15).all()
+
+
+def test_burkholz_solves_only_the_copies_the_next_layer_reads():
+    t = random_target([3, 4, 2], norm="max", bias=True, seed=2)
+    tk = burkholz(t, eps=0.1, delta=0.1, seed=2, n=12, max_values=4)
+    c, d1 = tk.params["copies"], 4
+    read = np.diff(tk.weights[2].tocsc().indptr)[:c * d1] > 0
+    per_neuron = read.reshape(d1, c).sum(axis=1)
+    assert (per_neuron >= 1).all() and (per_neuron <= 2 * 4).all()
+    rows = np.diff(tk.weights[1].tocsr().indptr)[:c * d1]
+    assert (rows[~read] == 0).all() and (rows[read] > 0).all()     # unread copies: pruned
+    err = tk.errors["layer1_pos"][:c * d1]
+    assert np.isnan(err[~read]).all() and not np.isnan(err[read]).any()
+    assert np.isfinite(tk.summary()["max_weight_error"])

@@ -204,12 +204,14 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     spec = SourceSpec(src_widths, (act,) * L, (True,) + (False,) * L, dist, int(ss.entropy),
                       tuple(ss.spawn_key), tuple(weight_scale), (2.0,) + (1.0,) * L,
                       tuple(col_scale))
-    # memory: kept entries (value, index, row during assembly) and per-block temporaries
-    problems = bounds.rss_problems(widths, "burkholz", c)
-    est = problems * k1 * 0.5 * 24 + 8 * 4 * (1 << 20) * k1
-    check_memory(est, resolve_max_bytes(max_bytes), "target",
-                 f"a burkholz build with n={n} for widths {widths} "
-                 f"({problems:,} subset-sum problems)", "use a smaller n or max_values")
+    # memory: kept entries (value, index, row during assembly) and per-block temporaries;
+    # here for target layers 2..L, again for layer 1 once its needed copies are known
+    later = sum(src_widths[l + 2] * (widths[l] + 1) for l in range(1, L))
+    kl = min(c, max_values)
+    check_memory(later * kl * 0.5 * 24 + 8 * 4 * (1 << 20) * kl,
+                 resolve_max_bytes(max_bytes), "target",
+                 f"a burkholz build with n={n} for widths {widths} ({later:,} subset-sum "
+                 "problems after layer 2)", "use a smaller n or max_values")
     opts = {"threads": threads, "max_bytes": max_bytes}
     timer = Timer()
     t_start = time.perf_counter()
@@ -257,94 +259,151 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         bt[~is_const] = b[j[~is_const]] if b is not None else 0.0
         return wt, bt, is_const
 
-    const_prev = None
-    weights = []
-    for l in range(L):
+    def block_ids(sl, need):
+        """Drawing blocks of source layer ``sl`` that hold a needed row."""
+        return np.unique(np.flatnonzero(need) // spec.block_rows(sl))
+
+    # Weights of target layers L-1 .. 1 first, backwards: a copy of a neuron is solved
+    # only when the next source layer reads it; copies nobody reads are pruned whole
+    # (their recorded errors are NaN). Second attempts look at the first 2 max_values
+    # copies only, so that at most that many copies of each neuron are read. Each layer's
+    # bias problems need the achieved outputs of the previous constant neurons, so they
+    # are solved afterwards, forwards.
+    parts = [([], [], []) for _ in range(L)]
+    e_ws: list = [None] * L
+    bias_raw: list = [None] * L
+    needed: list = [None] * L
+    needed[L - 1] = np.ones(src_widths[L + 1], dtype=bool)
+    for l in range(L - 1, 0, -1):
         sl = l + 1
         rows_out, cols_in = src_widths[sl + 1], src_widths[sl]
         d_in = widths[l]
-        rows, cols, vals = [], [], []
-        e_w = [np.zeros((rows_out, d_in)) for _ in range(2 if (l == 0 and homogeneous) else 1)]
-        e_b = np.zeros(rows_out)
-        achieved_b = np.zeros(rows_out)
-        if l == 0:
-            bcols = m * d0 + bias_idx
-            bvals_act = phic[bias_idx]
-        else:
-            bcols = c * d_in + np.arange(c)
-            bvals_act = act(const_prev)
-            widx = (np.arange(d_in)[:, None] * c + np.arange(c)[None, :])
-            vpp.append(min(c, max_values))
-        nblocks = -(-rows_out // spec.block_rows(sl))
-        with progress_bar(nblocks, progress, rows_out * (d_in + 1),
+        widx = np.arange(d_in)[:, None] * c + np.arange(c)[None, :]
+        bcols = c * d_in + np.arange(c)
+        vpp.insert(1, min(c, max_values))
+        e_w = np.full((rows_out, d_in), np.nan)
+        braw = np.zeros((rows_out, c))
+        read = np.zeros(cols_in, dtype=bool)
+        rows, cols, vals = parts[l]
+        ids = block_ids(sl, needed[l])
+        with progress_bar(ids.size, progress, int(needed[l].sum()) * (d_in + 1),
                           f"burkholz layer {sl + 1}") as bar:
-            blocks = spec.iter_blocks(sl)
-            while True:
+            for b in ids:
                 with timer("draw"):
-                    item = next(blocks, None)
-                if item is None:
-                    break
-                r0, W, _ = item
+                    r0, W, _ = spec.block(sl, b)
                 R = W.shape[0]
-                wt, bt, is_const = targets_for(l, r0, R)
-                act_rows = np.flatnonzero(~is_const)
-                with timer("solve"):
-                    if act_rows.size:
+                wt, _, is_const = targets_for(l, r0, R)
+                act_rows = np.flatnonzero(~is_const & needed[l][r0:r0 + R])
+                braw[r0:r0 + R] = W[:, bcols]
+                if act_rows.size:
+                    with timer("solve"):
                         Wa = W[act_rows]
-                        if l == 0:
-                            r_, c_, v_, es = layer.solve_rows(Wa, wt[act_rows] * gain, 0, opts)
-                            r_ = [act_rows[x] + r0 for x in r_]
-                        else:
-                            values = Wa[:, widx]
-                            mk, er = solve_with_retry(
-                                values.reshape(-1, c),
-                                np.ones((act_rows.size * d_in, c), bool),
-                                wt[act_rows].reshape(-1), max_values, tol, opts)
-                            rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
-                            r_, c_ = [act_rows[rr] + r0], [widx[ii, tt]]
-                            v_ = [Wa[rr, widx[ii, tt]]]
-                            es = [er.reshape(act_rows.size, d_in)]
-                        rows += r_
-                        cols += c_
-                        vals += v_
-                        for e, x in zip(e_w, es, strict=True):
-                            e[r0 + act_rows] = x
-                        if l == 0 and mc:
-                            # phi(0) != 0: the kept univariate neurons add phi(0) * sum(v);
-                            # the coarse bias neurons cancel it (see solve_greedy_window)
-                            offset = np.zeros(R)
-                            for rr_, vv_ in zip(r_, v_, strict=True):
-                                np.add.at(offset, rr_ - r0, act.phi0 * vv_)
-                            cvals = W[act_rows][:, coarse_cols] * phic[:mc][None, :]
-                            cmask, _ = solve_greedy_window(
-                                cvals, np.ones(cvals.shape, bool),
-                                bt[act_rows] - offset[act_rows], max_values, opts)
-                            csum = np.where(cmask, cvals, 0.0).sum(axis=1)
-                            rr, tt = np.nonzero(cmask)
-                            rows.append(act_rows[rr] + r0)
-                            cols.append(coarse_cols[tt])
-                            vals.append(W[act_rows[rr], coarse_cols[tt]])
-                            bt = bt.copy()
-                            bt[act_rows] -= offset[act_rows] + csum
-                    bvals = W[:, bcols] * bvals_act[None, :]
-                    mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt,
-                                              max_values, tol, opts)
-                    rr, tt = np.nonzero(mk)
-                    rows.append(rr + r0)
-                    cols.append(bcols[tt])
-                    vals.append(W[rr, bcols[tt]])
-                    e_b[r0:r0 + R] = er
-                    achieved_b[r0:r0 + R] = np.where(mk, bvals, 0.0).sum(axis=1)
+                        mk, er = solve_with_retry(
+                            Wa[:, widx].reshape(-1, c), np.ones((act_rows.size * d_in, c), bool),
+                            wt[act_rows].reshape(-1), max_values, tol, opts,
+                            span=2 * max_values)
+                        rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
+                        rows.append(act_rows[rr] + r0)
+                        cols.append(widx[ii, tt])
+                        vals.append(Wa[rr, widx[ii, tt]])
+                        read[widx[ii, tt]] = True
+                        e_w[r0 + act_rows] = er.reshape(act_rows.size, d_in)
                 bar.update(1)
-        with timer("assemble"):
-            weights.append(gather_csr((rows_out, cols_in), rows, cols, vals))
-        if l < L - 1:
-            const_prev = achieved_b[c * widths[l + 1]:]
+        e_ws[l] = [e_w]
+        bias_raw[l] = braw
+        read[c * d_in:] = True                 # constant neurons feed the biases
+        needed[l - 1] = read
+
+    # ---- source layer 2 (target layer 1): univariate and bias neurons, forwards
+    rows_out, cols_in = src_widths[2], src_widths[1]
+    d_in = d0
+    # memory of what this pass keeps, now that the needed copies are known
+    first_problems = int(needed[0].sum()) * (2 * d0 + 1 if homogeneous else d0 + 1)
+    check_memory(first_problems * k1 * 0.5 * 24 + 8 * 4 * (1 << 20) * k1,
+                 resolve_max_bytes(max_bytes), "target",
+                 f"a burkholz build with n={n} for widths {widths} ({first_problems:,} "
+                 "subset-sum problems in layer 2)", "use a smaller n or max_values")
+    rows, cols, vals = parts[0]
+    e_w = [np.full((rows_out, d_in), np.nan) for _ in range(2 if homogeneous else 1)]
+    e_b = [np.full(src_widths[l + 2], np.nan) for l in range(L)]
+    achieved_b = [np.zeros(src_widths[l + 2]) for l in range(L)]
+    bcols = m * d0 + bias_idx
+    bvals_act = phic[bias_idx]
+    ids = block_ids(1, needed[0])
+    with progress_bar(ids.size, progress, int(needed[0].sum()) * (d_in + 1),
+                      "burkholz layer 2") as bar:
+        for b in ids:
+            with timer("draw"):
+                r0, W, _ = spec.block(1, b)
+            R = W.shape[0]
+            wt, bt, is_const = targets_for(0, r0, R)
+            need = np.flatnonzero(needed[0][r0:r0 + R])
+            act_rows = np.flatnonzero(~is_const & needed[0][r0:r0 + R])
+            with timer("solve"):
+                if act_rows.size:
+                    r_, c_, v_, es = layer.solve_rows(W[act_rows], wt[act_rows] * gain, 0, opts)
+                    rows += [act_rows[x] + r0 for x in r_]
+                    cols += c_
+                    vals += v_
+                    for e, x in zip(e_w, es, strict=True):
+                        e[r0 + act_rows] = x
+                    if mc:
+                        # phi(0) != 0: the kept univariate neurons add phi(0) * sum(v);
+                        # the coarse bias neurons cancel it (see solve_greedy_window)
+                        offset = np.zeros(R)
+                        for rr_, vv_ in zip(r_, v_, strict=True):
+                            np.add.at(offset, act_rows[rr_], act.phi0 * vv_)
+                        cvals = W[act_rows][:, coarse_cols] * phic[:mc][None, :]
+                        cmask, _ = solve_greedy_window(
+                            cvals, np.ones(cvals.shape, bool),
+                            bt[act_rows] - offset[act_rows], max_values, opts)
+                        csum = np.where(cmask, cvals, 0.0).sum(axis=1)
+                        rr, tt = np.nonzero(cmask)
+                        rows.append(act_rows[rr] + r0)
+                        cols.append(coarse_cols[tt])
+                        vals.append(W[act_rows[rr], coarse_cols[tt]])
+                        bt = bt.copy()
+                        bt[act_rows] -= offset[act_rows] + csum
+                bvals = W[need][:, bcols] * bvals_act[None, :]
+                mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt[need],
+                                          max_values, tol, opts)
+                rr, tt = np.nonzero(mk)
+                rows.append(need[rr] + r0)
+                cols.append(bcols[tt])
+                vals.append(W[need[rr], bcols[tt]])
+                e_b[0][r0 + need] = er
+                achieved_b[0][r0 + need] = np.where(mk, bvals, 0.0).sum(axis=1)
+            bar.update(1)
+    e_ws[0] = e_w
+
+    # ---- biases of the later layers, forwards (constant neurons' outputs known now)
+    for l in range(1, L):
+        const_out = act(achieved_b[l - 1][c * widths[l]:])
+        rows, cols, vals = parts[l]
+        need = np.flatnonzero(needed[l])
+        _, bt, _ = targets_for(l, 0, src_widths[l + 2])
+        with timer("solve"):
+            bvals = bias_raw[l][need] * const_out[None, :]
+            mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt[need], max_values,
+                                      tol, opts)
+        rr, tt = np.nonzero(mk)
+        rows.append(need[rr])
+        cols.append(c * widths[l] + tt)
+        vals.append(bias_raw[l][need[rr], tt])
+        e_b[l][need] = er
+        achieved_b[l][need] = np.where(mk, bvals, 0.0).sum(axis=1)
+
+    weights = []
+    with timer("assemble"):
+        for l in range(L):
+            rows, cols, vals = parts[l]
+            weights.append(gather_csr((src_widths[l + 2], src_widths[l + 1]), rows, cols, vals))
+    for l in range(L):
         if l == 0 and homogeneous:
-            errors["layer1_pos"], errors["layer1_neg"] = e_w
+            errors["layer1_pos"], errors["layer1_neg"] = e_ws[0]
         else:
-            errors[f"layer{l + 1}_weights"] = e_w[0]
-        errors[f"layer{l + 1}_bias"] = e_b
+            errors[f"layer{l + 1}_weights"] = e_ws[l][0]
+        errors[f"layer{l + 1}_bias"] = e_b[l]
 
     # ---- source layer 1 masks from the neurons layer 2 uses
     with timer("assemble"):

@@ -125,13 +125,14 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict):
     return masks, errors
 
 
-def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict):
+def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
+                     span: int | None = None):
     """Subset sums over at most ``k`` of the candidate values of each problem.
 
     First attempt: the first ``k`` valid candidates (a prefix, in neuron order). Problems
-    whose error exceeds ``tol`` get a second attempt, :func:`solve_greedy_window` over all
-    their candidates, when there are more than ``k``; the better of the two is kept.
-    Deterministic.
+    whose error exceeds ``tol`` get a second attempt, :func:`solve_greedy_window` over
+    their first ``span`` candidates (default all), when there are more than ``k``; the
+    better of the two is kept. Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
     """
@@ -141,11 +142,14 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict):
     sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
     masks[:, :k] = sub
     bad = np.flatnonzero(err > tol)
-    if bad.size and kall > k:      # a second attempt needs other candidates
-        sub2, err2 = solve_greedy_window(values[bad], valid[bad], targets[bad], k, opts)
+    span = kall if span is None else min(span, kall)
+    if bad.size and span > k:      # a second attempt needs other candidates
+        sub2, err2 = solve_greedy_window(values[bad, :span], valid[bad, :span], targets[bad],
+                                         k, opts)
         better = err2 < err[bad]
         rows = bad[better]
-        masks[rows] = sub2[better]
+        masks[rows] = False
+        masks[rows, :span] = sub2[better]
         err[rows] = err2[better]
     return masks, err
 

@@ -167,6 +167,11 @@ class SourceSpec:
         bias = (np.concatenate(bs) if bs else np.zeros(0)) if self.bias[l] else None
         return w, bias
 
+    def block(self, l: int, b: int):
+        """Drawing block ``b`` of layer ``l``: ``(start row, weights, biases or None)``."""
+        w, bias = self._block(l, b)
+        return b * self.block_rows(l), w, bias
+
     def iter_blocks(self, l: int):
         """Yield ``(start, weights, biases)`` for every drawing block of layer ``l``."""
         rows, _ = self.shape(l)
@@ -344,7 +349,8 @@ class Ticket:
             "source_depth": self.depth,
             "n": self.params.get("n"), "required_n": self.params.get("required_n"),
             "source_params": self.spec.n_params, "kept": self.kept,
-            "sparsity": self.sparsity, "max_weight_error": float(per_weight.max()),
+            # NaN marks problems not solved (copies of neurons that nothing reads)
+            "sparsity": self.sparsity, "max_weight_error": float(np.nanmax(per_weight)),
             "build_seconds": float(self.timings.get("total", sum(self.timings.values()))),
         }
 
