@@ -4,7 +4,9 @@ Usage::
 
     python benchmarks/bench_tickets.py [--quick] [--json] [--burkholz-n N]
 
-For each case: build time (and its phases), verify time, source size, kept parameters,
+The depth-L+1 ticket at the theorem's width solves tens of millions of subset-sum
+problems for the large target (minutes, with a progress bar). For each case: build
+time (and its phases), verify time, source size, kept parameters,
 sparsity, certified and empirical error, the theorem's eps, and for the trained target
 the test accuracy of target and ticket. A warm-up build (numba compilation) runs first
 and is not timed. ``--quick`` uses a 100-50-10 target.
@@ -101,11 +103,15 @@ def main(argv=None) -> int:
                     help="explicit n for the depth-L+1 ticket of the large target "
                          "(default: 6 with --quick, 10 otherwise)")
     ap.add_argument("--samples", type=int, default=1024)
+    ap.add_argument("--max-gib", type=float, default=16.0,
+                    help="memory cap of the builds in GiB (default 16: the depth-L+1 ticket "
+                         "at the theorem's width needs several GiB)")
     args = ap.parse_args(argv)
     widths = [100, 50, 10] if args.quick else [784, 300, 100, 10]
     bn = args.burkholz_n or (6 if args.quick else 10)
     verify_kw = {"samples": args.samples, "seed": 0, "starts": 2, "maxiter": 30}
     eps = args.eps
+    max_bytes = int(args.max_gib * (1 << 30))
 
     # warm-up: compile the kernels (not timed)
     check(pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=0), samples=16)
@@ -119,7 +125,7 @@ def main(argv=None) -> int:
         _case(f"pensia {label}", lambda: pensia(spectral, eps=eps, delta=0.01, seed=0,
                                                 progress=False), verify_kw),
         _case(f"burkholz {label}", lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0,
-                                                    progress=False), verify_kw),
+                                                    max_bytes=max_bytes), verify_kw),
         _case(f"burkholz {label} n={bn}",
               lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0, n=bn, progress=False),
               verify_kw),

@@ -37,7 +37,8 @@ from slth._validate import as_generator, check_choice, check_int, check_positive
 from slth.nets.mlp import MLP
 from slth.tickets.ticket import Ticket
 
-__all__ = ["Report", "check", "certified_error", "empirical_error", "sample_ball"]
+__all__ = ["Report", "check", "certified_error", "empirical_error", "folded_network",
+           "sample_ball"]
 
 #: Relative and absolute slack added to certified bounds for floating-point rounding.
 REL_SLACK, ABS_SLACK = 1e-9, 1e-12
@@ -164,13 +165,18 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
     (float, ndarray)
         The error and the input where it was found.
     """
-    f, g = ticket.target, ticket.network().without_dead_neurons()
+    f, net = ticket.target, ticket.network().without_dead_neurons()
+    # search on the folded network when there is one (the same function, much cheaper);
+    # every reported error is recomputed with the ticket's own network
+    g = folded_network(ticket) or net
     d0 = f.widths[0]
     rng = as_generator(seed)
     x = sample_ball(rng, samples, d0, radius, norm)
     errs = _errors(f, g, x)
-    best_i = int(np.argmax(errs))
-    best, best_x = float(errs[best_i]), x[best_i]
+    top = np.argsort(errs)[::-1][:max(starts, 1)]
+    real = _errors(f, net, x[top])
+    best_i = int(np.argmax(real))
+    best, best_x = float(real[best_i]), x[top[best_i]]
 
     def objective(y):
         xx = _to_ball(y, radius, norm)[None, :]
@@ -178,14 +184,75 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
         gx = f.vjp(xx, diff)[0] - g.vjp(xx, diff)[0]
         return -0.5 * float(diff[0] @ diff[0]), -_pullback(y, gx, radius, norm)
 
-    for i in np.argsort(errs)[::-1][:starts]:
+    for i in top[:starts]:
         res = optimize.minimize(objective, _from_ball(x[i], radius, norm), jac=True,
                                 method="L-BFGS-B", options={"maxiter": maxiter})
         xx = _to_ball(res.x, radius, norm)
-        e = float(np.linalg.norm(f(xx[None, :]) - g(xx[None, :])))
+        e = float(np.linalg.norm(f(xx[None, :]) - net(xx[None, :])))
         if e > best:
             best, best_x = e, xx
     return best, best_x
+
+
+def folded_network(ticket: Ticket) -> MLP | None:
+    """The ticket's function with each univariate ReLU-like layer folded into the next.
+
+    A univariate neuron ``phi(u x_i)`` of a positively homogeneous activation equals
+    ``u phi(x_i)`` for ``u > 0`` and ``|u| phi(-x_i)`` for ``u < 0``; so a univariate layer
+    followed by ``V`` is the layer ``(phi(x), phi(-x))`` followed by the dense
+    ``[V U+, -V U-]`` (bias neurons, with no input, fold into a bias). The result computes
+    the same function as the pruned network up to rounding (sums are reassociated), with
+    far fewer operations for wide tickets. ``None`` when there is no such layer (smooth
+    activations, CNN tickets).
+
+    Examples
+    --------
+    >>> from slth.nets import random_target
+    >>> from slth.tickets import burkholz
+    >>> t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=0), eps=0.1,
+    ...              delta=0.1, seed=1, n=4)
+    >>> x = np.random.default_rng(0).uniform(-1, 1, (5, 3))
+    >>> folded_network(t).widths, bool(np.allclose(folded_network(t)(x), t(x), atol=1e-12))
+    ((3, 6, 20, 2), True)
+    """
+    construction = ticket.params.get("construction")
+    acts = ticket.spec.activations
+    if construction == "pensia":
+        pairs = list(range(0, ticket.depth, 2))
+    elif construction == "burkholz" and acts[0].homogeneous:
+        pairs = [0]
+    else:
+        return None
+    ws, bs, out_acts = [], [], []
+    l = 0
+    while l < ticket.depth:
+        if l not in pairs:
+            ws.append(ticket.weights[l])
+            bs.append(ticket.biases[l])
+            if l < ticket.depth - 1:
+                out_acts.append(acts[l])
+            l += 1
+            continue
+        U, V = ticket.weights[l].tocsr(), ticket.weights[l + 1].tocsr()
+        d = U.shape[1]
+        up, un = _sign_split(U)
+        ws.append(np.vstack([np.eye(d), -np.eye(d)]))
+        bs.append(None)
+        out_acts.append(acts[l])
+        ws.append(np.hstack([(V @ up).toarray(), -(V @ un).toarray()]))
+        b = ticket.biases[l]
+        const = np.zeros(U.shape[0])
+        if b is not None:
+            # neurons without input weights output phi(bias), a constant
+            no_in = np.diff(U.indptr) == 0
+            const[no_in] = acts[l](b[no_in])
+        shift = np.asarray(V @ const).ravel()
+        b_next = ticket.biases[l + 1]
+        bs.append(shift + (0.0 if b_next is None else b_next))
+        if l + 1 < ticket.depth - 1:
+            out_acts.append(acts[l + 1])
+        l += 2
+    return MLP(ws, bs, out_acts)
 
 
 # ---------------------------------------------------------------- certificate

@@ -216,3 +216,26 @@ def test_deeper_burkholz_target_is_certified(seed):
     t = burkholz(target, eps=0.05, delta=0.05, seed=seed, max_values=22)
     r = check(t, samples=512, seed=0, starts=2)
     assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_folded_network_is_the_same_function(kind):
+    from slth.verify import folded_network
+
+    t = _build(kind, n=5, seed=3)
+    folded = folded_network(t)
+    if kind in ("tanh", "sigmoid", "softplus"):
+        assert folded is None
+        return
+    x = sample_ball(np.random.default_rng(1), 200, 3, 1.5)
+    y = t(x)
+    np.testing.assert_allclose(folded(x), y, rtol=1e-12, atol=1e-12 * np.abs(y).max())
+    # far fewer stored entries than the pruned network for wide tickets is the point;
+    # here: the folded first pair has 2 d_0 hidden units
+    assert folded.widths[1] == 2 * t.widths[0]
+
+
+def test_empirical_error_reports_the_ticket_itself():
+    t = _build("relu", n=3, seed=2)
+    emp, worst = empirical_error(t, samples=128, seed=0, starts=2)
+    assert emp == float(np.linalg.norm(t.target(worst[None]) - t(worst[None])))

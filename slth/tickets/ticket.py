@@ -252,7 +252,9 @@ class Ticket:
         Pruned biases (source bias where kept, 0 elsewhere).
     bias_masks : tuple of bool ndarray or None
     errors : dict of str to ndarray
-        Achieved per-weight subset-sum errors ``|target value - subset sum|``.
+        Achieved per-weight subset-sum errors ``|target value - subset sum|``; NaN for
+        problems that were not solved because their neuron is pruned whole (copies of the
+        depth-L+1 construction that no later neuron reads).
     params : dict
         ``construction``, ``eps``, ``delta``, ``n``, ``required_n``, ``dist``, ``seed``
         and construction-specific entries.
