@@ -560,3 +560,61 @@ def first_covering_n_many(streams, lo, hi, eps, first_check, horizon, capacity_l
     """``first_covering_n`` for each row of ``streams`` (parallel over trials)."""
     for t in prange(streams.shape[0]):
         out[t] = first_covering_n(streams[t], lo, hi, eps, first_check, horizon, capacity_limit)
+
+
+@parallel_kernel
+def greedy_window_select(values, valid, targets, k, greedy, window, window_ok, resid):
+    """Per row: a greedy prefix on the target's sign, then a window for an exact search.
+
+    Valid values of the target's sign are taken largest first while their sum stays
+    within ``|target|`` (``greedy``); ``resid`` is what remains. ``window`` (k entries)
+    holds the largest remaining values of the target's sign, ``(k + 1) // 2`` of them,
+    then the ``k // 2`` largest valid values of the other sign (or zero), both by
+    decreasing magnitude, ties by index; ``window_ok`` is False for padding.
+    """
+    m, kall = values.shape
+    half_same = (k + 1) // 2
+    for r in prange(m):
+        t = targets[r]
+        sgn = np.sign(t)
+        same_idx = np.empty(kall, np.int64)
+        other_idx = np.empty(kall, np.int64)
+        ns = 0
+        no = 0
+        for j in range(kall):
+            if not valid[r, j]:
+                continue
+            if sgn != 0.0 and np.sign(values[r, j]) == sgn:
+                same_idx[ns] = j
+                ns += 1
+            else:
+                other_idx[no] = j
+                no += 1
+        same_idx = same_idx[:ns]
+        other_idx = other_idx[:no]
+        # stable sorts by decreasing magnitude (ties keep index order)
+        same_idx = same_idx[np.argsort(-np.abs(values[r, same_idx]), kind="mergesort")]
+        other_idx = other_idx[np.argsort(-np.abs(values[r, other_idx]), kind="mergesort")]
+        total = 0.0
+        reach = abs(t)
+        p = 0
+        while p < ns and total + abs(values[r, same_idx[p]]) <= reach:
+            total += abs(values[r, same_idx[p]])
+            greedy[r, same_idx[p]] = True
+            p += 1
+        acc = 0.0
+        for j in range(kall):
+            if greedy[r, j]:
+                acc += values[r, j]
+        resid[r] = t - acc
+        w = 0
+        for q in range(half_same):
+            if p + q < ns:
+                window[r, w] = same_idx[p + q]
+                window_ok[r, w] = True
+            w += 1
+        for q in range(k - half_same):
+            if q < no:
+                window[r, w] = other_idx[q]
+                window_ok[r, w] = True
+            w += 1

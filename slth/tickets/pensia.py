@@ -27,6 +27,7 @@ from scipy import sparse
 from tqdm import tqdm
 
 from slth import bounds
+from slth._numba import num_threads
 from slth._validate import (
     as_seed_sequence,
     check_int,
@@ -96,31 +97,21 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict):
     >>> masks.astype(int).tolist(), round(float(err[0]), 12)
     ([[1, 0, 0, 0, 1, 1, 0, 0]], 0.0)
     """
+    from slth.rss.kernels import greedy_window_select
+
     m, kall = values.shape
-    sgn = np.sign(targets)[:, None]
-    same = valid & (np.sign(values) == sgn) & (sgn != 0)
-    mag = np.where(same, np.abs(values), 0.0)
-    order = np.argsort(-mag, axis=1, kind="stable")
-    csum = np.cumsum(np.take_along_axis(mag, order, axis=1), axis=1)
-    taken = (csum <= np.abs(targets)[:, None]).sum(axis=1)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(kall), (m, kall)), axis=1)
-    greedy = (rank < taken[:, None]) & same
-    resid = targets - np.where(greedy, values, 0.0).sum(axis=1)
-    left = valid & ~greedy
-    idx, ok = [], []
-    for side, kk in ((same, (k + 1) // 2), (~same, k // 2)):
-        rest = np.where(left & side, np.abs(values), -1.0)
-        top = np.argsort(-rest, axis=1, kind="stable")[:, :kk]
-        idx.append(top)
-        ok.append(np.take_along_axis(rest, top, axis=1) >= 0.0)
-    window = np.concatenate(idx, axis=1)
-    wmask, _ = solve_problems(np.take_along_axis(values, window, axis=1), resid,
-                              np.concatenate(ok, axis=1), **opts)
-    masks = greedy.copy()
-    chosen = np.zeros_like(masks)
-    np.put_along_axis(chosen, window, wmask, axis=1)
-    masks |= chosen
+    greedy = np.zeros((m, kall), dtype=bool)
+    window = np.zeros((m, k), dtype=np.int64)
+    ok = np.zeros((m, k), dtype=bool)
+    resid = np.empty(m)
+    with num_threads(opts.get("threads")):
+        greedy_window_select(np.ascontiguousarray(values, dtype=np.float64),
+                             np.ascontiguousarray(valid), np.ascontiguousarray(targets),
+                             k, greedy, window, ok, resid)
+    wmask, _ = solve_problems(np.take_along_axis(values, window, axis=1), resid, ok, **opts)
+    masks = greedy
+    rr, tt = np.nonzero(wmask & ok)
+    masks[rr, window[rr, tt]] = True
     errors = np.abs(targets - np.where(masks, values, 0.0).sum(axis=1))
     return masks, errors
 
