@@ -138,3 +138,34 @@ def cnn_forward_loop(kernels, paddings, x, biases=None) -> np.ndarray:
         if l < len(kernels) - 1:
             h = np.maximum(h, 0.0)
     return h
+
+
+def greedy_window(values, valid, target: float, k: int):
+    """Greedy on the target's sign, then the best subset of a two-sided window (by loops).
+
+    Returns the chosen mask and its error; the window is solved by brute force.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    idx = [j for j in range(values.size) if valid[j]]
+    sgn = np.sign(target)
+    same = [j for j in idx if sgn != 0 and np.sign(values[j]) == sgn]
+    other = [j for j in idx if j not in same]
+    same.sort(key=lambda j: (-abs(values[j]), j))
+    other.sort(key=lambda j: (-abs(values[j]), j))
+    chosen, total = [], 0.0
+    for j in same:
+        if total + abs(values[j]) > abs(target):
+            break
+        chosen.append(j)
+        total += abs(values[j])
+    rest = same[len(chosen):][:(k + 1) // 2] + other[:k // 2]
+    resid = target - sum(values[j] for j in chosen)
+    best, best_sub = np.inf, ()
+    for sub in itertools.chain.from_iterable(
+            itertools.combinations(rest, r) for r in range(len(rest) + 1)):
+        e = abs(resid - sum(values[j] for j in sub))
+        if e < best - 1e-15:
+            best, best_sub = e, sub
+    mask = np.zeros(values.size, dtype=bool)
+    mask[chosen + list(best_sub)] = True
+    return mask, abs(target - values[mask].sum())

@@ -335,3 +335,19 @@ def test_burkholz_solves_only_the_copies_the_next_layer_reads():
     err = tk.errors["layer1_pos"][:c * d1]
     assert np.isnan(err[~read]).all() and not np.isnan(err[read]).any()
     assert np.isfinite(tk.summary()["max_weight_error"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_window_matches_naive_loops(seed):
+    from naive import greedy_window
+
+    from slth.tickets.pensia import solve_greedy_window
+
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-1, 1, (40, 14)) * rng.uniform(0, 2, (40, 14))
+    valid = rng.random(values.shape) < 0.85
+    targets = rng.uniform(-2.5, 2.5, 40)
+    masks, err = solve_greedy_window(values, valid, targets, 6, {})
+    for r in range(40):
+        _, e = greedy_window(values[r], valid[r], targets[r], 6)
+        assert err[r] == pytest.approx(e, abs=1e-12)
