@@ -256,17 +256,21 @@ def folded_network(ticket: Ticket) -> MLP | None:
 
 
 # ---------------------------------------------------------------- certificate
-#: Largest smaller side, and largest number of entries, of a matrix whose spectral norm is
-#: computed exactly (from the Gram matrix); larger ones get the Schur/Frobenius bound.
-GRAM_SIDE, GRAM_ENTRIES = 4096, 1 << 25
+#: Largest smaller side, and largest cost (multiply-adds), of a matrix whose spectral norm
+#: is computed exactly (from the Gram matrix); larger ones get the Schur/Frobenius bound.
+GRAM_SIDE, GRAM_FLOPS = 4096, 4e11
+
+#: Columns (or rows) densified at a time while accumulating a Gram matrix.
+GRAM_CHUNK = 2048
 
 
 def _opnorm(a) -> float:
     """Rigorous upper bound on the spectral norm of a dense or sparse matrix.
 
     Exact up to rounding (the largest eigenvalue of the Gram matrix of the smaller side,
-    with a relative slack) when the matrix is small enough (:data:`GRAM_SIDE`,
-    :data:`GRAM_ENTRIES`); otherwise the smaller of the Frobenius norm and the Schur bound
+    accumulated over dense chunks of the larger side, with a relative slack) when the
+    smaller side is at most :data:`GRAM_SIDE` and the product costs at most
+    :data:`GRAM_FLOPS`; otherwise the smaller of the Frobenius norm and the Schur bound
     ``sqrt(max_i sum_j |a_ij| * max_j sum_i |a_ij|)``.
 
     Examples
@@ -278,9 +282,16 @@ def _opnorm(a) -> float:
     rows, cols = a.shape
     if rows == 0 or cols == 0:
         return 0.0
-    if min(rows, cols) <= GRAM_SIDE and rows * cols <= GRAM_ENTRIES:
-        d = a.toarray() if sparse.issparse(a) else np.asarray(a)
-        g = d @ d.T if rows <= cols else d.T @ d
+    small, large = min(rows, cols), max(rows, cols)
+    if small <= GRAM_SIDE and float(small) * small * large <= GRAM_FLOPS:
+        # orient so that the smaller side is the rows: G = sum over column chunks of B B^T
+        m = a if rows <= cols else a.T
+        m = m.tocsc() if sparse.issparse(m) else np.asarray(m)
+        g = np.zeros((small, small))
+        for s in range(0, large, GRAM_CHUNK):
+            blk = m[:, s:s + GRAM_CHUNK]
+            blk = blk.toarray() if sparse.issparse(blk) else blk
+            g += blk @ blk.T
         lam = float(np.linalg.eigvalsh(g)[-1])
         return float(np.sqrt(max(lam, 0.0))) * (1 + 1e-10) + 1e-300
     absa = abs(a) if sparse.issparse(a) else np.abs(a)

@@ -56,7 +56,14 @@ from slth.tickets.pensia import (
     solve_greedy_window,
     solve_with_retry,
 )
-from slth.tickets.ticket import SourceSpec, Ticket, Timer, check_build_args, gather_csr
+from slth.tickets.ticket import (
+    RowBatchCSR,
+    SourceSpec,
+    Ticket,
+    Timer,
+    check_build_args,
+    gather_csr,
+)
 
 __all__ = ["burkholz", "default_alpha"]
 
@@ -341,7 +348,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                  resolve_max_bytes(max_bytes), "target",
                  f"a burkholz build with n={n} for widths {widths} ({first_problems:,} "
                  "subset-sum problems in layer 2)", "use a smaller n or max_values")
-    rows, cols, vals = parts[0]
+    # the widest layer: its kept entries are assembled batch by batch, 12 bytes each
+    first_layer = RowBatchCSR((rows_out, cols_in))
     e_w = [np.full((rows_out, d_in), np.nan) for _ in range(2 if homogeneous else 1)]
     e_b = [np.full(src_widths[l + 2], np.nan) for l in range(L)]
     achieved_b = [np.zeros(src_widths[l + 2]) for l in range(L)]
@@ -351,6 +359,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                       "burkholz layer 2") as bar:
         for grow, W, nb in needed_batches(1, needed[0], d_in):
             R = grow.size
+            rows, cols, vals = [], [], []
             wt, bt, is_const = targets_for(0, grow)
             act_rows = np.flatnonzero(~is_const)
             with timer("solve"):
@@ -387,6 +396,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                 vals.append(W[rr, bcols[tt]])
                 e_b[0][grow] = er
                 achieved_b[0][grow] = np.where(mk, bvals, 0.0).sum(axis=1)
+            with timer("assemble"):
+                first_layer.add(rows, cols, vals)
             bar.update(nb)
     e_ws[0] = e_w
 
@@ -409,7 +420,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
 
     weights = []
     with timer("assemble"):
-        for l in range(L):
+        weights.append(first_layer.tocsr())
+        for l in range(1, L):
             rows, cols, vals = parts[l]
             weights.append(gather_csr((src_widths[l + 2], src_widths[l + 1]), rows, cols, vals))
     for l in range(L):
