@@ -165,10 +165,12 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
     (float, ndarray)
         The error and the input where it was found.
     """
-    f, net = ticket.target, ticket.network().without_dead_neurons()
     # search on the folded network when there is one (the same function, much cheaper);
     # every reported error is recomputed with the ticket's own network
-    g = folded_network(ticket) or net
+    f, g = ticket.target, folded_network(ticket)
+    net = ticket.network()
+    if g is None:
+        net = g = net.without_dead_neurons()
     d0 = f.widths[0]
     rng = as_generator(seed)
     x = sample_ball(rng, samples, d0, radius, norm)
@@ -213,7 +215,7 @@ def folded_network(ticket: Ticket) -> MLP | None:
     ...              delta=0.1, seed=1, n=4)
     >>> x = np.random.default_rng(0).uniform(-1, 1, (5, 3))
     >>> folded_network(t).widths, bool(np.allclose(folded_network(t)(x), t(x), atol=1e-12))
-    ((3, 6, 20, 2), True)
+    ((3, 6, 11, 2), True)
     """
     construction = ticket.params.get("construction")
     acts = ticket.spec.activations
@@ -224,10 +226,13 @@ def folded_network(ticket: Ticket) -> MLP | None:
     else:
         return None
     ws, bs, out_acts = [], [], []
+    keep_cols = None          # columns of the next layer kept (rows dropped before it)
     l = 0
     while l < ticket.depth:
         if l not in pairs:
-            ws.append(ticket.weights[l])
+            w = ticket.weights[l].tocsc()
+            ws.append(w if keep_cols is None else w[:, keep_cols])
+            keep_cols = None
             bs.append(ticket.biases[l])
             if l < ticket.depth - 1:
                 out_acts.append(acts[l])
@@ -239,7 +244,12 @@ def folded_network(ticket: Ticket) -> MLP | None:
         ws.append(np.vstack([np.eye(d), -np.eye(d)]))
         bs.append(None)
         out_acts.append(acts[l])
-        ws.append(np.hstack([(V @ up).toarray(), -(V @ un).toarray()]))
+        folded = np.hstack([(V @ up).toarray(), -(V @ un).toarray()])
+        if l + 2 < ticket.depth and l + 2 not in pairs:
+            # neurons the next layer does not read (unread copies) are dropped
+            keep_cols = np.flatnonzero(np.diff(ticket.weights[l + 2].tocsc().indptr) > 0)
+            folded = folded[keep_cols]
+        ws.append(folded)
         b = ticket.biases[l]
         const = np.zeros(U.shape[0])
         if b is not None:
@@ -248,7 +258,8 @@ def folded_network(ticket: Ticket) -> MLP | None:
             const[no_in] = acts[l](b[no_in])
         shift = np.asarray(V @ const).ravel()
         b_next = ticket.biases[l + 1]
-        bs.append(shift + (0.0 if b_next is None else b_next))
+        shift = shift + (0.0 if b_next is None else b_next)
+        bs.append(shift if keep_cols is None else shift[keep_cols])
         if l + 1 < ticket.depth - 1:
             out_acts.append(acts[l + 1])
         l += 2
