@@ -59,9 +59,15 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
         return np.zeros((m, k), dtype=bool), np.abs(targets)
     v = np.where(valid, values, 0.0)
     counts = valid.sum(axis=1)
+    masks = np.zeros((m, k), dtype=bool)
+    if (counts == k).all():        # the common case: nothing to pack
+        for s in range(0, m, CHUNK):
+            masks[s:s + CHUNK] = solve_many(np.ascontiguousarray(v[s:s + CHUNK]),
+                                            np.ascontiguousarray(targets[s:s + CHUNK]),
+                                            max_bytes=max_bytes, threads=threads)[0]
+        return masks, np.abs(targets - np.where(masks, v, 0.0).sum(axis=1))
     order = np.argsort(~valid, axis=1, kind="stable")         # valid entries first
     packed = np.take_along_axis(v, order, axis=1)
-    masks = np.zeros((m, k), dtype=bool)
     for cnt in np.unique(counts):
         if cnt == 0:
             continue
