@@ -194,6 +194,9 @@ def test_bad_targets():
         pensia(random_target([2, 3, 1], seed=0), n=4, max_bytes=1000)
     with pytest.raises(ValueError, match="needs about"):
         burkholz(random_target([2, 3, 1], norm="max", seed=0), n=4, max_bytes=1000)
+    # the later layers fit, the widest one (checked once its needed copies are known) not
+    with pytest.raises(ValueError, match=r"subset-sum problems in layer 2\) needs about"):
+        burkholz(random_target([2, 3, 1], norm="max", seed=0), n=4, max_bytes=300 << 20)
 
 
 def test_single_layer_targets():
