@@ -241,3 +241,19 @@ def test_empirical_error_reports_the_ticket_itself():
     t = _build("relu", n=3, seed=2)
     emp, worst = empirical_error(t, samples=128, seed=0, starts=2)
     assert emp == float(np.linalg.norm(t.target(worst[None]) - t(worst[None])))
+
+
+def test_first_layer_products_get_the_product_constant():
+    """The draws of ``slth verify-bounds`` for burkholz ReLU 4-4-2 at the theorem's width.
+
+    With a first-layer block of n per sign, seed 0 drew a block whose positive products
+    summed to 0.546 < 0.962 (its target weight): an error of 0.416. The block of
+    ceil(5 n / 3) per sign (the product constant) certifies every seed.
+    """
+    for s in range(5):
+        tt, ts, _ = np.random.SeedSequence(s).spawn(3)
+        t = burkholz(random_target([4, 4, 2], norm="max", bias=True, seed=tt), eps=0.1,
+                     delta=0.1, seed=ts)
+        assert t.params["block"] == 2 * 42 and t.theorem_width
+        r = check(t, samples=128, seed=0, starts=1)
+        assert r.empirical <= r.certified <= 0.1 and r.ok
