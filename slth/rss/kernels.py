@@ -158,20 +158,128 @@ def closest_pair(a_sums, b_sums, target):
 
 
 @kernel
+def _closest_four(a_sums, b_sums, xa, xb, target):
+    """Closest ``(a + sa) + (b + sb)`` to ``target`` over a in ``a_sums``, b in ``b_sums``
+    (both sorted ascending), ``sa`` in {0, xa}, ``sb`` in {0, xb}.
+
+    The four combinations are four independent two-pointer scans, interleaved for
+    instruction-level parallelism. Sums are formed as the merge would form them (the
+    shifted value added last), so each subset has the same floating-point sum as in
+    :func:`closest_pair`. Returns (combination, i, j, error); combination bit 0: xa
+    used, bit 1: xb used; ties go to the lower combination.
+    """
+    na = a_sums.shape[0]
+    nb = b_sums.shape[0]
+    i0 = 0
+    i1 = 0
+    i2 = 0
+    i3 = 0
+    j0 = nb - 1
+    j1 = nb - 1
+    j2 = nb - 1
+    j3 = nb - 1
+    e0 = np.inf
+    e1 = np.inf
+    e2 = np.inf
+    e3 = np.inf
+    p0 = 0
+    p1 = 0
+    p2 = 0
+    p3 = 0
+    q0 = 0
+    q1 = 0
+    q2 = 0
+    q3 = 0
+    live = True
+    while live:
+        live = False
+        if i0 < na and j0 >= 0:
+            d = a_sums[i0] + b_sums[j0] - target
+            e = abs(d)
+            better = e < e0
+            e0 = e if better else e0
+            p0 = i0 if better else p0
+            q0 = j0 if better else q0
+            if d == 0.0:
+                i0 = na
+            else:
+                i0 += d < 0.0
+                j0 -= d > 0.0
+                live = True
+        if i1 < na and j1 >= 0:
+            d = (a_sums[i1] + xa) + b_sums[j1] - target
+            e = abs(d)
+            better = e < e1
+            e1 = e if better else e1
+            p1 = i1 if better else p1
+            q1 = j1 if better else q1
+            if d == 0.0:
+                i1 = na
+            else:
+                i1 += d < 0.0
+                j1 -= d > 0.0
+                live = True
+        if i2 < na and j2 >= 0:
+            d = a_sums[i2] + (b_sums[j2] + xb) - target
+            e = abs(d)
+            better = e < e2
+            e2 = e if better else e2
+            p2 = i2 if better else p2
+            q2 = j2 if better else q2
+            if d == 0.0:
+                i2 = na
+            else:
+                i2 += d < 0.0
+                j2 -= d > 0.0
+                live = True
+        if i3 < na and j3 >= 0:
+            d = (a_sums[i3] + xa) + (b_sums[j3] + xb) - target
+            e = abs(d)
+            better = e < e3
+            e3 = e if better else e3
+            p3 = i3 if better else p3
+            q3 = j3 if better else q3
+            if d == 0.0:
+                i3 = na
+            else:
+                i3 += d < 0.0
+                j3 -= d > 0.0
+                live = True
+    c, best, bi, bj = 0, e0, p0, q0
+    if e1 < best:
+        c, best, bi, bj = 1, e1, p1, q1
+    if e2 < best:
+        c, best, bi, bj = 2, e2, p2, q2
+    if e3 < best:
+        c, best, bi, bj = 3, e3, p3, q3
+    return c, bi, bj, best
+
+
+@kernel
 def solve_one(values, target, a_work, a_flags, b_work, b_flags):
     """Exact subset closest to ``target`` by meet in the middle; returns its bit mask.
 
     With h = n // 2, ``a_work`` holds 2 * 2^h floats and ``a_flags`` 2^(h+1)
-    bytes (likewise ``b_*`` for the n - h other values).
+    bytes (likewise ``b_*`` for the n - h other values). The last value of each half
+    is not merged in: the four ways of adding them are scanned together
+    (:func:`_closest_four`), which replaces the two largest merges by independent scans.
     """
     n = values.shape[0]
     h = n // 2
-    size_a = 1 << h
-    size_b = 1 << (n - h)
-    a_sums = sorted_subset_sums(values[:h], a_work[:size_a], a_work[size_a:], a_flags)
-    b_sums = sorted_subset_sums(values[h:], b_work[:size_b], b_work[size_b:], b_flags)
-    i, j, _ = closest_pair(a_sums, b_sums, target)
-    return subset_bits(a_flags, h, i, 0) | subset_bits(b_flags, n - h, j, h)
+    if h == 0:                     # n <= 1
+        return np.uint64(1) if n == 1 and abs(values[0] - target) < abs(target) \
+            else np.uint64(0)
+    size_a = 1 << (h - 1)
+    size_b = 1 << (n - h - 1)
+    a_sums = sorted_subset_sums(values[:h - 1], a_work[:size_a], a_work[size_a:], a_flags)
+    b_sums = sorted_subset_sums(values[h:n - 1], b_work[:size_b], b_work[size_b:], b_flags)
+    c, i, j, _ = _closest_four(a_sums, b_sums, values[h - 1], values[n - 1], target)
+    bits = subset_bits(a_flags, h - 1, i, 0) | subset_bits(b_flags, n - h - 1, j, h)
+    if c & 1:
+        bits |= np.uint64(1) << np.uint64(h - 1)
+    if c & 2:
+        bits |= np.uint64(1) << np.uint64(n - 1)
+    return bits
 
 
 @parallel_kernel
