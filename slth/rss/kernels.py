@@ -157,6 +157,25 @@ def closest_pair(a_sums, b_sums, target):
     return bi1, bj1, best1
 
 
+@kernel(inline="always")
+def _scan_step(a_sums, b_sums, sa, sb, target, i, j, best, bi, bj):
+    """One step of a two-pointer scan for ``(a + sa) + (b + sb) ~ target``.
+
+    Returns the updated ``(i, j, best, bi, bj, live)``; an exact hit ends the scan.
+    """
+    if i >= a_sums.shape[0] or j < 0:
+        return i, j, best, bi, bj, False
+    d = (a_sums[i] + sa) + (b_sums[j] + sb) - target
+    e = abs(d)
+    better = e < best
+    best = e if better else best
+    bi = i if better else bi
+    bj = j if better else bj
+    if d == 0.0:
+        return a_sums.shape[0], j, best, bi, bj, False
+    return i + (d < 0.0), j - (d > 0.0), best, bi, bj, True
+
+
 @kernel
 def _closest_four(a_sums, b_sums, xa, xb, target):
     """Closest ``(a + sa) + (b + sb)`` to ``target`` over a in ``a_sums``, b in ``b_sums``
@@ -168,83 +187,18 @@ def _closest_four(a_sums, b_sums, xa, xb, target):
     :func:`closest_pair`. Returns (combination, i, j, error); combination bit 0: xa
     used, bit 1: xb used; ties go to the lower combination.
     """
-    na = a_sums.shape[0]
-    nb = b_sums.shape[0]
-    i0 = 0
-    i1 = 0
-    i2 = 0
-    i3 = 0
-    j0 = nb - 1
-    j1 = nb - 1
-    j2 = nb - 1
-    j3 = nb - 1
-    e0 = np.inf
-    e1 = np.inf
-    e2 = np.inf
-    e3 = np.inf
-    p0 = 0
-    p1 = 0
-    p2 = 0
-    p3 = 0
-    q0 = 0
-    q1 = 0
-    q2 = 0
-    q3 = 0
+    top = b_sums.shape[0] - 1
+    i0, j0, e0, p0, q0 = 0, top, np.inf, 0, 0
+    i1, j1, e1, p1, q1 = 0, top, np.inf, 0, 0
+    i2, j2, e2, p2, q2 = 0, top, np.inf, 0, 0
+    i3, j3, e3, p3, q3 = 0, top, np.inf, 0, 0
     live = True
     while live:
-        live = False
-        if i0 < na and j0 >= 0:
-            d = a_sums[i0] + b_sums[j0] - target
-            e = abs(d)
-            better = e < e0
-            e0 = e if better else e0
-            p0 = i0 if better else p0
-            q0 = j0 if better else q0
-            if d == 0.0:
-                i0 = na
-            else:
-                i0 += d < 0.0
-                j0 -= d > 0.0
-                live = True
-        if i1 < na and j1 >= 0:
-            d = (a_sums[i1] + xa) + b_sums[j1] - target
-            e = abs(d)
-            better = e < e1
-            e1 = e if better else e1
-            p1 = i1 if better else p1
-            q1 = j1 if better else q1
-            if d == 0.0:
-                i1 = na
-            else:
-                i1 += d < 0.0
-                j1 -= d > 0.0
-                live = True
-        if i2 < na and j2 >= 0:
-            d = a_sums[i2] + (b_sums[j2] + xb) - target
-            e = abs(d)
-            better = e < e2
-            e2 = e if better else e2
-            p2 = i2 if better else p2
-            q2 = j2 if better else q2
-            if d == 0.0:
-                i2 = na
-            else:
-                i2 += d < 0.0
-                j2 -= d > 0.0
-                live = True
-        if i3 < na and j3 >= 0:
-            d = (a_sums[i3] + xa) + (b_sums[j3] + xb) - target
-            e = abs(d)
-            better = e < e3
-            e3 = e if better else e3
-            p3 = i3 if better else p3
-            q3 = j3 if better else q3
-            if d == 0.0:
-                i3 = na
-            else:
-                i3 += d < 0.0
-                j3 -= d > 0.0
-                live = True
+        i0, j0, e0, p0, q0, l0 = _scan_step(a_sums, b_sums, 0.0, 0.0, target, i0, j0, e0, p0, q0)
+        i1, j1, e1, p1, q1, l1 = _scan_step(a_sums, b_sums, xa, 0.0, target, i1, j1, e1, p1, q1)
+        i2, j2, e2, p2, q2, l2 = _scan_step(a_sums, b_sums, 0.0, xb, target, i2, j2, e2, p2, q2)
+        i3, j3, e3, p3, q3, l3 = _scan_step(a_sums, b_sums, xa, xb, target, i3, j3, e3, p3, q3)
+        live = l0 or l1 or l2 or l3
     c, best, bi, bj = 0, e0, p0, q0
     if e1 < best:
         c, best, bi, bj = 1, e1, p1, q1
