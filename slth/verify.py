@@ -304,7 +304,9 @@ def _opnorm(a) -> float:
             blk = blk.toarray() if sparse.issparse(blk) else blk
             g += blk @ blk.T
         lam = float(np.linalg.eigvalsh(g)[-1])
-        return float(np.sqrt(max(lam, 0.0))) * (1 + 1e-10) + 1e-300
+        # rounding of the Gram sums and of eigvalsh: both below (sides) * eps * ||a||_F^2
+        margin = (large + small + 10) * np.finfo(float).eps * float(np.trace(g))
+        return float(np.sqrt(max(lam, 0.0) + margin)) + 1e-300
     absa = abs(a) if sparse.issparse(a) else np.abs(a)
     row = float(np.asarray(absa.sum(axis=1)).max())
     col = float(np.asarray(absa.sum(axis=0)).max())
