@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -240,11 +241,11 @@ def folded_network(ticket: Ticket) -> MLP | None:
             continue
         U, V = ticket.weights[l].tocsr(), ticket.weights[l + 1].tocsr()
         d = U.shape[1]
-        up, un = _sign_split(U)
         ws.append(np.vstack([np.eye(d), -np.eye(d)]))
         bs.append(None)
         out_acts.append(acts[l])
-        folded = np.hstack([(V @ up).toarray(), -(V @ un).toarray()])
+        vp, vn = _fold(ticket, l)
+        folded = np.hstack([vp, -vn])
         if l + 2 < ticket.depth and l + 2 not in pairs:
             # neurons the next layer does not read (unread copies) are dropped
             keep_cols = np.flatnonzero(np.diff(ticket.weights[l + 2].tocsc().indptr) > 0)
@@ -365,11 +366,26 @@ def _check_univariate(U: sparse.csr_matrix, m: int, n_uni: int, what: str):
         raise ValueError(f"ticket: {what} keeps a weight outside its neuron's input block")
 
 
-def _sign_split(U: sparse.csr_matrix):
+#: Folded layer pairs shared by the search and the certificate within one :func:`check`
+#: (per thread; nothing is kept between calls, so a ticket changed in place is re-read).
+_shared = threading.local()
+
+
+def _fold(ticket: Ticket, l: int):
+    """``(V U+, V U-)`` as dense arrays for the univariate layer ``l`` of a ticket and the
+    layer ``V`` after it (``U+`` / ``U-``: the positive / negative kept weights of ``U``)."""
+    cache = getattr(_shared, "folds", None)
+    key = (id(ticket), l)
+    if cache is not None and key in cache:
+        return cache[key]
+    U, V = ticket.weights[l].tocsr(), ticket.weights[l + 1].tocsr()
     up, un = U.copy(), U.copy()
     up.data = np.where(U.data > 0, U.data, 0.0)
     un.data = np.where(U.data < 0, U.data, 0.0)
-    return up, un
+    out = (np.asarray((V @ up).toarray()), np.asarray((V @ un).toarray()))
+    if cache is not None:
+        cache[key] = out
+    return out
 
 
 def _certify_pensia(ticket: Ticket, radius: float, norm: str):
@@ -380,11 +396,9 @@ def _certify_pensia(ticket: Ticket, radius: float, norm: str):
     delta = D = None
     for l in range(t.depth):
         w = t.weights[l]
-        U, V = ticket.weights[2 * l], ticket.weights[2 * l + 1]
+        U = ticket.weights[2 * l]
         _check_univariate(U, m, U.shape[0], f"layer {2 * l + 1}")
-        up, un = _sign_split(U)
-        Ahat = np.asarray((V @ up).toarray())
-        Bhat = np.asarray((V @ un).toarray())
+        Ahat, Bhat = _fold(ticket, 2 * l)
         eA, eB = Ahat - w, Bhat - w
         if l == 0:
             # g(x) - W x = eA relu(x) - eB relu(-x); (relu(x), relu(-x)) has the norm of x
@@ -439,9 +453,9 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     pre_const = np.asarray(V @ h_const).ravel()
     if act.homogeneous:
         a = act.slope_neg
-        up, un = _sign_split(U1)
-        eA = np.asarray((V @ up).toarray()) - wrow / (1 + a)
-        eB = np.asarray((V @ un).toarray()) - wrow / (1 + a)
+        Ahat, Bhat = _fold(ticket, 0)
+        eA = Ahat - wrow / (1 + a)
+        eB = Bhat - wrow / (1 + a)
         cmat = np.maximum(np.abs(eA) + a * np.abs(eB), a * np.abs(eA) + np.abs(eB))
         lin = np.zeros(rows2)
         # error of a copy = ell . (phi(x), phi(-x)) + const; ||(phi(x), phi(-x))|| <= rho
@@ -599,10 +613,14 @@ def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
     starts = check_int(starts, "starts", minimum=0)
     maxiter = check_int(maxiter, "maxiter", minimum=1)
     t0 = time.perf_counter()
-    emp, worst = empirical_error(ticket, radius, samples, seed, norm=norm, starts=starts,
-                                 maxiter=maxiter)
-    t1 = time.perf_counter()
-    cert, layers = certified_error(ticket, radius, norm)
+    _shared.folds = {}             # the search and the certificate fold the same layers
+    try:
+        emp, worst = empirical_error(ticket, radius, samples, seed, norm=norm,
+                                     starts=starts, maxiter=maxiter)
+        t1 = time.perf_counter()
+        cert, layers = certified_error(ticket, radius, norm)
+    finally:
+        _shared.folds = None
     t2 = time.perf_counter()
     p = ticket.params
     eps = float(p["eps"])
