@@ -622,17 +622,24 @@ def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
     finally:
         _shared.folds = None
     t2 = time.perf_counter()
+    return _report(ticket, emp, cert, worst, layers, _required_widths(ticket), radius, norm,
+                   {"empirical": t1 - t0, "certified": t2 - t1})
+
+
+def _report(ticket: Ticket, emp: float, cert: float, worst, layers, required_widths,
+            radius: float, norm: str, seconds: dict) -> Report:
+    """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, at the
+    theorem's width, ``certified <= eps`` and no violated assumption."""
     p = ticket.params
     eps = float(p["eps"])
     violations = tuple(p.get("assumption_violations", ()))
     theorem_width = ticket.theorem_width
-    consistent = emp <= cert
     meets = cert <= eps
-    ok = consistent and (not theorem_width or (meets and not violations))
+    ok = emp <= cert and (not theorem_width or (meets and not violations))
     return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
-                  int(p["required_n"]), tuple(ticket.widths), _required_widths(ticket),
+                  int(p["required_n"]), tuple(ticket.widths), tuple(required_widths),
                   radius, norm, str(p["construction"]), worst, violations, tuple(layers),
-                  {"empirical": t1 - t0, "certified": t2 - t1})
+                  seconds)
 
 
 # ------------------------------------------------------------------------- CNNs
@@ -780,17 +787,9 @@ def check_cnn(ticket: Ticket, radius: float = 1.0, samples: int = 512, seed=0, *
     t1 = time.perf_counter()
     cert, layers = cnn_certified_error(ticket, radius)
     t2 = time.perf_counter()
-    p = ticket.params
-    eps = float(p["eps"])
-    violations = tuple(p.get("assumption_violations", ()))
-    theorem_width = ticket.theorem_width
-    meets = cert <= eps
-    ok = emp <= cert and (not theorem_width or (meets and not violations))
-    return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
-                  int(p["required_n"]), tuple(ticket.widths),
-                  bounds.cnn_widths(ticket.target.channels, int(p["required_n"])),
-                  radius, "inf", str(p["construction"]), worst, violations, tuple(layers),
-                  {"empirical": t1 - t0, "certified": t2 - t1})
+    required = bounds.cnn_widths(ticket.target.channels, int(ticket.params["required_n"]))
+    return _report(ticket, emp, cert, worst, layers, required, radius, "inf",
+                   {"empirical": t1 - t0, "certified": t2 - t1})
 
 
 def _certify_cnn(ticket: Ticket, radius: float, norm: str):

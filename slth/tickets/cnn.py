@@ -452,13 +452,7 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
         e_pos, e_neg = np.empty(K.shape), np.empty(K.shape)
         nblocks = -(-c_out // spec.block_rows(2 * l + 1))
         with progress_bar(nblocks, progress, 2 * K.size, f"cnn layer {l + 1}") as bar:
-            blocks = spec.iter_blocks(2 * l + 1)
-            while True:
-                with timer("draw"):
-                    item = next(blocks, None)
-                if item is None:
-                    break
-                r0, V = item
+            for r0, V in timer.timed(spec.iter_blocks(2 * l + 1), "draw"):
                 R = V.shape[0]
                 # rows (j, p, q), columns: intermediate channels
                 rows_v = V.transpose(0, 2, 3, 1).reshape(R * k * k, m * c_in)

@@ -330,13 +330,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
         e_pos, e_neg = np.empty((d_out, d_in)), np.empty((d_out, d_in))
         nblocks = -(-d_out // spec.block_rows(2 * l + 1))
         with progress_bar(nblocks, progress, 2 * d_out * d_in, f"pensia layer {l + 1}") as bar:
-            blocks = spec.iter_blocks(2 * l + 1)
-            while True:
-                with timer("draw"):
-                    item = next(blocks, None)
-                if item is None:
-                    break
-                r0, W, _ = item
+            for r0, W, _ in timer.timed(spec.iter_blocks(2 * l + 1), "draw"):
                 R = W.shape[0]
                 with timer("solve"):
                     r_, c_, v_, (ep, en) = layer.solve_rows(W, wt[r0:r0 + R], r0, opts)

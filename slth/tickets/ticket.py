@@ -221,6 +221,9 @@ def _activation_from_json(item) -> Activation:
     return get(name)
 
 
+_END = object()
+
+
 class Timer:
     """Collects wall time per phase: ``with timer("solve"): ...``."""
 
@@ -234,6 +237,23 @@ class Timer:
             yield
         finally:
             self.times[phase] = self.times.get(phase, 0.0) + time.perf_counter() - t0
+
+    def timed(self, items, phase: str):
+        """Iterate over ``items``, timing the production of each item under ``phase``.
+
+        Examples
+        --------
+        >>> timer = Timer()
+        >>> list(timer.timed(iter([1, 2]), "draw")), sorted(timer.times)
+        ([1, 2], ['draw'])
+        """
+        items = iter(items)
+        while True:
+            with self(phase):
+                item = next(items, _END)
+            if item is _END:
+                return
+            yield item
 
 
 @dataclass(frozen=True, eq=False)
