@@ -30,10 +30,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import prange
 from numpy.typing import NDArray
 from scipy import optimize, sparse
 
 from slth import bounds
+from slth._numba import parallel_kernel
 from slth._validate import as_generator, check_choice, check_int, check_positive
 from slth.nets.mlp import MLP
 from slth.tickets.ticket import Ticket
@@ -177,9 +179,6 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
     x = sample_ball(rng, samples, d0, radius, norm)
     errs = _errors(f, g, x)
     top = np.argsort(errs)[::-1][:max(starts, 1)]
-    real = _errors(f, net, x[top])
-    best_i = int(np.argmax(real))
-    best, best_x = float(real[best_i]), x[top[best_i]]
 
     def objective(y):
         xx = _to_ball(y, radius, norm)[None, :]
@@ -187,14 +186,35 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
         gx = f.vjp(xx, diff)[0] - g.vjp(xx, diff)[0]
         return -0.5 * float(diff[0] @ diff[0]), -_pullback(y, gx, radius, norm)
 
+    found = [x[top]]
     for i in top[:starts]:
         res = optimize.minimize(objective, _from_ball(x[i], radius, norm), jac=True,
                                 method="L-BFGS-B", options={"maxiter": maxiter})
-        xx = _to_ball(res.x, radius, norm)
-        e = float(np.linalg.norm(f(xx[None, :]) - net(xx[None, :])))
-        if e > best:
-            best, best_x = e, xx
-    return best, best_x
+        found.append(_to_ball(res.x, radius, norm)[None, :])
+    # one pass over the ticket's own (large) network for all candidates
+    found = np.concatenate(found)
+    real = _errors(f, net, found, chunk=found.shape[0])
+    best_i = int(np.argmax(real))
+    return float(real[best_i]), found[best_i]
+
+
+def _read_columns(w) -> NDArray[np.bool_]:
+    """Columns of a sparse layer with a stored entry (the neurons the layer reads)."""
+    w = w.tocsr()
+    return np.bincount(w.indices, minlength=w.shape[1]) > 0
+
+
+def _column_subset(w, cols: NDArray[np.int64]) -> sparse.csr_matrix:
+    """``w[:, cols]`` for sorted, distinct ``cols``; when every stored entry lies in
+    ``cols`` (the usual case: ``cols`` are the read columns) the entries are only
+    renumbered."""
+    w = w.tocsr()
+    rank = np.full(w.shape[1], -1, dtype=np.int64)
+    rank[cols] = np.arange(cols.size)
+    new = rank[w.indices]
+    if new.size and new.min() < 0:
+        return w[:, cols]
+    return sparse.csr_matrix((w.data, new, w.indptr), shape=(w.shape[0], cols.size))
 
 
 def folded_network(ticket: Ticket) -> MLP | None:
@@ -231,8 +251,8 @@ def folded_network(ticket: Ticket) -> MLP | None:
     l = 0
     while l < ticket.depth:
         if l not in pairs:
-            w = ticket.weights[l].tocsc()
-            ws.append(w if keep_cols is None else w[:, keep_cols])
+            w = ticket.weights[l].tocsr()
+            ws.append(w if keep_cols is None else _column_subset(w, keep_cols))
             keep_cols = None
             bs.append(ticket.biases[l])
             if l < ticket.depth - 1:
@@ -244,13 +264,10 @@ def folded_network(ticket: Ticket) -> MLP | None:
         ws.append(np.vstack([np.eye(d), -np.eye(d)]))
         bs.append(None)
         out_acts.append(acts[l])
-        vp, vn = _fold(ticket, l)
-        folded = np.hstack([vp, -vn])
         if l + 2 < ticket.depth and l + 2 not in pairs:
             # neurons the next layer does not read (unread copies) are dropped
-            keep_cols = np.flatnonzero(np.diff(ticket.weights[l + 2].tocsc().indptr) > 0)
-            folded = folded[keep_cols]
-        ws.append(folded)
+            keep_cols = np.flatnonzero(_read_columns(ticket.weights[l + 2]))
+        ws.append(_fold(ticket, l, keep_cols))
         b = ticket.biases[l]
         const = np.zeros(U.shape[0])
         if b is not None:
@@ -371,20 +388,61 @@ def _check_univariate(U: sparse.csr_matrix, m: int, n_uni: int, what: str):
 _shared = threading.local()
 
 
-def _fold(ticket: Ticket, l: int):
-    """``(V U+, V U-)`` as dense arrays for the univariate layer ``l`` of a ticket and the
-    layer ``V`` after it (``U+`` / ``U-``: the positive / negative kept weights of ``U``)."""
+@parallel_kernel
+def _fold_kernel(v_indptr, v_indices, v_data, u_indptr, u_indices, u_data, rows, out):
+    # out[k] = [V U+ | -V U-] on row rows[k] of V (one thread per row, entries in stored
+    # order: the result does not depend on the thread count)
+    d = out.shape[1] // 2
+    for k in prange(rows.shape[0]):
+        r = rows[k]
+        for j in range(2 * d):
+            out[k, j] = 0.0
+        for p in range(v_indptr[r], v_indptr[r + 1]):
+            s = v_indices[p]
+            v = v_data[p]
+            for q in range(u_indptr[s], u_indptr[s + 1]):
+                u = u_data[q]
+                if u > 0.0:
+                    out[k, u_indices[q]] += v * u
+                elif u < 0.0:
+                    out[k, d + u_indices[q]] -= v * u
+
+
+def _fold(ticket: Ticket, l: int, rows=None) -> NDArray[np.float64]:
+    """``[V U+ | -V U-]`` (dense, read-only) on the given rows of ``V`` (default all), for
+    layer ``l`` of a ticket and the layer ``V`` after it (``U+`` / ``U-``: the positive /
+    negative kept weights of ``U``): the folded layer of :func:`folded_network`. Rows of
+    ``V`` without a stored entry fold to zero.
+
+    Within one :func:`check` the rows with an entry are folded once and shared.
+    """
+    V = ticket.weights[l + 1].tocsr()
+    d = ticket.weights[l].shape[1]
+    wanted = np.arange(V.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
     cache = getattr(_shared, "folds", None)
-    key = (id(ticket), l)
-    if cache is not None and key in cache:
-        return cache[key]
+    if cache is None:
+        out = _fold_dense(ticket, l, wanted)
+    else:
+        key = (id(ticket), l)
+        if key not in cache:
+            nz = np.flatnonzero(np.diff(V.indptr) > 0)
+            cache[key] = (nz, _fold_dense(ticket, l, nz))
+        nz, F = cache[key]
+        if np.array_equal(nz, wanted):
+            out = F
+        else:
+            pos = np.minimum(np.searchsorted(nz, wanted), max(nz.size - 1, 0))
+            hit = nz[pos] == wanted if nz.size else np.zeros(wanted.size, bool)
+            out = np.zeros((wanted.size, 2 * d))
+            out[hit] = F[pos[hit]]
+    out.flags.writeable = False
+    return out
+
+
+def _fold_dense(ticket: Ticket, l: int, rows: NDArray[np.int64]) -> NDArray[np.float64]:
     U, V = ticket.weights[l].tocsr(), ticket.weights[l + 1].tocsr()
-    up, un = U.copy(), U.copy()
-    up.data = np.where(U.data > 0, U.data, 0.0)
-    un.data = np.where(U.data < 0, U.data, 0.0)
-    out = (np.asarray((V @ up).toarray()), np.asarray((V @ un).toarray()))
-    if cache is not None:
-        cache[key] = out
+    out = np.empty((rows.size, 2 * U.shape[1]))
+    _fold_kernel(V.indptr, V.indices, V.data, U.indptr, U.indices, U.data, rows, out)
     return out
 
 
@@ -398,8 +456,9 @@ def _certify_pensia(ticket: Ticket, radius: float, norm: str):
         w = t.weights[l]
         U = ticket.weights[2 * l]
         _check_univariate(U, m, U.shape[0], f"layer {2 * l + 1}")
-        Ahat, Bhat = _fold(ticket, 2 * l)
-        eA, eB = Ahat - w, Bhat - w
+        F = _fold(ticket, 2 * l)
+        Ahat = F[:, :w.shape[1]]
+        eA, eB = Ahat - w, -F[:, w.shape[1]:] - w
         if l == 0:
             # g(x) - W x = eA relu(x) - eB relu(-x); (relu(x), relu(-x)) has the norm of x
             c = np.maximum(np.abs(eA), np.abs(eB))
@@ -433,59 +492,64 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     h_const = np.zeros(U1.shape[0])
     h_const[n_uni:] = act(b1[n_uni:])
     h_const[:n_uni] = act.phi0            # univariate neurons at x = 0 (offset term)
-    V = ticket.weights[1]
-    rows2 = V.shape[0]
+    V = ticket.weights[1].tocsr()
 
-    def row_targets(l, rows):
-        r = np.arange(rows)
+    def row_targets(l, r):
+        """Target weights, biases and constant flags of rows ``r`` of source layer ``l + 2``."""
         if l == L - 1:
-            j, const = r, np.zeros(rows, bool)
+            j, const = r, np.zeros(r.size, bool)
         else:
             j, const = np.minimum(r // c, d[l + 1]), r >= c * d[l + 1]
-        wrow = np.zeros((rows, d[l]))
+        wrow = np.zeros((r.size, d[l]))
         wrow[~const] = t.weights[l][j[~const]]
-        brow = np.full(rows, tau)
+        brow = np.full(r.size, tau)
         b = t.biases[l]
         brow[~const] = 0.0 if b is None else b[j[~const]]
         return wrow, brow, const
-
-    wrow, brow, const = row_targets(0, rows2)
-    pre_const = np.asarray(V @ h_const).ravel()
-    if act.homogeneous:
-        a = act.slope_neg
-        Ahat, Bhat = _fold(ticket, 0)
-        eA = Ahat - wrow / (1 + a)
-        eB = Bhat - wrow / (1 + a)
-        cmat = np.maximum(np.abs(eA) + a * np.abs(eB), a * np.abs(eA) + np.abs(eB))
-        lin = np.zeros(rows2)
-        # error of a copy = ell . (phi(x), phi(-x)) + const; ||(phi(x), phi(-x))|| <= rho
-        ell = np.hstack([eA, -eB])
-        rho = np.sqrt(1.0 + a * a) * A[0]
-    else:
-        K, p = act.remainder
-        cmat = np.abs(np.asarray((V @ U1).toarray()) * act.dphi0 - wrow)
-        Up = U1.copy()
-        Up.data = K * np.abs(Up.data) ** p
-        Vabs = abs(V)
-        C = np.asarray((Vabs @ Up).toarray())
-        lin = radius**p * (C.max(axis=1) if (norm == "l2" and p >= 2) else C.sum(axis=1))
-        ell = np.asarray((V @ U1).toarray()) * act.dphi0 - wrow    # linear part of the error
-        rho = A[0]
-    delta = radius * _dual(cmat, norm) + lin + np.abs(pre_const - brow)
-    if np.any(delta[const] > np.abs(pre_const - brow)[const] * (1 + 1e-12) + 1e-300):
-        raise ValueError("ticket: a constant neuron of layer 2 depends on the input")
 
     def reads(l):
         """Copies of target layer ``l``'s neurons that the next source layer reads."""
         if l == L - 1:
             return np.ones(d[L], dtype=bool)
-        Vn = ticket.weights[l + 2].tocsc()
-        return np.diff(Vn.indptr)[: c * d[l + 1]] > 0
+        return _read_columns(ticket.weights[l + 2])[: c * d[l + 1]]
 
     # Two bounds travel through the layers: ``delta`` per copy (absolute values) and
     # ``D``, the l2 norm of the errors of all copies the next layer reads (spectral
     # norms, so that errors of different copies may cancel). Copies nobody reads do not
-    # reach the output and are left out of ``D``.
+    # reach the output and are left out: only the read copies and the constant neurons
+    # (checked not to depend on the input) are bounded.
+    ncopy = c * d[1] if L > 1 else d[1]
+    rows = np.concatenate([np.flatnonzero(reads(0)), np.arange(ncopy, V.shape[0])])
+    wrow, brow, const = row_targets(0, rows)
+    pre_const = np.asarray(V @ h_const).ravel()[rows]
+    if act.homogeneous:
+        a = act.slope_neg
+        # error of a copy = ell . (phi(x), phi(-x)) + const; ||(phi(x), phi(-x))|| <= rho,
+        # with ell = [V U+ - w / (1 + a), -(V U- - w / (1 + a))]
+        wa = wrow / (1 + a)
+        F = _fold(ticket, 0, rows)
+        ell = np.empty(F.shape)
+        np.subtract(F[:, :d[0]], wa, out=ell[:, :d[0]])
+        np.add(F[:, d[0]:], wa, out=ell[:, d[0]:])
+        del wa, F
+        eA, eB = np.abs(ell[:, :d[0]]), np.abs(ell[:, d[0]:])
+        cmat = np.maximum(eA + a * eB, a * eA + eB)
+        del eA, eB
+        lin = np.zeros(rows.size)
+        rho = np.sqrt(1.0 + a * a) * A[0]
+    else:
+        K, p = act.remainder
+        Vr = V[rows]
+        ell = np.asarray((Vr @ U1).toarray()) * act.dphi0 - wrow  # linear part of the error
+        cmat = np.abs(ell)
+        Up = U1.copy()
+        Up.data = K * np.abs(Up.data) ** p
+        C = np.asarray((abs(Vr) @ Up).toarray())
+        lin = radius**p * (C.max(axis=1) if (norm == "l2" and p >= 2) else C.sum(axis=1))
+        rho = A[0]
+    delta = radius * _dual(cmat, norm) + lin + np.abs(pre_const - brow)
+    if np.any(delta[const] > np.abs(pre_const - brow)[const] * (1 + 1e-12) + 1e-300):
+        raise ValueError("ticket: a constant neuron of layer 2 depends on the input")
     used = reads(0)
     copies = ~const
     # The errors of layer 2 are affine in x up to a bounded remainder:
@@ -493,21 +557,26 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     # ||(z_hat - z)_used|| <= rho ||ell_used|| + ||kappa_used||. A few failed subset sums
     # would dominate the spectral norm: they are split off and bounded row by row
     # (ell = small + outliers, both parts bounded, any threshold is valid).
-    ell_u = ell[copies][used]
-    cut = 4.0 * np.sqrt(np.mean(ell_u**2)) if ell_u.size else 0.0
-    outlier = np.where(np.abs(ell_u) > cut, ell_u, 0.0)
-    ell_norm = _opnorm(ell_u - outlier)
-    kappa = (lin + np.abs(pre_const - brow))[copies][used] \
-        + rho * np.linalg.norm(outlier, axis=1)
-    delta_u = delta[copies][used]
+    n_read = int(np.count_nonzero(copies))      # the read copies come first in ``rows``
+    ell_u = ell[:n_read]
+    cut = 4.0 * np.sqrt(np.vdot(ell_u, ell_u) / ell_u.size) if ell_u.size else 0.0
+    out_r, out_c = np.nonzero(np.abs(ell_u) > cut)
+    outlier_sq = np.bincount(out_r, ell_u[out_r, out_c] ** 2, minlength=n_read)
+    ell_u[out_r, out_c] = 0.0
+    ell_norm = _opnorm(ell_u)
+    kappa = (lin + np.abs(pre_const - brow))[copies] + rho * np.sqrt(outlier_sq)
+    delta_u = delta[copies]
     D = min(float(np.linalg.norm(delta_u)), rho * ell_norm + float(np.linalg.norm(kappa)))
     layers = [{"layer": 1, "max_weight_error": float(cmat.max(initial=0.0)), "bound": D}]
     const_out = act(pre_const[const])
     for l in range(1, L):
         V = ticket.weights[l + 1].tocsr()
-        rows = V.shape[0]
-        wrow, brow, const = row_targets(l, rows)
         ncopy = c * d[l]
+        used_next = reads(l)
+        nnext = used_next.size
+        rows = np.concatenate([np.flatnonzero(used_next), np.arange(nnext, V.shape[0])])
+        wrow, brow, const = row_targets(l, rows)
+        V = V[rows]
         Vc, Vk = V[:, :ncopy], V[:, ncopy:]
         agg = sparse.csr_matrix((np.ones(ncopy), np.arange(ncopy) // c, np.arange(ncopy + 1)),
                                 shape=(ncopy, d[l]))
@@ -517,23 +586,25 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         eb = np.abs(pre_const - brow)
         if np.any(np.diff(Vc.tocsr().indptr)[const] > 0):
             raise ValueError(f"ticket: a constant neuron of layer {l + 2} depends on the input")
-        Vu = Vc[:, np.flatnonzero(used)]
-        row_norm = np.sqrt(np.asarray(Vu.multiply(Vu).sum(axis=1)).ravel())
+        Vu = _column_subset(Vc, np.flatnonzero(used))
+        sq = Vu.copy()
+        sq.data **= 2
+        row_norm = np.sqrt(np.asarray(sq.sum(axis=1)).ravel())
         # per row: absolute values, or Cauchy-Schwarz against the l2 bound
         prop = np.minimum(abs(Vu) @ delta_u, row_norm * D)
         if l == 1:
             prop = np.minimum(prop, rho * ell_norm * row_norm + abs(Vu) @ kappa)
         direct = np.minimum(e @ P[l], np.linalg.norm(e, axis=1) * A[l])
         delta = direct + act.lipschitz * prop + eb
-        used = reads(l)
-        sel = np.flatnonzero(~const)[used]
+        sel = ~const
         D = min(float(np.linalg.norm(delta[sel])),
                 act.lipschitz * _opnorm(Vu[sel]) * D + float(np.linalg.norm(direct[sel]))
                 + float(np.linalg.norm(eb[sel])))
-        layers.append({"layer": l + 1, "max_weight_error": float(e.max(initial=0.0)),
+        layers.append({"layer": l + 1, "max_weight_error": float(e[sel].max(initial=0.0)),
                        "bound": D})
         const_out = act(pre_const[const])
         delta_u = delta[sel]
+        used = used_next
     return D, layers
 
 

@@ -237,6 +237,49 @@ def test_folded_network_is_the_same_function(kind):
     assert folded.widths[1] == 2 * t.widths[0]
 
 
+def test_fold_matches_sparse_products_and_is_shared_within_check():
+    """``[V U+ | -V U-]`` against scipy's products, on all rows, a subset of rows (some
+    without entries) and through the cache of one check; U with several entries per row
+    too."""
+    from slth import verify
+
+    rng = np.random.default_rng(4)
+    U = sparse.random(40, 6, density=0.3, random_state=rng,
+                      data_rvs=lambda k: rng.uniform(-1, 1, k))
+    V = sparse.random(9, 40, density=0.4, random_state=rng, format="csr")
+    V = sparse.csr_matrix(V.multiply(np.arange(9)[:, None] % 3 != 0))   # rows without entries
+    up, un = U.copy(), U.copy()
+    up.data = np.where(U.data > 0, U.data, 0.0)
+    un.data = np.where(U.data < 0, U.data, 0.0)
+    expected = np.hstack([(V @ up).toarray(), -(V @ un).toarray()])
+    ticket = type("T", (), {"weights": (U.tocsr(), V)})()
+    rows = np.array([0, 2, 3, 8])
+    np.testing.assert_allclose(verify._fold(ticket, 0), expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(verify._fold(ticket, 0, rows), expected[rows], rtol=1e-13,
+                               atol=1e-15)
+    verify._shared.folds = {}
+    try:
+        whole = verify._fold(ticket, 0)
+        part = verify._fold(ticket, 0, rows)
+        assert len(verify._shared.folds) == 1 and not whole.flags.writeable
+    finally:
+        verify._shared.folds = None
+    np.testing.assert_allclose(whole, expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(part, whole[rows])
+
+
+def test_column_subset_matches_fancy_indexing():
+    from slth.verify import _column_subset
+
+    rng = np.random.default_rng(5)
+    w = sparse.random(7, 12, density=0.3, random_state=rng, format="csr")
+    read = np.flatnonzero(np.bincount(w.indices, minlength=12) > 0)
+    for cols in (read, read[::2], np.array([], dtype=np.int64)):
+        got = _column_subset(w, cols)
+        assert got.shape == (7, cols.size)
+        np.testing.assert_array_equal(got.toarray(), w.toarray()[:, cols])
+
+
 def test_empirical_error_reports_the_ticket_itself():
     t = _build("relu", n=3, seed=2)
     emp, worst = empirical_error(t, samples=128, seed=0, starts=2)

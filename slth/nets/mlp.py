@@ -64,7 +64,7 @@ def matmul(w, h: NDArray[np.float64]) -> NDArray[np.float64]:
     """``w @ h`` for a dense or CSR ``w`` and a dense 2-D ``h`` (rows are features)."""
     if not sparse.issparse(w):
         return w @ h
-    if w.format != "csr" or h.shape[1] < 8:
+    if w.format != "csr":
         return np.asarray(w @ h)
     out = np.empty((w.shape[0], h.shape[1]))
     _csr_matmul(w.indptr, w.indices, w.data, np.ascontiguousarray(h), out)
