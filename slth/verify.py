@@ -38,7 +38,7 @@ from slth import bounds
 from slth._numba import parallel_kernel
 from slth._validate import as_generator, check_choice, check_int, check_positive
 from slth.nets.mlp import MLP
-from slth.tickets.ticket import Ticket
+from slth.tickets.ticket import Ticket, read_columns
 
 __all__ = ["Report", "check", "certified_error", "empirical_error", "folded_network",
            "sample_ball"]
@@ -198,12 +198,6 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
     return float(real[best_i]), found[best_i]
 
 
-def _read_columns(w) -> NDArray[np.bool_]:
-    """Columns of a sparse layer with a stored entry (the neurons the layer reads)."""
-    w = w.tocsr()
-    return np.bincount(w.indices, minlength=w.shape[1]) > 0
-
-
 def _column_subset(w, cols: NDArray[np.int64]) -> sparse.csr_matrix:
     """``w[:, cols]`` for sorted, distinct ``cols``; when every stored entry lies in
     ``cols`` (the usual case: ``cols`` are the read columns) the entries are only
@@ -266,7 +260,7 @@ def folded_network(ticket: Ticket) -> MLP | None:
         out_acts.append(acts[l])
         if l + 2 < ticket.depth and l + 2 not in pairs:
             # neurons the next layer does not read (unread copies) are dropped
-            keep_cols = np.flatnonzero(_read_columns(ticket.weights[l + 2]))
+            keep_cols = np.flatnonzero(read_columns(ticket.weights[l + 2]))
         ws.append(_fold(ticket, l, keep_cols))
         b = ticket.biases[l]
         const = np.zeros(U.shape[0])
@@ -511,7 +505,7 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         """Copies of target layer ``l``'s neurons that the next source layer reads."""
         if l == L - 1:
             return np.ones(d[L], dtype=bool)
-        return _read_columns(ticket.weights[l + 2])[: c * d[l + 1]]
+        return read_columns(ticket.weights[l + 2])[: c * d[l + 1]]
 
     # Two bounds travel through the layers: ``delta`` per copy (absolute values) and
     # ``D``, the l2 norm of the errors of all copies the next layer reads (spectral

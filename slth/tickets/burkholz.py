@@ -63,6 +63,7 @@ from slth.tickets.ticket import (
     Timer,
     check_build_args,
     gather_csr,
+    read_columns,
 )
 
 __all__ = ["burkholz", "default_alpha"]
@@ -436,7 +437,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
 
     # ---- source layer 1 masks from the neurons layer 2 uses
     with timer("assemble"):
-        used = np.unique(weights[0].indices)
+        used = np.flatnonzero(read_columns(weights[0]))
         uni = used[used < m * d0]
         first = sparse.csr_matrix(
             (u[uni], uni // m, np.searchsorted(uni, np.arange(n1 + 1))), shape=(n1, d0))

@@ -36,7 +36,14 @@ from slth._validate import (
     resolve_max_bytes,
 )
 from slth.nets.mlp import MLP
-from slth.tickets.ticket import SourceSpec, Ticket, Timer, check_build_args, gather_csr
+from slth.tickets.ticket import (
+    SourceSpec,
+    Ticket,
+    Timer,
+    check_build_args,
+    gather_csr,
+    read_columns,
+)
 
 __all__ = ["pensia"]
 
@@ -135,20 +142,33 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
     """
     m, kall = values.shape
     k = min(k, kall)
+    span = kall if span is None else min(span, kall)
     masks = np.zeros((m, kall), dtype=bool)
     sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
     masks[:, :k] = sub
-    bad = np.flatnonzero(err > tol)
-    span = kall if span is None else min(span, kall)
-    if bad.size and span > k:      # a second attempt needs other candidates
-        sub2, err2 = solve_greedy_window(values[bad, :span], valid[bad, :span], targets[bad],
-                                         k, opts)
-        better = err2 < err[bad]
-        rows = bad[better]
-        masks[rows] = False
-        masks[rows, :span] = sub2[better]
-        err[rows] = err2[better]
+    rows, sub2 = second_attempt(err, targets, k, tol, opts, span,
+                                lambda bad: (values[bad, :span], valid[bad, :span]))
+    masks[rows] = False
+    masks[rows, :span] = sub2
     return masks, err
+
+
+def second_attempt(err, targets, k: int, tol: float, opts: dict, width: int, candidates):
+    """The second attempt of :func:`solve_with_retry` for the problems with ``err > tol``.
+
+    ``candidates(bad)`` returns the values and validity ``(len(bad), width)`` of those
+    problems (built only for them); nothing is retried when ``width <= k``. Updates
+    ``err`` in place and returns the rows whose second answer is better, with its masks
+    over their candidates.
+    """
+    bad = np.flatnonzero(err > tol)
+    if not bad.size or width <= k:
+        return bad[:0], np.zeros((0, width), dtype=bool)
+    values, valid = candidates(bad)
+    sub2, err2 = solve_greedy_window(values, valid, targets[bad], k, opts)
+    better = err2 < err[bad]
+    err[bad[better]] = err2[better]
+    return bad[better], sub2[better]
 
 
 def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
@@ -189,24 +209,38 @@ class UnivariateLayer:
     def solve_rows(self, W: np.ndarray, wt: np.ndarray, row0: int, opts: dict):
         """Solve every weight of the rows ``W`` (source rows) against targets ``wt``.
 
+        The first attempt gathers only the prefix of each half block, the second
+        (:func:`second_attempt`) all of it, and only for the problems that need it.
         Returns COO pieces (rows, cols, values) of the kept weights and one error
         array ``(R, d_in)`` per side.
         """
-        R = W.shape[0]
+        R, d_in = W.shape[0], self.d_in
+        targets = wt.reshape(-1)
         rows, cols, vals, errs = [], [], [], []
         for idx, valid in self.sides:
-            k = idx.shape[1]
-            values = W[:, idx] * (self.u[idx] * self.gain)          # (R, d_in, k)
-            masks, err = solve_with_retry(
-                values.reshape(R * self.d_in, k),
-                np.broadcast_to(valid, (R, self.d_in, k)).reshape(R * self.d_in, k),
-                wt.reshape(-1), self.cap, self.tol, opts)
-            r, i, t = np.nonzero(masks.reshape(R, self.d_in, k))
-            c = idx[i, t]
+            kall = idx.shape[1]
+            k = min(self.cap, kall)
+            scale = self.u[idx] * self.gain                          # (d_in, kall)
+            values = W[:, idx[:, :k]] * scale[:, :k]                  # (R, d_in, k)
+            sub, err = solve_problems(
+                values.reshape(R * d_in, k), targets,
+                np.broadcast_to(valid[:, :k], (R, d_in, k)).reshape(R * d_in, k), **opts)
+
+            def candidates(bad, idx=idx, scale=scale, valid=valid):
+                r, i = np.divmod(bad, d_in)
+                return W[r[:, None], idx[i]] * scale[i], valid[i]
+
+            again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates)
+            sub[again] = False
+            p, t = np.nonzero(sub)
+            p2, t2 = np.nonzero(sub2)
+            p = np.concatenate([p, again[p2]])
+            r, i = np.divmod(p, d_in)
+            c = idx[i, np.concatenate([t, t2])]
             rows.append(r + row0)
             cols.append(c)
             vals.append(W[r, c])
-            errs.append(err.reshape(R, self.d_in))
+            errs.append(err.reshape(R, d_in))
         return rows, cols, vals, errs
 
 
@@ -341,7 +375,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
                 bar.update(1)
         with timer("assemble"):
             out = gather_csr((d_out, m * d_in), rows, cols, vals)
-            used = np.unique(out.indices)
+            used = np.flatnonzero(read_columns(out))
             hidden = sparse.csr_matrix(
                 (u[used], used // m, np.searchsorted(used, np.arange(m * d_in + 1))),
                 shape=(m * d_in, d_in))

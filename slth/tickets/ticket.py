@@ -542,3 +542,15 @@ def gather_csr(shape: tuple[int, int], rows: Sequence[np.ndarray], cols: Sequenc
     out = sparse.coo_matrix((v, (r, c)), shape=shape).tocsr()
     out.sort_indices()
     return out
+
+
+def read_columns(w) -> NDArray[np.bool_]:
+    """Columns of a sparse layer with a stored entry: the neurons the layer reads.
+
+    Examples
+    --------
+    >>> read_columns(sparse.csr_matrix(np.array([[0.0, 2.0, 0.0], [0.0, 1.0, 3.0]]))).tolist()
+    [False, True, True]
+    """
+    w = w.tocsr()
+    return np.bincount(w.indices, minlength=w.shape[1]) > 0
