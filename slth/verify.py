@@ -286,12 +286,17 @@ GRAM_SIDE, GRAM_FLOPS = 4096, 4e11
 #: Columns (or rows) densified at a time while accumulating a Gram matrix.
 GRAM_CHUNK = 2048
 
+#: Sparse matrices at most this dense get their Gram matrix from a sparse product.
+SPARSE_GRAM_DENSITY = 0.05
+
 
 def _opnorm(a) -> float:
     """Rigorous upper bound on the spectral norm of a dense or sparse matrix.
 
     Exact up to rounding (the largest eigenvalue of the Gram matrix of the smaller side,
-    accumulated over dense chunks of the larger side, with a relative slack) when the
+    accumulated over dense chunks of the larger side, or for sparse matrices at most
+    :data:`SPARSE_GRAM_DENSITY` dense from a sparse product, with a margin for rounding)
+    when the
     smaller side is at most :data:`GRAM_SIDE` and the product costs at most
     :data:`GRAM_FLOPS`; otherwise the smaller of the Frobenius norm and the Schur bound
     ``sqrt(max_i sum_j |a_ij| * max_j sum_i |a_ij|)``.
@@ -309,12 +314,16 @@ def _opnorm(a) -> float:
     if small <= GRAM_SIDE and float(small) * small * large <= GRAM_FLOPS:
         # orient so that the smaller side is the rows: G = sum over column chunks of B B^T
         m = a if rows <= cols else a.T
-        m = m.tocsc() if sparse.issparse(m) else np.asarray(m)
-        g = np.zeros((small, small))
-        for s in range(0, large, GRAM_CHUNK):
-            blk = m[:, s:s + GRAM_CHUNK]
-            blk = blk.toarray() if sparse.issparse(blk) else blk
-            g += blk @ blk.T
+        if sparse.issparse(m) and m.nnz <= SPARSE_GRAM_DENSITY * small * large:
+            m = m.tocsr()
+            g = np.asarray((m @ m.T).toarray())
+        else:
+            m = m.tocsc() if sparse.issparse(m) else np.asarray(m)
+            g = np.zeros((small, small))
+            for s in range(0, large, GRAM_CHUNK):
+                blk = m[:, s:s + GRAM_CHUNK]
+                blk = blk.toarray() if sparse.issparse(blk) else blk
+                g += blk @ blk.T
         lam = float(np.linalg.eigvalsh(g)[-1])
         # rounding of the Gram sums and of eigvalsh: both below (sides) * eps * ||a||_F^2
         margin = (large + small + 10) * np.finfo(float).eps * float(np.trace(g))
@@ -549,18 +558,23 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     # The errors of layer 2 are affine in x up to a bounded remainder:
     # z_hat_r - z_r = ell_r . y + k_r(x), |k_r| <= kappa_r, ||y|| <= rho, hence
     # ||(z_hat - z)_used|| <= rho ||ell_used|| + ||kappa_used||. A few failed subset sums
-    # would dominate the spectral norm: they are split off and bounded row by row
-    # (ell = small + outliers, both parts bounded, any threshold is valid).
+    # would dominate the spectral norm: they are split off (ell = small + outliers, any
+    # threshold is valid) and bounded either row by row (in kappa, which also serves the
+    # per-copy bounds of the next layer) or by their own spectral norm (a sparse matrix
+    # whose entries are spread over rows and columns: far below its Frobenius norm).
     n_read = int(np.count_nonzero(copies))      # the read copies come first in ``rows``
     ell_u = ell[:n_read]
     cut = 4.0 * np.sqrt(np.vdot(ell_u, ell_u) / ell_u.size) if ell_u.size else 0.0
     out_r, out_c = np.nonzero(np.abs(ell_u) > cut)
-    outlier_sq = np.bincount(out_r, ell_u[out_r, out_c] ** 2, minlength=n_read)
+    out_v = ell_u[out_r, out_c]
+    outliers = sparse.csr_matrix((out_v, (out_r, out_c)), shape=ell_u.shape)
     ell_u[out_r, out_c] = 0.0
     ell_norm = _opnorm(ell_u)
-    kappa = (lin + np.abs(pre_const - brow))[copies] + rho * np.sqrt(outlier_sq)
+    kappa0 = (lin + np.abs(pre_const - brow))[copies]
+    kappa = kappa0 + rho * np.sqrt(np.bincount(out_r, out_v**2, minlength=n_read))
     delta_u = delta[copies]
-    D = min(float(np.linalg.norm(delta_u)), rho * ell_norm + float(np.linalg.norm(kappa)))
+    D = min(float(np.linalg.norm(delta_u)), rho * ell_norm + float(np.linalg.norm(kappa)),
+            rho * (ell_norm + _opnorm(outliers)) + float(np.linalg.norm(kappa0)))
     layers = [{"layer": 1, "max_weight_error": float(cmat.max(initial=0.0)), "bound": D}]
     const_out = act(pre_const[const])
     for l in range(1, L):

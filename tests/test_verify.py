@@ -193,21 +193,32 @@ def test_cli_target_from_arrays(tmp_path, capsys):
 
 @pytest.mark.parametrize("shape", [(5, 3), (40, 700), (5000, 30)])
 @pytest.mark.parametrize("as_sparse", [False, True])
-def test_opnorm_is_an_upper_bound(shape, as_sparse, monkeypatch):
+@pytest.mark.parametrize("density", [0.3, 0.02])         # sparse Gram below 5 %
+def test_opnorm_is_an_upper_bound(shape, as_sparse, density, monkeypatch):
     from slth import verify
 
     rng = np.random.default_rng(0)
-    a = rng.standard_normal(shape) * (rng.random(shape) < 0.3)
+    a = rng.standard_normal(shape) * (rng.random(shape) < density)
     exact = np.linalg.norm(a, 2)
     m = sparse.csr_matrix(a) if as_sparse else a
-    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8)
+    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8) + 1e-299
     # the fallback for large matrices (Schur / Frobenius) is a valid, looser bound
     monkeypatch.setattr(verify, "GRAM_CHUNK", 7)            # many chunks: still exact
-    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8)
+    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8) + 1e-299
     monkeypatch.setattr(verify, "GRAM_SIDE", 1)
     fallback = verify._opnorm(m)
     assert exact <= fallback <= min(np.linalg.norm(a), np.sqrt(
         np.abs(a).sum(1).max() * np.abs(a).sum(0).max())) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_wider_burkholz_target_is_certified_at_the_theorem_width(seed):
+    """100-50-10 at eps = 0.01 (58 copies): certified within eps. The failed subset sums
+    of the first layer are bounded by their spectral norm (0.0175 row by row)."""
+    target = random_target((100, 50, 10), norm="max", bias=True, seed=seed)
+    t = burkholz(target, eps=0.01, delta=0.01, seed=seed, progress=False)
+    r = check(t, samples=256, seed=0, starts=1, maxiter=20)
+    assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok
 
 
 @pytest.mark.parametrize("seed", [4, 5])
