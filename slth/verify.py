@@ -605,8 +605,10 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         direct = np.minimum(e @ P[l], np.linalg.norm(e, axis=1) * A[l])
         delta = direct + act.lipschitz * prop + eb
         sel = ~const
+        # the direct errors of all read copies are E a (a: the target's activations)
+        direct_l2 = min(float(np.linalg.norm(direct[sel])), _opnorm(e[sel]) * A[l])
         D = min(float(np.linalg.norm(delta[sel])),
-                act.lipschitz * _opnorm(Vu[sel]) * D + float(np.linalg.norm(direct[sel]))
+                act.lipschitz * _opnorm(Vu[sel]) * D + direct_l2
                 + float(np.linalg.norm(eb[sel])))
         layers.append({"layer": l + 1, "max_weight_error": float(e[sel].max(initial=0.0)),
                        "bound": D})
