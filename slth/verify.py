@@ -296,8 +296,7 @@ def _opnorm(a) -> float:
     Exact up to rounding (the largest eigenvalue of the Gram matrix of the smaller side,
     accumulated over dense chunks of the larger side, or for sparse matrices at most
     :data:`SPARSE_GRAM_DENSITY` dense from a sparse product, with a margin for rounding)
-    when the
-    smaller side is at most :data:`GRAM_SIDE` and the product costs at most
+    when the smaller side is at most :data:`GRAM_SIDE` and the product costs at most
     :data:`GRAM_FLOPS`; otherwise the smaller of the Frobenius norm and the Schur bound
     ``sqrt(max_i sum_j |a_ij| * max_j sum_i |a_ij|)``.
 
