@@ -220,7 +220,8 @@ def folded_network(ticket: Ticket) -> MLP | None:
     ``[V U+, -V U-]`` (bias neurons, with no input, fold into a bias). The result computes
     the same function as the pruned network up to rounding (sums are reassociated), with
     far fewer operations for wide tickets. ``None`` when there is no such layer (smooth
-    activations, CNN tickets).
+    activations, CNN tickets) or when one keeps several input weights of a neuron (not
+    the construction's layout).
 
     Examples
     --------
@@ -239,6 +240,8 @@ def folded_network(ticket: Ticket) -> MLP | None:
     elif construction == "burkholz" and acts[0].homogeneous:
         pairs = [0]
     else:
+        return None
+    if not all(_is_univariate(ticket.weights[l].tocsr()) for l in pairs):
         return None
     ws, bs, out_acts = [], [], []
     keep_cols = None          # columns of the next layer kept (rows dropped before it)
@@ -391,23 +394,19 @@ _shared = threading.local()
 
 
 @parallel_kernel
-def _fold_kernel(v_indptr, v_indices, v_data, u_indptr, u_indices, u_data, rows, out):
-    # out[k] = [V U+ | -V U-] on row rows[k] of V (one thread per row, entries in stored
-    # order: the result does not depend on the thread count)
-    d = out.shape[1] // 2
+def _fold_kernel(v_indptr, v_indices, v_data, column, magnitude, rows, out):
+    # out[k] = [V U+ | -V U-] on row rows[k] of V for a univariate U: neuron s feeds
+    # out[:, column[s]] (< 0: nothing) with |u_s|. One thread per row, entries in stored
+    # order: the result does not depend on the thread count.
     for k in prange(rows.shape[0]):
         r = rows[k]
-        for j in range(2 * d):
+        for j in range(out.shape[1]):
             out[k, j] = 0.0
         for p in range(v_indptr[r], v_indptr[r + 1]):
             s = v_indices[p]
-            v = v_data[p]
-            for q in range(u_indptr[s], u_indptr[s + 1]):
-                u = u_data[q]
-                if u > 0.0:
-                    out[k, u_indices[q]] += v * u
-                elif u < 0.0:
-                    out[k, d + u_indices[q]] -= v * u
+            c = column[s]
+            if c >= 0:
+                out[k, c] += v_data[p] * magnitude[s]
 
 
 def _fold(ticket: Ticket, l: int, rows=None) -> NDArray[np.float64]:
@@ -443,9 +442,23 @@ def _fold(ticket: Ticket, l: int, rows=None) -> NDArray[np.float64]:
 
 def _fold_dense(ticket: Ticket, l: int, rows: NDArray[np.int64]) -> NDArray[np.float64]:
     U, V = ticket.weights[l].tocsr(), ticket.weights[l + 1].tocsr()
-    out = np.empty((rows.size, 2 * U.shape[1]))
-    _fold_kernel(V.indptr, V.indices, V.data, U.indptr, U.indices, U.data, rows, out)
+    d = U.shape[1]
+    if not _is_univariate(U):
+        raise ValueError(f"ticket: layer {l + 1} is not univariate (a hidden neuron keeps "
+                         "more than one input weight); it cannot be folded")
+    one = np.flatnonzero(np.diff(U.indptr) == 1)
+    u, j = U.data[U.indptr[one]], U.indices[U.indptr[one]]
+    column = np.full(U.shape[0], -1, dtype=np.int64)
+    column[one] = np.where(u > 0, j, np.where(u < 0, d + j, -1))
+    magnitude = np.zeros(U.shape[0])
+    magnitude[one] = np.abs(u)
+    out = np.empty((rows.size, 2 * d))
+    _fold_kernel(V.indptr, V.indices, V.data, column, magnitude, rows, out)
     return out
+
+
+def _is_univariate(U: sparse.csr_matrix) -> bool:
+    return bool(np.diff(U.indptr).max(initial=0) <= 1)
 
 
 def _certify_pensia(ticket: Ticket, radius: float, norm: str):

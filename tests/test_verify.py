@@ -250,20 +250,23 @@ def test_folded_network_is_the_same_function(kind):
 
 def test_fold_matches_sparse_products_and_is_shared_within_check():
     """``[V U+ | -V U-]`` against scipy's products, on all rows, a subset of rows (some
-    without entries) and through the cache of one check; U with several entries per row
-    too."""
+    without entries) and through the cache of one check; a U with several input weights
+    for one neuron is refused (and has no folded network)."""
     from slth import verify
 
     rng = np.random.default_rng(4)
-    U = sparse.random(40, 6, density=0.3, random_state=rng,
-                      data_rvs=lambda k: rng.uniform(-1, 1, k))
-    V = sparse.random(9, 40, density=0.4, random_state=rng, format="csr")
+    n_hidden, d = 40, 6
+    has = rng.random(n_hidden) < 0.8                      # some neurons without input
+    u = np.where(rng.random(n_hidden) < 0.1, 0.0, rng.uniform(-1, 1, n_hidden))
+    U = sparse.csr_matrix((u[has], (np.flatnonzero(has), rng.integers(0, d, has.sum()))),
+                          shape=(n_hidden, d))
+    V = sparse.random(9, n_hidden, density=0.4, random_state=rng, format="csr")
     V = sparse.csr_matrix(V.multiply(np.arange(9)[:, None] % 3 != 0))   # rows without entries
     up, un = U.copy(), U.copy()
     up.data = np.where(U.data > 0, U.data, 0.0)
     un.data = np.where(U.data < 0, U.data, 0.0)
     expected = np.hstack([(V @ up).toarray(), -(V @ un).toarray()])
-    ticket = type("T", (), {"weights": (U.tocsr(), V)})()
+    ticket = type("T", (), {"weights": (U, V)})()
     rows = np.array([0, 2, 3, 8])
     np.testing.assert_allclose(verify._fold(ticket, 0), expected, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(verify._fold(ticket, 0, rows), expected[rows], rtol=1e-13,
@@ -277,6 +280,22 @@ def test_fold_matches_sparse_products_and_is_shared_within_check():
         verify._shared.folds = None
     np.testing.assert_allclose(whole, expected, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(part, whole[rows])
+    two = U.tolil()
+    two[np.flatnonzero(has)[0], (U.indices[0] + 1) % d] = 0.5
+    with pytest.raises(ValueError, match="not univariate"):
+        verify._fold(type("T", (), {"weights": (two.tocsr(), V)})(), 0)
+
+
+def test_folded_network_refuses_a_modified_layout():
+    from slth.verify import folded_network
+
+    t = _build("relu", n=3, seed=2)
+    U = t.weights[0].tolil()
+    U[0, 1] = 0.25                          # a univariate neuron with a second input
+    modified = dataclasses.replace(t, weights=(U.tocsr(),) + tuple(t.weights[1:]))
+    assert folded_network(t) is not None and folded_network(modified) is None
+    emp, worst = empirical_error(modified, samples=64, seed=0, starts=1)
+    assert emp == float(np.linalg.norm(modified.target(worst[None]) - modified(worst[None])))
 
 
 def test_column_subset_matches_fancy_indexing():
