@@ -191,7 +191,7 @@ def test_cli_target_from_arrays(tmp_path, capsys):
         main(["ticket", "build", "--target", str(out), "--out", str(tmp_path / "x.npz")])
 
 
-@pytest.mark.parametrize("shape", [(5, 3), (40, 700), (5000, 30)])
+@pytest.mark.parametrize("shape", [(5, 3), (40, 700), (5000, 30), (1100, 1300)])
 @pytest.mark.parametrize("as_sparse", [False, True])
 @pytest.mark.parametrize("density", [0.3, 0.02])         # sparse Gram below 5 %
 def test_opnorm_is_an_upper_bound(shape, as_sparse, density, monkeypatch):
@@ -209,6 +209,26 @@ def test_opnorm_is_an_upper_bound(shape, as_sparse, density, monkeypatch):
     fallback = verify._opnorm(m)
     assert exact <= fallback <= min(np.linalg.norm(a), np.sqrt(
         np.abs(a).sum(1).max() * np.abs(a).sum(0).max())) * (1 + 1e-9)
+
+
+def test_lanczos_estimate_is_confirmed_or_replaced():
+    """From EIGSH_SIDE on, the Lanczos estimate must pass a Cholesky certificate; an
+    estimate below the largest eigenvalue fails it and eigvalsh decides."""
+    from slth import verify
+
+    rng = np.random.default_rng(3)
+    a = rng.uniform(-1, 1, (1200, 900))
+    g = a @ a.T
+    lam = np.linalg.eigvalsh(g)[-1]
+    bound = verify._largest_eigenvalue_bound(g)
+    assert lam <= bound <= lam * (1 + 2e-8)
+    low = lambda *args, **kw: np.array([0.9 * lam])           # noqa: E731
+    original = verify.eigsh
+    verify.eigsh = low
+    try:
+        assert verify._largest_eigenvalue_bound(g) == lam
+    finally:
+        verify.eigsh = original
 
 
 @pytest.mark.parametrize("seed", [0, 1])
