@@ -33,7 +33,7 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 from scipy import linalg, optimize, sparse
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
 from slth import bounds
 from slth._numba import parallel_kernel
@@ -360,14 +360,14 @@ def _largest_eigenvalue_bound(g: NDArray[np.float64]) -> float:
     n = g.shape[0]
     if n < EIGSH_SIDE:
         return float(np.linalg.eigvalsh(g)[-1])
-    ritz = float(eigsh(g, k=1, which="LA", v0=np.ones(n), tol=1e-10,
-                       return_eigenvectors=False)[0])
-    theta = max(ritz, 0.0) * (1.0 + 1e-8) + 1e-300
-    shifted = -g
-    shifted[np.diag_indices(n)] += theta
     try:
+        ritz = float(eigsh(g, k=1, which="LA", v0=np.ones(n), tol=1e-10,
+                           return_eigenvectors=False)[0])
+        theta = max(ritz, 0.0) * (1.0 + 1e-8) + 1e-300
+        shifted = -g
+        shifted[np.diag_indices(n)] += theta
         linalg.cholesky(shifted, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError:
+    except (np.linalg.LinAlgError, ArpackNoConvergence):
         return float(np.linalg.eigvalsh(g)[-1])
     u = np.finfo(float).eps
     gamma = 4.0 * (n + 2) * u
