@@ -140,7 +140,7 @@ class SourceSpec:
         rng = np.random.default_rng(
             np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, l, b)))
         w = distributions.sample(self.dist, (hi - lo, cols), rng)
-        if self.weight_scale[l] != 1.0:        # (a pass over the block: skipped when exact)
+        if self.weight_scale[l] != 1.0:        # a unit scale would cost a pass for nothing
             w *= self.weight_scale[l]
         if self.col_scale[l] is not None:
             w *= self.col_scale[l][None, :]
