@@ -60,10 +60,27 @@ def as_float_array(x, name: str, ndim: int | Iterable[int] | None = None) -> np.
         if arr.ndim not in allowed:
             want = " or ".join(f"{d}-D" for d in allowed)
             raise ValueError(f"{name} must be {want}, got an array of shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):
         bad = arr[~np.isfinite(arr)].ravel()[0]
         raise ValueError(f"{name} must be finite, found {bad!r}")
     return arr
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry of ``arr`` is finite.
+
+    A NaN or an infinity makes the sum non-finite, so a finite sum settles it in one pass
+    without a temporary array; only a sum that overflows is checked entry by entry.
+
+    Examples
+    --------
+    >>> all_finite(np.array([1e308, 1e308])), all_finite(np.array([1.0, np.nan]))
+    (True, False)
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return True
+    return bool(np.all(np.isfinite(arr)))
 
 
 def as_float(x, name: str) -> float:

@@ -153,6 +153,20 @@ def _pullback(y, gx, radius, norm):
     return radius * (1.0 - np.tanh(y) ** 2) * gx
 
 
+#: Sparse layers at least this dense are densified for batched passes (a dense product
+#: is then the faster one), if their dense copy takes at most BATCH_DENSE_BYTES.
+BATCH_DENSE_DENSITY, BATCH_DENSE_BYTES = 0.1, 1 << 30
+
+
+def _for_batches(net: MLP) -> MLP:
+    """``net`` with its dense enough sparse layers densified (same function, rounding
+    aside), for passes over many inputs."""
+    ws = [w.toarray() if sparse.issparse(w)
+          and w.nnz >= BATCH_DENSE_DENSITY * w.shape[0] * w.shape[1]
+          and 8.0 * w.shape[0] * w.shape[1] <= BATCH_DENSE_BYTES else w for w in net.weights]
+    return MLP(ws, net.biases, net.activations)
+
+
 def _errors(f: MLP, g: MLP, x: NDArray[np.float64], chunk: int = 64) -> NDArray[np.float64]:
     out = np.empty(x.shape[0])
     for s in range(0, x.shape[0], chunk):
@@ -178,7 +192,7 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
     d0 = f.widths[0]
     rng = as_generator(seed)
     x = sample_ball(rng, samples, d0, radius, norm)
-    errs = _errors(f, g, x)
+    errs = _errors(f, _for_batches(g), x)
     top = np.argsort(errs)[::-1][:max(starts, 1)]
 
     def objective(y):
@@ -250,15 +264,21 @@ def folded_network(ticket: Ticket) -> MLP | None:
     while l < ticket.depth:
         if l not in pairs:
             w = ticket.weights[l].tocsr()
-            ws.append(w if keep_cols is None else _column_subset(w, keep_cols))
+            w = w if keep_cols is None else _column_subset(w, keep_cols)
+            b = ticket.biases[l]
             keep_cols = None
-            bs.append(ticket.biases[l])
             if l < ticket.depth - 1:
                 out_acts.append(acts[l])
+                if l + 1 not in pairs:
+                    # neurons the next layer does not read (unread copies) are dropped
+                    keep_cols = np.flatnonzero(read_columns(ticket.weights[l + 1]))
+                    w = w[keep_cols]
+                    b = None if b is None else b[keep_cols]
+            ws.append(w)
+            bs.append(b)
             l += 1
             continue
-        U, V = ticket.weights[l].tocsr(), ticket.weights[l + 1].tocsr()
-        d = U.shape[1]
+        d = ticket.weights[l].shape[1]
         ws.append(np.vstack([np.eye(d), -np.eye(d)]))
         bs.append(None)
         out_acts.append(acts[l])
@@ -266,13 +286,8 @@ def folded_network(ticket: Ticket) -> MLP | None:
             # neurons the next layer does not read (unread copies) are dropped
             keep_cols = np.flatnonzero(read_columns(ticket.weights[l + 2]))
         ws.append(_fold(ticket, l, keep_cols))
-        b = ticket.biases[l]
-        const = np.zeros(U.shape[0])
-        if b is not None:
-            # neurons without input weights output phi(bias), a constant
-            no_in = np.diff(U.indptr) == 0
-            const[no_in] = acts[l](b[no_in])
-        shift = np.asarray(V @ const).ravel()
+        # neurons without input weights output phi(bias), a constant (phi(0) = 0 here)
+        shift = _zero_input_response(ticket, l)
         b_next = ticket.biases[l + 1]
         shift = shift + (0.0 if b_next is None else b_next)
         bs.append(shift if keep_cols is None else shift[keep_cols])
@@ -286,6 +301,10 @@ def folded_network(ticket: Ticket) -> MLP | None:
 #: Largest smaller side, and largest cost (multiply-adds), of a matrix whose spectral norm
 #: is computed exactly (from the Gram matrix); larger ones get the Schur/Frobenius bound.
 GRAM_SIDE, GRAM_FLOPS = 4096, 4e11
+
+#: Matrices up to this size (dense, in bytes) get their Gram matrix from one product;
+#: larger ones are densified :data:`GRAM_CHUNK` columns (or rows) at a time.
+GRAM_DENSE_BYTES = 1 << 30
 
 #: Columns (or rows) densified at a time while accumulating a Gram matrix.
 GRAM_CHUNK = 2048
@@ -324,6 +343,10 @@ def _opnorm(a) -> float:
         if sparse.issparse(m) and m.nnz <= SPARSE_GRAM_DENSITY * small * large:
             m = m.tocsr()
             g = np.asarray((m @ m.T).toarray())
+        elif 8.0 * small * large <= GRAM_DENSE_BYTES:
+            # one symmetric product (syrk) over the whole matrix
+            m = m.toarray() if sparse.issparse(m) else np.asarray(m)
+            g = m @ m.T
         else:
             m = m.tocsc() if sparse.issparse(m) else np.asarray(m)
             g = np.zeros((small, small))
@@ -476,6 +499,29 @@ def _fold(ticket: Ticket, l: int, rows=None) -> NDArray[np.float64]:
     return out
 
 
+def _zero_input_response(ticket: Ticket, l: int) -> NDArray[np.float64]:
+    """``V h`` (read-only) for layer ``l`` of a ticket and the layer ``V`` after it, with
+    ``h`` the outputs of layer ``l``: ``phi(b)`` for its neurons without input weights
+    (constants), ``phi(0)`` for the others (their value at a zero input). Within one
+    :func:`check`, computed once and shared."""
+    cache = getattr(_shared, "folds", None)
+    key = (id(ticket), l, "zero input")
+    if cache is not None and key in cache:
+        return cache[key]
+    U = ticket.weights[l].tocsr()
+    b = ticket.biases[l]
+    act = ticket.spec.activations[l]
+    h = np.full(U.shape[0], act.phi0)
+    if b is not None:
+        no_in = np.diff(U.indptr) == 0
+        h[no_in] = act(b[no_in])
+    out = np.asarray(ticket.weights[l + 1] @ h).ravel()
+    out.flags.writeable = False
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
 def _fold_dense(ticket: Ticket, l: int, rows: NDArray[np.int64]) -> NDArray[np.float64]:
     U, V = ticket.weights[l].tocsr(), ticket.weights[l + 1].tocsr()
     d = U.shape[1]
@@ -536,13 +582,10 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     L = t.depth
     d = t.widths
     n_uni = m * d[0]
-    U1, b1 = ticket.weights[0], ticket.biases[0]
+    U1 = ticket.weights[0]
     _check_univariate(U1, m, n_uni, "layer 1")
     if np.any(ticket.bias_masks[0][:n_uni]):
         raise ValueError("ticket: layer 1 keeps the bias of a univariate neuron")
-    h_const = np.zeros(U1.shape[0])
-    h_const[n_uni:] = act(b1[n_uni:])
-    h_const[:n_uni] = act.phi0            # univariate neurons at x = 0 (offset term)
     V = ticket.weights[1].tocsr()
 
     def row_targets(l, r):
@@ -572,7 +615,8 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     ncopy = c * d[1] if L > 1 else d[1]
     rows = np.concatenate([np.flatnonzero(reads(0)), np.arange(ncopy, V.shape[0])])
     wrow, brow, const = row_targets(0, rows)
-    pre_const = np.asarray(V @ h_const).ravel()[rows]
+    # bias neurons' constants, and the univariate neurons at x = 0 (offset term)
+    pre_const = _zero_input_response(ticket, 0)[rows]
     if act.homogeneous:
         a = act.slope_neg
         # error of a copy = ell . (phi(x), phi(-x)) + const; ||(phi(x), phi(-x))|| <= rho,
@@ -644,13 +688,13 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         if np.any(np.diff(Vc.tocsr().indptr)[const] > 0):
             raise ValueError(f"ticket: a constant neuron of layer {l + 2} depends on the input")
         Vu = _column_subset(Vc, np.flatnonzero(used))
-        sq = Vu.copy()
-        sq.data **= 2
-        row_norm = np.sqrt(np.asarray(sq.sum(axis=1)).ravel())
+        absVu = abs(Vu)
+        row_norm = np.sqrt(np.asarray(absVu.power(2).sum(axis=1)).ravel())
         # per row: absolute values, or Cauchy-Schwarz against the l2 bound
-        prop = np.minimum(abs(Vu) @ delta_u, row_norm * D)
+        prop = np.minimum(absVu @ delta_u, row_norm * D)
         if l == 1:
-            prop = np.minimum(prop, rho * ell_norm * row_norm + abs(Vu) @ kappa)
+            prop = np.minimum(prop, rho * ell_norm * row_norm + absVu @ kappa)
+        del absVu
         direct = np.minimum(e @ P[l], np.linalg.norm(e, axis=1) * A[l])
         delta = direct + act.lipschitz * prop + eb
         sel = ~const

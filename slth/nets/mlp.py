@@ -34,6 +34,7 @@ from slth import distributions
 from slth._numba import parallel_kernel
 from slth._validate import (
     SeedLike,
+    all_finite,
     as_float_array,
     as_seed_sequence,
     check_choice,
@@ -74,7 +75,7 @@ def matmul(w, h: NDArray[np.float64]) -> NDArray[np.float64]:
 def _as_weight(w, name: str):
     if sparse.issparse(w):
         w = sparse.csr_matrix(w, dtype=np.float64)
-        if not np.all(np.isfinite(w.data)):
+        if not all_finite(w.data):
             raise ValueError(f"{name} must be finite")
         return w
     return as_float_array(w, name, ndim=2)
