@@ -140,10 +140,12 @@ def cnn_forward_loop(kernels, paddings, x, biases=None) -> np.ndarray:
     return h
 
 
-def greedy_window(values, valid, target: float, k: int):
+def greedy_window(values, valid, target: float, k: int, order: str = "largest"):
     """Greedy on the target's sign, then the best subset of a two-sided window (by loops).
 
-    Returns the chosen mask and its error; the window is solved by brute force.
+    The window holds the remaining values of each sign with the largest or smallest
+    magnitudes (ties by index), or the first ones. Returns the chosen mask and its error;
+    the window is solved by brute force.
     """
     values = np.asarray(values, dtype=np.float64)
     idx = [j for j in range(values.size) if valid[j]]
@@ -158,7 +160,10 @@ def greedy_window(values, valid, target: float, k: int):
             break
         chosen.append(j)
         total += abs(values[j])
-    rest = same[len(chosen):][:(k + 1) // 2] + other[:k // 2]
+    key = {"largest": lambda j: (-abs(values[j]), j), "smallest": lambda j: (abs(values[j]), j),
+           "first": lambda j: j}[order]
+    rest_same, other = sorted(same[len(chosen):], key=key), sorted(other, key=key)
+    rest = rest_same[:(k + 1) // 2] + other[:k // 2]
     resid = target - sum(values[j] for j in chosen)
     best, best_sub = np.inf, ()
     for sub in itertools.chain.from_iterable(

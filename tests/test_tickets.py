@@ -340,17 +340,53 @@ def test_burkholz_solves_only_the_copies_the_next_layer_reads():
     assert np.isfinite(tk.summary()["max_weight_error"])
 
 
+@pytest.mark.parametrize("order", ["largest", "smallest", "first"])
 @pytest.mark.parametrize("seed", range(4))
-def test_greedy_window_matches_naive_loops(seed):
+def test_greedy_window_matches_naive_loops(seed, order):
     from naive import greedy_window
 
     from slth.tickets.pensia import solve_greedy_window
 
     rng = np.random.default_rng(seed)
     values = rng.uniform(-1, 1, (40, 14)) * rng.uniform(0, 2, (40, 14))
+    values[:5, :3] = values[:5, 3:6]           # equal magnitudes: ties go by index
     valid = rng.random(values.shape) < 0.85
     targets = rng.uniform(-2.5, 2.5, 40)
-    masks, err = solve_greedy_window(values, valid, targets, 6, {})
+    masks, err = solve_greedy_window(values, valid, targets, 6, {}, order)
     for r in range(40):
-        _, e = greedy_window(values[r], valid[r], targets[r], 6)
+        _, e = greedy_window(values[r], valid[r], targets[r], 6, order)
         assert err[r] == pytest.approx(e, abs=1e-12)
+
+
+def test_greedy_window_rejects_an_unknown_order():
+    from slth.tickets.pensia import solve_greedy_window
+
+    with pytest.raises(ValueError, match="order must be one of 'largest', 'smallest', "
+                                         "'first'; got 'middle'"):
+        solve_greedy_window(np.ones((1, 3)), np.ones((1, 3), bool), np.ones(1), 2, {},
+                            "middle")
+
+
+def test_smallest_window_resolves_what_the_largest_cannot():
+    """Twenty positive copies and a few negatives, a small negative target: the largest
+    magnitudes give a coarse grid, the smallest a fine one; retrying with both orders
+    keeps the better answer, and a row improved twice keeps its last answer."""
+    from slth.tickets.pensia import solve_greedy_window, solve_with_retry
+
+    # a draw met in a 784-300-100-10 ticket (later-layer weights of 40 copies)
+    values = np.array([[0.095, 0.202, 0.743, 0.269, 0.901, 0.283, 0.663, 0.901, 0.87, 0.006,
+                        0.039, 0.801, 0.814, 0.83, 0.337, 0.727, 0.432, 0.245, 0.023, 0.705,
+                        0.481, 0.247, -0.474, -0.235, 0.888, 0.166, -0.258, 0.695, -0.543,
+                        0.624, 0.147, 0.629, -0.02, 0.06, 0.544, -0.024, 0.71, 0.807, 0.374,
+                        0.272]])
+    values += np.random.default_rng(0).uniform(-5e-4, 5e-4, values.shape)  # off the grid
+    valid = np.ones_like(values, dtype=bool)
+    target = np.array([-0.19556])
+    _, err_large = solve_greedy_window(values, valid, target, 20, {}, "largest")
+    _, err_small = solve_greedy_window(values, valid, target, 20, {}, "smallest")
+    assert err_large[0] > 1e-4 and err_small[0] < 0.01 * err_large[0]
+    one, e1 = solve_with_retry(values, valid, target, 20, 1e-12, {}, span=40)
+    both, e2 = solve_with_retry(values, valid, target, 20, 1e-12, {}, span=40,
+                                orders=("largest", "smallest"))
+    assert e1[0] == err_large[0] and e2[0] == err_small[0]
+    assert e2[0] == pytest.approx(abs(target[0] - values[0, both[0]].sum()), abs=1e-15)

@@ -624,15 +624,33 @@ def first_covering_n_many(streams, lo, hi, eps, first_check, horizon, capacity_l
         out[t] = first_covering_n(streams[t], lo, hi, eps, first_check, horizon, capacity_limit)
 
 
+#: Window orders of :func:`greedy_window_select`: remaining values by decreasing magnitude,
+#: by increasing magnitude, or in index order.
+WINDOW_LARGEST, WINDOW_SMALLEST, WINDOW_FIRST = 0, 1, 2
+
+
+@kernel
+def _window_order(magnitudes, idx, order):
+    """``idx`` rearranged for a window: by decreasing or increasing ``magnitudes`` (stable:
+    ties keep index order), or as given (index order)."""
+    if order == WINDOW_LARGEST:
+        return idx[np.argsort(-magnitudes, kind="mergesort")]
+    if order == WINDOW_SMALLEST:
+        return idx[np.argsort(magnitudes, kind="mergesort")]
+    return idx
+
+
 @parallel_kernel
-def greedy_window_select(values, valid, targets, k, greedy, window, window_ok, resid):
+def greedy_window_select(values, valid, targets, k, order, greedy, window, window_ok, resid):
     """Per row: a greedy prefix on the target's sign, then a window for an exact search.
 
     Valid values of the target's sign are taken largest first while their sum stays
     within ``|target|`` (``greedy``); ``resid`` is what remains. ``window`` (k entries)
-    holds the largest remaining values of the target's sign, ``(k + 1) // 2`` of them,
-    then the ``k // 2`` largest valid values of the other sign (or zero), both by
-    decreasing magnitude, ties by index; ``window_ok`` is False for padding.
+    holds ``(k + 1) // 2`` of the remaining values of the target's sign, then ``k // 2``
+    valid values of the other sign (or zero); ``order`` picks them: the largest
+    magnitudes (:data:`WINDOW_LARGEST`), the smallest (:data:`WINDOW_SMALLEST`), ties by
+    index, or the first ones (:data:`WINDOW_FIRST`). ``window_ok`` is False for padding.
+    Large values reach far; small ones, or a mix, resolve a small residual finely.
     """
     m, kall = values.shape
     half_same = (k + 1) // 2
@@ -654,9 +672,8 @@ def greedy_window_select(values, valid, targets, k, greedy, window, window_ok, r
                 no += 1
         same_idx = same_idx[:ns]
         other_idx = other_idx[:no]
-        # stable sorts by decreasing magnitude (ties keep index order)
+        # greedy: stable sort by decreasing magnitude (ties keep index order)
         same_idx = same_idx[np.argsort(-np.abs(values[r, same_idx]), kind="mergesort")]
-        other_idx = other_idx[np.argsort(-np.abs(values[r, other_idx]), kind="mergesort")]
         total = 0.0
         reach = abs(t)
         p = 0
@@ -669,10 +686,15 @@ def greedy_window_select(values, valid, targets, k, greedy, window, window_ok, r
             if greedy[r, j]:
                 acc += values[r, j]
         resid[r] = t - acc
+        rest = same_idx[p:]
+        if order != WINDOW_LARGEST:
+            rest = np.sort(rest)            # back to index order, then rearranged
+        rest = _window_order(np.abs(values[r, rest]), rest, order)
+        other_idx = _window_order(np.abs(values[r, other_idx]), other_idx, order)
         w = 0
         for q in range(half_same):
-            if p + q < ns:
-                window[r, w] = same_idx[p + q]
+            if q < rest.size:
+                window[r, w] = rest[q]
                 window_ok[r, w] = True
             w += 1
         for q in range(k - half_same):

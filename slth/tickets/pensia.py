@@ -30,12 +30,14 @@ from slth import bounds
 from slth._numba import num_threads
 from slth._validate import (
     as_seed_sequence,
+    check_choice,
     check_int,
     check_memory,
     check_positive,
     resolve_max_bytes,
 )
 from slth.nets.mlp import MLP
+from slth.rss import kernels
 from slth.tickets.ticket import (
     SourceSpec,
     Ticket,
@@ -49,6 +51,10 @@ __all__ = ["pensia"]
 
 #: Problems per call to the subset-sum engine (bounds the temporary arrays).
 CHUNK = 1 << 16
+
+#: Window orders of :func:`solve_greedy_window` and their kernel codes.
+WINDOW_ORDERS = {"largest": kernels.WINDOW_LARGEST, "smallest": kernels.WINDOW_SMALLEST,
+                 "first": kernels.WINDOW_FIRST}
 
 
 def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
@@ -91,15 +97,18 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
     return masks, errors
 
 
-def solve_greedy_window(values, valid, targets, k: int, opts: dict):
+def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str = "largest"):
     """Subset sums that reach far: greedy on the target's sign, then an exact window.
 
     Per problem, the valid values of the target's sign are taken largest first while
-    their sum stays within ``|target|``; the residual is then solved exactly over the
-    largest remaining valid values, ``ceil(k / 2)`` of the target's sign and ``k // 2``
-    of the other (fewer when a side runs out). Unlike the ``k`` values of largest
-    magnitude, this window cannot be one-sided, and the greedy part reaches targets
-    beyond the sum of ``k`` values. Deterministic.
+    their sum stays within ``|target|``; the residual is then solved exactly over a
+    window of the remaining valid values, ``ceil(k / 2)`` of the target's sign and
+    ``k // 2`` of the other (fewer when a side runs out). Unlike the ``k`` values of
+    largest magnitude, this window cannot be one-sided, and the greedy part reaches
+    targets beyond the sum of ``k`` values. ``order`` (one of :data:`WINDOW_ORDERS`)
+    picks the window's values of each sign: the ``"largest"`` magnitudes (reach), the
+    ``"smallest"`` (a fine grid around a small residual), or the ``"first"`` ones in
+    column order. Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
 
@@ -110,17 +119,17 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict):
     >>> masks.astype(int).tolist(), round(float(err[0]), 12)
     ([[1, 0, 0, 0, 1, 1, 0, 0]], 0.0)
     """
-    from slth.rss.kernels import greedy_window_select
-
+    code = WINDOW_ORDERS[check_choice(order, "order", tuple(WINDOW_ORDERS))]
     m, kall = values.shape
     greedy = np.zeros((m, kall), dtype=bool)
     window = np.zeros((m, k), dtype=np.int64)
     ok = np.zeros((m, k), dtype=bool)
     resid = np.empty(m)
     with num_threads(opts.get("threads")):
-        greedy_window_select(np.ascontiguousarray(values, dtype=np.float64),
-                             np.ascontiguousarray(valid), np.ascontiguousarray(targets),
-                             k, greedy, window, ok, resid)
+        kernels.greedy_window_select(np.ascontiguousarray(values, dtype=np.float64),
+                                     np.ascontiguousarray(valid),
+                                     np.ascontiguousarray(targets), k, code, greedy, window,
+                                     ok, resid)
     wmask, _ = solve_problems(np.take_along_axis(values, window, axis=1), resid, ok, **opts)
     masks = greedy
     rr, tt = np.nonzero(wmask & ok)
@@ -130,13 +139,14 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict):
 
 
 def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
-                     span: int | None = None):
+                     span: int | None = None, orders=("largest",)):
     """Subset sums over at most ``k`` of the candidate values of each problem.
 
     First attempt: the first ``k`` valid candidates (a prefix, in neuron order). Problems
-    whose error exceeds ``tol`` get a second attempt, :func:`solve_greedy_window` over
-    their first ``span`` candidates (default all), when there are more than ``k``; the
-    better of the two is kept. Deterministic.
+    whose error exceeds ``tol`` get further attempts, :func:`solve_greedy_window` over
+    their first ``span`` candidates (default all) with each window order of ``orders``
+    in turn (see :func:`second_attempt`), when there are more than ``k``; the best
+    answer is kept. Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
     """
@@ -147,28 +157,37 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
     sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
     masks[:, :k] = sub
     rows, sub2 = second_attempt(err, targets, k, tol, opts, span,
-                                lambda bad: (values[bad, :span], valid[bad, :span]))
+                                lambda bad: (values[bad, :span], valid[bad, :span]), orders)
     masks[rows] = False
     masks[rows, :span] = sub2
     return masks, err
 
 
-def second_attempt(err, targets, k: int, tol: float, opts: dict, width: int, candidates):
-    """The second attempt of :func:`solve_with_retry` for the problems with ``err > tol``.
+def second_attempt(err, targets, k: int, tol: float, opts: dict, width: int, candidates,
+                   orders=("largest",)):
+    """The further attempts of :func:`solve_with_retry` for the problems with ``err > tol``.
 
-    ``candidates(bad)`` returns the values and validity ``(len(bad), width)`` of those
-    problems (built only for them); nothing is retried when ``width <= k``. Updates
-    ``err`` in place and returns the rows whose second answer is better, with its masks
-    over their candidates.
+    One :func:`solve_greedy_window` per window order in ``orders``, each for the problems
+    still above ``tol``. ``candidates(bad)`` returns the values and validity
+    ``(len(bad), width)`` of those problems (built only for them); nothing is retried
+    when ``width <= k``. Updates ``err`` in place and returns the rows whose answer
+    improved, with their best masks over their candidates.
     """
-    bad = np.flatnonzero(err > tol)
-    if not bad.size or width <= k:
-        return bad[:0], np.zeros((0, width), dtype=bool)
-    values, valid = candidates(bad)
-    sub2, err2 = solve_greedy_window(values, valid, targets[bad], k, opts)
-    better = err2 < err[bad]
-    err[bad[better]] = err2[better]
-    return bad[better], sub2[better]
+    rows, masks = [np.zeros(0, dtype=np.int64)], [np.zeros((0, width), dtype=bool)]
+    for order in orders if width > k else ():
+        bad = np.flatnonzero(err > tol)
+        if not bad.size:
+            break
+        values, valid = candidates(bad)
+        sub, err2 = solve_greedy_window(values, valid, targets[bad], k, opts, order)
+        better = err2 < err[bad]
+        err[bad[better]] = err2[better]
+        rows.append(bad[better])
+        masks.append(sub[better])
+    rows, masks = np.concatenate(rows), np.concatenate(masks)
+    # a row improved twice keeps its last (best) answer
+    last = rows.size - 1 - np.unique(rows[::-1], return_index=True)[1]
+    return rows[last], masks[last]
 
 
 def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
@@ -194,8 +213,9 @@ class UnivariateLayer:
     """
 
     def __init__(self, u: np.ndarray, d_in: int, m: int, cap: int, homogeneous: bool,
-                 gain: float = 1.0, tol: float = np.inf):
+                 gain: float = 1.0, tol: float = np.inf, orders=("largest",)):
         self.u, self.d_in, self.m, self.gain, self.cap, self.tol = u, d_in, m, gain, cap, tol
+        self.orders = orders
         self.homogeneous = homogeneous
         if homogeneous:
             self.sides = [prefix_index(u > 0, d_in, m, m), prefix_index(u < 0, d_in, m, m)]
@@ -230,7 +250,8 @@ class UnivariateLayer:
                 r, i = np.divmod(bad, d_in)
                 return W[r[:, None], idx[i]] * scale[i], valid[i]
 
-            again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates)
+            again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates,
+                                         self.orders)
             sub[again] = False
             p, t = np.nonzero(sub)
             p2, t2 = np.nonzero(sub2)
