@@ -139,9 +139,10 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         :func:`slth.tickets.pensia.solve_with_retry`); in layers after the first, within
         the first ``2 max_values`` copies, so that at most that many copies of a neuron
         are read and solved, and with a window of the smallest magnitudes for problems
-        still above it (:data:`LATER_ORDERS`). The per-weight accuracy is about ``2^-max_values``; the
-        copies of each neuron amplify it in the certified bound, so deeper targets may
-        need more (22 certifies the three-layer targets of the tests at eps = 0.05).
+        still above it (:data:`LATER_ORDERS`). The per-weight accuracy is about
+        ``2^-max_values``; the copies of each neuron amplify it in the certified bound, so
+        deeper targets may need more (22 certifies the three-layer targets of the tests
+        at eps = 0.05).
     alpha : float, optional
         Linear-regime scale for smooth activations (default :func:`default_alpha`).
     tau : float
