@@ -66,6 +66,32 @@ def test_solve_n_40_agrees_with_sorted_sums_of_halves():
         assert rss.solve(values, target).error == pytest.approx(best.min(), abs=TOL)
 
 
+@pytest.mark.parametrize("na, nb", [(0, 0), (0, 1), (3, 3), (4, 5), (2, 6)])
+def test_merging_two_halves_together_equals_two_merges(na, nb):
+    """The two halves merged in one loop: the sums and every merge flag as two calls,
+    and the sums those of numpy's enumeration, sorted."""
+    from slth.rss import kernels
+
+    rng = np.random.default_rng(na * 10 + nb)
+    va, vb = rng.uniform(-1, 1, na), rng.uniform(-1, 1, nb)
+    vb[:min(na, nb)] = va[:min(na, nb)]            # equal sums: ties on both sides
+
+    def work(k):
+        return np.empty(1 << k), np.empty(1 << k), np.zeros(2 << k, np.uint8)
+
+    (sa, ba, fa), (sb, bb, fb) = work(na), work(nb)
+    a1 = kernels.sorted_subset_sums(va, sa, ba, fa).copy()
+    b1 = kernels.sorted_subset_sums(vb, sb, bb, fb).copy()
+    (sa2, ba2, fa2), (sb2, bb2, fb2) = work(na), work(nb)
+    a2, b2 = kernels.sorted_subset_sums_pair(va, vb, sa2, ba2, fa2, sb2, bb2, fb2)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_array_equal(fa, fa2)
+    np.testing.assert_array_equal(fb, fb2)
+    np.testing.assert_array_equal(a2, np.sort(all_subset_sums(va)))
+    np.testing.assert_array_equal(b2, np.sort(all_subset_sums(vb)))
+
+
 # ---------------------------------------------------------------- solve_many
 
 @pytest.mark.parametrize("n", [0, 1, 7, 14])

@@ -18,6 +18,31 @@ OVER_CAPACITY = -1
 STREAM_EXHAUSTED = -2
 
 
+@kernel(inline="always")
+def _merge_step(sums, buf, level, x, t, last, af, bf, ae, be):
+    """Step ``t`` of one merge level: output ``t`` from the front, ``last - t`` from the end.
+
+    Two independent chains, one from each end, each write half of the output: twice
+    the instruction-level parallelism of a single merge. Neither chain can run out of a
+    list before writing its half, so no bounds checks are needed.
+    """
+    sa = sums[af]
+    sb = sums[bf] + x
+    front_a = np.int64(sa <= sb)  # ties: the subset without x first
+    buf[t] = min(sa, sb)
+    level[t] = 1 - front_a
+    af += front_a
+    bf += 1 - front_a
+    ea = sums[ae]
+    eb = sums[be] + x
+    back_b = np.int64(eb >= ea)  # the same order seen from the end
+    buf[last - t] = max(ea, eb)
+    level[last - t] = back_b
+    be -= back_b
+    ae -= 1 - back_b
+    return af, bf, ae, be
+
+
 @kernel
 def sorted_subset_sums(values, sums, buf, flags):
     """All 2^k subset sums of ``values`` (k = len) in ascending order.
@@ -35,32 +60,49 @@ def sorted_subset_sums(values, sums, buf, flags):
     for i in range(values.shape[0]):
         x = values[i]
         level = flags[2 * size - 2:4 * size - 2]
-        # Two independent chains, one from each end, each write half of the output:
-        # twice the instruction-level parallelism of a single merge. Neither chain can
-        # run out of a list before writing its half, so no bounds checks are needed.
-        af = 0
-        bf = 0
-        ae = size - 1
-        be = size - 1
-        last = 2 * size - 1
+        af, bf, ae, be = 0, 0, size - 1, size - 1
         for t in range(size):
-            sa = sums[af]
-            sb = sums[bf] + x
-            front_a = np.int64(sa <= sb)  # ties: the subset without x first
-            buf[t] = min(sa, sb)
-            level[t] = 1 - front_a
-            af += front_a
-            bf += 1 - front_a
-            ea = sums[ae]
-            eb = sums[be] + x
-            back_b = np.int64(eb >= ea)  # the same order seen from the end
-            buf[last - t] = max(ea, eb)
-            level[last - t] = back_b
-            be -= back_b
-            ae -= 1 - back_b
+            af, bf, ae, be = _merge_step(sums, buf, level, x, t, 2 * size - 1, af, bf, ae, be)
         sums, buf = buf, sums
         size *= 2
     return sums[:size]
+
+
+@kernel
+def sorted_subset_sums_pair(va, vb, a_sums, a_buf, a_flags, b_sums, b_buf, b_flags):
+    """:func:`sorted_subset_sums` of ``va`` and of ``vb`` (``len(va) <= len(vb)``).
+
+    The levels the two share run in one loop, four independent chains instead of two;
+    the results, flags included, are those of two separate calls. Returns both sorted
+    arrays.
+    """
+    a_sums[0] = 0.0
+    b_sums[0] = 0.0
+    size = 1
+    for i in range(va.shape[0]):
+        xa = va[i]
+        xb = vb[i]
+        la = a_flags[2 * size - 2:4 * size - 2]
+        lb = b_flags[2 * size - 2:4 * size - 2]
+        last = 2 * size - 1
+        a0, a1, a2, a3 = 0, 0, size - 1, size - 1
+        b0, b1, b2, b3 = 0, 0, size - 1, size - 1
+        for t in range(size):
+            a0, a1, a2, a3 = _merge_step(a_sums, a_buf, la, xa, t, last, a0, a1, a2, a3)
+            b0, b1, b2, b3 = _merge_step(b_sums, b_buf, lb, xb, t, last, b0, b1, b2, b3)
+        a_sums, a_buf = a_buf, a_sums
+        b_sums, b_buf = b_buf, b_sums
+        size *= 2
+    for i in range(va.shape[0], vb.shape[0]):
+        x = vb[i]
+        level = b_flags[2 * size - 2:4 * size - 2]
+        b0, b1, b2, b3 = 0, 0, size - 1, size - 1
+        for t in range(size):
+            b0, b1, b2, b3 = _merge_step(b_sums, b_buf, level, x, t, 2 * size - 1,
+                                         b0, b1, b2, b3)
+        b_sums, b_buf = b_buf, b_sums
+        size *= 2
+    return a_sums[:1 << va.shape[0]], b_sums[:size]
 
 
 @kernel
@@ -225,8 +267,9 @@ def solve_one(values, target, a_work, a_flags, b_work, b_flags):
             else np.uint64(0)
     size_a = 1 << (h - 1)
     size_b = 1 << (n - h - 1)
-    a_sums = sorted_subset_sums(values[:h - 1], a_work[:size_a], a_work[size_a:], a_flags)
-    b_sums = sorted_subset_sums(values[h:n - 1], b_work[:size_b], b_work[size_b:], b_flags)
+    a_sums, b_sums = sorted_subset_sums_pair(values[:h - 1], values[h:n - 1], a_work[:size_a],
+                                             a_work[size_a:], a_flags, b_work[:size_b],
+                                             b_work[size_b:], b_flags)
     c, i, j, _ = _closest_four(a_sums, b_sums, values[h - 1], values[n - 1], target)
     bits = subset_bits(a_flags, h - 1, i, 0) | subset_bits(b_flags, n - h - 1, j, h)
     if c & 1:
