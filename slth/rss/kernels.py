@@ -673,75 +673,103 @@ WINDOW_LARGEST, WINDOW_SMALLEST, WINDOW_FIRST = 0, 1, 2
 
 
 @kernel
-def _window_order(magnitudes, idx, order):
-    """``idx`` rearranged for a window: by decreasing or increasing ``magnitudes`` (stable:
-    ties keep index order), or as given (index order)."""
-    if order == WINDOW_LARGEST:
-        return idx[np.argsort(-magnitudes, kind="mergesort")]
-    if order == WINDOW_SMALLEST:
-        return idx[np.argsort(magnitudes, kind="mergesort")]
-    return idx
+def _select_top(row, cls, want, key_sign, cap, out):
+    """Write to ``out`` the indices j with ``cls[j] == want`` ordered by decreasing
+    ``key_sign * |row[j]|``, ties by increasing j, only the first ``cap``; returns their
+    count. ``key_sign`` 1: largest magnitudes first, -1: smallest, 0: index order.
+
+    A bounded insertion: an index that would land beyond ``cap`` is dropped at once, so
+    a short selection costs about one comparison per candidate.
+    """
+    n = 0
+    if cap <= 0:
+        return 0
+    for j in range(row.shape[0]):
+        if cls[j] != want:
+            continue
+        x = key_sign * abs(row[j])
+        if n == cap:
+            if key_sign * abs(row[out[n - 1]]) >= x:
+                continue
+            n -= 1
+        pos = n
+        while pos > 0 and key_sign * abs(row[out[pos - 1]]) < x:
+            out[pos] = out[pos - 1]
+            pos -= 1
+        out[pos] = j
+        n += 1
+    return n
+
+
+#: candidate classes in :func:`greedy_window_select`
+_INVALID, _SAME, _OTHER, _TAKEN = 0, 1, 2, 3
+
+#: largest values of the target's sign first kept in order for the greedy part (more
+#: are ordered only when the greedy part gets that far)
+_GREEDY_CAP = 16
 
 
 @parallel_kernel
 def greedy_window_select(values, valid, targets, k, order, greedy, window, window_ok, resid):
     """Per row: a greedy prefix on the target's sign, then a window for an exact search.
 
-    Valid values of the target's sign are taken largest first while their sum stays
-    within ``|target|`` (``greedy``); ``resid`` is what remains. ``window`` (k entries)
-    holds ``(k + 1) // 2`` of the remaining values of the target's sign, then ``k // 2``
-    valid values of the other sign (or zero); ``order`` picks them: the largest
-    magnitudes (:data:`WINDOW_LARGEST`), the smallest (:data:`WINDOW_SMALLEST`), ties by
-    index, or the first ones (:data:`WINDOW_FIRST`). ``window_ok`` is False for padding.
-    Large values reach far; small ones, or a mix, resolve a small residual finely.
+    Valid values of the target's sign are taken largest first (ties by index) while
+    their sum stays within ``|target|`` (``greedy``); ``resid`` is what remains.
+    ``window`` (k entries) holds ``(k + 1) // 2`` of the remaining values of the
+    target's sign, then ``k // 2`` valid values of the other sign (or zero); ``order``
+    picks them: the largest magnitudes (:data:`WINDOW_LARGEST`), the smallest
+    (:data:`WINDOW_SMALLEST`), ties by index, or the first ones (:data:`WINDOW_FIRST`).
+    ``window_ok`` is False for padding. Large values reach far; small ones, or a mix,
+    resolve a small residual finely.
     """
     m, kall = values.shape
     half_same = (k + 1) // 2
-    for r in prange(m):
-        t = targets[r]
-        sgn = np.sign(t)
-        same_idx = np.empty(kall, np.int64)
-        other_idx = np.empty(kall, np.int64)
-        ns = 0
-        no = 0
-        for j in range(kall):
-            if not valid[r, j]:
-                continue
-            if sgn != 0.0 and np.sign(values[r, j]) == sgn:
-                same_idx[ns] = j
-                ns += 1
-            else:
-                other_idx[no] = j
-                no += 1
-        same_idx = same_idx[:ns]
-        other_idx = other_idx[:no]
-        # greedy: stable sort by decreasing magnitude (ties keep index order)
-        same_idx = same_idx[np.argsort(-np.abs(values[r, same_idx]), kind="mergesort")]
-        total = 0.0
-        reach = abs(t)
-        p = 0
-        while p < ns and total + abs(values[r, same_idx[p]]) <= reach:
-            total += abs(values[r, same_idx[p]])
-            greedy[r, same_idx[p]] = True
-            p += 1
-        acc = 0.0
-        for j in range(kall):
-            if greedy[r, j]:
-                acc += values[r, j]
-        resid[r] = t - acc
-        rest = same_idx[p:]
-        if order != WINDOW_LARGEST:
-            rest = np.sort(rest)            # back to index order, then rearranged
-        rest = _window_order(np.abs(values[r, rest]), rest, order)
-        other_idx = _window_order(np.abs(values[r, other_idx]), other_idx, order)
-        w = 0
-        for q in range(half_same):
-            if q < rest.size:
-                window[r, w] = rest[q]
-                window_ok[r, w] = True
-            w += 1
-        for q in range(k - half_same):
-            if q < no:
-                window[r, w] = other_idx[q]
-                window_ok[r, w] = True
-            w += 1
+    key_sign = 1.0 if order == WINDOW_LARGEST else (-1.0 if order == WINDOW_SMALLEST
+                                                    else 0.0)
+    chunk = 64
+    for c in prange((m + chunk - 1) // chunk):
+        # work arrays once per chunk of rows
+        cls = np.empty(kall, np.int8)
+        top = np.empty(kall, np.int64)
+        for r in range(c * chunk, min(m, (c + 1) * chunk)):
+            row = values[r]
+            t = targets[r]
+            sgn = np.sign(t)
+            ns = 0
+            for j in range(kall):
+                if not valid[r, j]:
+                    cls[j] = _INVALID
+                elif sgn != 0.0 and np.sign(row[j]) == sgn:
+                    cls[j] = _SAME
+                    ns += 1
+                else:
+                    cls[j] = _OTHER
+            reach = abs(t)
+            total = 0.0
+            cap = min(ns, _GREEDY_CAP)
+            n_top = _select_top(row, cls, _SAME, 1.0, cap, top)
+            p = 0
+            while True:
+                while p < n_top and total + abs(row[top[p]]) <= reach:
+                    total += abs(row[top[p]])
+                    p += 1
+                if p < n_top or n_top == ns:
+                    break
+                # the greedy part got past the ordered ones: order them all
+                n_top = _select_top(row, cls, _SAME, 1.0, ns, top)
+            acc = 0.0
+            for q in range(p):
+                cls[top[q]] = _TAKEN
+            for j in range(kall):          # summed in index order
+                if cls[j] == _TAKEN:
+                    greedy[r, j] = True
+                    acc += row[j]
+            resid[r] = t - acc
+            n_same = _select_top(row, cls, _SAME, key_sign, half_same, top)
+            for q in range(n_same):
+                window[r, q] = top[q]
+                window_ok[r, q] = True
+            n_other = _select_top(row, cls, _OTHER, key_sign, k - half_same, top)
+            for q in range(n_other):
+                window[r, half_same + q] = top[q]
+                window_ok[r, half_same + q] = True
