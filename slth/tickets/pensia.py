@@ -23,11 +23,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import prange
 from scipy import sparse
 from tqdm import tqdm
 
 from slth import bounds
-from slth._numba import num_threads
+from slth._numba import num_threads, parallel_kernel
 from slth._validate import (
     as_seed_sequence,
     check_choice,
@@ -190,6 +191,17 @@ def second_attempt(err, targets, k: int, tol: float, opts: dict, width: int, can
     return rows[last], masks[last]
 
 
+@parallel_kernel
+def _gather_scaled(W, rows, blocks, idx, scale, out):  # pragma: no cover - compiled
+    # out[b] = W[rows[b], idx[blocks[b]]] * scale[blocks[b]]: the candidates of the problems
+    # to retry, in one pass (numpy's fancy indexing builds index arrays of the same size)
+    for b in prange(rows.shape[0]):
+        r = rows[b]
+        i = blocks[b]
+        for t in range(idx.shape[1]):
+            out[b, t] = W[r, idx[i, t]] * scale[i, t]
+
+
 def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
     """Per block of ``m`` consecutive neurons, the first ``cap`` indices with ``select``.
 
@@ -248,7 +260,10 @@ class UnivariateLayer:
 
             def candidates(bad, idx=idx, scale=scale, valid=valid):
                 r, i = np.divmod(bad, d_in)
-                return W[r[:, None], idx[i]] * scale[i], valid[i]
+                values = np.empty((bad.size, idx.shape[1]))
+                with num_threads(opts.get("threads")):
+                    _gather_scaled(W, r, i, idx, scale, values)
+                return values, valid[i]
 
             again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates,
                                          self.orders)
