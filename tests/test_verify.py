@@ -269,6 +269,25 @@ def test_folded_network_is_the_same_function(kind):
     assert folded.widths[1] == 2 * t.widths[0]
 
 
+@pytest.mark.parametrize("kind", ["relu", "leaky_relu"])
+def test_deeper_folded_network_drops_unread_copies(kind):
+    """Three target layers: the folded network keeps only the neurons of the later hidden
+    layer that the next layer reads, computes the ticket's function, and so does its
+    densified copy for batched passes."""
+    from slth.tickets.ticket import read_columns
+    from slth.verify import _for_batches, folded_network
+
+    t = _build(kind, widths=(3, 5, 4, 2), n=12, seed=2)
+    folded = folded_network(t)
+    read = int(np.count_nonzero(read_columns(t.weights[3])))
+    assert read < t.widths[3] and folded.widths[3] == read
+    x = sample_ball(np.random.default_rng(1), 200, 3, 1.5)
+    y = t(x)
+    for net in (folded, _for_batches(folded)):
+        np.testing.assert_allclose(net(x), y, rtol=1e-12, atol=1e-12 * np.abs(y).max())
+    assert not any(sparse.issparse(w) for w in _for_batches(folded).weights[2:])
+
+
 def test_fold_matches_sparse_products_and_is_shared_within_check():
     """``[V U+ | -V U-]`` against scipy's products, on all rows, a subset of rows (some
     without entries) and through the cache of one check; a U with several input weights
