@@ -55,17 +55,9 @@ def sorted_subset_sums(values, sums, buf, flags):
     byte per step instead of a 64-bit subset mask halves the memory traffic.
     ``sums`` and ``buf`` need 2^k entries; returns the array holding the result.
     """
-    sums[0] = 0.0
-    size = 1
-    for i in range(values.shape[0]):
-        x = values[i]
-        level = flags[2 * size - 2:4 * size - 2]
-        af, bf, ae, be = 0, 0, size - 1, size - 1
-        for t in range(size):
-            af, bf, ae, be = _merge_step(sums, buf, level, x, t, 2 * size - 1, af, bf, ae, be)
-        sums, buf = buf, sums
-        size *= 2
-    return sums[:size]
+    none = np.zeros(1)                 # the empty first list of the pair
+    return sorted_subset_sums_pair(values[:0], values, none, none, flags[:0], sums, buf,
+                                   flags)[1]
 
 
 @kernel
