@@ -326,18 +326,29 @@ def test_greedy_window_never_selects_invalid_entries(seed):
     assert (err <= np.abs(targets) + 1e-15).all()
 
 
-def test_burkholz_solves_only_the_copies_the_next_layer_reads():
+@pytest.mark.parametrize("copies_read", [None, 6])
+def test_burkholz_solves_only_the_copies_the_next_layer_reads(copies_read):
     t = random_target([3, 4, 2], norm="max", bias=True, seed=2)
-    tk = burkholz(t, eps=0.1, delta=0.1, seed=2, n=12, max_values=4)
+    tk = burkholz(t, eps=0.1, delta=0.1, seed=2, n=14, max_values=4, copies_read=copies_read)
     c, d1 = tk.params["copies"], 4
+    limit = 4 + 8 if copies_read is None else copies_read
+    assert tk.params["copies_read"] == limit
     read = np.diff(tk.weights[2].tocsc().indptr)[:c * d1] > 0
+    assert not read.reshape(d1, c)[:, limit:].any()       # only the first copies_read
     per_neuron = read.reshape(d1, c).sum(axis=1)
-    assert (per_neuron >= 1).all() and (per_neuron <= 2 * 4).all()
+    assert (per_neuron >= 1).all()
     rows = np.diff(tk.weights[1].tocsr().indptr)[:c * d1]
     assert (rows[~read] == 0).all() and (rows[read] > 0).all()     # unread copies: pruned
     err = tk.errors["layer1_pos"][:c * d1]
     assert np.isnan(err[~read]).all() and not np.isnan(err[read]).any()
     assert np.isfinite(tk.summary()["max_weight_error"])
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "6"])
+def test_burkholz_refuses_bad_copies_read(bad):
+    t = random_target([3, 4, 2], norm="max", bias=True, seed=2)
+    with pytest.raises((ValueError, TypeError), match="copies_read"):
+        burkholz(t, eps=0.1, delta=0.1, seed=2, n=8, copies_read=bad)
 
 
 @pytest.mark.parametrize("order", ["largest", "smallest", "first"])

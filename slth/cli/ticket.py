@@ -59,7 +59,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random source")
     p.add_argument("--n", type=int, default=None, help="width parameter (default: theorem's)")
     p.add_argument("--C", type=float, default=None, help="constant of the width requirement")
-    p.add_argument("--max-values", type=int, default=20)
+    p.add_argument("--max-values", type=int, default=None,
+                   help="values per subset-sum problem (default: the construction's)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-check", action="store_true",
                    help="build even if the target violates the theorem's norm assumption")
@@ -87,11 +88,11 @@ def _build(args) -> int:
         target = random_target(args.widths, activation=args.activation, norm=norm,
                                bias=args.bias, seed=args.target_seed)
     build = getattr(tickets, args.construction)
+    kw = {} if args.max_values is None else {"max_values": args.max_values}
     ticket = build(target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
-                   C=bounds.DEFAULT_C if args.C is None else args.C,
-                   max_values=args.max_values, threads=args.threads,
+                   C=bounds.DEFAULT_C if args.C is None else args.C, threads=args.threads,
                    check_assumptions=not args.no_check,
-                   progress=False if args.no_progress else None)
+                   progress=False if args.no_progress else None, **kw)
     ticket.save(args.out)
     _print(ticket, args.json, extra={"saved": args.out})
     return 0
@@ -106,7 +107,8 @@ def _build_cnn(args) -> int:
                          "gives the channels, --kernel-size the kernel size)")
     target = random_cnn_target(args.widths, args.kernel_size, seed=args.target_seed,
                                padding="same" if args.kernel_size % 2 else "valid")
-    kw = {"max_values": args.max_values} if args.construction == "cnn_unstructured" else {}
+    kw = ({"max_values": args.max_values}
+          if args.construction == "cnn_unstructured" and args.max_values is not None else {})
     ticket = getattr(tickets, args.construction)(
         target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
         C=bounds.DEFAULT_C if args.C is None else args.C, threads=args.threads,
