@@ -7,9 +7,11 @@ Usage::
 The depth-L+1 ticket at the theorem's width solves tens of millions of subset-sum
 problems for the large target (minutes, with a progress bar). For each case: build
 time (and its phases), verify time, source size, kept parameters,
-sparsity, certified and empirical error, the theorem's eps, and for the trained target
-the test accuracy of target and ticket. A warm-up build (numba compilation) runs first
-and is not timed. ``--quick`` uses a 100-50-10 target.
+sparsity, certified and empirical error, the theorem's eps, ``meets_eps`` (certified
+<= eps) and ``ok`` (the report is consistent: empirical <= certified, and at the theorem's
+width certified <= eps), and for the trained target the test accuracy of target and
+ticket. A warm-up build (numba compilation) runs first and is not timed. ``--quick``
+uses a 100-50-10 target.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def _row(name, ticket, report, build_s, verify_s, **extra) -> dict:
         "build_s": build_s, "solve_s": ticket.timings.get("solve", float("nan")),
         "verify_s": verify_s, "source_params": ticket.spec.n_params, "kept": ticket.kept,
         "sparsity": ticket.sparsity, "empirical": report.empirical,
-        "certified": report.certified, "eps": report.eps, "ok": report.ok, **extra,
+        "certified": report.certified, "eps": report.eps, "meets_eps": report.meets_eps,
+        "ok": report.ok, **extra,
     }
 
 
@@ -50,7 +53,13 @@ def _case(name, build, verify_kw) -> dict:
     return _row(name, ticket, report, t1 - t0, t2 - t1)
 
 
-def digits_case(eps: float, quick: bool, verify_kw: dict) -> dict:
+def digits_cases(eps: float, quick: bool, verify_kw: dict) -> list[dict]:
+    """The trained digits target, pruned with the default ``max_values`` and with 24.
+
+    With 24 values per subset-sum problem the per-weight errors are about four times
+    smaller than with the default 22, enough for the certified bound at radius 8 to fall
+    within eps.
+    """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
@@ -64,16 +73,19 @@ def digits_case(eps: float, quick: bool, verify_kw: dict) -> dict:
     target = scale_to_unit(from_sklearn(clf))
     acc_target = float(np.mean(target(xte).argmax(1) == yte))
     acc_sklearn = float(clf.score(xte, yte))
-    t0 = time.perf_counter()
-    ticket = burkholz(target, eps=eps, delta=0.01, seed=0, progress=False)
-    t1 = time.perf_counter()
-    report = check(ticket, radius=8.0, **verify_kw)      # inputs in [0, 1]^64: ||x|| <= 8
-    t2 = time.perf_counter()
-    acc_ticket = float(np.mean(ticket(xte).argmax(1) == yte))
-    name = f"burkholz digits 64-{hidden[0]}-10"
-    return _row(name, ticket, report, t1 - t0, t2 - t1, acc_sklearn=acc_sklearn,
-                acc_target=acc_target, acc_ticket=acc_ticket,
-                acc_diff_points=100 * abs(acc_ticket - acc_target))
+    rows = []
+    for kw in ({}, {"max_values": 24}):
+        t0 = time.perf_counter()
+        ticket = burkholz(target, eps=eps, delta=0.01, seed=0, progress=False, **kw)
+        t1 = time.perf_counter()
+        report = check(ticket, radius=8.0, **verify_kw)   # inputs in [0, 1]^64: ||x|| <= 8
+        t2 = time.perf_counter()
+        acc_ticket = float(np.mean(ticket(xte).argmax(1) == yte))
+        name = f"burkholz digits 64-{hidden[0]}-10" + "".join(f" {k}={v}" for k, v in kw.items())
+        rows.append(_row(name, ticket, report, t1 - t0, t2 - t1, acc_sklearn=acc_sklearn,
+                         acc_target=acc_target, acc_ticket=acc_ticket,
+                         acc_diff_points=100 * abs(acc_ticket - acc_target)))
+    return rows
 
 
 def scale_to_unit(target: MLP) -> MLP:
@@ -131,7 +143,7 @@ def main(argv=None) -> int:
               verify_kw),
     ]
     try:
-        rows.append(digits_case(eps, args.quick, verify_kw))
+        rows += digits_cases(eps, args.quick, verify_kw)
     except ImportError:
         rows.append({"case": "digits", "note": "scikit-learn not installed"})
     meta = {"cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
@@ -141,7 +153,7 @@ def main(argv=None) -> int:
     else:
         print(f"# {meta}")
         cols = ["case", "n", "required_n", "build_s", "solve_s", "verify_s", "source_params",
-                "kept", "sparsity", "empirical", "certified", "eps", "ok"]
+                "kept", "sparsity", "empirical", "certified", "eps", "meets_eps", "ok"]
         print(format_table([r for r in rows if "note" not in r], cols))
         for r in rows:
             if "note" in r:
