@@ -156,6 +156,16 @@ def test_cli_build_and_verify(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["meets_eps"] is False
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--widths", "3,4,2", "--eps", "2", "--out", str(out)])
+    assert main(["ticket", "build", "--widths", "3,4,2", "--bias", "--eps", "0.1", "--n", "12",
+                 "--max-values", "4", "--copies-read", "5", "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    from slth.tickets.ticket import load
+
+    assert load(out).params["copies_read"] == 5 and load(out).params["max_values"] == 4
+    with pytest.raises(SystemExit):
+        main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2",
+              "--copies-read", "5", "--out", str(out)])
+    assert "--copies-read applies to burkholz only" in capsys.readouterr().err
 
 
 def test_custom_activation_ticket():

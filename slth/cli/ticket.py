@@ -61,6 +61,9 @@ def register(sub) -> None:
     p.add_argument("--C", type=float, default=None, help="constant of the width requirement")
     p.add_argument("--max-values", type=int, default=None,
                    help="values per subset-sum problem (default: the construction's)")
+    p.add_argument("--copies-read", type=int, default=None,
+                   help="burkholz: copies of each neuron the later layers may read "
+                        "(default: max values + 8)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-check", action="store_true",
                    help="build even if the target violates the theorem's norm assumption")
@@ -79,6 +82,9 @@ def _build(args) -> int:
     from slth import bounds, tickets
     from slth.nets import random_target
 
+    if args.copies_read is not None and args.construction != "burkholz":
+        raise ValueError(f"--copies-read applies to burkholz only, got --construction "
+                         f"{args.construction}")
     if args.construction.startswith("cnn_"):
         return _build_cnn(args)
     if args.target:
@@ -88,7 +94,9 @@ def _build(args) -> int:
         target = random_target(args.widths, activation=args.activation, norm=norm,
                                bias=args.bias, seed=args.target_seed)
     build = getattr(tickets, args.construction)
-    kw = {} if args.max_values is None else {"max_values": args.max_values}
+    kw = {name: value for name, value in (("max_values", args.max_values),
+                                          ("copies_read", args.copies_read))
+          if value is not None}
     ticket = build(target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
                    C=bounds.DEFAULT_C if args.C is None else args.C, threads=args.threads,
                    check_assumptions=not args.no_check,
