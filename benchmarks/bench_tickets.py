@@ -56,9 +56,8 @@ def _case(name, build, verify_kw) -> dict:
 def digits_cases(eps: float, quick: bool, verify_kw: dict) -> list[dict]:
     """The trained digits target, pruned with the default ``max_values`` and with 24.
 
-    With 24 values per subset-sum problem the per-weight errors are about four times
-    smaller than with the default 22, enough for the certified bound at radius 8 to fall
-    within eps.
+    With 24 values per subset-sum problem (per-weight accuracy about 2^-24 instead of
+    2^-22) the certified bound at radius 8 falls within eps.
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split

@@ -161,7 +161,8 @@ def test_cli_build_and_verify(tmp_path, capsys):
     capsys.readouterr()
     from slth.tickets.ticket import load
 
-    assert load(out).params["copies_read"] == 5 and load(out).params["max_values"] == 4
+    params = load(out).params
+    assert params["copies_read"] == 5 and params["max_values"] == 4
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2",
               "--copies-read", "5", "--out", str(out)])
