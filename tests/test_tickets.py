@@ -344,6 +344,30 @@ def test_burkholz_solves_only_the_copies_the_next_layer_reads(copies_read):
     assert np.isfinite(tk.summary()["max_weight_error"])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_retry_with_a_greedy_first_attempt(seed):
+    """``first=`` makes the first attempt a greedy window; problems above tol then get the
+    further windows. The answer equals the better of the two windows solved directly."""
+    from slth.tickets.pensia import solve_greedy_window, solve_with_retry
+
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-700, 700, (300, 60))       # far targets: beyond 8 values' reach
+    valid = rng.random(values.shape) < 0.9
+    targets = rng.uniform(-3000, 3000, 300)
+    tol = 1e-3
+    masks, err = solve_with_retry(values, valid, targets, 8, tol, {}, first="largest",
+                                  orders=("first",))
+    m1, e1 = solve_greedy_window(values, valid, targets, 8, {}, "largest")
+    m2, e2 = solve_greedy_window(values, valid, targets, 8, {}, "first")
+    retried = e1 > tol
+    better = retried & (e2 < e1)
+    assert retried.any() and better.any()
+    np.testing.assert_array_equal(err, np.where(better, e2, e1))
+    np.testing.assert_array_equal(masks, np.where(better[:, None], m2, m1))
+    np.testing.assert_array_equal(err, np.abs(targets - np.where(masks, values, 0).sum(1)))
+    assert not (masks & ~valid).any()
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "6"])
 def test_burkholz_refuses_bad_copies_read(bad):
     t = random_target([3, 4, 2], norm="max", bias=True, seed=2)

@@ -263,6 +263,19 @@ def test_deeper_burkholz_target_is_certified(seed):
     assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok
 
 
+def test_sigmoid_coarse_bias_offset_is_cancelled():
+    """A sigmoid target (phi(0) = 1/2): the coarse bias neurons must cancel the offset of
+    the kept univariate neurons. With 20 values, the window of the largest magnitudes left
+    residuals up to 67 in five copies (certified 435); the further window of mixed
+    magnitudes brings every bias error below 1e-4 and the ticket within eps."""
+    target = random_target((100, 30, 20, 10), activation="sigmoid", norm="max", bias=True,
+                           seed=0)
+    t = burkholz(target, eps=0.05, delta=0.05, seed=1, max_values=20, progress=False)
+    assert np.nanmax(t.errors["layer1_bias"]) < 1e-4
+    r = check(t, samples=256, seed=0, starts=1, maxiter=20)
+    assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_folded_network_is_the_same_function(kind):
     from slth.verify import folded_network

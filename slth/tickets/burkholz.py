@@ -18,7 +18,8 @@ layout of the source, for a target with widths ``d_0, ..., d_L`` and ``n`` copie
    certified bound. When ``phi(0) != 0`` (sigmoid, softplus) the kept univariate neurons
    also add the constant ``phi(0) sum(v)``, of the large scale ``1 / (alpha phi'(0))``:
    *coarse* bias neurons, whose second-layer columns have that scale too, cancel it
-   (greedy, then an exact window: :func:`slth.tickets.pensia.solve_greedy_window`), and
+   (greedy, then an exact window of the largest magnitudes and, where that leaves an
+   error, of the first ones: :func:`slth.tickets.pensia.solve_with_retry`), and
    the ordinary (*fine*) bias neurons fit the remaining bias at unit scale.
 2. Source layer 2 holds ``n`` copies of every neuron of target layer 1 (plus ``n``
    constant neurons when ``L > 1``). Copy ``k`` of neuron ``j`` approximates ``w_ji`` by
@@ -53,7 +54,6 @@ from slth.tickets.pensia import (
     UnivariateLayer,
     check_target,
     progress_bar,
-    solve_greedy_window,
     solve_with_retry,
 )
 from slth.tickets.ticket import (
@@ -395,14 +395,18 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         e[grow[act_rows]] = x
                     if mc:
                         # phi(0) != 0: the kept univariate neurons add phi(0) * sum(v);
-                        # the coarse bias neurons cancel it (see solve_greedy_window)
+                        # the coarse bias neurons cancel it
                         offset = np.zeros(R)
                         for rr_, vv_ in zip(r_, v_, strict=True):
                             np.add.at(offset, act_rows[rr_], act.phi0 * vv_)
                         cvals = W[act_rows][:, coarse_cols] * phic[:mc][None, :]
-                        cmask, _ = solve_greedy_window(
+                        # the window of the largest magnitudes reaches the offset only on
+                        # a coarse grid (residuals up to 79 seen, for a sigmoid target); a
+                        # window of mixed magnitudes refines it
+                        cmask, _ = solve_with_retry(
                             cvals, np.ones(cvals.shape, bool),
-                            bt[act_rows] - offset[act_rows], max_values, opts)
+                            bt[act_rows] - offset[act_rows], max_values, tol, opts,
+                            first="largest", orders=("first",))
                         csum = np.where(cmask, cvals, 0.0).sum(axis=1)
                         rr, tt = np.nonzero(cmask)
                         rows.append(grow[act_rows[rr]])

@@ -140,14 +140,16 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
 
 
 def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
-                     span: int | None = None, orders=("largest",)):
+                     span: int | None = None, orders=("largest",), first: str | None = None):
     """Subset sums over at most ``k`` of the candidate values of each problem.
 
-    First attempt: the first ``k`` valid candidates (a prefix, in neuron order). Problems
-    whose error exceeds ``tol`` get further attempts, :func:`solve_greedy_window` over
-    their first ``span`` candidates (default all) with each window order of ``orders``
-    in turn (see :func:`second_attempt`), when there are more than ``k``; the best
-    answer is kept. Deterministic.
+    First attempt: the first ``k`` valid candidates (a prefix, in neuron order), or, with
+    ``first`` (a window order), :func:`solve_greedy_window` over the first ``span``
+    candidates, for targets beyond the reach of ``k`` values. Problems whose error
+    exceeds ``tol`` get further attempts, :func:`solve_greedy_window` over their first
+    ``span`` candidates (default all) with each window order of ``orders`` in turn (see
+    :func:`second_attempt`), when there are more than ``k``; the best answer is kept.
+    Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
     """
@@ -155,8 +157,12 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
     k = min(k, kall)
     span = kall if span is None else min(span, kall)
     masks = np.zeros((m, kall), dtype=bool)
-    sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
-    masks[:, :k] = sub
+    if first is None:
+        sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
+        masks[:, :k] = sub
+    else:
+        masks[:, :span], err = solve_greedy_window(values[:, :span], valid[:, :span], targets,
+                                                   k, opts, first)
     rows, sub2 = second_attempt(err, targets, k, tol, opts, span,
                                 lambda bad: (values[bad, :span], valid[bad, :span]), orders)
     masks[rows] = False
