@@ -141,8 +141,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         window of the smallest magnitudes for problems still above it
         (:data:`LATER_ORDERS`). The per-weight accuracy is about ``2^-max_values``, and
         the cost of a problem about ``2^(max_values / 2)``. The default 22 costs about
-        1.2 times 20 but makes the errors, and the certified bound, about three times
-        smaller.
+        1.1 times 20 (1.2 per exact solve, but far fewer problems need a second attempt)
+        and makes the errors, and the certified bound, about three times smaller.
     copies_read : int, optional
         Copies of each neuron that the layers after the first may read (default
         ``max_values + 8``): the subset-sum problems of those layers, and their second
