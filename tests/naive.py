@@ -145,9 +145,14 @@ def greedy_window(values, valid, target: float, k: int, order: str = "largest"):
 
     The window holds the remaining values of each sign with the largest or smallest
     magnitudes (ties by index), or the first ones. Returns the chosen mask and its error;
-    the window is solved by brute force.
+    the window is solved by brute force. ``"fine"``: the window (smallest magnitudes) is
+    set aside first, then the greedy part takes every other value of the target's sign
+    that still fits, largest first (:func:`fine_window`).
     """
     values = np.asarray(values, dtype=np.float64)
+    if order == "fine":
+        chosen, rest = fine_window(values, valid, target, k)
+        return _best_window(values, target, chosen, rest)
     idx = [j for j in range(values.size) if valid[j]]
     sgn = np.sign(target)
     same = [j for j in idx if sgn != 0 and np.sign(values[j]) == sgn]
@@ -164,6 +169,29 @@ def greedy_window(values, valid, target: float, k: int, order: str = "largest"):
            "first": lambda j: j}[order]
     rest_same, other = sorted(same[len(chosen):], key=key), sorted(other, key=key)
     rest = rest_same[:(k + 1) // 2] + other[:k // 2]
+    return _best_window(values, target, chosen, rest)
+
+
+def fine_window(values, valid, target: float, k: int):
+    """The greedy part and the window of the ``"fine"`` order, by sorting: returns both
+    as index lists."""
+    s = -1.0 if target < 0 else 1.0
+    idx = [j for j in range(values.size) if valid[j]]
+    same = sorted((j for j in idx if s * values[j] > 0), key=lambda j: (abs(values[j]), j))
+    other = sorted((j for j in idx if s * values[j] <= 0), key=lambda j: (abs(values[j]), j))
+    n_same = min(len(same), max((k + 1) // 2, k - len(other)))
+    window = same[:n_same] + other[:k - n_same]
+    above = abs(values[same[n_same - 1]]) if 0 < n_same < len(same) else np.inf
+    chosen, total = [], 0.0
+    for j in sorted(same[n_same:], key=lambda j: (-abs(values[j]), j)):
+        if above < abs(values[j]) and total + abs(values[j]) <= abs(target):
+            chosen.append(j)
+            total += abs(values[j])
+    return chosen, window
+
+
+def _best_window(values, target, chosen, rest):
+    """Greedy part ``chosen`` plus the best subset of ``rest`` (brute force)."""
     resid = target - sum(values[j] for j in chosen)
     best, best_sub = np.inf, ()
     for sub in itertools.chain.from_iterable(

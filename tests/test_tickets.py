@@ -105,6 +105,30 @@ def test_pensia_recorded_errors_are_achieved():
                 best_subset_error(vals, W[j, i]), abs=1e-12)
 
 
+def test_burkholz_first_layer_errors_are_achieved():
+    """The recorded first-layer errors (fine windows, then further attempts) equal the
+    effective weights' errors, read off the dense masked source term by term."""
+    t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=5), eps=0.1,
+                 delta=0.1, seed=6, n=16, max_values=6)
+    p = t.params
+    m, d0, c = p["block"], 3, p["copies"]
+    pruned = t.network().dense()                   # source times masks
+    U, V = pruned.weights[0], pruned.weights[1]
+    rows = np.flatnonzero(np.isfinite(t.errors["layer1_pos"][:, 0]))
+    assert rows.size >= 4 and (rows < 4 * c).all()
+    W = t.target.weights[0][rows // c]
+    effective = np.zeros((2, rows.size, d0))
+    for a, r in enumerate(rows):
+        for s_ in range(m * d0):
+            i = s_ // m
+            if U[s_, i] != 0:
+                effective[int(U[s_, i] < 0), a, i] += V[r, s_] * U[s_, i]
+    np.testing.assert_allclose(np.abs(effective[0] - W), t.errors["layer1_pos"][rows],
+                               atol=1e-14)
+    np.testing.assert_allclose(np.abs(effective[1] - W), t.errors["layer1_neg"][rows],
+                               atol=1e-14)
+
+
 def test_burkholz_later_layer_errors_are_best_subsets():
     t = _build("relu", n=6)
     src = t.source
@@ -375,7 +399,7 @@ def test_burkholz_refuses_bad_copies_read(bad):
         burkholz(t, eps=0.1, delta=0.1, seed=2, n=8, copies_read=bad)
 
 
-@pytest.mark.parametrize("order", ["largest", "smallest", "first"])
+@pytest.mark.parametrize("order", ["largest", "smallest", "first", "fine"])
 @pytest.mark.parametrize("seed", range(4))
 def test_greedy_window_matches_naive_loops(seed, order):
     from naive import greedy_window
@@ -393,11 +417,90 @@ def test_greedy_window_matches_naive_loops(seed, order):
         assert err[r] == pytest.approx(e, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_fine_window_selection_matches_sorting(seed):
+    """The kernel's fine greedy part and window equal those found by sorting, including
+    one-sided rows, ties, zero targets and windows wider than a side."""
+    from naive import fine_window
+
+    from slth.rss import kernels
+
+    rng = np.random.default_rng(seed)
+    m, kall = 60, 16
+    values = rng.uniform(-1, 1, (m, kall)) * rng.uniform(0, 2, (m, kall))
+    values[:5, :4] = values[:5, 4:8]                      # ties go by index
+    values[5:10] = np.abs(values[5:10])                   # one-sided rows
+    valid = rng.random(values.shape) < 0.8
+    targets = rng.normal(0.0, 1.0, m)
+    targets[10:12] = 0.0
+    for k in (3, 6, 11):
+        greedy = np.zeros((m, kall), bool)
+        window = np.zeros((m, k), np.int64)
+        ok = np.zeros((m, k), bool)
+        resid = np.empty(m)
+        kernels.greedy_window_select(values, valid, targets, k, kernels.WINDOW_FINE, greedy,
+                                     window, ok, resid)
+        for r in range(m):
+            chosen, win = fine_window(values[r], valid[r], targets[r], k)
+            assert np.flatnonzero(greedy[r]).tolist() == sorted(chosen)
+            assert window[r, ok[r]].tolist() == win
+            assert resid[r] == targets[r] - sum(values[r, j] for j in sorted(chosen))
+
+
+def test_fine_window_needs_fewer_values():
+    """On products of uniforms (the first layer's problems), a fine window of k - 2
+    values gets closer than an exact prefix of k values: the claim behind burkholz's
+    first attempt, checked with the brute-force-tested kernels."""
+    from slth.tickets.pensia import solve_greedy_window, solve_problems
+
+    rng = np.random.default_rng(0)
+    m, kall, k = 4000, 60, 12
+    values = rng.uniform(-1, 1, (m, kall)) * rng.uniform(0, 2, kall)
+    targets = np.clip(rng.normal(0.0, 0.2, m), -1, 1)
+    valid = np.ones(values.shape, bool)
+    _, prefix = solve_problems(values[:, :k], targets, valid[:, :k])
+    _, fine = solve_greedy_window(values, valid, targets, k - 2, {}, "fine")
+    for q in (0.5, 0.9, 0.99):
+        assert np.quantile(fine, q) < np.quantile(prefix, q)
+
+
+@pytest.mark.parametrize("first", [None, "fine"])
+def test_problems_solved_exactly_over_all_values_are_not_retried(first, monkeypatch):
+    """A first attempt that already saw every valid candidate is optimal (brute force);
+    further windows are spent only on the other problems."""
+    import importlib
+
+    pensia_module = importlib.import_module("slth.tickets.pensia")
+    rng = np.random.default_rng(1)
+    m, kall, k = 40, 12, 6
+    values = rng.uniform(-1, 1, (m, kall))
+    valid = rng.random((m, kall)) < 0.8
+    valid[:20, k:] = False                       # all valid values within the first k
+    valid[20:, :] = True
+    targets = rng.uniform(-1, 1, m)
+    retried = []
+    real = pensia_module.solve_greedy_window
+
+    def counting(values, valid, targets, k, opts, order="largest"):
+        retried.append(values.shape[0])
+        return real(values, valid, targets, k, opts, order)
+
+    monkeypatch.setattr(pensia_module, "solve_greedy_window", counting)
+    masks, err = pensia_module.solve_with_retry(values, valid, targets, k, 0.0, {},
+                                                first=first)
+    retries = retried[1:] if first else retried
+    assert retries == [20]                       # only the rows with more valid values
+    for r in range(20):
+        assert err[r] == pytest.approx(best_subset_error(values[r, valid[r]], targets[r]),
+                                       abs=1e-12)
+    assert not (masks & ~valid).any()
+
+
 def test_greedy_window_rejects_an_unknown_order():
     from slth.tickets.pensia import solve_greedy_window
 
     with pytest.raises(ValueError, match="order must be one of 'largest', 'smallest', "
-                                         "'first'; got 'middle'"):
+                                         "'first', 'fine'; got 'middle'"):
         solve_greedy_window(np.ones((1, 3)), np.ones((1, 3), bool), np.ones(1), 2, {},
                             "middle")
 

@@ -660,8 +660,9 @@ def first_covering_n_many(streams, lo, hi, eps, first_check, horizon, capacity_l
 
 
 #: Window orders of :func:`greedy_window_select`: remaining values by decreasing magnitude,
-#: by increasing magnitude, or in index order.
-WINDOW_LARGEST, WINDOW_SMALLEST, WINDOW_FIRST = 0, 1, 2
+#: by increasing magnitude, or in index order; or the smallest magnitudes set aside
+#: before a first-fit greedy part (:func:`_fine_row`).
+WINDOW_LARGEST, WINDOW_SMALLEST, WINDOW_FIRST, WINDOW_FINE = 0, 1, 2, 3
 
 
 @kernel
@@ -701,6 +702,86 @@ _INVALID, _SAME, _OTHER, _TAKEN = 0, 1, 2, 3
 _GREEDY_CAP = 16
 
 
+@kernel(inline="always")
+def _keep_smallest(keys, idx, n, cap, x, j):
+    """Insert key ``x`` (index ``j``) into the ascending ``keys[:n]``, keeping at most
+    ``cap`` entries; equal keys keep index order. Returns the new count."""
+    if n == cap:
+        if keys[n - 1] <= x:
+            return n
+        n -= 1
+    pos = n
+    while pos > 0 and keys[pos - 1] > x:
+        keys[pos] = keys[pos - 1]
+        idx[pos] = idx[pos - 1]
+        pos -= 1
+    keys[pos] = x
+    idx[pos] = j
+    return n + 1
+
+
+@kernel
+def _fine_row(row, valid, t, k, greedy, window, window_ok, keys, idx):
+    """The :data:`WINDOW_FINE` selection of one row; returns the residual.
+
+    With ``s`` the target's sign (+1 for zero), the window takes the ``(k + 1) // 2``
+    valid values of sign ``s`` of smallest magnitude and the ``k // 2`` smallest of the
+    other sign (a side that runs short leaves its slots to the other). The greedy part
+    then takes the other values of sign ``s``, largest first, each one that still fits
+    within ``|t|``: the residual ends below the smallest value it skipped, within the
+    window's reach, whose small values give a fine grid of sums there. ``keys`` and
+    ``idx`` are work arrays of ``2 len(row) + 2`` entries.
+    """
+    kall = row.shape[0]
+    s = -1.0 if t < 0.0 else 1.0
+    signed = keys[kall + 1:]         # s * row, NaN for invalid entries
+    n_same = 0
+    n_valid = 0
+    for j in range(kall):
+        x = s * row[j] if valid[j] else np.nan
+        signed[j] = x
+        n_valid += valid[j]
+        n_same += x > 0.0
+    cap_same = min(n_same, max((k + 1) // 2, k - (n_valid - n_same)))
+    cap_other = min(n_valid - n_same, k - cap_same)
+    # the window: the smallest magnitudes of sign s in keys[:cap_same], of the other
+    # sign in keys[cap_same:k], both in one pass
+    other_keys = keys[cap_same:]
+    other_idx = idx[cap_same:]
+    n = 0
+    n_other = 0
+    for j in range(kall):
+        x = signed[j]
+        if x > 0.0:
+            n = _keep_smallest(keys, idx, n, cap_same, x, j)
+        elif x <= 0.0:
+            n_other = _keep_smallest(other_keys, other_idx, n_other, cap_other, -x, j)
+    threshold = keys[n - 1] if n == cap_same and n < n_same else np.inf
+    for q in range(n):
+        window[q] = idx[q]
+        window_ok[q] = True
+    for q in range(n_other):
+        window[cap_same + q] = other_idx[q]
+        window_ok[cap_same + q] = True
+    # greedy candidates: values of sign s above the window and within reach, largest first
+    reach = abs(t)
+    n = 0
+    for j in range(kall):
+        x = signed[j]
+        if x > threshold and x <= reach:
+            n = _keep_smallest(keys, idx, n, kall, -x, j)
+    total = 0.0
+    for q in range(n):
+        if total - keys[q] <= reach:
+            total -= keys[q]
+            greedy[idx[q]] = True
+    acc = 0.0
+    for j in range(kall):          # summed in index order
+        if greedy[j]:
+            acc += row[j]
+    return t - acc
+
+
 @parallel_kernel
 def greedy_window_select(values, valid, targets, k, order, greedy, window, window_ok, resid):
     """Per row: a greedy prefix on the target's sign, then a window for an exact search.
@@ -711,8 +792,9 @@ def greedy_window_select(values, valid, targets, k, order, greedy, window, windo
     target's sign, then ``k // 2`` valid values of the other sign (or zero); ``order``
     picks them: the largest magnitudes (:data:`WINDOW_LARGEST`), the smallest
     (:data:`WINDOW_SMALLEST`), ties by index, or the first ones (:data:`WINDOW_FIRST`).
-    ``window_ok`` is False for padding. Large values reach far; small ones, or a mix,
-    resolve a small residual finely.
+    :data:`WINDOW_FINE` sets the window aside first and fits the greedy part around it
+    (:func:`_fine_row`). ``window_ok`` is False for padding. Large values reach far;
+    small ones, or a mix, resolve a small residual finely.
     """
     m, kall = values.shape
     half_same = (k + 1) // 2
@@ -722,10 +804,15 @@ def greedy_window_select(values, valid, targets, k, order, greedy, window, windo
     for c in prange((m + chunk - 1) // chunk):
         # work arrays once per chunk of rows
         cls = np.empty(kall, np.int8)
-        top = np.empty(kall, np.int64)
+        top = np.empty(kall + 1, np.int64)
+        keys = np.empty(2 * kall + 2)
         for r in range(c * chunk, min(m, (c + 1) * chunk)):
             row = values[r]
             t = targets[r]
+            if order == WINDOW_FINE:
+                resid[r] = _fine_row(row, valid[r], t, k, greedy[r], window[r], window_ok[r],
+                                     keys, top)
+                continue
             sgn = np.sign(t)
             ns = 0
             for j in range(kall):
