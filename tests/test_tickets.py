@@ -127,6 +127,12 @@ def test_burkholz_first_layer_errors_are_achieved():
                                atol=1e-14)
     np.testing.assert_allclose(np.abs(effective[1] - W), t.errors["layer1_neg"][rows],
                                atol=1e-14)
+    # the output layer: fine windows of 6 among 14 read copies of each neuron
+    assert p["copies_read"] == 14 < c
+    V2 = pruned.weights[2][:, :4 * c].reshape(2, 4, c)
+    assert (V2[:, :, 14:] == 0).all() and (V2[:, :, 6:14] != 0).any()     # not a prefix
+    np.testing.assert_allclose(np.abs(V2.sum(axis=2) - t.target.weights[1]),
+                               t.errors["layer2_weights"], atol=1e-14)
 
 
 def test_burkholz_later_layer_errors_are_best_subsets():
