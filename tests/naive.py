@@ -202,3 +202,9 @@ def _best_window(values, target, chosen, rest):
     mask = np.zeros(values.size, dtype=bool)
     mask[chosen + list(best_sub)] = True
     return mask, abs(target - values[mask].sum())
+
+
+def index_order_errors(values, masks, targets):
+    """``|target - sum of the chosen values|`` per row, added left to right in plain Python."""
+    return np.array([abs(t - sum(v for v, chosen in zip(row, mrow, strict=True) if chosen))
+                     for row, mrow, t in zip(values, masks, targets, strict=True)])

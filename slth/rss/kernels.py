@@ -659,6 +659,19 @@ def first_covering_n_many(streams, lo, hi, eps, first_check, horizon, capacity_l
         out[t] = first_covering_n(streams[t], lo, hi, eps, first_check, horizon, capacity_limit)
 
 
+@parallel_kernel
+def masked_row_sums(values, masks, out):
+    """``out[r]``: the sum of ``values[r, j]`` over ``masks[r, j]``, added in index order
+    (parallel over rows; one thread per row, so the sums do not depend on the thread
+    count)."""
+    for r in prange(values.shape[0]):
+        total = 0.0
+        for j in range(values.shape[1]):
+            if masks[r, j]:
+                total += values[r, j]
+        out[r] = total
+
+
 #: Window orders of :func:`greedy_window_select`: remaining values by decreasing magnitude,
 #: by increasing magnitude, or in index order; or the smallest magnitudes set aside
 #: before a first-fit greedy part (:func:`_fine_row`).

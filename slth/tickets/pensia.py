@@ -79,7 +79,7 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
             masks[s:s + CHUNK] = solve_many(np.ascontiguousarray(v[s:s + CHUNK]),
                                             np.ascontiguousarray(targets[s:s + CHUNK]),
                                             max_bytes=max_bytes, threads=threads)[0]
-        return masks, np.abs(targets - np.where(masks, v, 0.0).sum(axis=1))
+        return masks, achieved_errors(v, masks, targets, threads)
     order = np.argsort(~valid, axis=1, kind="stable")         # valid entries first
     packed = np.take_along_axis(v, order, axis=1)
     for cnt in np.unique(counts):
@@ -94,8 +94,16 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
             full = np.zeros((r.size, k), dtype=bool)
             np.put_along_axis(full, order[r, :cnt], sub, axis=1)
             masks[r] = full
-    errors = np.abs(targets - np.where(masks, v, 0.0).sum(axis=1))
-    return masks, errors
+    return masks, achieved_errors(v, masks, targets, threads)
+
+
+def achieved_errors(values, masks, targets, threads=None):
+    """``|targets - sum(values[mask])|`` per row, the chosen values added in index order."""
+    sums = np.empty(values.shape[0])
+    with num_threads(threads):
+        kernels.masked_row_sums(np.ascontiguousarray(values, dtype=np.float64),
+                                np.ascontiguousarray(masks), sums)
+    return np.abs(targets - sums)
 
 
 def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str = "largest"):
@@ -141,8 +149,7 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     masks = greedy
     rr, tt = np.nonzero(wmask & ok)
     masks[rr, window[rr, tt]] = True
-    errors = np.abs(targets - np.where(masks, values, 0.0).sum(axis=1))
-    return masks, errors
+    return masks, achieved_errors(values, masks, targets, opts.get("threads"))
 
 
 def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
