@@ -80,7 +80,8 @@ LATER_ORDERS = ("largest", "smallest")
 #: ``"fine"`` window (:func:`slth.tickets.pensia.solve_greedy_window`): on 200,000
 #: problems like those of a 784-300-100-10 ticket (products of U[0, 2] and U[-1, 1], 125
 #: candidates) its 20 values leave 1.2 % of the problems above the tolerance, as many as
-#: an exact prefix of 22, at about 0.7 times the cost.
+#: an exact prefix of 22 after its retry (9.9 % before), at about 0.75 times the cost of
+#: that prefix alone.
 FIRST_LAYER_SAVING = 2
 
 #: Window orders of the further attempts in the first layer: the fine window's few
@@ -155,8 +156,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         attempt is a fine window of ``max_values`` of the ``copies_read`` copies, and the
         further windows are those of :data:`LATER_ORDERS`. The per-weight accuracy is about
         ``2^-max_values``, and the cost of a problem about ``2^(max_values / 2)``. The
-        default 22 costs about 1.1 times 20 and makes the errors, and the certified
-        bound, about three times smaller.
+        default 22 builds a 784-30-20-10 ticket in about 1.2 times the time of 20, with
+        first-layer errors half as large and a certified bound about three times smaller
+        (0.0105 against 0.030).
     copies_read : int, optional
         Copies of each neuron that the layers after the first may read (default
         ``max_values + 8``): the subset-sum problems of those layers, and their second
