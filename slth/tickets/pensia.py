@@ -121,9 +121,9 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     sign are set aside for the window first, and the greedy part then takes every
     other value of the target's sign, largest first, that still fits within
     ``|target|`` (skipping those that overshoot). The residual ends below the smallest
-    skipped value, where the window's small values form the finest grid of sums: for
-    random values this reaches a given error with fewer window values (about two fewer
-    for products of uniforms) than any other order or a prefix. Deterministic.
+    skipped value, where the window's small values form the finest grid of sums: on
+    products of uniforms it reaches the error of an exact prefix with about two fewer
+    values. Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
 
