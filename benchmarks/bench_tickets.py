@@ -6,7 +6,8 @@ Usage::
 
 The depth-L+1 ticket at the theorem's width solves tens of millions of subset-sum
 problems for the large target (minutes, with a progress bar). For each case: build
-time (and its phases), verify time, source size, kept parameters,
+time and its phases (drawing the source, solving the subset sums, assembling the sparse
+layers), verify time, source size, kept parameters,
 sparsity, certified and empirical error, the theorem's eps, ``meets_eps`` (certified
 <= eps) and ``ok`` (the report is consistent: empirical <= certified, and at the theorem's
 width certified <= eps), and for the trained target the test accuracy of target and
@@ -33,7 +34,9 @@ from slth.verify import check
 def _row(name, ticket, report, build_s, verify_s, **extra) -> dict:
     return {
         "case": name, "n": ticket.params["n"], "required_n": ticket.params["required_n"],
-        "build_s": build_s, "solve_s": ticket.timings.get("solve", float("nan")),
+        "build_s": build_s,
+        **{f"{phase}_s": ticket.timings.get(phase, float("nan"))
+           for phase in ("draw", "solve", "assemble")},
         "verify_s": verify_s, "source_params": ticket.spec.n_params, "kept": ticket.kept,
         "sparsity": ticket.sparsity, "empirical": report.empirical,
         "certified": report.certified, "eps": report.eps, "meets_eps": report.meets_eps,
@@ -152,7 +155,8 @@ def main(argv=None) -> int:
         print(dumps({"meta": meta, "rows": rows}))
     else:
         print(f"# {meta}")
-        cols = ["case", "n", "required_n", "build_s", "solve_s", "verify_s", "source_params",
+        cols = ["case", "n", "required_n", "build_s", "draw_s", "solve_s", "assemble_s",
+                "verify_s", "source_params",
                 "kept", "sparsity", "empirical", "certified", "eps", "meets_eps", "ok"]
         print(format_table([r for r in rows if "note" not in r], cols))
         for r in rows:
