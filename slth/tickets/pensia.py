@@ -303,6 +303,7 @@ class UnivariateLayer:
                     _gather_scaled(W, r, i, idx, scale, values)
                 return values, valid[i]
 
+            k_first = k if self.first is None else min(self.first_values, k)
             if self.first is None:
                 values = W[:, idx[:, :k]] * scale[:, :k]              # (R, d_in, k)
                 sub, err = solve_problems(
@@ -310,10 +311,8 @@ class UnivariateLayer:
                     np.broadcast_to(valid[:, :k], (R, d_in, k)).reshape(R * d_in, k), **opts)
             else:
                 values, ok = candidates(np.arange(R * d_in))
-                sub, err = solve_greedy_window(values, ok, targets,
-                                               min(self.first_values, kall), opts, self.first)
+                sub, err = solve_greedy_window(values, ok, targets, k_first, opts, self.first)
                 del values, ok
-            k_first = k if self.first is None else min(self.first_values, kall)
             settled = exact_over_all(valid, k_first, self.first)      # per input block
             again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates,
                                          self.orders,
