@@ -135,6 +135,42 @@ def test_burkholz_first_layer_errors_are_achieved():
                                t.errors["layer2_weights"], atol=1e-14)
 
 
+def test_burkholz_bias_errors_are_achieved():
+    """The recorded bias errors of source layer 2 equal those of the dense masked source
+    at x = 0, where only the bias neurons are active (ReLU: the univariate neurons
+    output 0)."""
+    t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=5), eps=0.1,
+                 delta=0.1, seed=6, n=16, max_values=6)
+    c = t.params["copies"]
+    pruned = t.network().dense()
+    err = t.errors["layer1_bias"]
+    rows = np.flatnonzero(np.isfinite(err))
+    assert (rows >= 4 * c).sum() == c and (rows < 4 * c).sum() >= 4    # constants, copies
+    achieved = pruned.weights[1][rows] @ np.maximum(pruned.biases[0], 0.0)
+    wanted = np.where(rows < 4 * c, t.target.biases[0][np.minimum(rows // c, 3)],
+                      t.params["tau"])
+    np.testing.assert_allclose(np.abs(achieved - wanted), err[rows], atol=1e-14)
+
+
+def test_burkholz_later_problems_above_tol_are_exact_over_the_read_copies():
+    """A later-layer weight whose windows leave it above the tolerance gets attempts exact
+    over its read copies, then over more copies: every recorded error is within tol or
+    equals brute force over all copies it may reach (without those attempts, 2 to 5
+    weights per seed are neither)."""
+    for seed in range(3):
+        t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=5), eps=0.1,
+                     delta=0.1, seed=seed, n=16, max_values=6)
+        c, cr = t.params["copies"], t.params["copies_read"]
+        assert cr == 14 < c
+        tol = 0.1 / (2 * 2 * 4)
+        V, W = t.source.weights[2], t.target.weights[1]
+        err = t.errors["layer2_weights"]
+        for o in range(2):
+            for j in range(4):
+                best = best_subset_error(V[o, j * c:(j + 1) * c], W[o, j])
+                assert err[o, j] <= tol or err[o, j] == pytest.approx(best, abs=1e-12)
+
+
 def test_burkholz_later_layer_errors_are_best_subsets():
     t = _build("relu", n=6)
     src = t.source
@@ -364,7 +400,11 @@ def test_burkholz_solves_only_the_copies_the_next_layer_reads(copies_read):
     limit = 4 + 8 if copies_read is None else copies_read
     assert tk.params["copies_read"] == limit
     read = np.diff(tk.weights[2].tocsc().indptr)[:c * d1] > 0
-    assert not read.reshape(d1, c)[:, limit:].any()       # only the first copies_read
+    # copies beyond the first copies_read serve only weights that those cannot reach
+    kept = tk.weights[2].toarray()[:, :c * d1].reshape(2, d1, c) != 0
+    V, W, tol = tk.source.weights[2], t.weights[1], 0.1 / (2 * 2 * 4)
+    for o, j in zip(*np.nonzero(kept[:, :, limit:].any(axis=2)), strict=True):
+        assert best_subset_error(V[o, j * c:j * c + limit], W[o, j]) > tol
     per_neuron = read.reshape(d1, c).sum(axis=1)
     assert (per_neuron >= 1).all()
     rows = np.diff(tk.weights[1].tocsr().indptr)[:c * d1]
@@ -500,6 +540,42 @@ def test_problems_solved_exactly_over_all_values_are_not_retried(first, monkeypa
         assert err[r] == pytest.approx(best_subset_error(values[r, valid[r]], targets[r]),
                                        abs=1e-12)
     assert not (masks & ~valid).any()
+
+
+@pytest.mark.parametrize("first", [None, "fine"])
+def test_exhaustive_attempts_are_exact_over_growing_prefixes(first):
+    """``exhaustive``: problems the windows over the first ``span`` candidates leave above
+    tol get the brute-force optimum over the first span, span + 1, ... candidates,
+    stopping within tol; candidates beyond ``span`` serve only problems that the first
+    ``span`` cannot solve within tol. Below ``span`` the windows' answers stay, some of
+    them worse."""
+    from slth.tickets.pensia import solve_with_retry
+
+    rng = np.random.default_rng(3)
+    m, kall, span, k = 80, 13, 10, 4
+    values = rng.uniform(-1, 1, (m, kall))
+    valid = rng.random((m, kall)) < 0.85
+    targets = rng.uniform(-1, 1, m)
+    tol = 1e-3
+
+    def best(r, w):
+        return best_subset_error(values[r, :w][valid[r, :w]], targets[r])
+
+    masks, err = solve_with_retry(values, valid, targets, k, tol, {}, span=span,
+                                  first=first, exhaustive=kall)
+    np.testing.assert_array_equal(err, index_order_errors(values, masks, targets))
+    assert not (masks & ~valid).any()
+    reach = masks[:, span:].any(axis=1)
+    assert reach.any() and not reach.all()
+    for r in range(m):
+        if err[r] > tol:
+            assert err[r] == pytest.approx(best(r, kall), abs=1e-12)
+        if reach[r]:
+            assert best(r, span) > tol
+    _, windows_only = solve_with_retry(values, valid, targets, k, tol, {}, span=span,
+                                       first=first, exhaustive=span - 1)
+    assert np.all(windows_only >= err)
+    assert np.any((windows_only > tol) & (windows_only > err + 1e-12))
 
 
 def test_greedy_window_rejects_an_unknown_order():
