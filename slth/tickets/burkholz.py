@@ -76,6 +76,23 @@ __all__ = ["burkholz", "default_alpha"]
 #: largest values do as well, measured on 784-30-20-10).
 LATER_ORDERS = ("largest", "smallest")
 
+#: Problems of the layers after the first that are still above the tolerance after the
+#: windows of :data:`LATER_ORDERS` get attempts exact over their first ``copies_read``
+#: copies, then over one more copy at a time up to this many (``2^17`` sums per half at
+#: 34), stopping at the tolerance: further copies are read only where the read ones
+#: cannot reach it. On a 784-300-100-10 ticket at n = 75 (30 read copies) the windows
+#: left 1,350 of 888,600 weights above the tolerance, with errors up to 3.6e-4 (170
+#: times the tolerance) that dominated the certified bound of their layer; the exact
+#: attempt over the 30 copies left 136, up to 3.6e-4, whose copies are one-sided.
+LATER_EXHAUSTIVE = 34
+
+#: Values beyond ``max_values`` in the bias problems, whose first attempt is a ``"fine"``
+#: window: there is one per source row (a few thousand, against millions of weight
+#: problems), and a bias error is a constant that reaches the output through every
+#: copy; at 22 values they made half of the first layer's certified bound on a
+#: 784-300-100-10 ticket.
+BIAS_EXTRA_VALUES = 4
+
 #: Values fewer than ``max_values`` in the first attempt of the first layer's problems, a
 #: ``"fine"`` window (:func:`slth.tickets.pensia.solve_greedy_window`): on 200,000
 #: problems like those of a 784-300-100-10 ticket (products of U[0, 2] and U[-1, 1], 125
@@ -153,19 +170,23 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         smallest magnitudes, :func:`slth.tickets.pensia.solve_greedy_window`), and
         problems whose error exceeds ``eps / (2 L max(widths))`` get further windows of
         ``max_values`` (:data:`FIRST_LAYER_ORDERS`). In the later layers, the first
-        attempt is a fine window of ``max_values`` of the ``copies_read`` copies, and the
-        further windows are those of :data:`LATER_ORDERS`. The per-weight accuracy is about
+        attempt is a fine window of ``max_values`` of the ``copies_read`` copies, the
+        further windows are those of :data:`LATER_ORDERS`, and problems still above the
+        tolerance are solved exactly over the read copies, then over up to
+        :data:`LATER_EXHAUSTIVE` copies. Bias problems use ``max_values +``
+        :data:`BIAS_EXTRA_VALUES` values. The per-weight accuracy is about
         ``2^-max_values``, and the cost of a problem about ``2^(max_values / 2)``. The
         default 22 builds a 784-30-20-10 ticket in about 1.2 times the time of 20, with
         first-layer errors half as large and a certified bound about three times smaller
         (0.0105 against 0.030).
     copies_read : int, optional
-        Copies of each neuron that the layers after the first may read (default
+        Copies of each neuron that the layers after the first read (default
         ``max_values + 8``): the subset-sum problems of those layers, and their second
-        attempts, draw from these copies only, so only they are solved in the layer
-        before. Fewer copies mean fewer problems in that layer and a smaller certified
-        bound (each read copy's error reaches the output); more give the second attempts
-        room to pick large values first.
+        attempts, draw from these copies, so only they are solved in the layer before;
+        only problems that these copies cannot solve within the tolerance reach a few
+        more (:data:`LATER_EXHAUSTIVE`). Fewer copies mean fewer problems in that layer
+        and a smaller certified bound (each read copy's error reaches the output); more
+        give the second attempts room to pick large values first.
     alpha : float, optional
         Linear-regime scale for smooth activations (default :func:`default_alpha`).
     tau : float
@@ -255,6 +276,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     # here for target layers 2..L, again for layer 1 once its needed copies are known
     later = sum(src_widths[l + 2] * (widths[l] + 1) for l in range(1, L))
     cr = min(c, copies_read)            # copies of a neuron the later layers read
+    cw = min(c, max(cr, LATER_EXHAUSTIVE))   # ... and their last exact attempts may reach
     kl = min(cr, max_values)
     check_memory(later * kl * 0.5 * 24 + 8 * 4 * (1 << 20) * kl,
                  resolve_max_bytes(max_bytes), "target",
@@ -331,8 +353,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
 
     # Weights of target layers L-1 .. 1 first, backwards: a copy of a neuron is solved
     # only when the next source layer reads it; copies nobody reads are pruned whole
-    # (their recorded errors are NaN). All attempts look at the first ``copies_read``
-    # copies only, so that at most that many copies of each neuron are read. Each layer's
+    # (their recorded errors are NaN). The attempts look at the first ``copies_read``
+    # copies, so that about that many copies of each neuron are read; the last exact
+    # attempts of the few problems those cannot solve reach up to ``cw``. Each layer's
     # bias problems need the achieved outputs of the previous constant neurons, so they
     # are solved afterwards, forwards.
     parts = [([], [], []) for _ in range(L)]
@@ -344,7 +367,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         sl = l + 1
         rows_out, cols_in = src_widths[sl + 1], src_widths[sl]
         d_in = widths[l]
-        widx = np.arange(d_in)[:, None] * c + np.arange(cr)[None, :]
+        widx = np.arange(d_in)[:, None] * c + np.arange(cw)[None, :]
         bcols = c * d_in + np.arange(c)
         vpp.insert(1, kl)
         e_w = np.full((rows_out, d_in), np.nan)
@@ -361,9 +384,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                     with timer("solve"):
                         Wa = W[act_rows]
                         mk, er = solve_with_retry(
-                            Wa[:, widx].reshape(-1, cr), np.ones((act_rows.size * d_in, cr), bool),
-                            wt[act_rows].reshape(-1), max_values, tol, opts,
-                            orders=LATER_ORDERS, first="fine")
+                            Wa[:, widx].reshape(-1, cw), np.ones((act_rows.size * d_in, cw), bool),
+                            wt[act_rows].reshape(-1), max_values, tol, opts, span=cr,
+                            orders=LATER_ORDERS, first="fine", exhaustive=LATER_EXHAUSTIVE)
                         rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
                         rows.append(grow[act_rows[rr]])
                         cols.append(widx[ii, tt])
@@ -432,8 +455,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         bt = bt.copy()
                         bt[act_rows] -= offset[act_rows] + csum
                 bvals = W[:, bcols] * bvals_act[None, :]
-                mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt, max_values,
-                                          tol, opts)
+                mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt,
+                                          max_values + BIAS_EXTRA_VALUES, tol, opts,
+                                          first="fine")
                 rr, tt = np.nonzero(mk)
                 rows.append(grow[rr])
                 cols.append(bcols[tt])
@@ -453,8 +477,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         _, bt, _ = targets_for(l, np.arange(src_widths[l + 2]))
         with timer("solve"):
             bvals = bias_raw[l][need] * const_out[None, :]
-            mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt[need], max_values,
-                                      tol, opts)
+            mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt[need],
+                                      max_values + BIAS_EXTRA_VALUES, tol, opts, first="fine")
         rr, tt = np.nonzero(mk)
         rows.append(need[rr])
         cols.append(c * widths[l] + tt)
