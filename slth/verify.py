@@ -682,7 +682,8 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         agg = sparse.csr_matrix((np.ones(ncopy), np.arange(ncopy) // c, np.arange(ncopy + 1)),
                                 shape=(ncopy, d[l]))
         W_eff = np.asarray((Vc @ agg).toarray())
-        e = np.abs(W_eff - wrow)
+        e_signed = W_eff - wrow
+        e = np.abs(e_signed)
         pre_const = np.asarray(Vk @ const_out).ravel()
         eb = np.abs(pre_const - brow)
         if np.any(np.diff(Vc.tocsr().indptr)[const] > 0):
@@ -698,8 +699,9 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         direct = np.minimum(e @ P[l], np.linalg.norm(e, axis=1) * A[l])
         delta = direct + act.lipschitz * prop + eb
         sel = ~const
-        # the direct errors of all read copies are E a (a: the target's activations)
-        direct_l2 = min(float(np.linalg.norm(direct[sel])), _opnorm(e[sel]) * A[l])
+        # the direct errors of all read copies are E a (a: the target's activations), E
+        # signed: errors of either sign in a row may cancel, and ||E|| <= || |E| ||
+        direct_l2 = min(float(np.linalg.norm(direct[sel])), _opnorm(e_signed[sel]) * A[l])
         D = min(float(np.linalg.norm(delta[sel])),
                 act.lipschitz * _opnorm(Vu[sel]) * D + direct_l2
                 + float(np.linalg.norm(eb[sel])))

@@ -92,6 +92,17 @@ def test_empirical_matches_brute_force_grid(kind, dim):
     assert emp <= certified_error(t)[0]
 
 
+@pytest.mark.parametrize("kind", ["relu", "leaky_relu", "tanh"])
+@pytest.mark.parametrize("n", [2, 4])
+def test_certified_bounds_the_grid_sup_of_a_deeper_ticket(kind, n):
+    """Three layers on a 2-D input and narrow sources, so that every layer's weight errors
+    have both signs: the certified bound (signed error matrices in the l2 propagation)
+    stays above the sup error found on a dense grid."""
+    t = _build(kind, widths=(2, 5, 4, 2), n=n, seed=7)
+    grid = grid_sup_error(t.target, t, 1.0, 2, 1600)
+    assert 0.0 < grid <= certified_error(t)[0]
+
+
 def test_one_layer_closed_form():
     # one target weight row, input dimension 1: the sup error is max(||eA||, ||eB||) * radius
     w = np.array([[0.6], [-0.3]])
