@@ -654,10 +654,13 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     # would dominate the spectral norm: they are split off (ell = small + outliers, any
     # threshold is valid) and bounded either row by row (in kappa, which also serves the
     # per-copy bounds of the next layer) or by their own spectral norm (a sparse matrix
-    # whose entries are spread over rows and columns: far below its Frobenius norm).
+    # whose entries are spread over rows and columns: far below its Frobenius norm);
+    # without failures, the tail of ordinary errors is better left in (||ell|| is below
+    # the sum of the two parts' norms).
     n_read = int(np.count_nonzero(copies))      # the read copies come first in ``rows``
     ell_u = ell[:n_read]
     cut = 4.0 * np.sqrt(np.vdot(ell_u, ell_u) / ell_u.size) if ell_u.size else 0.0
+    full_norm = _opnorm(ell_u)
     out_r, out_c = np.nonzero(np.abs(ell_u) > cut)
     out_v = ell_u[out_r, out_c]
     outliers = sparse.csr_matrix((out_v, (out_r, out_c)), shape=ell_u.shape)
@@ -667,7 +670,7 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     kappa = kappa0 + rho * np.sqrt(np.bincount(out_r, out_v**2, minlength=n_read))
     delta_u = delta[copies]
     D = min(float(np.linalg.norm(delta_u)), rho * ell_norm + float(np.linalg.norm(kappa)),
-            rho * (ell_norm + _opnorm(outliers)) + float(np.linalg.norm(kappa0)))
+            rho * min(full_norm, ell_norm + _opnorm(outliers)) + float(np.linalg.norm(kappa0)))
     layers = [{"layer": 1, "max_weight_error": float(cmat.max(initial=0.0)), "bound": D}]
     const_out = act(pre_const[const])
     for l in range(1, L):
