@@ -123,6 +123,11 @@ def check_int(x, name: str, minimum: int | None = None, maximum: int | None = No
     return value
 
 
+def check_threads(threads) -> int | None:
+    """``None`` (the default thread count) or a thread count of at least 1."""
+    return None if threads is None else check_int(threads, "threads", minimum=1)
+
+
 def check_choice(x, name: str, choices: Iterable[str]) -> str:
     """One of a fixed set of names."""
     choices = tuple(choices)

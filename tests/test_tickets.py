@@ -223,6 +223,27 @@ def test_source_spec_refuses_over_memory():
         spec.network(max_bytes=100)
 
 
+def test_source_blocks_drawn_concurrently_are_the_serial_ones():
+    """Blocks drawn on several threads equal those drawn one by one and the dense layer
+    (each block has its own stream), in order; a bad thread count names the argument."""
+    spec = SourceSpec((20000, 400), (), (True,), "uniform", 4, (1,))
+    assert spec.block_rows(0) == 52                      # 8 blocks, the last one short
+    dense_w, dense_b = spec.layer(0)
+    for threads in (1, 2, 3):
+        starts, ws, bs = zip(*spec.iter_blocks(0, threads), strict=True)
+        assert list(starts) == list(range(0, 400, 52))
+        assert np.array_equal(np.concatenate(ws), dense_w)
+        assert np.array_equal(np.concatenate(bs), dense_b)
+    picked = spec.draw_blocks(0, [5, 2, 7], threads=2)
+    for (r0, w, _), b in zip(picked, [5, 2, 7], strict=True):
+        assert r0 == 52 * b and np.array_equal(w, dense_w[r0:r0 + 52])
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        spec.draw_blocks(0, [0, 1], threads=0)
+    with pytest.raises(ValueError, match="threads"):
+        burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=0), eps=0.1,
+                 delta=0.1, n=4, threads=0)
+
+
 @pytest.mark.parametrize("build", [pensia, burkholz])
 @pytest.mark.parametrize("eps,delta", [(0.0, 0.1), (1.0, 0.1), (0.1, 1.5), (np.nan, 0.1)])
 def test_bad_eps_delta(build, eps, delta):

@@ -51,6 +51,7 @@ from slth._validate import (
     check_choice,
     check_int,
     check_memory,
+    check_threads,
     resolve_max_bytes,
 )
 from slth.mrss import kernels
@@ -202,12 +203,6 @@ def _check_init(init, shape, name="init") -> NDArray[np.bool_] | None:
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     return np.ascontiguousarray(arr)
-
-
-def _check_threads(threads) -> int | None:
-    if threads is None:
-        return None
-    return check_int(threads, "threads", minimum=1)
 
 
 # --------------------------------------------------------------------------- exact
@@ -414,7 +409,7 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
     lower = np.nan
     if method == "exact":
         halves = _Halves(x, resolve_max_bytes(max_bytes))
-        _, mask = halves.nearest(z, p, -1 if threads is None else _check_threads(threads))
+        _, mask = halves.nearest(z, p, -1 if threads is None else check_threads(threads))
         optimal = True
     elif method == "milp":
         mip_rel_gap = as_float(mip_rel_gap, "mip_rel_gap")
@@ -498,7 +493,7 @@ def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", no
     if method == "milp" and code == 2:
         raise ValueError("norm=2 is not linear: method='milp' supports norm=np.inf or 1; "
                          "use method='exact' or 'heuristic' for norm=2")
-    threads = _check_threads(threads)
+    threads = check_threads(threads)
     masks = np.zeros((m, n), dtype=np.bool_)
     optimal = np.zeros(m, dtype=np.bool_)
     lower = np.full(m, np.nan)

@@ -48,6 +48,7 @@ from slth._validate import (
     check_int,
     check_memory,
     check_positive,
+    check_threads,
     resolve_max_bytes,
 )
 from slth.tickets.pensia import (
@@ -209,6 +210,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     target = check_target(target)
     eps, delta, C, max_values, dist = check_build_args("burkholz", eps, delta, C, max_values,
                                                        dist)
+    threads = check_threads(threads)
     copies_read = (max_values + 8 if copies_read is None
                    else check_int(copies_read, "copies_read", minimum=1))
     tau = check_positive(tau, "tau")
@@ -292,7 +294,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     with timer("draw"):
         u = np.empty(m * d0)
         cb = np.empty(mc + m)
-        for r0, W, bias in spec.iter_blocks(0):
+        for r0, W, bias in spec.iter_blocks(0, threads):
             rr = np.arange(r0, r0 + W.shape[0])
             uni = rr < m * d0
             u[rr[uni]] = W[uni.nonzero()[0], rr[uni] // m]
@@ -331,22 +333,33 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     def needed_batches(sl, need, d_in):
         """``(rows, weights, blocks)``: the needed rows of source layer ``sl`` in batches
         of about 2^16 subset-sum problems (few calls into the engine), drawn block by
-        block, skipping blocks without a needed row."""
+        block (the blocks of a batch concurrently), skipping blocks without a needed
+        row."""
         min_rows = max(1, (1 << 16) // (2 * d_in + 1))
         br = spec.block_rows(sl)
-        rows_acc, w_acc, count = [], [], 0
-        for b in np.unique(np.flatnonzero(need) // br):
+        blocks, per_block = np.unique(np.flatnonzero(need) // br, return_counts=True)
+        # a batch closes once it holds at least min_rows needed rows
+        ends = []
+        total = 0
+        for i, cnt in enumerate(per_block):
+            total += int(cnt)
+            if total >= min_rows:
+                ends.append(i + 1)
+                total = 0
+        if blocks.size and (not ends or ends[-1] < blocks.size):
+            ends.append(blocks.size)
+        start = 0
+        for end in ends:
             with timer("draw"):
-                r0, W, _ = spec.block(sl, b)
-                local = np.flatnonzero(need[r0:r0 + W.shape[0]])
-                rows_acc.append(r0 + local)
-                w_acc.append(W[local])
-            count += 1
-            if sum(r.size for r in rows_acc) >= min_rows:
-                yield np.concatenate(rows_acc), np.concatenate(w_acc), count
-                rows_acc, w_acc, count = [], [], 0
-        if rows_acc:
-            yield np.concatenate(rows_acc), np.concatenate(w_acc), count
+                rows_acc, w_acc = [], []
+                for r0, W, _ in spec.draw_blocks(sl, blocks[start:end].tolist(),
+                                                 opts["threads"]):
+                    local = np.flatnonzero(need[r0:r0 + W.shape[0]])
+                    rows_acc.append(r0 + local)
+                    w_acc.append(W[local])
+                rows, W = np.concatenate(rows_acc), np.concatenate(w_acc)
+            yield rows, W, end - start
+            start = end
 
     def block_count(sl, need):
         return np.unique(np.flatnonzero(need) // spec.block_rows(sl)).size

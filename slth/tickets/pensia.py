@@ -35,6 +35,7 @@ from slth._validate import (
     check_int,
     check_memory,
     check_positive,
+    check_threads,
     resolve_max_bytes,
 )
 from slth.nets.mlp import MLP
@@ -432,6 +433,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     """
     target = check_target(target)
     eps, delta, C, max_values, dist = check_build_args("pensia", eps, delta, C, max_values, dist)
+    threads = check_threads(threads)
     radius = check_positive(radius, "radius")
     for a in target.activations:
         if a.name != "relu" or a.slope_neg != 0.0:
@@ -476,7 +478,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
         wt = dense_target.weights[l]
         with timer("draw"):
             u = np.empty(m * d_in)
-            for r0, W, _ in spec.iter_blocks(2 * l):
+            for r0, W, _ in spec.iter_blocks(2 * l, threads):
                 rr = np.arange(r0, r0 + W.shape[0])
                 u[rr] = W[rr - r0, rr // m]
         layer = UnivariateLayer(u, d_in, m, max_values, homogeneous=True,
@@ -486,7 +488,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
         e_pos, e_neg = np.empty((d_out, d_in)), np.empty((d_out, d_in))
         nblocks = -(-d_out // spec.block_rows(2 * l + 1))
         with progress_bar(nblocks, progress, 2 * d_out * d_in, f"pensia layer {l + 1}") as bar:
-            for r0, W, _ in timer.timed(spec.iter_blocks(2 * l + 1), "draw"):
+            for r0, W, _ in timer.timed(spec.iter_blocks(2 * l + 1, threads), "draw"):
                 R = W.shape[0]
                 with timer("solve"):
                     r_, c_, v_, (ep, en) = layer.solve_rows(W, wt[r0:r0 + R], r0, opts)

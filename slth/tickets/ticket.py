@@ -32,6 +32,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -46,6 +47,7 @@ from slth._validate import (
     check_memory,
     check_open_unit,
     check_positive,
+    check_threads,
     resolve_max_bytes,
 )
 from slth.nets.activations import ACTIVATIONS, Activation
@@ -173,13 +175,38 @@ class SourceSpec:
         w, bias = self._block(l, b)
         return b * self.block_rows(l), w, bias
 
-    def iter_blocks(self, l: int):
-        """Yield ``(start, weights, biases)`` for every drawing block of layer ``l``."""
-        rows, _ = self.shape(l)
-        br = self.block_rows(l)
-        for b in range(-(-rows // br)):
-            w, bias = self._block(l, b)
-            yield b * br, w, bias
+    def draw_blocks(self, l: int, indices: Sequence[int], threads: int | None = None) -> list:
+        """Drawing blocks ``indices`` of layer ``l``, as :meth:`block` gives them.
+
+        The blocks are drawn on ``threads`` threads (default: numba's thread count;
+        numpy's generators release the GIL while they fill an array). Each block has its
+        own stream, so the arrays do not depend on the thread count.
+
+        Examples
+        --------
+        >>> spec = SourceSpec((4096, 1024), (), (False,), "uniform", 7)
+        >>> [(r0, w.shape) for r0, w, _ in spec.draw_blocks(0, [3, 1], threads=2)]
+        [(768, (256, 4096)), (256, (256, 4096))]
+        """
+        import numba
+
+        threads = check_threads(threads)
+        workers = min(len(indices), numba.get_num_threads() if threads is None else threads)
+        if workers <= 1:
+            return [self.block(l, b) for b in indices]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda b: self.block(l, b), indices))
+
+    def iter_blocks(self, l: int, threads: int | None = None):
+        """Yield ``(start, weights, biases)`` for every drawing block of layer ``l``, in
+        order; ``threads`` blocks at a time are drawn concurrently (:meth:`draw_blocks`)."""
+        import numba
+
+        threads = check_threads(threads)
+        count = -(-self.shape(l)[0] // self.block_rows(l))
+        step = numba.get_num_threads() if threads is None else threads
+        for start in range(0, count, step):
+            yield from self.draw_blocks(l, range(start, min(count, start + step)), threads)
 
     def layer(self, l: int):
         """The dense layer ``l``: ``(weights, biases or None)``."""
