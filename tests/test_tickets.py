@@ -237,6 +237,13 @@ def test_source_blocks_drawn_concurrently_are_the_serial_ones():
     picked = spec.draw_blocks(0, [5, 2, 7], threads=2)
     for (r0, w, _), b in zip(picked, [5, 2, 7], strict=True):
         assert r0 == 52 * b and np.array_equal(w, dense_w[r0:r0 + 52])
+    some = np.flatnonzero(np.random.default_rng(0).random(400) < 0.1)    # about 40 rows
+    for threads in (1, 2):
+        assert np.array_equal(spec.draw_rows(0, some, threads), dense_w[some])
+    assert spec.draw_rows(0, [], 2).shape == (0, 20000)
+    for bad in ([3, 3], [5, 2], [400], [-1]):
+        with pytest.raises(ValueError, match="rows must be increasing row indices"):
+            spec.draw_rows(0, bad)
     with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
         spec.draw_blocks(0, [0, 1], threads=0)
     with pytest.raises(ValueError, match="threads"):

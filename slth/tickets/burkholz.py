@@ -351,13 +351,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         start = 0
         for end in ends:
             with timer("draw"):
-                rows_acc, w_acc = [], []
-                for r0, W, _ in spec.draw_blocks(sl, blocks[start:end].tolist(),
-                                                 opts["threads"]):
-                    local = np.flatnonzero(need[r0:r0 + W.shape[0]])
-                    rows_acc.append(r0 + local)
-                    w_acc.append(W[local])
-                rows, W = np.concatenate(rows_acc), np.concatenate(w_acc)
+                lo, hi = blocks[start] * br, (blocks[end - 1] + 1) * br
+                rows = lo + np.flatnonzero(need[lo:hi])
+                W = spec.draw_rows(sl, rows, opts["threads"])
             yield rows, W, end - start
             start = end
 

@@ -197,6 +197,48 @@ class SourceSpec:
         with ThreadPoolExecutor(workers) as pool:
             return list(pool.map(lambda b: self.block(l, b), indices))
 
+    def draw_rows(self, l: int, rows, threads: int | None = None) -> NDArray[np.float64]:
+        """The weights of the given rows of layer ``l`` (increasing), ``(len(rows), cols)``.
+
+        Only the drawing blocks holding a row are drawn, on ``threads`` threads (default:
+        numba's thread count); each thread copies its block's rows into place, so the
+        result is written once. The same array whatever the thread count.
+
+        Examples
+        --------
+        >>> spec = SourceSpec((4096, 1024), (), (False,), "uniform", 7)
+        >>> w = spec.draw_rows(0, [3, 700, 701], threads=2)
+        >>> w.shape, bool((w[1:] == spec.rows(0, 700, 702)[0]).all())
+        ((3, 4096), True)
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        n_rows = self.shape(l)[0]
+        if rows.ndim != 1 or (rows.size and (rows[0] < 0 or rows[-1] >= n_rows
+                                             or np.any(np.diff(rows) <= 0))):
+            raise ValueError(f"rows must be increasing row indices of layer {l} (0 to "
+                             f"{n_rows - 1}), got {rows!r}")
+        threads = check_threads(threads)
+        br = self.block_rows(l)
+        blocks, starts = np.unique(rows // br, return_index=True)
+        ends = np.append(starts[1:], rows.size)
+        out = np.empty((rows.size, self.widths[l]))
+
+        def fill(i):
+            w, _ = self._block(l, int(blocks[i]))
+            np.take(w, rows[starts[i]:ends[i]] - blocks[i] * br, axis=0,
+                    out=out[starts[i]:ends[i]])
+
+        import numba
+
+        workers = min(blocks.size, numba.get_num_threads() if threads is None else threads)
+        if workers <= 1:
+            for i in range(blocks.size):
+                fill(i)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(fill, range(blocks.size)))
+        return out
+
     def iter_blocks(self, l: int, threads: int | None = None):
         """Yield ``(start, weights, biases)`` for every drawing block of layer ``l``, in
         order; ``threads`` blocks at a time are drawn concurrently (:meth:`draw_blocks`)."""
