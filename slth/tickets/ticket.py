@@ -77,6 +77,24 @@ def check_build_args(construction: str, eps, delta, C, max_values, dist) -> tupl
     return eps, delta, C, max_values, dist
 
 
+def _thread_count(threads) -> int:
+    """``threads`` checked, or numba's thread count for ``None``."""
+    import numba
+
+    threads = check_threads(threads)
+    return numba.get_num_threads() if threads is None else threads
+
+
+def _thread_map(fn, items: Sequence, threads) -> list:
+    """``[fn(x) for x in items]``, on up to ``threads`` threads (for work that releases
+    the GIL, such as numpy's generators filling an array)."""
+    workers = min(len(items), _thread_count(threads))
+    if workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
 @dataclass(frozen=True, eq=False)
 class SourceSpec:
     """A random feed-forward source network, defined by its seed.
@@ -188,14 +206,7 @@ class SourceSpec:
         >>> [(r0, w.shape) for r0, w, _ in spec.draw_blocks(0, [3, 1], threads=2)]
         [(768, (256, 4096)), (256, (256, 4096))]
         """
-        import numba
-
-        threads = check_threads(threads)
-        workers = min(len(indices), numba.get_num_threads() if threads is None else threads)
-        if workers <= 1:
-            return [self.block(l, b) for b in indices]
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(lambda b: self.block(l, b), indices))
+        return _thread_map(lambda b: self.block(l, b), indices, threads)
 
     def draw_rows(self, l: int, rows, threads: int | None = None) -> NDArray[np.float64]:
         """The weights of the given rows of layer ``l`` (increasing), ``(len(rows), cols)``.
@@ -217,7 +228,6 @@ class SourceSpec:
                                              or np.any(np.diff(rows) <= 0))):
             raise ValueError(f"rows must be increasing row indices of layer {l} (0 to "
                              f"{n_rows - 1}), got {rows!r}")
-        threads = check_threads(threads)
         br = self.block_rows(l)
         blocks, starts = np.unique(rows // br, return_index=True)
         ends = np.append(starts[1:], rows.size)
@@ -228,25 +238,14 @@ class SourceSpec:
             np.take(w, rows[starts[i]:ends[i]] - blocks[i] * br, axis=0,
                     out=out[starts[i]:ends[i]])
 
-        import numba
-
-        workers = min(blocks.size, numba.get_num_threads() if threads is None else threads)
-        if workers <= 1:
-            for i in range(blocks.size):
-                fill(i)
-        else:
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(fill, range(blocks.size)))
+        _thread_map(fill, range(blocks.size), threads)
         return out
 
     def iter_blocks(self, l: int, threads: int | None = None):
         """Yield ``(start, weights, biases)`` for every drawing block of layer ``l``, in
         order; ``threads`` blocks at a time are drawn concurrently (:meth:`draw_blocks`)."""
-        import numba
-
-        threads = check_threads(threads)
         count = -(-self.shape(l)[0] // self.block_rows(l))
-        step = numba.get_num_threads() if threads is None else threads
+        step = _thread_count(threads)
         for start in range(0, count, step):
             yield from self.draw_blocks(l, range(start, min(count, start + step)), threads)
 
