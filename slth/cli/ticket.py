@@ -62,8 +62,9 @@ def register(sub) -> None:
     p.add_argument("--max-values", type=int, default=None,
                    help="values per subset-sum problem (default: the construction's)")
     p.add_argument("--copies-read", type=int, default=None,
-                   help="burkholz: copies of each neuron the later layers may read "
-                        "(default: max values + 8)")
+                   help="burkholz: copies of each neuron the later layers read; weights "
+                        "they cannot solve within tol reach a few more (default: max "
+                        "values + 8)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-check", action="store_true",
                    help="build even if the target violates the theorem's norm assumption")
