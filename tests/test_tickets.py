@@ -420,8 +420,10 @@ def test_greedy_window_never_selects_invalid_entries(seed):
     assert (err <= np.abs(targets) + 1e-15).all()
 
 
-@pytest.mark.parametrize("copies_read", [None, 6])
+@pytest.mark.parametrize("copies_read", [None, 6, 1])
 def test_burkholz_solves_only_the_copies_the_next_layer_reads(copies_read):
+    from slth.tickets.burkholz import LATER_REACH
+
     t = random_target([3, 4, 2], norm="max", bias=True, seed=2)
     tk = burkholz(t, eps=0.1, delta=0.1, seed=2, n=14, max_values=4, copies_read=copies_read)
     c, d1 = tk.params["copies"], 4
@@ -433,6 +435,7 @@ def test_burkholz_solves_only_the_copies_the_next_layer_reads(copies_read):
     V, W, tol = tk.source.weights[2], t.weights[1], 0.1 / (2 * 2 * 4)
     for o, j in zip(*np.nonzero(kept[:, :, limit:].any(axis=2)), strict=True):
         assert best_subset_error(V[o, j * c:j * c + limit], W[o, j]) > tol
+    assert not kept[:, :, limit + LATER_REACH:].any()
     per_neuron = read.reshape(d1, c).sum(axis=1)
     assert (per_neuron >= 1).all()
     rows = np.diff(tk.weights[1].tocsr().indptr)[:c * d1]

@@ -79,15 +79,19 @@ LATER_ORDERS = ("largest", "smallest")
 
 #: Problems of the layers after the first that are still above the tolerance after the
 #: windows of :data:`LATER_ORDERS` get attempts exact over their first ``copies_read``
-#: copies, then over one more copy at a time up to this many (``2^17`` sums per half at
-#: 34), stopping at the tolerance: further copies are read only where the read ones
-#: cannot reach it. On a 784-300-100-10 ticket at n = 75 (30 read copies) the windows
-#: left 1,350 of 888,600 weights above the tolerance, with errors up to 3.6e-4 (170
-#: times the tolerance) that dominated the certified bound of their layer. The exact
-#: attempts over the 30 copies left 136 (up to 3.6e-4, where the copies are nearly
-#: one-sided), those up to 34 copies left 6 (up to 1.5e-5); they read 146 further copies,
-#: 1.6 % more problems in the layer before.
+#: copies, then over one more copy at a time, up to :data:`LATER_REACH` more and at most
+#: this many in all (``2^17`` sums per half at 34), stopping at the tolerance: further
+#: copies are read only where the read ones cannot reach it. On a 784-300-100-10 ticket
+#: at n = 75 (30 read copies) the windows left 1,350 of 888,600 weights above the
+#: tolerance, with errors up to 3.6e-4 (170 times the tolerance) that dominated the
+#: certified bound of their layer. The exact attempts over the 30 copies left 136 (up to
+#: 3.6e-4, where the copies are nearly one-sided), those up to 34 copies left 6 (up to
+#: 1.5e-5); they read 146 further copies, 1.6 % more problems in the layer before.
 LATER_EXHAUSTIVE = 34
+
+#: Copies beyond ``copies_read`` that those last exact attempts may read (so that a small
+#: ``copies_read`` keeps them small too).
+LATER_REACH = 4
 
 #: Values beyond ``max_values`` in the bias problems, whose first attempt is a ``"fine"``
 #: window: there is one per source row (a few thousand, against millions of weight
@@ -176,10 +180,10 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         attempt is a fine window of ``max_values`` of the ``copies_read`` copies, the
         further windows are those of :data:`LATER_ORDERS`, and problems still above the
         tolerance are solved exactly over the read copies, then over up to
-        :data:`LATER_EXHAUSTIVE` copies. Bias problems use ``max_values +``
-        :data:`BIAS_EXTRA_VALUES` values. The per-weight accuracy is about
-        ``2^-max_values``, and the cost of a problem about ``2^(max_values / 2)``. The
-        default 22 builds a 784-30-20-10 ticket in about 1.2 times the time of 20, with
+        :data:`LATER_REACH` more (at most :data:`LATER_EXHAUSTIVE` in all). Bias problems
+        use ``max_values +`` :data:`BIAS_EXTRA_VALUES` values. The per-weight accuracy is
+        about ``2^-max_values``, and the cost of a problem about ``2^(max_values / 2)``.
+        The default 22 builds a 784-30-20-10 ticket in about 1.2 times the time of 20, with
         first-layer errors half as large and a certified bound about three times smaller
         (0.0105 against 0.030).
     copies_read : int, optional
@@ -187,7 +191,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         ``max_values + 8``): the subset-sum problems of those layers, and their second
         attempts, draw from these copies, so only they are solved in the layer before;
         only problems that these copies cannot solve within the tolerance reach a few
-        more (:data:`LATER_EXHAUSTIVE`). Fewer copies mean fewer problems in that layer
+        more (:data:`LATER_REACH`). Fewer copies mean fewer problems in that layer
         and a smaller certified bound (each read copy's error reaches the output); more
         give the second attempts room to pick large values first.
     alpha : float, optional
@@ -280,7 +284,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     # here for target layers 2..L, again for layer 1 once its needed copies are known
     later = sum(src_widths[l + 2] * (widths[l] + 1) for l in range(1, L))
     cr = min(c, copies_read)            # copies of a neuron the later layers read
-    cw = min(c, max(cr, LATER_EXHAUSTIVE))   # ... and their last exact attempts may reach
+    cw = min(c, cr + LATER_REACH)        # ... and their last exact attempts may reach
     kl = min(cr, max_values)
     check_memory(later * kl * 0.5 * 24 + 8 * 4 * (1 << 20) * kl,
                  resolve_max_bytes(max_bytes), "target",
