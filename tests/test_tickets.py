@@ -494,6 +494,36 @@ def test_greedy_window_matches_naive_loops(seed, order):
         assert err[r] == pytest.approx(e, abs=1e-12)
 
 
+@pytest.mark.parametrize("order", ["largest", "smallest", "first", "fine"])
+def test_fused_window_solve_is_the_two_steps_apart(order):
+    """greedy_window_solve (selection and exact window in one kernel) gives bit for bit
+    the masks and errors of the selection kernel followed by the exact solver."""
+    from slth.rss import kernels
+    from slth.tickets.pensia import WINDOW_ORDERS, achieved_errors, solve_problems
+
+    rng = np.random.default_rng(5)
+    m, kall, k = 3000, 40, 12
+    values = rng.uniform(-1, 1, (m, kall)) * rng.uniform(0, 2, (m, kall))
+    valid = rng.random(values.shape) < 0.9
+    valid[:50, 10:] = False                        # short rows: padded windows
+    targets = rng.uniform(-2.0, 2.0, m)
+    targets[50:60] = 0.0
+    greedy = np.zeros((m, kall), bool)
+    window = np.zeros((m, k), np.int64)
+    ok = np.zeros((m, k), bool)
+    resid = np.empty(m)
+    kernels.greedy_window_select(values, valid, targets, k, WINDOW_ORDERS[order], greedy,
+                                 window, ok, resid)
+    wmask, _ = solve_problems(np.take_along_axis(values, window, axis=1), resid, ok)
+    rr, tt = np.nonzero(wmask & ok)
+    greedy[rr, window[rr, tt]] = True
+    masks = np.zeros((m, kall), bool)
+    errors = np.empty(m)
+    kernels.greedy_window_solve(values, valid, targets, k, WINDOW_ORDERS[order], masks, errors)
+    assert np.array_equal(masks, greedy)
+    assert np.array_equal(errors, achieved_errors(values, greedy, targets))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_fine_window_selection_matches_sorting(seed):
     """The kernel's fine greedy part and window equal those found by sorting, including

@@ -795,6 +795,61 @@ def _fine_row(row, valid, t, k, greedy, window, window_ok, keys, idx):
     return t - acc
 
 
+@kernel
+def _select_row(row, valid, t, k, order, greedy, window, window_ok, cls, top, keys):
+    """The selection of :func:`greedy_window_select` for one row; returns the residual.
+
+    ``greedy`` (len(row)) must be all False and ``window_ok`` (k) all False on entry;
+    ``cls``, ``top`` and ``keys`` are work arrays of ``len(row)``, ``len(row) + 1`` and
+    ``2 len(row) + 2`` entries.
+    """
+    if order == WINDOW_FINE:
+        return _fine_row(row, valid, t, k, greedy, window, window_ok, keys, top)
+    kall = row.shape[0]
+    half_same = (k + 1) // 2
+    key_sign = 1.0 if order == WINDOW_LARGEST else (-1.0 if order == WINDOW_SMALLEST
+                                                    else 0.0)
+    sgn = np.sign(t)
+    ns = 0
+    for j in range(kall):
+        if not valid[j]:
+            cls[j] = _INVALID
+        elif sgn != 0.0 and np.sign(row[j]) == sgn:
+            cls[j] = _SAME
+            ns += 1
+        else:
+            cls[j] = _OTHER
+    reach = abs(t)
+    total = 0.0
+    cap = min(ns, _GREEDY_CAP)
+    n_top = _select_top(row, cls, _SAME, 1.0, cap, top)
+    p = 0
+    while True:
+        while p < n_top and total + abs(row[top[p]]) <= reach:
+            total += abs(row[top[p]])
+            p += 1
+        if p < n_top or n_top == ns:
+            break
+        # the greedy part got past the ordered ones: order them all
+        n_top = _select_top(row, cls, _SAME, 1.0, ns, top)
+    acc = 0.0
+    for q in range(p):
+        cls[top[q]] = _TAKEN
+    for j in range(kall):          # summed in index order
+        if cls[j] == _TAKEN:
+            greedy[j] = True
+            acc += row[j]
+    n_same = _select_top(row, cls, _SAME, key_sign, half_same, top)
+    for q in range(n_same):
+        window[q] = top[q]
+        window_ok[q] = True
+    n_other = _select_top(row, cls, _OTHER, key_sign, k - half_same, top)
+    for q in range(n_other):
+        window[half_same + q] = top[q]
+        window_ok[half_same + q] = True
+    return t - acc
+
+
 @parallel_kernel
 def greedy_window_select(values, valid, targets, k, order, greedy, window, window_ok, resid):
     """Per row: a greedy prefix on the target's sign, then a window for an exact search.
@@ -807,12 +862,10 @@ def greedy_window_select(values, valid, targets, k, order, greedy, window, windo
     (:data:`WINDOW_SMALLEST`), ties by index, or the first ones (:data:`WINDOW_FIRST`).
     :data:`WINDOW_FINE` sets the window aside first and fits the greedy part around it
     (:func:`_fine_row`). ``window_ok`` is False for padding. Large values reach far;
-    small ones, or a mix, resolve a small residual finely.
+    small ones, or a mix, resolve a small residual finely. ``greedy`` and ``window_ok``
+    must be all False on entry.
     """
     m, kall = values.shape
-    half_same = (k + 1) // 2
-    key_sign = 1.0 if order == WINDOW_LARGEST else (-1.0 if order == WINDOW_SMALLEST
-                                                    else 0.0)
     chunk = 64
     for c in prange((m + chunk - 1) // chunk):
         # work arrays once per chunk of rows
@@ -820,48 +873,52 @@ def greedy_window_select(values, valid, targets, k, order, greedy, window, windo
         top = np.empty(kall + 1, np.int64)
         keys = np.empty(2 * kall + 2)
         for r in range(c * chunk, min(m, (c + 1) * chunk)):
+            resid[r] = _select_row(values[r], valid[r], targets[r], k, order, greedy[r],
+                                   window[r], window_ok[r], cls, top, keys)
+
+
+@parallel_kernel
+def greedy_window_solve(values, valid, targets, k, order, masks, errors):
+    """:func:`greedy_window_select`, then the window solved exactly, in one pass per row.
+
+    The window's valid values, in window order, are solved by :func:`solve_one` against
+    the residual, as :func:`solve_rows` would solve them; ``masks[r]`` (all False on
+    entry) receives the greedy part and the chosen window values, and ``errors[r]`` is
+    ``|targets[r] - sum|`` with the chosen values added in index order. The same answer
+    as the two steps apart, without their intermediate arrays.
+    """
+    m, kall = values.shape
+    h = k // 2
+    chunk = 64
+    for c in prange((m + chunk - 1) // chunk):
+        cls = np.empty(kall, np.int8)
+        top = np.empty(kall + 1, np.int64)
+        keys = np.empty(2 * kall + 2)
+        window = np.empty(k, np.int64)
+        window_ok = np.empty(k, np.bool_)
+        packed = np.empty(k)
+        at = np.empty(k, np.int64)
+        a_work = np.empty(2 << h)
+        a_flags = np.empty(2 << h, np.uint8)
+        b_work = np.empty(2 << (k - h))
+        b_flags = np.empty(2 << (k - h), np.uint8)
+        for r in range(c * chunk, min(m, (c + 1) * chunk)):
             row = values[r]
-            t = targets[r]
-            if order == WINDOW_FINE:
-                resid[r] = _fine_row(row, valid[r], t, k, greedy[r], window[r], window_ok[r],
-                                     keys, top)
-                continue
-            sgn = np.sign(t)
-            ns = 0
-            for j in range(kall):
-                if not valid[r, j]:
-                    cls[j] = _INVALID
-                elif sgn != 0.0 and np.sign(row[j]) == sgn:
-                    cls[j] = _SAME
-                    ns += 1
-                else:
-                    cls[j] = _OTHER
-            reach = abs(t)
+            window_ok[:] = False
+            resid = _select_row(row, valid[r], targets[r], k, order, masks[r], window,
+                                window_ok, cls, top, keys)
+            n = 0
+            for q in range(k):
+                if window_ok[q]:
+                    packed[n] = row[window[q]]
+                    at[n] = window[q]
+                    n += 1
+            bits = solve_one(packed[:n], resid, a_work, a_flags, b_work, b_flags)
+            for q in range(n):
+                if (bits >> np.uint64(q)) & np.uint64(1):
+                    masks[r, at[q]] = True
             total = 0.0
-            cap = min(ns, _GREEDY_CAP)
-            n_top = _select_top(row, cls, _SAME, 1.0, cap, top)
-            p = 0
-            while True:
-                while p < n_top and total + abs(row[top[p]]) <= reach:
-                    total += abs(row[top[p]])
-                    p += 1
-                if p < n_top or n_top == ns:
-                    break
-                # the greedy part got past the ordered ones: order them all
-                n_top = _select_top(row, cls, _SAME, 1.0, ns, top)
-            acc = 0.0
-            for q in range(p):
-                cls[top[q]] = _TAKEN
             for j in range(kall):          # summed in index order
-                if cls[j] == _TAKEN:
-                    greedy[r, j] = True
-                    acc += row[j]
-            resid[r] = t - acc
-            n_same = _select_top(row, cls, _SAME, key_sign, half_same, top)
-            for q in range(n_same):
-                window[r, q] = top[q]
-                window_ok[r, q] = True
-            n_other = _select_top(row, cls, _OTHER, key_sign, k - half_same, top)
-            for q in range(n_other):
-                window[r, half_same + q] = top[q]
-                window_ok[r, half_same + q] = True
+                if masks[r, j]:
+                    total += row[j]
+            errors[r] = abs(targets[r] - total)

@@ -40,6 +40,7 @@ from slth._validate import (
 )
 from slth.nets.mlp import MLP
 from slth.rss import kernels
+from slth.rss.solve import _check_n
 from slth.tickets.ticket import (
     SourceSpec,
     Ticket,
@@ -137,20 +138,16 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     """
     code = WINDOW_ORDERS[check_choice(order, "order", tuple(WINDOW_ORDERS))]
     m, kall = values.shape
-    greedy = np.zeros((m, kall), dtype=bool)
-    window = np.zeros((m, k), dtype=np.int64)
-    ok = np.zeros((m, k), dtype=bool)
-    resid = np.empty(m)
+    masks = np.zeros((m, kall), dtype=bool)
+    errors = np.empty(m)
     with num_threads(opts.get("threads")):
-        kernels.greedy_window_select(np.ascontiguousarray(values, dtype=np.float64),
-                                     np.ascontiguousarray(valid),
-                                     np.ascontiguousarray(targets), k, code, greedy, window,
-                                     ok, resid)
-    wmask, _ = solve_problems(np.take_along_axis(values, window, axis=1), resid, ok, **opts)
-    masks = greedy
-    rr, tt = np.nonzero(wmask & ok)
-    masks[rr, window[rr, tt]] = True
-    return masks, achieved_errors(values, masks, targets, opts.get("threads"))
+        import numba
+
+        _check_n(k, numba.get_num_threads(), opts.get("max_bytes"), "k")
+        kernels.greedy_window_solve(np.ascontiguousarray(values, dtype=np.float64),
+                                    np.ascontiguousarray(valid), np.ascontiguousarray(targets),
+                                    k, code, masks, errors)
+    return masks, errors
 
 
 def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
