@@ -5,7 +5,8 @@ Usage::
     python benchmarks/bench_tickets.py [--quick] [--json] [--burkholz-n N]
 
 The depth-L+1 ticket at the theorem's width solves tens of millions of subset-sum
-problems for the large target (minutes, with a progress bar). For each case: build
+problems for the large target (minutes, with a progress bar), once as by default and once
+with ``refine=False`` (no finer windows aimed at the certified bound). For each case: build
 time and its phases (drawing the source, solving the subset sums, assembling the sparse
 layers), verify time, source size, kept parameters,
 sparsity, certified and empirical error, the theorem's eps, ``meets_eps`` (certified
@@ -141,6 +142,9 @@ def main(argv=None) -> int:
                                                 progress=False), verify_kw),
         _case(f"burkholz {label}", lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0,
                                                     max_bytes=max_bytes), verify_kw),
+        _case(f"burkholz {label} refine=False",
+              lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0, max_bytes=max_bytes,
+                               refine=False, progress=False), verify_kw),
         _case(f"burkholz {label} n={bn}",
               lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0, n=bn, progress=False),
               verify_kw),

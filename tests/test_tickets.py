@@ -671,3 +671,81 @@ def test_smallest_window_resolves_what_the_largest_cannot():
                                 orders=("largest", "smallest"))
     assert e1[0] == err_large[0] and e2[0] == err_small[0]
     assert e2[0] == pytest.approx(abs(target[0] - values[0, both[0]].sum()), abs=1e-15)
+
+
+def test_refine_windows_keep_the_best_of_growing_fine_windows():
+    """Brute force: a problem above tol ends with the smallest error among its first
+    attempt and the fine windows of k + 2, k + 4, ... tried while it stays above tol
+    (and has more candidates than the window before)."""
+    from naive import greedy_window
+
+    from slth.tickets.pensia import refine_windows, solve_greedy_window
+
+    rng = np.random.default_rng(2)
+    m, kall, k, top = 60, 12, 4, 8
+    values = rng.uniform(-1, 1, (m, kall)) * rng.uniform(0, 2, (m, kall))
+    valid = rng.random((m, kall)) < 0.85
+    valid[:5, 5:] = False                       # few candidates: no finer window helps
+    targets = rng.uniform(-1.5, 1.5, m)
+    masks, err = solve_greedy_window(values, valid, targets, k, {}, "fine")
+    first = err.copy()
+    tol = float(np.quantile(err, 0.5))
+    refine_windows(masks, err, targets, k, tol, top, {}, lambda bad: (values[bad], valid[bad]),
+                   valid.sum(axis=1))
+    improved = 0
+    for r in range(m):
+        want, width = first[r], k + 2
+        while want > tol and width <= top and valid[r].sum() > width - 2:
+            want = min(want, greedy_window(values[r], valid[r], targets[r], width, "fine")[1])
+            width += 2
+        assert err[r] == pytest.approx(want, abs=1e-12)
+        assert not (masks[r] & ~valid[r]).any()
+        assert abs(targets[r] - values[r, masks[r]].sum()) == pytest.approx(err[r], abs=1e-12)
+        improved += err[r] < first[r]
+    assert improved > 10
+
+
+def test_spectral_estimate_approaches_the_largest_singular_value():
+    from scipy import sparse
+
+    from slth.tickets.burkholz import spectral_estimate
+
+    rng = np.random.default_rng(0)
+    for shape in [(80, 200), (300, 40)]:
+        dense = rng.uniform(-1, 1, shape) * (rng.random(shape) < 0.3) + 0.05
+        true = np.linalg.norm(dense, 2)
+        est = spectral_estimate(sparse.csr_matrix(dense))
+        assert true * (1 - 1e-4) <= est <= true * (1 + 1e-12)
+    assert spectral_estimate(sparse.csr_matrix((3, 4))) == 0.0
+
+
+def test_burkholz_refine_tolerances_follow_the_later_layers_norms():
+    """Each layer's refinement tolerances (weights, biases) are refine_tolerance of its
+    share of eps, the spectral norms of the kept copy weights after it (here by a dense
+    SVD), the target's activation norm and the read copies."""
+    from slth.tickets.burkholz import BIAS_FRACTION, FIRST_SHARE, LATER_SHARE, refine_tolerance
+    from slth.tickets.ticket import read_columns
+    from slth.verify import target_bounds
+
+    eps = 0.05
+    t = burkholz(random_target([6, 5, 4, 3], norm="max", bias=True, seed=1), eps=eps,
+                 delta=0.1, seed=0, n=8)
+    c, d = t.params["copies"], t.target.widths
+    A = target_bounds(t.target.dense(), 1.0, "l2")[1]
+    V2, V3 = t.weights[2], t.weights[3]
+    n2 = np.linalg.norm(V2[:, :c * d[1]].toarray(), 2)
+    n3 = np.linalg.norm(V3[:, :c * d[2]].toarray(), 2)
+    read1 = int(read_columns(V2)[:c * d[1]].sum())
+    read2 = int(read_columns(V3)[:c * d[2]].sum())
+    layers = [(FIRST_SHARE, n3 * n2, 1.0, read1, 2 * d[0]),
+              (LATER_SHARE / 2, n3, A[1], read2, d[1]),
+              (LATER_SHARE / 2, 1.0, A[2], d[3], d[2])]
+    want = [[refine_tolerance((1 - BIAS_FRACTION) * share * eps, amp, a, rows, cols),
+             refine_tolerance(BIAS_FRACTION * share * eps, amp, 1.0, rows, 0)]
+            for share, amp, a, rows, cols in layers]
+    # the power iteration estimates the norms from below (within 2 % after its 30 steps):
+    # tolerances at most that much looser
+    got = np.array(t.params["refine_tols"])
+    assert np.all(got >= np.array(want) * (1 - 1e-12)) and np.all(got <= np.array(want) * 1.02)
+    assert burkholz(t.target, eps=eps, delta=0.1, seed=0, n=8,
+                    refine=False).params["refine_tols"] is None

@@ -168,16 +168,22 @@ def test_cli_build_and_verify(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--widths", "3,4,2", "--eps", "2", "--out", str(out)])
     assert main(["ticket", "build", "--widths", "3,4,2", "--bias", "--eps", "0.1", "--n", "12",
-                 "--max-values", "4", "--copies-read", "5", "--out", str(out), "--json"]) == 0
+                 "--max-values", "4", "--copies-read", "5", "--out", str(out), "--json",
+                 "--no-refine"]) == 0
     capsys.readouterr()
     from slth.tickets.ticket import load
 
     params = load(out).params
     assert params["copies_read"] == 5 and params["max_values"] == 4
+    assert params["refine"] is False and params["refine_tols"] is None
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2",
               "--copies-read", "5", "--out", str(out)])
     assert "--copies-read applies to burkholz only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2",
+              "--no-refine", "--out", str(out)])
+    assert "--no-refine applies to burkholz only" in capsys.readouterr().err
 
 
 def test_custom_activation_ticket():

@@ -65,6 +65,9 @@ def register(sub) -> None:
                    help="burkholz: copies of each neuron the later layers read; weights "
                         "they cannot solve within tol reach a few more (default: max "
                         "values + 8)")
+    p.add_argument("--no-refine", action="store_true",
+                   help="burkholz: skip the finer windows that aim each layer's errors at "
+                        "its share of eps in the certified bound (faster, larger bound)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-check", action="store_true",
                    help="build even if the target violates the theorem's norm assumption")
@@ -83,9 +86,11 @@ def _build(args) -> int:
     from slth import bounds, tickets
     from slth.nets import random_target
 
-    if args.copies_read is not None and args.construction != "burkholz":
-        raise ValueError(f"--copies-read applies to burkholz only, got --construction "
-                         f"{args.construction}")
+    for flag, given in (("--copies-read", args.copies_read is not None),
+                        ("--no-refine", args.no_refine)):
+        if given and args.construction != "burkholz":
+            raise ValueError(f"{flag} applies to burkholz only, got --construction "
+                             f"{args.construction}")
     if args.construction.startswith("cnn_"):
         return _build_cnn(args)
     if args.target:
@@ -98,6 +103,8 @@ def _build(args) -> int:
     kw = {name: value for name, value in (("max_values", args.max_values),
                                           ("copies_read", args.copies_read))
           if value is not None}
+    if args.no_refine:
+        kw["refine"] = False
     ticket = build(target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
                    C=bounds.DEFAULT_C if args.C is None else args.C, threads=args.threads,
                    check_assumptions=not args.no_check,

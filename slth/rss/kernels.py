@@ -877,48 +877,55 @@ def greedy_window_select(values, valid, targets, k, order, greedy, window, windo
                                    window[r], window_ok[r], cls, top, keys)
 
 
+@kernel
+def window_work(kall, k):
+    """Work arrays of :func:`window_solve_row` for rows of ``kall`` values, windows of k."""
+    h = k // 2
+    return (np.empty(kall, np.int8), np.empty(kall + 1, np.int64), np.empty(2 * kall + 2),
+            np.empty(k, np.int64), np.empty(k, np.bool_), np.empty(k), np.empty(k, np.int64),
+            np.empty(2 << h), np.empty(2 << h, np.uint8), np.empty(2 << (k - h)),
+            np.empty(2 << (k - h), np.uint8))
+
+
+@kernel
+def window_solve_row(row, valid, t, k, order, mask, work):
+    """:func:`_select_row`, then the window's valid values, in window order, solved exactly
+    against the residual by :func:`solve_one` (as :func:`solve_rows` would solve them).
+
+    ``mask`` (all False on entry) receives the greedy part and the chosen window values;
+    returns ``|t - sum|`` with the chosen values added in index order. ``work`` is
+    :func:`window_work`.
+    """
+    cls, top, keys, window, window_ok, packed, at, a_work, a_flags, b_work, b_flags = work
+    window_ok[:] = False
+    resid = _select_row(row, valid, t, k, order, mask, window, window_ok, cls, top, keys)
+    n = 0
+    for q in range(k):
+        if window_ok[q]:
+            packed[n] = row[window[q]]
+            at[n] = window[q]
+            n += 1
+    bits = solve_one(packed[:n], resid, a_work, a_flags, b_work, b_flags)
+    for q in range(n):
+        if (bits >> np.uint64(q)) & np.uint64(1):
+            mask[at[q]] = True
+    total = 0.0
+    for j in range(row.shape[0]):          # summed in index order
+        if mask[j]:
+            total += row[j]
+    return abs(t - total)
+
+
 @parallel_kernel
 def greedy_window_solve(values, valid, targets, k, order, masks, errors):
-    """:func:`greedy_window_select`, then the window solved exactly, in one pass per row.
-
-    The window's valid values, in window order, are solved by :func:`solve_one` against
-    the residual, as :func:`solve_rows` would solve them; ``masks[r]`` (all False on
-    entry) receives the greedy part and the chosen window values, and ``errors[r]`` is
-    ``|targets[r] - sum|`` with the chosen values added in index order. The same answer
-    as the two steps apart, without their intermediate arrays.
+    """:func:`greedy_window_select`, then the window solved exactly, in one pass per row
+    (:func:`window_solve_row`): the same masks and errors as the two steps apart,
+    without their intermediate arrays. ``masks`` must be all False on entry.
     """
     m, kall = values.shape
-    h = k // 2
     chunk = 64
     for c in prange((m + chunk - 1) // chunk):
-        cls = np.empty(kall, np.int8)
-        top = np.empty(kall + 1, np.int64)
-        keys = np.empty(2 * kall + 2)
-        window = np.empty(k, np.int64)
-        window_ok = np.empty(k, np.bool_)
-        packed = np.empty(k)
-        at = np.empty(k, np.int64)
-        a_work = np.empty(2 << h)
-        a_flags = np.empty(2 << h, np.uint8)
-        b_work = np.empty(2 << (k - h))
-        b_flags = np.empty(2 << (k - h), np.uint8)
+        work = window_work(kall, k)
         for r in range(c * chunk, min(m, (c + 1) * chunk)):
-            row = values[r]
-            window_ok[:] = False
-            resid = _select_row(row, valid[r], targets[r], k, order, masks[r], window,
-                                window_ok, cls, top, keys)
-            n = 0
-            for q in range(k):
-                if window_ok[q]:
-                    packed[n] = row[window[q]]
-                    at[n] = window[q]
-                    n += 1
-            bits = solve_one(packed[:n], resid, a_work, a_flags, b_work, b_flags)
-            for q in range(n):
-                if (bits >> np.uint64(q)) & np.uint64(1):
-                    masks[r, at[q]] = True
-            total = 0.0
-            for j in range(kall):          # summed in index order
-                if masks[r, j]:
-                    total += row[j]
-            errors[r] = abs(targets[r] - total)
+            errors[r] = window_solve_row(values[r], valid[r], targets[r], k, order, masks[r],
+                                         work)

@@ -80,18 +80,19 @@ LATER_ORDERS = ("largest", "smallest")
 #: Problems of the layers after the first that are still above the tolerance after the
 #: windows of :data:`LATER_ORDERS` get attempts exact over their first ``copies_read``
 #: copies, then over one more copy at a time, up to :data:`LATER_REACH` more and at most
-#: this many in all (``2^17`` sums per half at 34), stopping at the tolerance: further
+#: this many in all (``2^20`` sums per half at 40), stopping at the tolerance: further
 #: copies are read only where the read ones cannot reach it. On a 784-300-100-10 ticket
 #: at n = 75 (30 read copies) the windows left 1,350 of 888,600 weights above the
 #: tolerance, with errors up to 3.6e-4 (170 times the tolerance) that dominated the
 #: certified bound of their layer. The exact attempts over the 30 copies left 136 (up to
 #: 3.6e-4, where the copies are nearly one-sided), those up to 34 copies left 6 (up to
-#: 1.5e-5); they read 146 further copies, 1.6 % more problems in the layer before.
-LATER_EXHAUSTIVE = 34
+#: 1.5e-5, a quarter of the certified bound through the output layer), those up to 40
+#: none (1.6e-9 for that one).
+LATER_EXHAUSTIVE = 40
 
 #: Copies beyond ``copies_read`` that those last exact attempts may read (so that a small
 #: ``copies_read`` keeps them small too).
-LATER_REACH = 4
+LATER_REACH = 10
 
 #: Values beyond ``max_values`` in the bias problems, whose first attempt is a ``"fine"``
 #: window: there is one per source row (a few thousand, against millions of weight
@@ -112,6 +113,69 @@ FIRST_LAYER_SAVING = 2
 #: failures (its greedy part leaves a residual at the edge of the window's sums) are
 #: resolved by a window of other values, the first ones and then the largest.
 FIRST_LAYER_ORDERS = ("first", "largest")
+
+
+#: Shares of ``eps`` that the refinement (``refine=True``) aims the certified bound's
+#: terms at (on the unit l2 ball): the first layer's weight errors, the most problems and
+#: the costliest to refine, get :data:`FIRST_SHARE` (:data:`FIRST_SHARE_ALONE` for a
+#: one-layer target); the later layers split :data:`LATER_SHARE`; the rest is left for the
+#: biases, the tangent remainder and the looseness of the estimates.
+FIRST_SHARE, FIRST_SHARE_ALONE, LATER_SHARE = 0.5, 0.8, 0.3
+
+#: Part of a layer's share that its bias problems get (a bias error adds to its copy's
+#: error whatever the input: on a 784-300-100-10 ticket the first layer's bias errors,
+#: left at the windows' accuracy, made a quarter of that layer's term).
+BIAS_FRACTION = 0.1
+
+#: Values beyond ``max_values`` that the finer windows of the refinement may reach.
+REFINE_EXTRA = 6
+
+
+def refine_tolerance(share: float, amplification: float, activation_norm: float,
+                     rows: int, cols: int) -> float:
+    """Per-weight error that keeps one layer's term of the certified bound near ``share``.
+
+    A layer whose weight errors form an ``rows x cols`` matrix ``E`` (one row per read
+    copy) adds about ``amplification * ||E|| * activation_norm`` to the bound, with
+    ``amplification`` the product of the spectral norms of the later layers' kept
+    weights. For errors like those of the subset sums (independent, of similar size),
+    ``||E|| ~ rms (sqrt(rows) + sqrt(cols))``, and errors capped at ``tau`` have an rms
+    of about ``tau / 2`` (measured on 784-30-20-10 tickets). Returns that ``tau``
+    (``inf`` when nothing reaches the output). A target for the solver; the certified
+    bound itself is computed afterwards, rigorously.
+
+    Examples
+    --------
+    >>> round(refine_tolerance(0.005, 600.0, 1.0, 9000, 1568) * 1e7, 3)
+    1.239
+    """
+    scale = amplification * activation_norm * (np.sqrt(rows) + np.sqrt(cols))
+    return float(2.0 * share / scale) if scale > 0.0 else float("inf")
+
+
+def spectral_estimate(matrix, iterations: int = 30) -> float:
+    """Power-iteration estimate (from below) of the spectral norm of a sparse matrix.
+
+    Sparse products and numpy's pairwise sums only, so the result does not depend on
+    the number of threads.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> round(spectral_estimate(sparse.csr_matrix([[3.0, 0.0], [4.0, 0.0]])), 6)
+    5.0
+    """
+    matrix = sparse.csr_matrix(matrix)
+    x = np.full(matrix.shape[1], 1.0 / np.sqrt(max(matrix.shape[1], 1)))
+    sigma = 0.0
+    for _ in range(iterations):
+        x = matrix.T @ (matrix @ x)
+        norm = float(np.sqrt(np.sum(x * x)))
+        if norm == 0.0:
+            return 0.0
+        sigma = np.sqrt(norm)
+        x /= norm
+    return float(sigma)
 
 
 def default_alpha(act, eps: float, values: int, width: int) -> float:
@@ -148,7 +212,7 @@ def coarse_count(act, n: int, d0: int, max_values: int) -> int:
 def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int | None = None,
              *, dist: str = "uniform", C: float = bounds.DEFAULT_C, max_values: int = 22,
              copies_read: int | None = None, alpha: float | None = None, tau: float = 1.0,
-             check_assumptions: bool = True,
+             refine: bool = True, check_assumptions: bool = True,
              threads: int | None = None, max_bytes: int | None = None,
              progress: bool | None = None):
     """Prune a random depth-(L+1) network to approximate ``target`` (Burkholz 2022).
@@ -196,6 +260,14 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         give the second attempts room to pick large values first.
     alpha : float, optional
         Linear-regime scale for smooth activations (default :func:`default_alpha`).
+    refine : bool
+        Spend subset-sum accuracy where the certified bound needs it: each layer's
+        problems whose error exceeds :func:`refine_tolerance` (the error that keeps that
+        layer's term of the bound on the unit l2 ball near its share of ``eps``, given
+        the spectral norms of the layers solved after it) get finer windows of up to
+        ``max_values +`` :data:`REFINE_EXTRA` values (:func:`slth.tickets.pensia.refine_windows`).
+        The tolerances are in ``params["refine_tols"]``. ``False`` builds faster, with
+        a larger certified bound.
     tau : float
         Pre-activation targeted by the constant neurons.
     check_assumptions, threads, max_bytes, progress
@@ -374,6 +446,27 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     # bias problems need the achieved outputs of the previous constant neurons, so they
     # are solved afterwards, forwards.
     parts = [([], [], []) for _ in range(L)]
+    # refinement targets (see refine_tolerance): the target's activation norms on the unit
+    # ball, and the product of the spectral norms of the layers solved so far
+    if refine:
+        from slth.verify import target_bounds
+
+        act_norms = target_bounds(dense_target, 1.0, "l2")[1]
+    shares = [FIRST_SHARE if L > 1 else FIRST_SHARE_ALONE] + [LATER_SHARE / max(L - 1, 1)] * (L - 1)
+    amplification = 1.0
+    amps = [1.0] * L                    # amplification of each layer's errors
+    reads = [0] * L                     # read copies (rows of each layer's errors)
+    refine_values = max_values + REFINE_EXTRA
+    refine_tols: list = [(np.inf, np.inf)] * L
+
+    def tolerances(l, activation_norm, cols):
+        """(weights, biases) refinement tolerances of target layer ``l``."""
+        if not refine:
+            return np.inf, np.inf
+        share = shares[l] * eps
+        return (refine_tolerance((1.0 - BIAS_FRACTION) * share, amps[l], activation_norm,
+                                 reads[l], cols),
+                refine_tolerance(BIAS_FRACTION * share, amps[l], 1.0, reads[l], 0))
     e_ws: list = [None] * L
     bias_raw: list = [None] * L
     needed: list = [None] * L
@@ -389,6 +482,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         braw = np.zeros((rows_out, c))
         read = np.zeros(cols_in, dtype=bool)
         rows, cols, vals = parts[l]
+        amps[l] = amplification
+        reads[l] = int(np.count_nonzero(needed[l][:rows_out if l == L - 1 else c * widths[l + 1]]))
+        refine_tols[l] = tolerances(l, act_norms[l] if refine else 1.0, d_in)
         with progress_bar(block_count(sl, needed[l]), progress,
                           int(needed[l].sum()) * (d_in + 1), f"burkholz layer {sl + 1}") as bar:
             for grow, W, nb in needed_batches(sl, needed[l], d_in):
@@ -401,7 +497,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         mk, er = solve_with_retry(
                             Wa[:, widx].reshape(-1, cw), np.ones((act_rows.size * d_in, cw), bool),
                             wt[act_rows].reshape(-1), max_values, tol, opts, span=cr,
-                            orders=LATER_ORDERS, first="fine", exhaustive=LATER_EXHAUSTIVE)
+                            orders=LATER_ORDERS, first="fine", exhaustive=LATER_EXHAUSTIVE,
+                            refine_tol=refine_tols[l][0], refine_values=refine_values)
                         rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
                         rows.append(grow[act_rows[rr]])
                         cols.append(widx[ii, tt])
@@ -411,6 +508,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                 bar.update(nb)
         e_ws[l] = [e_w]
         bias_raw[l] = braw
+        if refine:
+            kept = gather_csr((rows_out, cols_in), rows, cols, vals)
+            amplification *= spectral_estimate(kept[:, :c * d_in])
         read[c * d_in:] = True                 # constant neurons feed the biases
         needed[l - 1] = read
 
@@ -420,6 +520,13 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     # memory of what this pass keeps, now that the needed copies are known: about 32
     # bytes per kept entry at the peak (measured 31 for 784-300-100-10 at n = 75), the
     # error arrays, and the per-batch temporaries
+    # the read copies' errors (one row each, one column per input and sign) reach the
+    # output through the later layers' kept weights
+    amps[0] = amplification
+    reads[0] = int(np.count_nonzero(needed[0][:rows_out if L == 1 else c * widths[1]]))
+    refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
+                                2 * d0 if homogeneous else d0)
+    layer.refine_tol, layer.refine_values = refine_tols[0][0], refine_values
     first_problems = int(needed[0].sum()) * (2 * d0 + 1 if homogeneous else d0 + 1)
     check_memory(first_problems * k1 * 0.5 * 32 + 16 * rows_out * d0
                  + 8 * 4 * (1 << 20) * k1,
@@ -472,7 +579,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                 bvals = W[:, bcols] * bvals_act[None, :]
                 mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt,
                                           max_values + BIAS_EXTRA_VALUES, tol, opts,
-                                          first="fine")
+                                          first="fine", refine_tol=refine_tols[0][1],
+                                          refine_values=refine_values + BIAS_EXTRA_VALUES)
                 rr, tt = np.nonzero(mk)
                 rows.append(grow[rr])
                 cols.append(bcols[tt])
@@ -493,7 +601,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         with timer("solve"):
             bvals = bias_raw[l][need] * const_out[None, :]
             mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt[need],
-                                      max_values + BIAS_EXTRA_VALUES, tol, opts, first="fine")
+                                      max_values + BIAS_EXTRA_VALUES, tol, opts, first="fine",
+                                      refine_tol=refine_tols[l][1],
+                                      refine_values=refine_values + BIAS_EXTRA_VALUES)
         rr, tt = np.nonzero(mk)
         rows.append(need[rr])
         cols.append(c * widths[l] + tt)
@@ -532,7 +642,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     params = {
         "construction": "burkholz", "eps": eps, "delta": delta, "n": n, "required_n": required,
         "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
-        "max_values": max_values, "copies_read": cr, "values_per_problem": vpp, "block": m,
+        "max_values": max_values, "copies_read": cr, "refine": refine,
+        "refine_tols": [list(t) for t in refine_tols] if refine else None,
+        "values_per_problem": vpp, "block": m,
         "copies": c, "bias_neurons": m, "coarse_bias_neurons": mc,
         "coarse_required": coarse_count(act, bounds.burkholz_block(required, dist), d0,
                                         max_values), "alpha": alpha,

@@ -108,6 +108,14 @@ def achieved_errors(values, masks, targets, threads=None):
     return np.abs(targets - sums)
 
 
+def _check_window(k: int, opts: dict) -> None:
+    """Refuse windows whose exact search would not fit in ``opts["max_bytes"]`` (on the
+    threads in use)."""
+    import numba
+
+    _check_n(k, numba.get_num_threads(), opts.get("max_bytes"), "k")
+
+
 def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str = "largest"):
     """Subset sums that reach far: greedy on the target's sign, then an exact window.
 
@@ -141,9 +149,7 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     masks = np.zeros((m, kall), dtype=bool)
     errors = np.empty(m)
     with num_threads(opts.get("threads")):
-        import numba
-
-        _check_n(k, numba.get_num_threads(), opts.get("max_bytes"), "k")
+        _check_window(k, opts)
         kernels.greedy_window_solve(np.ascontiguousarray(values, dtype=np.float64),
                                     np.ascontiguousarray(valid), np.ascontiguousarray(targets),
                                     k, code, masks, errors)
@@ -152,7 +158,7 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
 
 def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
                      span: int | None = None, orders=("largest",), first: str | None = None,
-                     exhaustive: int = 0):
+                     exhaustive: int = 0, refine_tol: float = np.inf, refine_values: int = 0):
     """Subset sums over at most ``k`` of the candidate values of each problem.
 
     First attempt: the first ``k`` valid candidates (a prefix, in neuron order), or, with
@@ -200,6 +206,9 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
                                 settled=settled)
     masks[rows] = False
     masks[rows, :span] = sub2
+    refine_windows(masks, err, targets, k, refine_tol, refine_values, opts,
+                   lambda bad: (values[bad, :span], valid[bad, :span]),
+                   valid[:, :span].sum(axis=1))
     for width in range(span, min(kall, exhaustive) + 1):
         above = err > tol
         if width == span:       # only where the first attempt was not exact over them
@@ -216,6 +225,31 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
         masks[better] = False
         masks[better, :width] = sub[improved]
     return masks, err
+
+
+def refine_windows(masks, err, targets, k: int, tol: float, max_values: int, opts: dict,
+                   candidates, counts):
+    """Finer windows for the problems whose error is above ``tol``.
+
+    ``"fine"`` windows (:func:`solve_greedy_window`) of ``k + 2, k + 4, ...,
+    max_values`` values in turn, each for the problems still above ``tol`` that have
+    more valid candidates (``counts``) than the previous window held; the better answer
+    is kept. Each step costs about twice the one before per problem, on fewer problems:
+    the errors that a certified bound cannot afford are driven down where they occur.
+    ``candidates(bad)`` returns the values and validity of those problems; ``masks``
+    (at least as wide) and ``err`` are updated in place.
+    """
+    for width in range(k + 2, max_values + 1, 2):
+        bad = np.flatnonzero((err > tol) & (counts > width - 2))
+        if not bad.size:
+            return
+        values, ok = candidates(bad)
+        sub, e = solve_greedy_window(values, ok, targets[bad], width, opts, "fine")
+        better = e < err[bad]
+        rows = bad[better]
+        err[rows] = e[better]
+        masks[rows] = False
+        masks[rows, :sub.shape[1]] = sub[better]
 
 
 def exact_over_all(valid, k: int, first: str | None = None):
@@ -271,6 +305,26 @@ def _gather_scaled(W, rows, blocks, idx, scale, out):  # pragma: no cover - comp
             out[b, t] = W[r, idx[i, t]] * scale[i, t]
 
 
+@parallel_kernel
+def _univariate_window_solve(W, idx, scale, valid, targets, k, order, masks,
+                             errors):  # pragma: no cover - compiled
+    # the greedy windows of every weight of the rows of W: problem p = r d_in + i reads
+    # W[r, idx[i]] * scale[i], gathered row by row into the window solver
+    d_in, kall = idx.shape
+    m = targets.shape[0]
+    chunk = 64
+    for c in prange((m + chunk - 1) // chunk):
+        work = kernels.window_work(kall, k)
+        row = np.empty(kall)
+        for p in range(c * chunk, min(m, (c + 1) * chunk)):
+            r = p // d_in
+            i = p - r * d_in
+            for t in range(kall):
+                row[t] = W[r, idx[i, t]] * scale[i, t]
+            errors[p] = kernels.window_solve_row(row, valid[i], targets[p], k, order,
+                                                 masks[p], work)
+
+
 def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
     """Per block of ``m`` consecutive neurons, the first ``cap`` indices with ``select``.
 
@@ -299,8 +353,10 @@ class UnivariateLayer:
 
     def __init__(self, u: np.ndarray, d_in: int, m: int, cap: int, homogeneous: bool,
                  gain: float = 1.0, tol: float = np.inf, orders=("largest",),
-                 first: str | None = None, first_values: int | None = None):
+                 first: str | None = None, first_values: int | None = None,
+                 refine_tol: float = np.inf, refine_values: int = 0):
         self.u, self.d_in, self.m, self.gain, self.cap, self.tol = u, d_in, m, gain, cap, tol
+        self.refine_tol, self.refine_values = refine_tol, refine_values
         self.orders, self.first = orders, first
         self.first_values = cap if first_values is None else min(first_values, cap)
         self.homogeneous = homogeneous
@@ -340,23 +396,28 @@ class UnivariateLayer:
             k_first = k if self.first is None else min(self.first_values, k)
             if self.first is None:
                 values = W[:, idx[:, :k]] * scale[:, :k]              # (R, d_in, k)
-                sub, err = solve_problems(
+                sub = np.zeros((R * d_in, kall), dtype=bool)
+                sub[:, :k], err = solve_problems(
                     values.reshape(R * d_in, k), targets,
                     np.broadcast_to(valid[:, :k], (R, d_in, k)).reshape(R * d_in, k), **opts)
+                del values
             else:
-                values, ok = candidates(np.arange(R * d_in))
-                sub, err = solve_greedy_window(values, ok, targets, k_first, opts, self.first)
-                del values, ok
+                sub = np.zeros((R * d_in, kall), dtype=bool)
+                err = np.empty(R * d_in)
+                with num_threads(opts.get("threads")):
+                    _check_window(k_first, opts)
+                    _univariate_window_solve(W, idx, scale, valid, targets, k_first,
+                                             WINDOW_ORDERS[self.first], sub, err)
             settled = exact_over_all(valid, k_first, self.first)      # per input block
             again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates,
                                          self.orders,
                                          None if settled is None else np.tile(settled, R))
-            sub[again] = False
+            sub[again] = sub2
+            refine_windows(sub, err, targets, k_first, self.refine_tol, self.refine_values,
+                           opts, candidates, np.tile(valid.sum(axis=1), R))
             p, t = np.nonzero(sub)
-            p2, t2 = np.nonzero(sub2)
-            p = np.concatenate([p, again[p2]])
             r, i = np.divmod(p, d_in)
-            c = idx[i, np.concatenate([t, t2])]
+            c = idx[i, t]
             rows.append(r + row0)
             cols.append(c)
             vals.append(W[r, c])
