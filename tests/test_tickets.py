@@ -749,3 +749,31 @@ def test_burkholz_refine_tolerances_follow_the_later_layers_norms():
     assert np.all(got >= np.array(want) * (1 - 1e-12)) and np.all(got <= np.array(want) * 1.02)
     assert burkholz(t.target, eps=eps, delta=0.1, seed=0, n=8,
                     refine=False).params["refine_tols"] is None
+
+
+def test_univariate_first_attempts_widen_once_most_problems_need_refining():
+    """When more than half of the problems needed the first finer window, the next
+    calls start with it: their errors are at most those of a fine window of two more
+    values over the same candidates (and no step is taken without refining)."""
+    from slth.tickets.pensia import UnivariateLayer, solve_greedy_window
+
+    rng = np.random.default_rng(3)
+    d_in, m, R = 5, 40, 30
+    u = rng.uniform(-2, 2, m * d_in)
+    W = rng.uniform(-1, 1, (R, m * d_in))
+    wt = rng.uniform(-1, 1, (R, d_in))
+    for refine_tol, widened in ((0.0, 2), (np.inf, 0)):
+        layer = UnivariateLayer(u, d_in, m, 8, True, first="fine", first_values=6,
+                                refine_tol=refine_tol, refine_values=12)
+        layer.solve_rows(W, wt, 0, {})
+        assert layer.first_extra == widened
+    layer = UnivariateLayer(u, d_in, m, 8, True, first="fine", first_values=6,
+                            refine_tol=0.0, refine_values=8)
+    layer.solve_rows(W, wt, 0, {})
+    assert layer.first_extra == 2
+    _, _, _, errs = layer.solve_rows(W, wt, 0, {})
+    for (idx, valid), err in zip(layer.sides, errs, strict=True):
+        values = (W[:, idx] * u[idx]).reshape(R * d_in, -1)
+        ok = np.tile(valid, (R, 1))
+        _, wider = solve_greedy_window(values, ok, wt.reshape(-1), 8, {}, "fine")
+        assert np.all(err.reshape(-1) <= wider + 1e-15)

@@ -169,7 +169,9 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
     :func:`second_attempt`), when there are more than ``k``, and unless the first attempt
     was exact over all their valid candidates; the best answer is kept. Deterministic.
 
-    With ``exhaustive >= span``, problems still above ``tol`` then get attempts exact
+    Problems above ``refine_tol`` then get finer windows of up to ``refine_values``
+    values (:func:`refine_windows`). With ``exhaustive >= span``, problems still above
+    ``tol`` then get attempts exact
     over their first ``span``, ``span + 1``, ..., ``min(kall, exhaustive)`` candidates
     in turn, each for those still above ``tol``: candidates beyond ``span`` are used only
     where the first ``span`` cannot reach ``tol``, and as few of them as that takes. An
@@ -237,12 +239,15 @@ def refine_windows(masks, err, targets, k: int, tol: float, max_values: int, opt
     is kept. Each step costs about twice the one before per problem, on fewer problems:
     the errors that a certified bound cannot afford are driven down where they occur.
     ``candidates(bad)`` returns the values and validity of those problems; ``masks``
-    (at least as wide) and ``err`` are updated in place.
+    (at least as wide) and ``err`` are updated in place. Returns the number of problems
+    of the first step.
     """
+    first = 0
     for width in range(k + 2, max_values + 1, 2):
         bad = np.flatnonzero((err > tol) & (counts > width - 2))
         if not bad.size:
-            return
+            break
+        first = first or bad.size
         values, ok = candidates(bad)
         sub, e = solve_greedy_window(values, ok, targets[bad], width, opts, "fine")
         better = e < err[bad]
@@ -250,6 +255,7 @@ def refine_windows(masks, err, targets, k: int, tol: float, max_values: int, opt
         err[rows] = e[better]
         masks[rows] = False
         masks[rows, :sub.shape[1]] = sub[better]
+    return first
 
 
 def exact_over_all(valid, k: int, first: str | None = None):
@@ -348,7 +354,12 @@ class UnivariateLayer:
     subset-sum problem uses at most ``cap`` values. The first attempt is exact over the
     first ``cap`` candidates of each half block, or, with ``first`` (a window order of
     :func:`solve_greedy_window`), a greedy window of ``first_values`` values over all of
-    them; problems still above ``tol`` get the further attempts of ``orders``.
+    them; problems still above ``tol`` get the further attempts of ``orders``, and those
+    above ``refine_tol`` finer windows of up to ``refine_values`` values
+    (:func:`refine_windows`). Once more than half of the problems solved so far needed
+    the first finer window, the first attempts of the later calls use it directly (two
+    more values: its cost is about 1.5 times that of the first attempt, which it makes
+    redundant); this depends only on the earlier calls' results.
     """
 
     def __init__(self, u: np.ndarray, d_in: int, m: int, cap: int, homogeneous: bool,
@@ -360,6 +371,8 @@ class UnivariateLayer:
         self.orders, self.first = orders, first
         self.first_values = cap if first_values is None else min(first_values, cap)
         self.homogeneous = homogeneous
+        self.first_extra = 0                # values added to first_values (see above)
+        self._solved = self._refined = 0
         if homogeneous:
             self.sides = [prefix_index(u > 0, d_in, m, m), prefix_index(u < 0, d_in, m, m)]
         else:
@@ -393,7 +406,8 @@ class UnivariateLayer:
                     _gather_scaled(W, r, i, idx, scale, values)
                 return values, valid[i]
 
-            k_first = k if self.first is None else min(self.first_values, k)
+            k_first = k if self.first is None else min(self.first_values + self.first_extra,
+                                                       kall)
             if self.first is None:
                 values = W[:, idx[:, :k]] * scale[:, :k]              # (R, d_in, k)
                 sub = np.zeros((R * d_in, kall), dtype=bool)
@@ -413,8 +427,10 @@ class UnivariateLayer:
                                          self.orders,
                                          None if settled is None else np.tile(settled, R))
             sub[again] = sub2
-            refine_windows(sub, err, targets, k_first, self.refine_tol, self.refine_values,
-                           opts, candidates, np.tile(valid.sum(axis=1), R))
+            self._refined += refine_windows(sub, err, targets, k_first, self.refine_tol,
+                                            self.refine_values, opts, candidates,
+                                            np.tile(valid.sum(axis=1), R))
+            self._solved += R * d_in
             p, t = np.nonzero(sub)
             r, i = np.divmod(p, d_in)
             c = idx[i, t]
@@ -422,6 +438,10 @@ class UnivariateLayer:
             cols.append(c)
             vals.append(W[r, c])
             errs.append(err.reshape(R, d_in))
+        if (self.first is not None and 2 * self._refined > self._solved
+                and self.first_values + self.first_extra + 2 <= self.refine_values):
+            self.first_extra += 2
+            self._solved = self._refined = 0
         return rows, cols, vals, errs
 
 
