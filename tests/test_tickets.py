@@ -777,3 +777,37 @@ def test_univariate_first_attempts_widen_once_most_problems_need_refining():
         ok = np.tile(valid, (R, 1))
         _, wider = solve_greedy_window(values, ok, wt.reshape(-1), 8, {}, "fine")
         assert np.all(err.reshape(-1) <= wider + 1e-15)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "softplus"])
+def test_burkholz_refine_lowers_the_linear_regime_scale_to_the_remainder_share(activation):
+    """With refine, alpha is the default scale lowered until the tangent remainder of the
+    read copies, through the later layers' kept weights (dense SVD here), stays within
+    REMAINDER_SHARE of eps; never below COARSE_ALPHA_FRACTION of the default when
+    phi(0) != 0."""
+    from slth.tickets.burkholz import COARSE_ALPHA_FRACTION, REMAINDER_SHARE, alpha_for_remainder
+    from slth.tickets.ticket import read_columns
+
+    eps = 0.05
+    target = random_target([6, 5, 4, 3], norm="max", bias=True, seed=1, activation=activation)
+    plain = burkholz(target, eps=eps, delta=0.1, seed=0, n=8, refine=False)
+    t = burkholz(target, eps=eps, delta=0.1, seed=0, n=8)
+    c, d = t.params["copies"], t.target.widths
+    amp = (np.linalg.norm(t.weights[2][:, :c * d[1]].toarray(), 2)
+           * np.linalg.norm(t.weights[3][:, :c * d[2]].toarray(), 2))
+    reads = int(read_columns(t.weights[1])[:c * d[1]].sum())
+    act = t.target.activations[0]
+    values = min(t.params["block"], t.params["max_values"])
+    want = alpha_for_remainder(act, REMAINDER_SHARE * eps / (amp * np.sqrt(reads)), values)
+    if act.phi0 != 0.0:
+        want = max(want, COARSE_ALPHA_FRACTION * plain.params["alpha"])
+    want = min(want, plain.params["alpha"])
+    # norms estimated from below: alpha at most 2 % above the exact figure
+    assert want * (1 - 1e-12) <= t.params["alpha"] <= want * 1.02
+    assert t.params["alpha"] < plain.params["alpha"]
+    # the later layers, solved before alpha is lowered, do not depend on it: a build
+    # given that alpha from the start is the same ticket
+    again = burkholz(target, eps=eps, delta=0.1, seed=0, n=8, alpha=t.params["alpha"])
+    for a, b in zip(t.weights, again.weights, strict=True):
+        assert np.array_equal(a.toarray(), b.toarray())
+    assert np.array_equal(t.network().dense().weights[1], again.network().dense().weights[1])

@@ -74,7 +74,7 @@ from slth.tickets.ticket import (
     read_columns,
 )
 
-__all__ = ["burkholz", "default_alpha"]
+__all__ = ["alpha_for_remainder", "burkholz", "default_alpha"]
 
 #: Window orders of the further attempts in layers after the first (see
 #: :func:`slth.tickets.pensia.second_attempt`), whose first attempt is a fine window of
@@ -134,6 +134,19 @@ FIRST_SHARE, FIRST_SHARE_ALONE, LATER_SHARE = 0.5, 0.8, 0.3
 #: left at the windows' accuracy, made a quarter of that layer's term).
 BIAS_FRACTION = 0.1
 
+#: Share of ``eps`` for the tangent remainder of smooth activations (with ``refine``):
+#: the first layer's scale is lowered until the remainders of the read copies, through
+#: the later layers, stay within it (see :func:`default_alpha`). On a tanh 784-30-20-10
+#: target the default scale left a certified bound of 0.0149 (eps = 0.01), 80 % of it
+#: from the remainder.
+REMAINDER_SHARE = 0.1
+
+#: Lowest fraction of the default scale that the refinement uses when ``phi(0) != 0``:
+#: the coarse bias neurons cancel ``phi(0) sum(v)`` at the scale ``1 / alpha``, and their
+#: residual must stay within the fine bias neurons' reach (at 1/16 of the default a
+#: softplus 60-30-20-10 ticket was certified at 0.0094 for eps = 0.05, at 1/64 at 2069).
+COARSE_ALPHA_FRACTION = 1.0 / 16.0
+
 #: Values beyond ``max_values`` that the finer windows of the refinement may reach.
 REFINE_EXTRA = 6
 
@@ -185,20 +198,39 @@ def spectral_estimate(matrix, iterations: int = 30) -> float:
     return float(sigma)
 
 
-def default_alpha(act, eps: float, values: int, width: int) -> float:
-    """Scale of the linear-regime first layer for a smooth activation.
+def alpha_for_remainder(act, remainder: float, values: int) -> float:
+    """Linear-regime scale whose tangent remainder per copy is at most ``remainder``.
 
     With the tangent remainder ``|phi(t) - phi'(0) t| <= K |t|^p``, first-layer weights
     ``2 alpha u'`` and second-layer weights ``v' / (alpha phi'(0))`` (``|u'|, |v'| <= 1``),
-    a copy that keeps ``k`` neurons per input has a linearisation error of at most
-    ``k K 2^p alpha^(p-1) / phi'(0)`` on the unit ball. The default makes this
-    ``eps / (16 sqrt(width))`` (``width`` the widest target layer), leaving room for its
-    propagation through the later layers. This is this package's choice; the paper only
-    requires a small enough scale.
+    a copy that keeps at most ``values`` neurons per input has a linearisation error of
+    at most ``values K 2^p alpha^(p-1) / phi'(0)`` on the unit ball; this solves for
+    ``alpha``.
+
+    Examples
+    --------
+    >>> from slth.nets.activations import get
+    >>> tanh = get("tanh")                           # K = 1/3, p = 3
+    >>> a = alpha_for_remainder(tanh, 1e-6, 20)
+    >>> round(20 * (1 / 3) * 2**3 * a**2 / 1.0 / 1e-6, 9)
+    1.0
     """
     K, p = act.remainder
-    bound = act.dphi0 * eps / (16.0 * np.sqrt(width) * K * 2.0**p * values)
+    bound = act.dphi0 * remainder / (K * 2.0**p * values)
     return float(bound ** (1.0 / (p - 1.0)))
+
+
+def default_alpha(act, eps: float, values: int, width: int) -> float:
+    """Scale of the linear-regime first layer for a smooth activation.
+
+    The scale whose tangent remainder per copy (:func:`alpha_for_remainder`) is
+    ``eps / (16 sqrt(width))`` (``width`` the widest target layer). With ``refine``,
+    :func:`burkholz` lowers it further once the later layers are solved, so that the
+    remainder's term of the certified bound, through those layers, stays within
+    :data:`REMAINDER_SHARE` of ``eps``. This is this package's choice; the paper only
+    requires a small enough scale.
+    """
+    return alpha_for_remainder(act, eps / (16.0 * np.sqrt(width)), values)
 
 
 def coarse_count(act, n: int, d0: int, max_values: int) -> int:
@@ -266,7 +298,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         and a smaller certified bound (each read copy's error reaches the output); more
         give the second attempts room to pick large values first.
     alpha : float, optional
-        Linear-regime scale for smooth activations (default :func:`default_alpha`).
+        Linear-regime scale for smooth activations (default :func:`default_alpha`, lowered
+        with ``refine`` to keep the tangent remainder's term within
+        :data:`REMAINDER_SHARE` of ``eps``).
     refine : bool
         Spend subset-sum accuracy where the certified bound needs it: each layer's
         problems whose error exceeds :func:`refine_tolerance` (the error that keeps that
@@ -337,28 +371,36 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     c = n
     d0 = widths[0]
     k1 = min(blk + 4 * int(np.sqrt(blk)) + 1 if homogeneous else blk, max_values)
-    if not homogeneous:
-        alpha = default_alpha(act, eps, k1, max(widths)) if alpha is None else check_positive(
-            as_float(alpha, "alpha"), "alpha")
-    else:
+    if homogeneous:
         alpha = 1.0
+    elif alpha is not None:
+        alpha = check_positive(as_float(alpha, "alpha"), "alpha")
     mc = coarse_count(act, blk, d0, max_values)
     src_widths = bounds.burkholz_widths(widths, n, homogeneous, coarse=mc, dist=dist)
     ss = as_seed_sequence(seed)
     Ls = L + 1
-    # First layer U[-2, 2] (weights and biases), as in the paper's code: products of a
-    # first- and a second-layer weight then cover [-2, 2], leaving room around |w| <= 1.
-    weight_scale = [2.0 * alpha] + [1.0] * L
-    col_scale: list = [None] * Ls
-    col_record: list = [None] * Ls
-    if not homogeneous:
-        cs = np.ones(src_widths[1])
-        cs[: m * d0 + mc] = 1.0 / (alpha * act.dphi0)
-        col_scale[1] = cs
-        col_record[1] = [m * d0 + mc, 1.0 / (alpha * act.dphi0), 1.0]
-    spec = SourceSpec(src_widths, (act,) * L, (True,) + (False,) * L, dist, int(ss.entropy),
-                      tuple(ss.spawn_key), tuple(weight_scale), (2.0,) + (1.0,) * L,
-                      tuple(col_scale))
+
+    def make_spec(alpha):
+        """The source for a linear-regime scale ``alpha`` (only its first two layers
+        depend on it) and the record of its column scales."""
+        # First layer U[-2, 2] (weights and biases), as in the paper's code: products of a
+        # first- and a second-layer weight then cover [-2, 2], leaving room around |w| <= 1.
+        weight_scale = [2.0 * alpha] + [1.0] * L
+        col_scale: list = [None] * Ls
+        col_record: list = [None] * Ls
+        if not homogeneous:
+            cs = np.ones(src_widths[1])
+            cs[: m * d0 + mc] = 1.0 / (alpha * act.dphi0)
+            col_scale[1] = cs
+            col_record[1] = [m * d0 + mc, 1.0 / (alpha * act.dphi0), 1.0]
+        return (SourceSpec(src_widths, (act,) * L, (True,) + (False,) * L, dist,
+                           int(ss.entropy), tuple(ss.spawn_key), tuple(weight_scale),
+                           (2.0,) + (1.0,) * L, tuple(col_scale)), col_record)
+
+    alpha_given = alpha is not None
+    if alpha is None:
+        alpha = default_alpha(act, eps, k1, max(widths))
+    spec, col_record = make_spec(alpha)
     # memory: kept entries (value, index, row during assembly) and per-block temporaries;
     # here for target layers 2..L, again for layer 1 once its needed copies are known
     later = sum(src_widths[l + 2] * (widths[l] + 1) for l in range(1, L))
@@ -374,28 +416,10 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     t_start = time.perf_counter()
     errors: dict = {}
 
-    # ---- source layer 1: univariate and bias neurons
-    n1 = src_widths[1]
-    with timer("draw"):
-        u = np.empty(m * d0)
-        cb = np.empty(mc + m)
-        for r0, W, bias in spec.iter_blocks(0, threads):
-            rr = np.arange(r0, r0 + W.shape[0])
-            uni = rr < m * d0
-            u[rr[uni]] = W[uni.nonzero()[0], rr[uni] // m]
-            cb[rr[~uni] - m * d0] = bias[~uni]
-    phic = act(cb)
-    slope = act.slope_neg if homogeneous else 0.0
-    gain = 1.0 / (1.0 + slope) if homogeneous else 1.0
     # problems above this error get a second attempt (see solve_with_retry)
     tol = eps / (2.0 * L * max(widths))
-    layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
-                            else act.dphi0, tol=tol, orders=FIRST_LAYER_ORDERS, first="fine",
-                            first_values=max(1, max_values - FIRST_LAYER_SAVING))
-    # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
-    bias_idx = mc + np.flatnonzero(cb[mc:] > 0.0 if homogeneous else phic[mc:] != 0.0)
-    coarse_cols = m * d0 + np.arange(mc)
-    vpp = [layer.values_per_problem]
+    slope = act.slope_neg if homogeneous else 0.0
+    vpp: list = []
 
     def targets_for(l, r):
         """Target weights (R, d_in), biases (R,) and constant flags of rows ``r`` of
@@ -484,7 +508,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         d_in = widths[l]
         widx = np.arange(d_in)[:, None] * c + np.arange(cw)[None, :]
         bcols = c * d_in + np.arange(c)
-        vpp.insert(1, kl)
+        vpp.insert(0, kl)
         e_w = np.full((rows_out, d_in), np.nan)
         braw = np.zeros((rows_out, c))
         read = np.zeros(cols_in, dtype=bool)
@@ -521,16 +545,44 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         read[c * d_in:] = True                 # constant neurons feed the biases
         needed[l - 1] = read
 
+    # the read copies' errors (one row each, one column per input and sign) reach the
+    # output through the later layers' kept weights
+    amps[0] = amplification
+    reads[0] = int(np.count_nonzero(needed[0][:src_widths[2] if L == 1 else c * widths[1]]))
+    if refine and not alpha_given:
+        # the tangent remainder of each read copy reaches the output the same way: keep
+        # its term within REMAINDER_SHARE of eps
+        lowest = alpha * COARSE_ALPHA_FRACTION if mc else 0.0
+        alpha = min(alpha, max(lowest, alpha_for_remainder(
+            act, REMAINDER_SHARE * eps / (amplification * np.sqrt(max(reads[0], 1))), k1)))
+        spec, col_record = make_spec(alpha)
+
+    # ---- source layer 1: univariate and bias neurons
+    n1 = src_widths[1]
+    with timer("draw"):
+        u = np.empty(m * d0)
+        cb = np.empty(mc + m)
+        for r0, W, bias in spec.iter_blocks(0, threads):
+            rr = np.arange(r0, r0 + W.shape[0])
+            uni = rr < m * d0
+            u[rr[uni]] = W[uni.nonzero()[0], rr[uni] // m]
+            cb[rr[~uni] - m * d0] = bias[~uni]
+    phic = act(cb)
+    gain = 1.0 / (1.0 + slope) if homogeneous else 1.0
+    layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
+                            else act.dphi0, tol=tol, orders=FIRST_LAYER_ORDERS, first="fine",
+                            first_values=max(1, max_values - FIRST_LAYER_SAVING))
+    # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
+    bias_idx = mc + np.flatnonzero(cb[mc:] > 0.0 if homogeneous else phic[mc:] != 0.0)
+    coarse_cols = m * d0 + np.arange(mc)
+    vpp.insert(0, layer.values_per_problem)
+
     # ---- source layer 2 (target layer 1): univariate and bias neurons, forwards
     rows_out, cols_in = src_widths[2], src_widths[1]
     d_in = d0
     # memory of what this pass keeps, now that the needed copies are known: about 32
     # bytes per kept entry at the peak (measured 31 for 784-300-100-10 at n = 75), the
     # error arrays, and the per-batch temporaries
-    # the read copies' errors (one row each, one column per input and sign) reach the
-    # output through the later layers' kept weights
-    amps[0] = amplification
-    reads[0] = int(np.count_nonzero(needed[0][:rows_out if L == 1 else c * widths[1]]))
     refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
                                 2 * d0 if homogeneous else d0)
     layer.refine_tol, layer.refine_values = refine_tols[0][0], refine_values
