@@ -811,3 +811,21 @@ def test_burkholz_refine_lowers_the_linear_regime_scale_to_the_remainder_share(a
     for a, b in zip(t.weights, again.weights, strict=True):
         assert np.array_equal(a.toarray(), b.toarray())
     assert np.array_equal(t.network().dense().weights[1], again.network().dense().weights[1])
+
+
+def test_refined_tickets_are_bit_identical_across_threads():
+    """The refinement (norm estimates, finer windows, widened first attempts, a lowered
+    alpha) depends on nothing but the seed."""
+    for activation in ("relu", "tanh"):
+        target = random_target([12, 6, 4, 3], norm="max", bias=True, seed=2,
+                               activation=activation)
+        a, b = (burkholz(target, eps=0.002, delta=0.1, seed=1, n=10, threads=th)
+                for th in (1, 2))
+        plain = burkholz(target, eps=0.002, delta=0.1, seed=1, n=10, refine=False)
+        assert any(not np.array_equal(a.errors[k], plain.errors[k], equal_nan=True)
+                   for k in a.errors)                   # the refinement acted
+        for wa, wb in zip(a.weights, b.weights, strict=True):
+            assert np.array_equal(wa.data, wb.data) and np.array_equal(wa.indices, wb.indices)
+        assert all(np.array_equal(a.errors[k], b.errors[k], equal_nan=True) for k in a.errors)
+        assert a.params["alpha"] == b.params["alpha"]
+        assert a.params["refine_tols"] == b.params["refine_tols"]
