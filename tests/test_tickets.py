@@ -215,6 +215,30 @@ def test_save_load_roundtrip(tmp_path, ticket):
         assert np.array_equal(p, q)
     for k in ticket.errors:
         assert np.array_equal(back.errors[k], ticket.errors[k], equal_nan=True)
+    # the kept values are not stored but redrawn from the seed, bit for bit
+    with np.load(path) as z:
+        assert not any(name.endswith("_data") for name in z.files)
+    for a, b in zip(back.weights, ticket.weights, strict=True):
+        assert np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data)
+
+
+def test_load_reads_tickets_that_stored_their_values(tmp_path):
+    """Files of the first format (kept values stored) still load, values as stored."""
+    import json
+
+    t = _build("relu", n=6)
+    t.save(tmp_path / "new.npz")
+    with np.load(tmp_path / "new.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(bytes(arrays["header"]).decode())
+    header["format"] = "slth-ticket-1"
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    for l, w in enumerate(t.weights):
+        arrays[f"w{l}_data"] = w.data * 0.5             # as stored, not redrawn
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    back = load(tmp_path / "old.npz")
+    for a, b in zip(back.weights, t.weights, strict=True):
+        assert np.array_equal(a.data, b.data * 0.5)
 
 
 def test_source_spec_refuses_over_memory():
@@ -829,3 +853,24 @@ def test_refined_tickets_are_bit_identical_across_threads():
         assert all(np.array_equal(a.errors[k], b.errors[k], equal_nan=True) for k in a.errors)
         assert a.params["alpha"] == b.params["alpha"]
         assert a.params["refine_tols"] == b.params["refine_tols"]
+
+
+@pytest.mark.parametrize("budget", [1, 1 << 26])
+def test_kept_values_are_the_source_values_batch_by_batch(budget, monkeypatch):
+    """Redrawn kept values equal the dense source at the kept positions, whether the
+    rows are drawn one block at a time or all at once (empty rows and blocks too)."""
+    from scipy import sparse
+
+    from slth.tickets import ticket as ticket_module
+
+    monkeypatch.setattr(ticket_module, "REDRAW_BYTES", budget)
+    spec = SourceSpec((3000, 2000, 7), (), (False, False), "normal", 11)
+    rng = np.random.default_rng(0)
+    for l in range(2):
+        dense = spec.layer(l)[0]
+        mask = rng.random(dense.shape) < 0.05
+        mask[: dense.shape[0] // 3] = False              # whole blocks without a kept entry
+        kept = sparse.csr_matrix(np.where(mask, dense, 0.0))
+        got = ticket_module.kept_values(spec, l, kept.indices, kept.indptr, threads=2)
+        assert np.array_equal(got, kept.data)
+    assert spec.block_rows(0) < 600                      # several blocks in layer 0

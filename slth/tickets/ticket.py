@@ -449,7 +449,9 @@ class Ticket:
     def save(self, path: str | os.PathLike) -> None:
         """Write the ticket to a ``.npz`` file with a small JSON header.
 
-        The source itself is not stored: it is regenerated from the seed.
+        The source itself is not stored: it is regenerated from the seed. Neither are the
+        kept weights' values, which are source values (a ticket only prunes): only their
+        positions, and :func:`load` redraws the values (:func:`kept_values`).
         """
         arrays: dict[str, np.ndarray] = {}
         t = self.target
@@ -459,14 +461,13 @@ class Ticket:
                 arrays[f"target_b{l}"] = b
         for l, (w, b, m) in enumerate(zip(self.weights, self.biases, self.bias_masks,
                                           strict=True)):
-            arrays[f"w{l}_data"], arrays[f"w{l}_indices"] = w.data, w.indices
-            arrays[f"w{l}_indptr"] = w.indptr
+            arrays[f"w{l}_indices"], arrays[f"w{l}_indptr"] = w.indices, w.indptr
             if b is not None:
                 arrays[f"b{l}"], arrays[f"bm{l}"] = b, m
         for k, v in self.errors.items():
             arrays[f"err_{k}"] = v
         header = {
-            "format": "slth-ticket-1",
+            "format": "slth-ticket-2",
             "target_activations": [activation_to_json(a) for a in t.activations],
             "target_bias": [b is not None for b in t.biases],
             "spec": self.spec.to_json(),
@@ -492,13 +493,53 @@ def _jsonable(obj):
     return obj
 
 
+#: Bytes of source rows that :func:`kept_values` draws at once (whole drawing blocks).
+REDRAW_BYTES = 1 << 26
+
+
+def kept_values(spec: SourceSpec, l: int, indices, indptr,
+                threads: int | None = None) -> NDArray[np.float64]:
+    """The source values of layer ``l`` at the kept positions (CSR ``indices``,
+    ``indptr``), redrawn from the seed.
+
+    Rows with a kept entry are drawn (:meth:`SourceSpec.draw_rows`) a few drawing blocks
+    at a time, about :data:`REDRAW_BYTES` of rows, so a layer of billions of source
+    parameters is never held whole.
+
+    Examples
+    --------
+    >>> spec = SourceSpec((6, 4), (), (False,), "uniform", 3)
+    >>> w = spec.layer(0)[0]
+    >>> kept = sparse.csr_matrix(w * (np.abs(w) > 0.5))
+    >>> bool(np.array_equal(kept_values(spec, 0, kept.indices, kept.indptr), kept.data))
+    True
+    """
+    indices = np.asarray(indices)
+    indptr = np.asarray(indptr, dtype=np.int64)
+    out = np.empty(indices.size)
+    counts = np.diff(indptr)
+    rows = np.flatnonzero(counts)
+    if not rows.size:
+        return out
+    rows_per_block = spec.block_rows(l)
+    starts = np.flatnonzero(np.diff(rows // rows_per_block, prepend=-1))
+    per = max(1, REDRAW_BYTES // (8 * spec.shape(l)[1] * rows_per_block))
+    ends = np.append(starts[per::per], rows.size)
+    for lo, hi in zip(starts[::per], ends, strict=True):
+        r = rows[lo:hi]
+        w = spec.draw_rows(l, r, threads)
+        a, b = indptr[r[0]], indptr[r[-1] + 1]
+        out[a:b] = w[np.repeat(np.arange(r.size), counts[r]), indices[a:b]]
+    return out
+
+
 def load(path: str | os.PathLike) -> Ticket:
     """Read a ticket written by :meth:`Ticket.save`."""
     with np.load(path, allow_pickle=False) as z:
         if "header" not in z:
             raise ValueError(f"path: {os.fspath(path)!r} is not a saved slth ticket")
         header = json.loads(bytes(z["header"]).decode())
-        if header.get("format") != "slth-ticket-1":
+        if header.get("format") not in ("slth-ticket-1", "slth-ticket-2"):
             raise ValueError(f"path: unknown ticket format {header.get('format')!r}")
         s = header["spec"]
         acts = tuple(_activation_from_json(a) for a in s["activations"])
@@ -513,9 +554,11 @@ def load(path: str | os.PathLike) -> Ticket:
                      [_activation_from_json(a) for a in header["target_activations"]])
         weights, biases, bmasks = [], [], []
         for l in range(spec.depth):
-            shape = spec.shape(l)
-            weights.append(sparse.csr_matrix(
-                (z[f"w{l}_data"], z[f"w{l}_indices"], z[f"w{l}_indptr"]), shape=shape))
+            indices, indptr = z[f"w{l}_indices"], z[f"w{l}_indptr"]
+            # slth-ticket-1 stored the values; since then they are redrawn
+            data = (z[f"w{l}_data"] if f"w{l}_data" in z.files
+                    else kept_values(spec, l, indices, indptr))
+            weights.append(sparse.csr_matrix((data, indices, indptr), shape=spec.shape(l)))
             biases.append(z[f"b{l}"] if spec.bias[l] else None)
             bmasks.append(z[f"bm{l}"] if spec.bias[l] else None)
         errors = {k: z[f"err_{k}"] for k in header["errors"]}
