@@ -518,6 +518,23 @@ def test_greedy_window_matches_naive_loops(seed, order):
         assert err[r] == pytest.approx(e, abs=1e-12)
 
 
+def _select_windows(values, valid, targets, k, order):
+    """The greedy part, window, window validity and residual of every row
+    (kernels.greedy_window_row, one row at a time)."""
+    from slth.rss import kernels
+
+    m, kall = values.shape
+    greedy = np.zeros((m, kall), bool)
+    window = np.zeros((m, k), np.int64)
+    ok = np.zeros((m, k), bool)
+    resid = np.empty(m)
+    cls, top, keys = np.empty(kall, np.int8), np.empty(kall + 1, np.int64), np.empty(2 * kall + 2)
+    for r in range(m):
+        resid[r] = kernels.greedy_window_row(values[r], valid[r], targets[r], k, order,
+                                             greedy[r], window[r], ok[r], cls, top, keys)
+    return greedy, window, ok, resid
+
+
 @pytest.mark.parametrize("order", ["largest", "smallest", "first", "fine"])
 def test_fused_window_solve_is_the_two_steps_apart(order):
     """greedy_window_solve (selection and exact window in one kernel) gives bit for bit
@@ -532,12 +549,8 @@ def test_fused_window_solve_is_the_two_steps_apart(order):
     valid[:50, 10:] = False                        # short rows: padded windows
     targets = rng.uniform(-2.0, 2.0, m)
     targets[50:60] = 0.0
-    greedy = np.zeros((m, kall), bool)
-    window = np.zeros((m, k), np.int64)
-    ok = np.zeros((m, k), bool)
-    resid = np.empty(m)
-    kernels.greedy_window_select(values, valid, targets, k, WINDOW_ORDERS[order], greedy,
-                                 window, ok, resid)
+    greedy, window, ok, resid = _select_windows(values, valid, targets, k,
+                                                WINDOW_ORDERS[order])
     wmask, _ = solve_problems(np.take_along_axis(values, window, axis=1), resid, ok)
     rr, tt = np.nonzero(wmask & ok)
     greedy[rr, window[rr, tt]] = True
@@ -565,12 +578,8 @@ def test_fine_window_selection_matches_sorting(seed):
     targets = rng.normal(0.0, 1.0, m)
     targets[10:12] = 0.0
     for k in (3, 6, 11):
-        greedy = np.zeros((m, kall), bool)
-        window = np.zeros((m, k), np.int64)
-        ok = np.zeros((m, k), bool)
-        resid = np.empty(m)
-        kernels.greedy_window_select(values, valid, targets, k, kernels.WINDOW_FINE, greedy,
-                                     window, ok, resid)
+        greedy, window, ok, resid = _select_windows(values, valid, targets, k,
+                                                    kernels.WINDOW_FINE)
         for r in range(m):
             chosen, win = fine_window(values[r], valid[r], targets[r], k)
             assert np.flatnonzero(greedy[r]).tolist() == sorted(chosen)

@@ -672,7 +672,7 @@ def masked_row_sums(values, masks, out):
         out[r] = total
 
 
-#: Window orders of :func:`greedy_window_select`: remaining values by decreasing magnitude,
+#: Window orders of :func:`greedy_window_row`: remaining values by decreasing magnitude,
 #: by increasing magnitude, or in index order; or the smallest magnitudes set aside
 #: before a first-fit greedy part (:func:`_fine_row`).
 WINDOW_LARGEST, WINDOW_SMALLEST, WINDOW_FIRST, WINDOW_FINE = 0, 1, 2, 3
@@ -707,7 +707,7 @@ def _select_top(row, cls, want, key_sign, cap, out):
     return n
 
 
-#: candidate classes in :func:`greedy_window_select`
+#: candidate classes in :func:`greedy_window_row`
 _INVALID, _SAME, _OTHER, _TAKEN = 0, 1, 2, 3
 
 #: largest values of the target's sign first kept in order for the greedy part (more
@@ -796,11 +796,21 @@ def _fine_row(row, valid, t, k, greedy, window, window_ok, keys, idx):
 
 
 @kernel
-def _select_row(row, valid, t, k, order, greedy, window, window_ok, cls, top, keys):
-    """The selection of :func:`greedy_window_select` for one row; returns the residual.
+def greedy_window_row(row, valid, t, k, order, greedy, window, window_ok, cls, top, keys):
+    """One row: a greedy prefix on the target's sign, then a window for an exact search.
 
-    ``greedy`` (len(row)) must be all False and ``window_ok`` (k) all False on entry;
-    ``cls``, ``top`` and ``keys`` are work arrays of ``len(row)``, ``len(row) + 1`` and
+    Valid values of the target's sign are taken largest first (ties by index) while
+    their sum stays within ``|t|`` (``greedy``); returns what remains. ``window`` (k
+    entries) holds ``(k + 1) // 2`` of the remaining values of the target's sign, then
+    ``k // 2`` valid values of the other sign (or zero); ``order`` picks them: the
+    largest magnitudes (:data:`WINDOW_LARGEST`), the smallest (:data:`WINDOW_SMALLEST`),
+    ties by index, or the first ones (:data:`WINDOW_FIRST`). :data:`WINDOW_FINE` sets
+    the window aside first and fits the greedy part around it (:func:`_fine_row`).
+    ``window_ok`` is False for padding. Large values reach far; small ones, or a mix,
+    resolve a small residual finely.
+
+    ``greedy`` (len(row)) and ``window_ok`` (k) must be all False on entry; ``cls``,
+    ``top`` and ``keys`` are work arrays of ``len(row)``, ``len(row) + 1`` and
     ``2 len(row) + 2`` entries.
     """
     if order == WINDOW_FINE:
@@ -850,33 +860,6 @@ def _select_row(row, valid, t, k, order, greedy, window, window_ok, cls, top, ke
     return t - acc
 
 
-@parallel_kernel
-def greedy_window_select(values, valid, targets, k, order, greedy, window, window_ok, resid):
-    """Per row: a greedy prefix on the target's sign, then a window for an exact search.
-
-    Valid values of the target's sign are taken largest first (ties by index) while
-    their sum stays within ``|target|`` (``greedy``); ``resid`` is what remains.
-    ``window`` (k entries) holds ``(k + 1) // 2`` of the remaining values of the
-    target's sign, then ``k // 2`` valid values of the other sign (or zero); ``order``
-    picks them: the largest magnitudes (:data:`WINDOW_LARGEST`), the smallest
-    (:data:`WINDOW_SMALLEST`), ties by index, or the first ones (:data:`WINDOW_FIRST`).
-    :data:`WINDOW_FINE` sets the window aside first and fits the greedy part around it
-    (:func:`_fine_row`). ``window_ok`` is False for padding. Large values reach far;
-    small ones, or a mix, resolve a small residual finely. ``greedy`` and ``window_ok``
-    must be all False on entry.
-    """
-    m, kall = values.shape
-    chunk = 64
-    for c in prange((m + chunk - 1) // chunk):
-        # work arrays once per chunk of rows
-        cls = np.empty(kall, np.int8)
-        top = np.empty(kall + 1, np.int64)
-        keys = np.empty(2 * kall + 2)
-        for r in range(c * chunk, min(m, (c + 1) * chunk)):
-            resid[r] = _select_row(values[r], valid[r], targets[r], k, order, greedy[r],
-                                   window[r], window_ok[r], cls, top, keys)
-
-
 @kernel
 def window_work(kall, k):
     """Work arrays of :func:`window_solve_row` for rows of ``kall`` values, windows of k."""
@@ -889,7 +872,7 @@ def window_work(kall, k):
 
 @kernel
 def window_solve_row(row, valid, t, k, order, mask, work):
-    """:func:`_select_row`, then the window's valid values, in window order, solved exactly
+    """:func:`greedy_window_row`, then the window's valid values, in window order, solved exactly
     against the residual by :func:`solve_one` (as :func:`solve_rows` would solve them).
 
     ``mask`` (all False on entry) receives the greedy part and the chosen window values;
@@ -898,7 +881,7 @@ def window_solve_row(row, valid, t, k, order, mask, work):
     """
     cls, top, keys, window, window_ok, packed, at, a_work, a_flags, b_work, b_flags = work
     window_ok[:] = False
-    resid = _select_row(row, valid, t, k, order, mask, window, window_ok, cls, top, keys)
+    resid = greedy_window_row(row, valid, t, k, order, mask, window, window_ok, cls, top, keys)
     n = 0
     for q in range(k):
         if window_ok[q]:
@@ -918,9 +901,8 @@ def window_solve_row(row, valid, t, k, order, mask, work):
 
 @parallel_kernel
 def greedy_window_solve(values, valid, targets, k, order, masks, errors):
-    """:func:`greedy_window_select`, then the window solved exactly, in one pass per row
-    (:func:`window_solve_row`): the same masks and errors as the two steps apart,
-    without their intermediate arrays. ``masks`` must be all False on entry.
+    """Per row, :func:`greedy_window_row`, then the window solved exactly
+    (:func:`window_solve_row`), in one pass. ``masks`` must be all False on entry.
     """
     m, kall = values.shape
     chunk = 64

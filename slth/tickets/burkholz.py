@@ -579,15 +579,16 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     coarse_cols = m * d0 + np.arange(mc)
     vpp.insert(0, layer.values_per_problem)
 
+    refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
+                                2 * d0 if homogeneous else d0)
+    layer.refine_tol, layer.refine_values = refine_tols[0][0], refine_values
+
     # ---- source layer 2 (target layer 1): univariate and bias neurons, forwards
     rows_out, cols_in = src_widths[2], src_widths[1]
     d_in = d0
     # memory of what this pass keeps, now that the needed copies are known: about 32
     # bytes per kept entry at the peak (measured 31 for 784-300-100-10 at n = 75), the
     # error arrays, and the per-batch temporaries
-    refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
-                                2 * d0 if homogeneous else d0)
-    layer.refine_tol, layer.refine_values = refine_tols[0][0], refine_values
     first_problems = int(needed[0].sum()) * (2 * d0 + 1 if homogeneous else d0 + 1)
     check_memory(first_problems * k1 * 0.5 * 32 + 16 * rows_out * d0
                  + 8 * 4 * (1 << 20) * k1,
