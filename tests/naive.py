@@ -6,6 +6,7 @@ Brute force over all 2^n subsets, used to check the exact solvers for small n.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -208,3 +209,89 @@ def index_order_errors(values, masks, targets):
     """``|target - sum of the chosen values|`` per row, added left to right in plain Python."""
     return np.array([abs(t - sum(v for v, chosen in zip(row, mrow, strict=True) if chosen))
                      for row, mrow, t in zip(values, masks, targets, strict=True)])
+
+
+def k_tree(values, sizes, b: int, target: float, levels: int = 3):
+    """The k-tree search of ``kernels.tree_search`` with plain Python lists and sorting.
+
+    Leaf q holds ``values[q b : q b + sizes[q]]``; every list is a sorted list of (sum,
+    positions). Returns the chosen positions.
+    """
+    leaves = 2 ** levels
+    keep = (5 << b) // 4
+    cap = 2 * keep
+    mean, var = [0.0] * (2 * leaves), [0.0] * (2 * leaves)
+    lists = []
+    for q in range(leaves):
+        pos = list(range(q * b, q * b + sizes[q]))
+        sums = []
+        for r in range(len(pos) + 1):
+            for sub in itertools.combinations(pos, r):
+                s = 0.0
+                for j in sub:
+                    s += values[j]
+                sums.append((s, sub))
+        lists.append(sorted(sums, key=lambda x: x[0]))
+        s1 = s2 = 0.0
+        for j in pos:
+            s1 += values[j]
+            s2 += values[j] * values[j]
+        mean[leaves + q], var[leaves + q] = 0.5 * s1, 0.25 * s2
+    for h in range(leaves - 1, 0, -1):
+        mean[h] = mean[2 * h] + mean[2 * h + 1]
+        var[h] = var[2 * h] + var[2 * h + 1]
+    tgt = [0.0] * (2 * leaves)
+    tgt[1] = target
+    for h in range(1, leaves):
+        v_sum = var[2 * h] + var[2 * h + 1]
+        share = (tgt[h] - mean[h]) * (var[2 * h] / v_sum) if v_sum > 0 else 0.0
+        tgt[2 * h] = mean[2 * h] + share
+        tgt[2 * h + 1] = tgt[h] - tgt[2 * h]
+    widths = [0.0] * leaves
+    nodes = leaves
+    while nodes > 2:
+        half = nodes // 2
+        merged, new_widths = [], []
+        for p in range(half):
+            h = half + p
+            a, c = lists[2 * p], lists[2 * p + 1]
+            if nodes == leaves:
+                dens = (len(a) * len(c) * math.exp(-(tgt[h] - mean[h]) ** 2 / (2 * var[h]))
+                        / math.sqrt(2 * math.pi * var[h]) if var[h] > 0 else 0.0)
+            else:
+                dens = len(a) * len(c) / max(widths[2 * p], widths[2 * p + 1])
+            w = keep / dens if dens > 0 else math.inf
+            lo, hi = tgt[h] - 0.5 * w, tgt[h] + 0.5 * w
+            pairs = [(x + y, sx + sy) for x, sx in a for y, sy in c if lo <= x + y <= hi]
+            pairs = pairs[:cap]               # the first ones in (a, c) order
+            if pairs:
+                lo = max(lo, min(x for x, _ in pairs))
+                hi = min(hi, max(x for x, _ in pairs))
+            n = len(pairs)
+            new_widths.append(min(w, (hi - lo) * (n + 1) / (n - 1)) if n > 1 else w)
+            merged.append(sorted(pairs, key=lambda x: x[0]))
+        lists, widths, nodes = merged, new_widths, half
+    if not lists[0] or not lists[1]:
+        return []
+    best = min(((abs(x + y - target), sx + sy) for x, sx in lists[0] for y, sy in lists[1]),
+               key=lambda e: e[0])
+    return sorted(best[1])
+
+
+def tree_window(values, valid, target: float, k: int):
+    """The ``"tree"`` window order by loops: the fine greedy part and window
+    (:func:`fine_window`), the window dealt in turn to 8 leaves of ``k // 8`` values, and
+    :func:`k_tree`. Returns the mask and its error."""
+    values = np.asarray(values, dtype=np.float64)
+    chosen, window = fine_window(values, valid, target, k)
+    resid = target - sum(values[j] for j in sorted(chosen))
+    b = k // 8
+    leaves = [[] for _ in range(8)]
+    for q, j in enumerate(window):
+        leaves[q % 8].append(j)
+    packed = [j for leaf in leaves for j in leaf + [None] * (b - len(leaf))]
+    picked = k_tree([0.0 if j is None else values[j] for j in packed],
+                    [len(leaf) for leaf in leaves], b, resid)
+    mask = np.zeros(values.size, dtype=bool)
+    mask[chosen + [packed[p] for p in picked]] = True
+    return mask, abs(target - sum(values[j] for j in np.flatnonzero(mask)))

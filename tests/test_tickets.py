@@ -604,6 +604,100 @@ def test_fine_window_needs_fewer_values():
         assert np.quantile(fine, q) < np.quantile(prefix, q)
 
 
+@pytest.mark.parametrize("k", [16, 24, 32])
+@pytest.mark.parametrize("seed", range(3))
+def test_tree_window_matches_naive_k_tree(seed, k):
+    """The "tree" order (fine selection, values dealt to 8 leaves, k-tree search) equals
+    a plain-Python k-tree (tests/naive.py) row by row, padded windows included; its
+    recorded error is the achieved one, and never below the best subset (brute force)."""
+    from naive import tree_window
+
+    from slth.tickets.pensia import solve_greedy_window
+
+    rng = np.random.default_rng(seed)
+    m, kall = 30, 40
+    values = rng.uniform(-1, 1, (m, kall)) * rng.uniform(0, 2, (m, kall))
+    valid = rng.random(values.shape) < 0.9
+    valid[:6, 12:] = False                        # fewer valid values than the window
+    targets = rng.uniform(-1.5, 1.5, m)
+    targets[6] = 0.0
+    masks, err = solve_greedy_window(values, valid, targets, k, {}, "tree")
+    assert not (masks & ~valid).any()
+    np.testing.assert_array_equal(err, index_order_errors(values, masks, targets))
+    for r in range(m):
+        mask, e = tree_window(values[r], valid[r], targets[r], k)
+        assert np.array_equal(mask, masks[r]) and e == err[r]
+    for r in range(6):
+        assert err[r] >= best_subset_error(values[r, valid[r]], targets[r]) - 1e-15
+
+
+def test_tree_window_beats_a_fine_window_of_22():
+    """On the first layer's problems (125 products of uniforms), a k-tree over 48 values
+    gets closer than an exact fine window of 22 values: the claim behind burkholz's
+    tree first attempt, checked with the kernels tested against brute force above."""
+    from slth.tickets.pensia import solve_greedy_window
+
+    rng = np.random.default_rng(0)
+    m, kall = 3000, 125
+    values = rng.uniform(-1, 1, (m, kall)) * rng.uniform(0, 2, (m, kall))
+    valid = np.ones(values.shape, bool)
+    targets = rng.uniform(-1, 1, m)
+    _, fine = solve_greedy_window(values, valid, targets, 22, {}, "fine")
+    _, tree = solve_greedy_window(values, valid, targets, 48, {}, "tree")
+    assert np.median(tree) < np.median(fine) / 2
+    assert np.quantile(tree, 0.9) < np.quantile(fine, 0.9)
+
+
+@pytest.mark.parametrize("k", [0, 12, 72, 2.5])
+def test_tree_window_refuses_bad_sizes(k):
+    from slth.tickets.pensia import solve_greedy_window
+
+    v = np.ones((1, 80))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        solve_greedy_window(v, v > 0, np.zeros(1), k, {}, "tree")
+
+
+def test_burkholz_tree_first_attempt(monkeypatch):
+    """When the first layer's refinement tolerance calls for it, its first attempt is the
+    k-tree: the recorded errors are those of the dense masked source, the ticket only
+    prunes, is certified within eps, is the same on 1 and 2 threads, and its first-layer
+    errors are smaller than those of fine windows."""
+    import importlib
+
+    from slth import verify
+
+    bmod = importlib.import_module("slth.tickets.burkholz")
+    target = random_target([3, 4, 2], norm="max", bias=True, seed=5)
+    fine = burkholz(target, eps=0.01, delta=0.1, seed=6, n=75)
+    assert fine.params["first_attempt"] == "fine"
+    monkeypatch.setattr(bmod, "TREE_BELOW", np.inf)
+    t, again = (burkholz(target, eps=0.01, delta=0.1, seed=6, n=75, threads=th)
+                for th in (1, 2))
+    assert t.params["first_attempt"] == "tree"
+    for wa, wb in zip(t.weights, again.weights, strict=True):
+        assert np.array_equal(wa.data, wb.data) and np.array_equal(wa.indices, wb.indices)
+    assert all(np.array_equal(t.errors[k], again.errors[k], equal_nan=True) for k in t.errors)
+    src, pruned = t.source, t.network().dense()
+    for p_, m_, q_ in zip(src.parameters(), t.masks, pruned.parameters(), strict=True):
+        assert np.array_equal(p_ * m_, q_)
+    m, c = t.params["block"], t.params["copies"]
+    U, V = pruned.weights[0], pruned.weights[1]
+    rows = np.flatnonzero(np.isfinite(t.errors["layer1_pos"][:, 0]))
+    effective = np.zeros((2, rows.size, 3))
+    for a, r in enumerate(rows):
+        for s_ in np.flatnonzero(V[r, :3 * m]):
+            i = s_ // m
+            effective[int(U[s_, i] < 0), a, i] += V[r, s_] * U[s_, i]
+    W = target.weights[0][rows // c]
+    for side, key in enumerate(("layer1_pos", "layer1_neg")):
+        np.testing.assert_allclose(np.abs(effective[side] - W), t.errors[key][rows],
+                                   atol=1e-14)
+        tree_err, fine_err = (x.errors[key][np.isfinite(x.errors[key])] for x in (t, fine))
+        assert np.median(tree_err) < np.median(fine_err)
+    report = verify.check(t)
+    assert report.ok and report.empirical <= report.certified <= 0.01
+
+
 @pytest.mark.parametrize("first", [None, "fine"])
 def test_problems_solved_exactly_over_all_values_are_not_retried(first, monkeypatch):
     """A first attempt that already saw every valid candidate is optimal (brute force);
@@ -676,7 +770,7 @@ def test_greedy_window_rejects_an_unknown_order():
     from slth.tickets.pensia import solve_greedy_window
 
     with pytest.raises(ValueError, match="order must be one of 'largest', 'smallest', "
-                                         "'first', 'fine'; got 'middle'"):
+                                         "'first', 'fine', 'tree'; got 'middle'"):
         solve_greedy_window(np.ones((1, 3)), np.ones((1, 3), bool), np.ones(1), 2, {},
                             "middle")
 

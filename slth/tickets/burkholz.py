@@ -118,6 +118,31 @@ BIAS_EXTRA_VALUES = 4
 #: that prefix alone.
 FIRST_LAYER_SAVING = 2
 
+#: Values of the first layer's first attempt when its refinement tolerance is below
+#: :data:`TREE_BELOW` and its problems have at least :data:`TREE_MIN_CANDIDATES`
+#: candidates: a k-tree search (:func:`slth.rss.kernels.tree_search`, 8 lists of 6
+#: values) after the greedy part of a fine window. On 20,000 problems like those of a
+#: 784-300-100-10 ticket (125 products of uniforms, one thread, in one process), with
+#: the refinement up to 28 values, per problem:
+#:
+#: ===========  ===================  ====================  ===================
+#: tolerance    fine window of 20    fine window of 22     k-tree of 48
+#: ===========  ===================  ====================  ===================
+#: 1e-7         36.5 us, rms 4.8e-8  32.7 us, rms 4.2e-8   19.6 us, rms 2.7e-8
+#: 3e-7         19.5 us, rms 1.3e-7  23.6 us, rms 8.2e-8   17.9 us, rms 3.6e-8
+#: 5e-7         16.1 us, rms 1.9e-7  22.7 us, rms 1.0e-7   18.0 us, rms 3.8e-8
+#: 1e-6         13.6 us, rms 2.7e-7  21.7 us, rms 1.3e-7   17.9 us, rms 4.2e-8
+#: ===========  ===================  ====================  ===================
+TREE_VALUES = 48
+
+#: Refinement tolerance below which the first layer starts with the k-tree (see
+#: :data:`TREE_VALUES`); above it, a fine window of ``max_values - 2`` is cheaper.
+TREE_BELOW = 4e-7
+
+#: Fewer candidates than this: the first attempt is a fine window (the k-tree needs
+#: many more values than the window, taken from the smallest magnitudes).
+TREE_MIN_CANDIDATES = 2 * TREE_VALUES
+
 #: Window orders of the further attempts in the first layer: the fine window's few
 #: failures (its greedy part leaves a residual at the edge of the window's sums) are
 #: resolved by a window of other values, the first ones and then the largest.
@@ -279,16 +304,18 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     max_values : int
         Values of the exact part of a subset-sum problem. In the first layer, the first
         attempt is a ``"fine"`` window of ``max_values - 2`` values (greedy around the
-        smallest magnitudes, :func:`slth.tickets.pensia.solve_greedy_window`), and
-        problems whose error exceeds ``eps / (2 L max(widths))`` get further windows of
-        ``max_values`` (:data:`FIRST_LAYER_ORDERS`). In the later layers, the first
-        attempt is a fine window of ``max_values`` of the ``copies_read`` copies, the
-        further windows are those of :data:`LATER_ORDERS`, and problems still above the
-        tolerance are solved exactly over the read copies, then over up to
+        smallest magnitudes, :func:`slth.tickets.pensia.solve_greedy_window`), and problems
+        whose error exceeds ``eps / (2 L max(widths))`` get further windows of
+        ``max_values`` (:data:`FIRST_LAYER_ORDERS`); where the refinement tolerance is below
+        :data:`TREE_BELOW` (large targets), the first attempt is a k-tree search over
+        :data:`TREE_VALUES` values instead (``params["first_attempt"]``). In the later
+        layers, the first attempt is a fine window of ``max_values`` of the ``copies_read``
+        copies, the further windows are those of :data:`LATER_ORDERS`, and problems still
+        above the tolerance are solved exactly over the read copies, then over up to
         :data:`LATER_REACH` more (at most :data:`LATER_EXHAUSTIVE` in all). Bias problems
         use ``max_values +`` :data:`BIAS_EXTRA_VALUES` values. The per-weight accuracy is
-        about ``2^-max_values``, and the cost of a problem about ``2^(max_values / 2)``.
-        The default 22 builds a 784-30-20-10 ticket in about 1.2 times the time of 20, with
+        about ``2^-max_values``, and the cost of a problem about ``2^(max_values / 2)``. The
+        default 22 builds a 784-30-20-10 ticket in about 1.2 times the time of 20, with
         first-layer errors half as large and a certified bound about three times smaller
         (0.0105 against 0.030).
     copies_read : int, optional
@@ -571,16 +598,19 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
             cb[rr[~uni] - m * d0] = bias[~uni]
     phic = act(cb)
     gain = 1.0 / (1.0 + slope) if homogeneous else 1.0
+    refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
+                                2 * d0 if homogeneous else d0)
+    tree = blk >= TREE_MIN_CANDIDATES and refine_tols[0][0] < TREE_BELOW
     layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
-                            else act.dphi0, tol=tol, orders=FIRST_LAYER_ORDERS, first="fine",
-                            first_values=max(1, max_values - FIRST_LAYER_SAVING))
+                            else act.dphi0, tol=tol, orders=FIRST_LAYER_ORDERS,
+                            first="tree" if tree else "fine",
+                            first_values=TREE_VALUES if tree
+                            else max(1, max_values - FIRST_LAYER_SAVING))
     # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
     bias_idx = mc + np.flatnonzero(cb[mc:] > 0.0 if homogeneous else phic[mc:] != 0.0)
     coarse_cols = m * d0 + np.arange(mc)
     vpp.insert(0, layer.values_per_problem)
 
-    refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
-                                2 * d0 if homogeneous else d0)
     layer.refine_tol, layer.refine_values = refine_tols[0][0], refine_values
 
     # ---- source layer 2 (target layer 1): univariate and bias neurons, forwards
@@ -705,6 +735,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         "construction": "burkholz", "eps": eps, "delta": delta, "n": n, "required_n": required,
         "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
         "max_values": max_values, "copies_read": cr, "refine": refine,
+        "first_attempt": "tree" if tree else "fine",
         "refine_tols": [list(t) for t in refine_tols] if refine else None,
         "values_per_problem": vpp, "block": m,
         "copies": c, "bias_neurons": m, "coarse_bias_neurons": mc,
