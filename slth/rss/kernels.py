@@ -980,17 +980,8 @@ def _sort_between(s, m, n, lo, hi, counts, key, out_s, out_m):
         out_s[p] = s[q]
         out_m[p] = m[q]
     for q in range(1, n):
-        x = out_s[q]
-        if out_s[q - 1] <= x:
-            continue
-        y = out_m[q]
-        p = q
-        while p > 0 and out_s[p - 1] > x:
-            out_s[p] = out_s[p - 1]
-            out_m[p] = out_m[p - 1]
-            p -= 1
-        out_s[p] = x
-        out_m[p] = y
+        if out_s[q - 1] > out_s[q]:
+            _keep_smallest(out_s, out_m, q, n, out_s[q], out_m[q])
 
 
 @kernel
