@@ -5,7 +5,8 @@ Usage::
     python benchmarks/bench_tickets.py [--quick] [--json] [--burkholz-n N]
 
 The depth-L+1 ticket at the theorem's width solves tens of millions of subset-sum
-problems for the large target (minutes, with a progress bar), once as by default and once
+problems for the large target (minutes, with a progress bar): as by default (a k-tree
+first layer), with ``first_layer="fine"`` (exact windows: slower, fewer kept entries) and
 with ``refine=False`` (no finer windows aimed at the certified bound). For each case: build
 time and its phases (drawing the source, solving the subset sums, assembling the sparse
 layers), verify time, source size, kept parameters,
@@ -142,6 +143,9 @@ def main(argv=None) -> int:
                                                 progress=False), verify_kw),
         _case(f"burkholz {label}", lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0,
                                                     max_bytes=max_bytes), verify_kw),
+        _case(f"burkholz {label} first_layer=fine",
+              lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0, max_bytes=max_bytes,
+                               first_layer="fine", progress=False), verify_kw),
         _case(f"burkholz {label} refine=False",
               lambda: burkholz(maxnorm, eps=eps, delta=0.01, seed=0, max_bytes=max_bytes,
                                refine=False, progress=False), verify_kw),

@@ -493,6 +493,13 @@ def test_retry_with_a_greedy_first_attempt(seed):
     assert not (masks & ~valid).any()
 
 
+@pytest.mark.parametrize("bad", ["wide", None, 3])
+def test_burkholz_refuses_an_unknown_first_layer(bad):
+    t = random_target([3, 4, 2], norm="max", bias=True, seed=2)
+    with pytest.raises((ValueError, TypeError), match="first_layer"):
+        burkholz(t, eps=0.1, delta=0.1, seed=2, n=8, first_layer=bad)
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "6"])
 def test_burkholz_refuses_bad_copies_read(bad):
     t = random_target([3, 4, 2], norm="max", bias=True, seed=2)
@@ -657,11 +664,11 @@ def test_tree_window_refuses_bad_sizes(k):
         solve_greedy_window(v, v > 0, np.zeros(1), k, {}, "tree")
 
 
-def test_burkholz_tree_first_attempt(monkeypatch):
-    """When the first layer's refinement tolerance calls for it, its first attempt is the
-    k-tree: the recorded errors are those of the dense masked source, the ticket only
-    prunes, is certified within eps, is the same on 1 and 2 threads, and its first-layer
-    errors are smaller than those of fine windows."""
+def test_burkholz_tree_first_layer(monkeypatch):
+    """A k-tree first layer: the recorded errors are those of the dense masked source,
+    the ticket only prunes, is certified within eps, is the same on 1 and 2 threads,
+    and its first-layer errors are smaller than those of fine windows. ``"auto"`` picks
+    it once the refinement tolerance is below TREE_BELOW."""
     import importlib
 
     from slth import verify
@@ -669,11 +676,14 @@ def test_burkholz_tree_first_attempt(monkeypatch):
     bmod = importlib.import_module("slth.tickets.burkholz")
     target = random_target([3, 4, 2], norm="max", bias=True, seed=5)
     fine = burkholz(target, eps=0.01, delta=0.1, seed=6, n=75)
-    assert fine.params["first_attempt"] == "fine"
+    assert fine.params["first_layer"] == "fine"            # auto: a loose tolerance
+    t, again = (burkholz(target, eps=0.01, delta=0.1, seed=6, n=75, threads=th,
+                         first_layer="tree") for th in (1, 2))
+    assert t.params["first_layer"] == "tree"
     monkeypatch.setattr(bmod, "TREE_BELOW", np.inf)
-    t, again = (burkholz(target, eps=0.01, delta=0.1, seed=6, n=75, threads=th)
-                for th in (1, 2))
-    assert t.params["first_attempt"] == "tree"
+    auto = burkholz(target, eps=0.01, delta=0.1, seed=6, n=75)
+    assert auto.params["first_layer"] == "tree"
+    assert np.array_equal(auto.weights[1].data, t.weights[1].data)
     for wa, wb in zip(t.weights, again.weights, strict=True):
         assert np.array_equal(wa.data, wb.data) and np.array_equal(wa.indices, wb.indices)
     assert all(np.array_equal(t.errors[k], again.errors[k], equal_nan=True) for k in t.errors)

@@ -184,6 +184,14 @@ def test_cli_build_and_verify(tmp_path, capsys):
         main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2",
               "--no-refine", "--out", str(out)])
     assert "--no-refine applies to burkholz only" in capsys.readouterr().err
+    assert main(["ticket", "build", "--widths", "3,4,2", "--bias", "--eps", "0.1", "--n", "60",
+                 "--first-layer", "tree", "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    assert load(out).params["first_layer"] == "tree"
+    with pytest.raises(SystemExit):
+        main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2",
+              "--first-layer", "tree", "--out", str(out)])
+    assert "--first-layer applies to burkholz only" in capsys.readouterr().err
 
 
 def test_custom_activation_ticket():

@@ -68,6 +68,9 @@ def register(sub) -> None:
     p.add_argument("--no-refine", action="store_true",
                    help="burkholz: skip the finer windows that aim each layer's errors at "
                         "its share of eps in the certified bound (faster, larger bound)")
+    p.add_argument("--first-layer", choices=("auto", "fine", "tree"), default=None,
+                   help="burkholz: first-layer search, fine windows or a k-tree (faster "
+                        "for large targets, about twice the kept entries); default auto")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-check", action="store_true",
                    help="build even if the target violates the theorem's norm assumption")
@@ -87,7 +90,8 @@ def _build(args) -> int:
     from slth.nets import random_target
 
     for flag, given in (("--copies-read", args.copies_read is not None),
-                        ("--no-refine", args.no_refine)):
+                        ("--no-refine", args.no_refine),
+                        ("--first-layer", args.first_layer is not None)):
         if given and args.construction != "burkholz":
             raise ValueError(f"{flag} applies to burkholz only, got --construction "
                              f"{args.construction}")
@@ -101,7 +105,8 @@ def _build(args) -> int:
                                bias=args.bias, seed=args.target_seed)
     build = getattr(tickets, args.construction)
     kw = {name: value for name, value in (("max_values", args.max_values),
-                                          ("copies_read", args.copies_read))
+                                          ("copies_read", args.copies_read),
+                                          ("first_layer", args.first_layer))
           if value is not None}
     if args.no_refine:
         kw["refine"] = False

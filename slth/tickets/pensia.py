@@ -391,7 +391,9 @@ class UnivariateLayer:
 
     @property
     def values_per_problem(self) -> int:
-        return min(self.cap, max(s[0].shape[1] for s in self.sides))
+        """Values searched jointly per problem (a k-tree's window, else at most ``cap``)."""
+        most = self.first_values if self.first == "tree" else self.cap
+        return min(most, max(s[0].shape[1] for s in self.sides))
 
     def solve_rows(self, W: np.ndarray, wt: np.ndarray, row0: int, opts: dict):
         """Solve every weight of the rows ``W`` (source rows) against targets ``wt``.
