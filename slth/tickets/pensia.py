@@ -419,9 +419,9 @@ class UnivariateLayer:
                     _gather_scaled(W, r, i, idx, scale, values)
                 return values, valid[i]
 
-            tree = self.first == "tree"
-            k_first = k if self.first is None else min(self.first_values + self.first_extra,
-                                                       kall)
+            tree = self.first == "tree"       # its leaves keep their size; short rows pad
+            k_first = (k if self.first is None else self.first_values if tree
+                       else min(self.first_values + self.first_extra, kall))
             if self.first is None:
                 values = W[:, idx[:, :k]] * scale[:, :k]              # (R, d_in, k)
                 sub = np.zeros((R * d_in, kall), dtype=bool)
