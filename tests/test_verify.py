@@ -318,6 +318,44 @@ def test_folded_network_is_the_same_function(kind):
     assert folded.widths[1] == 2 * t.widths[0]
 
 
+@pytest.mark.parametrize("kind", ["tanh", "sigmoid", "softplus"])
+@pytest.mark.parametrize("widths", [(3, 4, 2), (3, 5, 4, 2)])
+def test_smooth_fold_is_the_same_function_with_its_gradient(kind, widths):
+    """The polynomial fold of a smooth univariate layer computes the ticket's function
+    (up to the network's own rounding) and its vector-Jacobian products on the ball."""
+    from slth.verify import smooth_folded_network
+
+    t = _build(kind, widths=widths, n=6, seed=3, eps=0.02)
+    fold = smooth_folded_network(t, 1.5)
+    assert fold is not None
+    x = sample_ball(np.random.default_rng(1), 100, 3, 1.5)
+    y = t(x)
+    np.testing.assert_allclose(fold(x), y, rtol=0, atol=1e-9 * np.abs(y).max())
+    c = np.random.default_rng(2).normal(size=y.shape)
+    g = t.network().vjp(x, c)
+    np.testing.assert_allclose(fold.vjp(x, c), g, rtol=0, atol=1e-7 * np.abs(g).max())
+
+
+def test_smooth_fold_is_refused_where_it_disagrees(monkeypatch):
+    """Too low a degree cannot follow the univariate neurons beyond their linear regime:
+    the fold disagrees with the network and the search falls back to the network, with
+    the same reported error."""
+    import importlib
+
+    verify_module = importlib.import_module("slth.verify")
+    target = random_target((3, 4, 2), norm="max", bias=True, activation="tanh", seed=0)
+    t = burkholz(target, eps=0.1, delta=0.1, seed=1, n=6, alpha=0.5)
+    assert verify_module.smooth_folded_network(t, 1.0) is not None
+    found = empirical_error(t, samples=128, seed=0)[0]
+    monkeypatch.setattr(verify_module, "SMOOTH_FOLD_DEGREE", 1)
+    assert verify_module.smooth_folded_network(t, 1.0) is None
+    # ReLU-like first layers fold exactly (folded_network), one-layer targets included
+    assert verify_module.smooth_folded_network(_build("relu"), 1.0) is None
+    assert verify_module.smooth_folded_network(_build("tanh", widths=(3, 2)), 1.0) is None
+    # both searches find about the same worst error (each one a true lower bound)
+    assert empirical_error(t, samples=128, seed=0)[0] == pytest.approx(found, rel=1e-2)
+
+
 @pytest.mark.parametrize("kind", ["relu", "leaky_relu"])
 def test_deeper_folded_network_drops_unread_copies(kind):
     """Three target layers: the folded network keeps only the neurons of the later hidden
