@@ -684,7 +684,7 @@ def test_burkholz_tree_first_layer(monkeypatch):
     auto = burkholz(target, eps=0.01, delta=0.1, seed=6, n=75)
     assert auto.params["first_layer"] == "tree"
     smooth = random_target([3, 4, 2], norm="max", bias=True, seed=5, activation="tanh")
-    assert burkholz(smooth, eps=0.01, delta=0.1, seed=6, n=75).params["first_layer"] == "fine"
+    assert burkholz(smooth, eps=0.01, delta=0.1, seed=6, n=75).params["first_layer"] == "tree"
     assert np.array_equal(auto.weights[1].data, t.weights[1].data)
     for wa, wb in zip(t.weights, again.weights, strict=True):
         assert np.array_equal(wa.data, wb.data) and np.array_equal(wa.indices, wb.indices)

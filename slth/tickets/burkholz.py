@@ -121,9 +121,9 @@ BIAS_EXTRA_VALUES = 4
 #: that prefix alone.
 FIRST_LAYER_SAVING = 2
 
-#: Values of the first layer's first attempt (ReLU-like targets) when its refinement
-#: tolerance is below :data:`TREE_BELOW` and its problems have at least
-#: :data:`TREE_MIN_CANDIDATES` candidates: a k-tree search
+#: Values of the first layer's first attempt when its refinement tolerance is below
+#: :data:`TREE_BELOW` and its problems have at least :data:`TREE_MIN_CANDIDATES`
+#: candidates: a k-tree search
 #: (:func:`slth.rss.kernels.tree_search`, 8 lists of 6 values) after the greedy part of
 #: a fine window. On 20,000 problems like those of a 784-300-100-10 ticket (125 products
 #: of uniforms, one thread, in one process), with the refinement up to 28 values, per
@@ -311,7 +311,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         smallest magnitudes, :func:`slth.tickets.pensia.solve_greedy_window`), and problems
         whose error exceeds ``eps / (2 L max(widths))`` get further windows of
         ``max_values`` (:data:`FIRST_LAYER_ORDERS`); where the refinement tolerance is below
-        :data:`TREE_BELOW` (large ReLU-like targets), the first attempt is a k-tree search over
+        :data:`TREE_BELOW` (large targets), the first attempt is a k-tree search over
         :data:`TREE_VALUES` values instead (``first_layer``). In the later
         layers, the first attempt is a fine window of ``max_values`` of the ``copies_read``
         copies, the further windows are those of :data:`LATER_ORDERS`, and problems still
@@ -348,12 +348,10 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         refinement needs most problems finer than ``max_values`` and with smaller
         errors, but keeping about twice as many first-layer entries (on a
         784-300-100-10 ReLU target at n = 75: 213 s against 295 s, certified 0.0049
-        against 0.0061, 343M kept entries against 175M). ``"auto"``: the tree for ReLU-like
-        activations when the first layer's refinement tolerance is below
-        :data:`TREE_BELOW` and its problems have at least :data:`TREE_MIN_CANDIDATES`
-        candidates. Smooth activations keep fine windows: their tickets' checks run the
-        unfolded sparse network, whose cost grows with the kept entries (a 784-300-100-10
-        tanh ticket with the tree: build 143 s against 165 s, check 123 s against 56 s).
+        against 0.0061, 343M kept entries against 175M; a tanh target: 123 s against 164 s,
+        certified 0.0043 against 0.0055, check 25 s against 17 s). ``"auto"``: the tree
+        when the first layer's refinement tolerance is below :data:`TREE_BELOW` and its
+        problems have at least :data:`TREE_MIN_CANDIDATES` candidates.
     tau : float
         Pre-activation targeted by the constant neurons.
     check_assumptions, threads, max_bytes, progress
@@ -617,8 +615,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     gain = 1.0 / (1.0 + slope) if homogeneous else 1.0
     refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
                                 2 * d0 if homogeneous else d0)
-    tree = first_layer == "tree" or (first_layer == "auto" and homogeneous
-                                     and blk >= TREE_MIN_CANDIDATES
+    tree = first_layer == "tree" or (first_layer == "auto" and blk >= TREE_MIN_CANDIDATES
                                      and refine_tols[0][0] < TREE_BELOW)
     layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
                             else act.dphi0, tol=tol, orders=FIRST_LAYER_ORDERS,
