@@ -890,11 +890,12 @@ def window_work(kall, k, order):
     return (np.empty(kall, np.int8), np.empty(kall + 1, np.int64), np.empty(2 * kall + 2),
             np.empty(k, np.int64), np.empty(k, np.bool_), np.empty(k), np.empty(k, np.int64),
             np.empty(ma), np.empty(ma, np.uint8), np.empty(mb), np.empty(mb, np.uint8),
+            np.empty(leaves, np.int64),            # leaf sizes of a tree window
             (np.empty((2, leaves, width)), np.empty((2, leaves, width), np.uint64),
              np.empty(1 << b), np.empty(1 << b, np.uint64), np.empty(leaves, np.int64),
              np.empty(2 * leaves), np.empty(2 * leaves), np.empty(2 * leaves),
              np.empty(leaves), np.empty(cap), np.empty(cap, np.uint64),
-             np.empty(cap + 1, np.int64), np.empty(cap, np.int64), np.empty(leaves, np.int64)))
+             np.empty(cap + 1, np.int64), np.empty(cap, np.int64)))
 
 
 @kernel
@@ -913,21 +914,18 @@ def _leaf_sums(values, bit0, s0, m0, s1, m1):
         last = 2 * size - 1
         af, bf, ae, be = 0, 0, size - 1, size - 1
         for t in range(size):
-            # masks blended arithmetically: a data-dependent branch here mispredicts
             sa = s0[af]
             sb = s0[bf] + x
-            front_b = np.int64(sb < sa)         # ties: the subset without x first
-            s1[t] = min(sa, sb)
-            ma = m0[af]
-            m1[t] = ma ^ ((ma ^ (m0[bf] | bit)) & (np.uint64(0) - np.uint64(front_b)))
-            af += 1 - front_b
-            bf += front_b
+            front_a = sa <= sb          # ties: the subset without x first
+            s1[t] = sa if front_a else sb
+            m1[t] = m0[af] if front_a else m0[bf] | bit
+            af += front_a
+            bf += 1 - front_a
             ea = s0[ae]
             eb = s0[be] + x
-            back_b = np.int64(eb >= ea)
-            s1[last - t] = max(ea, eb)
-            ma = m0[ae]
-            m1[last - t] = ma ^ ((ma ^ (m0[be] | bit)) & (np.uint64(0) - np.uint64(back_b)))
+            back_b = eb >= ea
+            s1[last - t] = eb if back_b else ea
+            m1[last - t] = m0[be] | bit if back_b else m0[ae]
             be -= back_b
             ae -= 1 - back_b
         s0, s1 = s1, s0
@@ -1005,8 +1003,7 @@ def tree_search(values, sizes, b, t, work):
     subset. Returns the subset's bit mask over positions of ``values`` (0 when a window
     came out empty).
     """
-    lists_s, lists_m, buf_s, buf_m, cnt, mean, var, tgt, wid, tmp_s, tmp_m, counts, key = \
-        work[:13]
+    lists_s, lists_m, buf_s, buf_m, cnt, mean, var, tgt, wid, tmp_s, tmp_m, counts, key = work
     leaves = 1 << TREE_LEVELS
     keep = tree_keep(b)
     for q in range(leaves):
@@ -1080,14 +1077,14 @@ def window_solve_row(row, valid, t, k, order, mask, work):
     returns ``|t - sum|`` with the chosen values added in index order. ``work`` is
     :func:`window_work` for this ``order``.
     """
-    cls, top, keys, window, window_ok, packed, at, a_work, a_flags, b_work, b_flags, tree = work
+    (cls, top, keys, window, window_ok, packed, at, a_work, a_flags, b_work, b_flags, sizes,
+     tree) = work
     window_ok[:] = False
     resid = greedy_window_row(row, valid, t, k, order, mask, window, window_ok, cls, top, keys)
     n = 0
     if order == WINDOW_TREE:
         leaves = 1 << TREE_LEVELS
         b = k // leaves
-        sizes = tree[13]
         sizes[:] = 0
         # the window holds each sign's values by increasing magnitude: dealing them in
         # turn gives every leaf a similar spread
