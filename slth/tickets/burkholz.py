@@ -123,11 +123,10 @@ FIRST_LAYER_SAVING = 2
 
 #: Values of the first layer's first attempt when its refinement tolerance is below
 #: :data:`TREE_BELOW` and its problems have at least :data:`TREE_MIN_CANDIDATES`
-#: candidates: a k-tree search
-#: (:func:`slth.rss.kernels.tree_search`, 8 lists of 6 values) after the greedy part of
-#: a fine window. On 20,000 problems like those of a 784-300-100-10 ticket (125 products
-#: of uniforms, one thread, in one process), with the refinement up to 28 values, per
-#: problem:
+#: candidates: a k-tree search (:func:`slth.rss.kernels.tree_search`, 8 lists of 6
+#: values) after the greedy part of a fine window. On 20,000 problems like those of a
+#: 784-300-100-10 ticket (125 products of uniforms, one thread, in one process), with the
+#: refinement up to 28 values, per problem:
 #:
 #: ===========  ===================  ====================  ===================
 #: tolerance    fine window of 20    fine window of 22     k-tree of 48
@@ -312,10 +311,10 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         whose error exceeds ``eps / (2 L max(widths))`` get further windows of
         ``max_values`` (:data:`FIRST_LAYER_ORDERS`); where the refinement tolerance is below
         :data:`TREE_BELOW` (large targets), the first attempt is a k-tree search over
-        :data:`TREE_VALUES` values instead (``first_layer``). In the later
-        layers, the first attempt is a fine window of ``max_values`` of the ``copies_read``
-        copies, the further windows are those of :data:`LATER_ORDERS`, and problems still
-        above the tolerance are solved exactly over the read copies, then over up to
+        :data:`TREE_VALUES` values instead (``first_layer``). In the later layers, the first
+        attempt is a fine window of ``max_values`` of the ``copies_read`` copies, the
+        further windows are those of :data:`LATER_ORDERS`, and problems still above the
+        tolerance are solved exactly over the read copies, then over up to
         :data:`LATER_REACH` more (at most :data:`LATER_EXHAUSTIVE` in all). Bias problems
         use ``max_values +`` :data:`BIAS_EXTRA_VALUES` values. The per-weight accuracy is
         about ``2^-max_values``, and the cost of a problem about ``2^(max_values / 2)``. The
@@ -621,13 +620,12 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                             else act.dphi0, tol=tol, orders=FIRST_LAYER_ORDERS,
                             first="tree" if tree else "fine",
                             first_values=TREE_VALUES if tree
-                            else max(1, max_values - FIRST_LAYER_SAVING))
+                            else max(1, max_values - FIRST_LAYER_SAVING),
+                            refine_tol=refine_tols[0][0], refine_values=refine_values)
     # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
     bias_idx = mc + np.flatnonzero(cb[mc:] > 0.0 if homogeneous else phic[mc:] != 0.0)
     coarse_cols = m * d0 + np.arange(mc)
     vpp.insert(0, layer.values_per_problem)
-
-    layer.refine_tol, layer.refine_values = refine_tols[0][0], refine_values
 
     # ---- source layer 2 (target layer 1): univariate and bias neurons, forwards
     rows_out, cols_in = src_widths[2], src_widths[1]
