@@ -323,7 +323,7 @@ class SmoothFold:
     output neuron (see :func:`smooth_folded_network`). Callable on ``(batch, d_in)``
     inputs, with :meth:`vjp` as :class:`slth.nets.MLP` has."""
 
-    def __init__(self, h0, coef, activation, tail: MLP | None):
+    def __init__(self, h0, coef, activation, tail: MLP):
         self.h0, self.coef, self.activation, self.tail = h0, coef, activation, tail
 
     def _h(self, x):
@@ -336,14 +336,12 @@ class SmoothFold:
 
     def __call__(self, x):
         h = self._h(np.atleast_2d(np.asarray(x, dtype=np.float64)))
-        return h if self.tail is None else self.tail(self.activation(h))
+        return self.tail(self.activation(h))
 
     def vjp(self, x, cotangent):
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        g = np.asarray(cotangent, dtype=np.float64)
-        if self.tail is not None:
-            h = self._h(x)
-            g = self.tail.vjp(self.activation(h), g) * self.activation.derivative(h)
+        h = self._h(x)
+        g = self.tail.vjp(self.activation(h), cotangent) * self.activation.derivative(h)
         out = np.zeros_like(x)
         power = np.ones_like(x)
         for p, c in enumerate(self.coef, start=1):
@@ -377,17 +375,15 @@ def smooth_folded_network(ticket: Ticket, radius: float, net: MLP | None = None)
     True
     """
     acts = ticket.spec.activations
+    # a one-layer target's source is ReLU (folded_network)
     if ticket.params.get("construction") != "burkholz" or acts[0].homogeneous:
         return None
     U = ticket.weights[0].tocsr()
     if not _is_univariate(U):
         return None
     act = acts[0]
-    V = ticket.weights[1].tocsr()
-    last = ticket.depth == 2
-    rows = (np.arange(V.shape[0]) if last
-            else np.flatnonzero(read_columns(ticket.weights[2])))
-    Vr = V[rows]
+    rows = np.flatnonzero(read_columns(ticket.weights[2]))     # read by the third layer
+    Vr = ticket.weights[1].tocsr()[rows]
     h0 = _zero_input_response(ticket, 0)[rows].copy()
     if ticket.biases[1] is not None:
         h0 += ticket.biases[1][rows]
@@ -402,11 +398,9 @@ def smooth_folded_network(ticket: Ticket, radius: float, net: MLP | None = None)
         Y = (Vr @ D).toarray()
         for p in range(degree):
             coef[p] += inv[p, k] * Y
-    tail = None
-    if not last:
-        tail = MLP([_column_subset(ticket.weights[2], rows)] + list(ticket.weights[3:]),
-                   list(ticket.biases[2:]), acts[2:])
-    fold = SmoothFold(h0, coef, acts[1] if len(acts) > 1 else act, tail)
+    tail = MLP([_column_subset(ticket.weights[2], rows)] + list(ticket.weights[3:]),
+               list(ticket.biases[2:]), acts[2:])
+    fold = SmoothFold(h0, coef, acts[1], tail)
     net = ticket.network() if net is None else net
     x = sample_ball(np.random.default_rng(0), 4, U.shape[1], radius)
     want = net(x)
