@@ -37,7 +37,13 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
 from slth import bounds
 from slth._numba import parallel_kernel
-from slth._validate import as_generator, check_choice, check_int, check_positive
+from slth._validate import (
+    as_generator,
+    check_choice,
+    check_int,
+    check_positive,
+    resolve_max_bytes,
+)
 from slth.nets.mlp import MLP
 from slth.tickets.ticket import Ticket, read_columns
 
@@ -359,7 +365,8 @@ def smooth_folded_network(ticket: Ticket, radius: float, net: MLP | None = None)
     alone, interpolated on ``[-radius, radius]`` at :data:`SMOOTH_FOLD_DEGREE`
     Chebyshev points by a polynomial without constant term (the response at ``x = 0``
     is the bias). Dense products of (read neurons x inputs) replace the sparse layer
-    of all kept entries. ``None`` for other tickets, and when the fold disagrees with the
+    of all kept entries. ``None`` for other tickets, when those dense coefficients would
+    not fit in the default memory cap, and when the fold disagrees with the
     ticket's network (``net``, default ``ticket.network()``) on a few random inputs
     by more than :data:`SMOOTH_FOLD_SHARE` of the ticket's error there. Only the search
     uses it: reported errors are recomputed with the network.
@@ -383,11 +390,13 @@ def smooth_folded_network(ticket: Ticket, radius: float, net: MLP | None = None)
         return None
     act = acts[0]
     rows = np.flatnonzero(read_columns(ticket.weights[2]))     # read by the third layer
+    degree = SMOOTH_FOLD_DEGREE
+    if (degree + 1) * rows.size * U.shape[1] * 8 > resolve_max_bytes(None):
+        return None                     # the dense fold would not fit: search the network
     Vr = ticket.weights[1].tocsr()[rows]
     h0 = _zero_input_response(ticket, 0)[rows].copy()
     if ticket.biases[1] is not None:
         h0 += ticket.biases[1][rows]
-    degree = SMOOTH_FOLD_DEGREE
     nodes = radius * np.cos((2 * np.arange(1, degree + 1) - 1) * np.pi / (2 * degree))
     # coef[p - 1] = sum_k inv[p - 1, k] Y_k, with Y_k the responses at x_i = nodes[k]
     inv = np.linalg.inv(nodes[:, None] ** np.arange(1, degree + 1)[None, :])

@@ -339,7 +339,7 @@ def test_smooth_fold_is_the_same_function_with_its_gradient(kind, widths):
 def test_smooth_fold_is_refused_where_it_disagrees(monkeypatch):
     """Too low a degree cannot follow the univariate neurons beyond their linear regime:
     the fold disagrees with the network and the search falls back to the network, with
-    the same reported error."""
+    about the same reported error; so does a fold too large for the memory cap."""
     import importlib
 
     verify_module = importlib.import_module("slth.verify")
@@ -347,6 +347,9 @@ def test_smooth_fold_is_refused_where_it_disagrees(monkeypatch):
     t = burkholz(target, eps=0.1, delta=0.1, seed=1, n=6, alpha=0.5)
     assert verify_module.smooth_folded_network(t, 1.0) is not None
     found = empirical_error(t, samples=128, seed=0)[0]
+    monkeypatch.setattr(importlib.import_module("slth._validate"), "DEFAULT_MAX_BYTES", 1000)
+    assert verify_module.smooth_folded_network(t, 1.0) is None     # would not fit
+    monkeypatch.undo()
     monkeypatch.setattr(verify_module, "SMOOTH_FOLD_DEGREE", 1)
     assert verify_module.smooth_folded_network(t, 1.0) is None
     # ReLU-like first layers fold exactly (folded_network), one-layer targets included
