@@ -877,15 +877,15 @@ def tree_keep(b):
 @kernel
 def window_work(kall, k, order):
     """Work arrays of :func:`window_solve_row` for rows of ``kall`` values, windows of k."""
-    h = k // 2
     leaves = 1 << TREE_LEVELS
-    if order == WINDOW_TREE:
+    if order == WINDOW_TREE:            # tree lists; no exact search
         b = k // leaves
         cap = 2 * tree_keep(b)
         width = max(1 << b, cap)
         ma = mb = 1
-    else:
+    else:                               # exact search over two halves; no tree
         b = cap = width = 1
+        h = k // 2
         ma, mb = 2 << h, 2 << (k - h)
     return (np.empty(kall, np.int8), np.empty(kall + 1, np.int64), np.empty(2 * kall + 2),
             np.empty(k, np.int64), np.empty(k, np.bool_), np.empty(k), np.empty(k, np.int64),

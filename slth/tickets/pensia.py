@@ -406,6 +406,7 @@ class UnivariateLayer:
         """
         R, d_in = W.shape[0], self.d_in
         targets = wt.reshape(-1)
+        tree = self.first == "tree"           # its leaves keep their size; short rows pad
         rows, cols, vals, errs = [], [], [], []
         for idx, valid in self.sides:
             kall = idx.shape[1]
@@ -419,7 +420,6 @@ class UnivariateLayer:
                     _gather_scaled(W, r, i, idx, scale, values)
                 return values, valid[i]
 
-            tree = self.first == "tree"       # its leaves keep their size; short rows pad
             k_first = (k if self.first is None else self.first_values if tree
                        else min(self.first_values + self.first_extra, kall))
             if self.first is None:
