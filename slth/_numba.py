@@ -4,8 +4,11 @@
 loop is a ``prange`` over independent problems or trials. Both cache their
 machine code (``cache=True``); when the package directory is read-only numba
 falls back to its user-wide cache directory (or ``NUMBA_CACHE_DIR``), so a
-read-only install still caches. No ``fastmath``: it drops NaN/inf semantics and
-changes comparisons against eps.
+read-only install still caches. numba checks a cached function against its own
+source file only, so a cached kernel calls jitted functions of its own file only
+(a caller in another file would keep the callee's old machine code after the
+callee changed; ``tests/test_numba_setup.py`` checks this). No ``fastmath``: it
+drops NaN/inf semantics and changes comparisons against eps.
 """
 
 from __future__ import annotations

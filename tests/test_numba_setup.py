@@ -1,14 +1,22 @@
-"""Compilation: one specialisation per kernel, and caching from a read-only install."""
+"""Compilation: one specialisation per kernel, caching from a read-only install, and
+cached kernels that call jitted code of their own file only."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+import pkgutil
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
+import numba
 import numpy as np
+from numba.core.caching import NullCache
+from numba.core.registry import CPUDispatcher as Dispatcher
 
 import slth
 from slth import rss
@@ -57,3 +65,63 @@ def test_read_only_install_still_caches(tmp_path):
     assert any((tmp_path / "cache").rglob("*.nbi"))
     for path in (site / "slth").rglob("*"):
         path.chmod(0o755)
+
+
+def _calls_into_other_files(dispatcher) -> list[str]:
+    """The jitted functions from other source files that ``dispatcher`` calls by name.
+
+    numba's cache checks only the caller's own file, so a cached caller of such a
+    function would keep running the callee's old machine code after the callee changes.
+    """
+    py_func = dispatcher.py_func
+    own_file = inspect.getfile(py_func)
+    names = set(py_func.__code__.co_names)
+    reachable = {name: py_func.__globals__.get(name) for name in names}
+    reachable.update(zip(py_func.__code__.co_freevars,
+                         (cell.cell_contents for cell in py_func.__closure__ or ()), strict=True))
+    found = []
+    for obj in reachable.values():
+        candidates = ([getattr(obj, attr) for attr in names if hasattr(obj, attr)]
+                      if isinstance(obj, types.ModuleType) else [obj])
+        for candidate in candidates:
+            if (isinstance(candidate, Dispatcher)
+                    and inspect.getfile(candidate.py_func) != own_file):
+                found.append(f"{candidate.py_func.__module__}.{candidate.py_func.__name__}")
+    return sorted(set(found))
+
+
+def test_no_cached_kernel_calls_a_kernel_of_another_file():
+    offenders = {}
+    for info in pkgutil.walk_packages(slth.__path__, "slth."):
+        if info.name.endswith("__main__"):       # runs the command line
+            continue
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if (isinstance(obj, Dispatcher) and obj.__module__ == module.__name__
+                    and not isinstance(obj._cache, NullCache)):
+                calls = _calls_into_other_files(obj)
+                if calls:
+                    offenders[f"{info.name}.{obj.__name__}"] = calls
+    assert offenders == {}
+
+
+def test_cross_file_call_detector_finds_one():
+    """The detector above flags a jitted caller of a kernel from another file, whether
+    reached through its module or imported by name."""
+    from slth.rss.kernels import window_work
+
+    @numba.njit
+    def through_module(row):
+        return kernels.window_solve_row(row, row > 0, 0.0, 8, 0, row > 0, None)
+
+    @numba.njit
+    def by_name(kall):
+        return window_work(kall, 8, 0)
+
+    @numba.njit
+    def local_only(x):
+        return x + 1
+
+    assert _calls_into_other_files(through_module) == ["slth.rss.kernels.window_solve_row"]
+    assert _calls_into_other_files(by_name) == ["slth.rss.kernels.window_work"]
+    assert _calls_into_other_files(local_only) == []

@@ -568,6 +568,37 @@ def test_fused_window_solve_is_the_two_steps_apart(order):
     assert np.array_equal(errors, achieved_errors(values, greedy, targets))
 
 
+@pytest.mark.parametrize("order", ["fine", "tree"])
+def test_gathered_window_solve_equals_the_gathered_matrix(order):
+    """gathered_window_solve, which reads each problem's candidates from a weight row,
+    gives bit for bit what greedy_window_solve gives on the candidate matrix built with
+    numpy's indexing."""
+    from slth.rss import kernels
+    from slth.tickets.pensia import WINDOW_ORDERS, achieved_errors
+
+    rng = np.random.default_rng(11)
+    rows, d_in, kall, cols = 40, 7, 48, 400
+    W = rng.uniform(-1, 1, (rows, cols))
+    idx = rng.integers(0, cols, (d_in, kall))
+    scale = rng.uniform(0, 2, (d_in, kall))
+    valid = rng.random((d_in, kall)) < 0.95
+    targets = rng.uniform(-1.5, 1.5, rows * d_in)
+    k = 16 if order == "tree" else 12
+    masks = np.zeros((rows * d_in, kall), bool)
+    errors = np.empty(rows * d_in)
+    kernels.gathered_window_solve(W, idx, scale, valid, targets, k, WINDOW_ORDERS[order],
+                                  masks, errors)
+    values = (W[:, idx] * scale).reshape(rows * d_in, kall)
+    expected_masks = np.zeros_like(masks)
+    expected_errors = np.empty_like(errors)
+    kernels.greedy_window_solve(values, np.tile(valid, (rows, 1)), targets, k,
+                                WINDOW_ORDERS[order], expected_masks, expected_errors)
+    assert np.array_equal(masks, expected_masks)
+    assert np.array_equal(errors, expected_errors)
+    assert not (masks & ~np.tile(valid, (rows, 1))).any()
+    assert np.array_equal(errors, achieved_errors(values, masks, targets))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_fine_window_selection_matches_sorting(seed):
     """The kernel's fine greedy part and window equal those found by sorting, including

@@ -1129,3 +1129,26 @@ def greedy_window_solve(values, valid, targets, k, order, masks, errors):
         for r in range(c * chunk, min(m, (c + 1) * chunk)):
             errors[r] = window_solve_row(values[r], valid[r], targets[r], k, order, masks[r],
                                          work)
+
+
+@parallel_kernel
+def gathered_window_solve(W, idx, scale, valid, targets, k, order, masks, errors):
+    """:func:`greedy_window_solve` on candidates gathered from the rows of ``W``.
+
+    Problem ``p = r d_in + i`` (``d_in = idx.shape[0]``) has the candidates
+    ``W[r, idx[i]] * scale[i]``, valid where ``valid[i]``, and the target ``targets[p]``;
+    they are gathered row by row, so the ``(rows * d_in, kall)`` candidate matrix is
+    never formed. ``masks`` must be all False on entry.
+    """
+    d_in, kall = idx.shape
+    m = targets.shape[0]
+    chunk = 64
+    for c in prange((m + chunk - 1) // chunk):
+        work = window_work(kall, k, order)
+        row = np.empty(kall)
+        for p in range(c * chunk, min(m, (c + 1) * chunk)):
+            r = p // d_in
+            i = p - r * d_in
+            for t in range(kall):
+                row[t] = W[r, idx[i, t]] * scale[i, t]
+            errors[p] = window_solve_row(row, valid[i], targets[p], k, order, masks[p], work)

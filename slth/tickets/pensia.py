@@ -319,26 +319,6 @@ def _gather_scaled(W, rows, blocks, idx, scale, out):  # pragma: no cover - comp
             out[b, t] = W[r, idx[i, t]] * scale[i, t]
 
 
-@parallel_kernel
-def _univariate_window_solve(W, idx, scale, valid, targets, k, order, masks,
-                             errors):  # pragma: no cover - compiled
-    # the greedy windows of every weight of the rows of W: problem p = r d_in + i reads
-    # W[r, idx[i]] * scale[i], gathered row by row into the window solver
-    d_in, kall = idx.shape
-    m = targets.shape[0]
-    chunk = 64
-    for c in prange((m + chunk - 1) // chunk):
-        work = kernels.window_work(kall, k, order)
-        row = np.empty(kall)
-        for p in range(c * chunk, min(m, (c + 1) * chunk)):
-            r = p // d_in
-            i = p - r * d_in
-            for t in range(kall):
-                row[t] = W[r, idx[i, t]] * scale[i, t]
-            errors[p] = kernels.window_solve_row(row, valid[i], targets[p], k, order,
-                                                 masks[p], work)
-
-
 def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
     """Per block of ``m`` consecutive neurons, the first ``cap`` indices with ``select``.
 
@@ -435,8 +415,8 @@ class UnivariateLayer:
                 with num_threads(opts.get("threads")):
                     if not tree:                # a k-tree's lists are small
                         _check_window(k_first, opts)
-                    _univariate_window_solve(W, idx, scale, valid, targets, k_first,
-                                             WINDOW_ORDERS[self.first], sub, err)
+                    kernels.gathered_window_solve(W, idx, scale, valid, targets, k_first,
+                                                  WINDOW_ORDERS[self.first], sub, err)
             settled = exact_over_all(valid, k_first, self.first)      # per input block
             again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates,
                                          self.orders,
