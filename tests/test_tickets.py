@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from naive import best_subset_error, index_order_errors, mlp_forward
+from scipy import sparse
 
 from slth import bounds
 from slth.nets import MLP, random_target
@@ -1020,3 +1021,51 @@ def test_kept_values_are_the_source_values_batch_by_batch(budget, monkeypatch):
         got = ticket_module.kept_values(spec, l, kept.indices, kept.indptr, threads=2)
         assert np.array_equal(got, kept.data)
     assert spec.block_rows(0) < 600                      # several blocks in layer 0
+
+
+@pytest.mark.parametrize("expected", [0, 50, 100_000])
+def test_row_batch_csr_equals_scipy_coo(expected):
+    """Batches of rows, shuffled within each batch, with explicit zeros, an empty batch
+    and buffers that grow (or are never filled), give the CSR matrix scipy builds from
+    the same COO entries, with sorted indices."""
+    from slth.tickets.ticket import RowBatchCSR, read_columns
+
+    rng = np.random.default_rng(3)
+    shape = (60, 45)
+    dense = np.where(rng.random(shape) < 0.3, rng.normal(size=shape), 0.0)
+    dense[7, 3] = 0.0
+    stored = dense != 0.0
+    stored[7, 3] = True                          # an explicit zero stays stored
+    builder = RowBatchCSR(shape, expected=expected)
+    for lo, hi in [(0, 10), (10, 10), (10, 31), (31, 60)]:
+        r, c = np.nonzero(stored[lo:hi])
+        perm = rng.permutation(r.size)
+        builder.add([r[perm] + lo], [c[perm]], [dense[lo:hi][r, c][perm]])
+    got = builder.tocsr()
+    r, c = np.nonzero(stored)
+    want = sparse.coo_matrix((dense[r, c], (r, c)), shape=shape).tocsr()
+    want.sort_indices()
+    assert np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+    assert got.nnz == stored.sum()
+    assert np.array_equal(read_columns(got), stored.any(axis=0))
+    with pytest.raises(ValueError, match="increasing"):
+        builder.add([np.array([5])], [np.array([0])], [np.array([1.0])])
+
+
+def test_kept_entries_equal_numpy_indexing():
+    from slth.tickets.pensia import kept_entries
+
+    rng = np.random.default_rng(4)
+    R, d_in, kall, cols = 30, 9, 17, 300
+    W = rng.normal(size=(R, cols))
+    idx = rng.integers(0, cols, (d_in, kall))
+    masks = rng.random((R * d_in, kall)) < 0.4
+    masks[5] = False
+    p, t = np.nonzero(masks)
+    r, i = np.divmod(p, d_in)
+    rows, cols_, vals = kept_entries(W, idx, masks, 100)
+    assert np.array_equal(rows, r + 100)
+    assert np.array_equal(cols_, idx[i, t])
+    assert np.array_equal(vals, W[r, idx[i, t]])

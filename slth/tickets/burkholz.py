@@ -630,19 +630,21 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     # ---- source layer 2 (target layer 1): univariate and bias neurons, forwards
     rows_out, cols_in = src_widths[2], src_widths[1]
     d_in = d0
-    # memory of what this pass keeps, now that the needed copies are known: about 32
-    # bytes per kept entry at the peak (measured 31 for 784-300-100-10 at n = 75), the
-    # error arrays, and the per-batch temporaries
+    # memory of what this pass keeps, now that the needed copies are known: about 18
+    # bytes per kept entry at the peak (measured 16 for 784-300-100-10 at n = 75: 12 in
+    # the assembled layer), the error arrays, and the per-batch temporaries
     first_problems = int(needed[0].sum()) * (2 * d0 + 1 if homogeneous else d0 + 1)
     kept_per_problem = 0.5 * (TREE_VALUES if tree else k1)
-    check_memory(first_problems * kept_per_problem * 32 + 16 * rows_out * d0
+    check_memory(first_problems * kept_per_problem * 18 + 16 * rows_out * d0
                  + 8 * 4 * (1 << 20) * k1,
                  resolve_max_bytes(max_bytes), "target",
                  f"a burkholz build with n={n} for widths {widths} ({first_problems:,} "
                  "subset-sum problems in layer 2)", "use a smaller n or max_values"
                  + (", or first_layer='fine' (about half the kept entries)" if tree else ""))
-    # the widest layer: its kept entries are assembled batch by batch, 12 bytes each
-    first_layer = RowBatchCSR((rows_out, cols_in))
+    # the widest layer: its kept entries are assembled batch by batch, 12 bytes each, in
+    # a buffer sized (with a margin) from the estimate
+    first_layer = RowBatchCSR((rows_out, cols_in),
+                              expected=int(1.05 * first_problems * kept_per_problem))
     e_w = [np.full((rows_out, d_in), np.nan) for _ in range(2 if homogeneous else 1)]
     e_b = [np.full(src_widths[l + 2], np.nan) for l in range(L)]
     achieved_b = [np.zeros(src_widths[l + 2]) for l in range(L)]

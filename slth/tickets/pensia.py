@@ -319,6 +319,62 @@ def _gather_scaled(W, rows, blocks, idx, scale, out):  # pragma: no cover - comp
             out[b, t] = W[r, idx[i, t]] * scale[i, t]
 
 
+@parallel_kernel
+def _count_kept(masks, counts):  # pragma: no cover - compiled
+    for p in prange(masks.shape[0]):
+        kept = 0
+        for t in range(masks.shape[1]):
+            kept += masks[p, t]
+        counts[p] = kept
+
+
+@parallel_kernel
+def _kept_entries(W, idx, masks, starts, row0, rows, cols, vals):  # pragma: no cover
+    # the kept weights of problem p = r d_in + i, in (p, t) order from starts[p]: source
+    # row row0 + r, column idx[i, t], value W[r, idx[i, t]] (np.nonzero and fancy
+    # indexing, in one parallel pass)
+    d_in = idx.shape[0]
+    for p in prange(masks.shape[0]):
+        r = p // d_in
+        i = p - r * d_in
+        o = starts[p]
+        for t in range(masks.shape[1]):
+            if masks[p, t]:
+                c = idx[i, t]
+                rows[o] = row0 + r
+                cols[o] = c
+                vals[o] = W[r, c]
+                o += 1
+
+
+def kept_entries(W, idx, masks, row0: int, threads=None):
+    """COO pieces (rows, cols, values) of the weights ``masks`` keeps.
+
+    Problem ``p = r d_in + i`` (``d_in = idx.shape[0]``) keeps ``W[r, idx[i, t]]`` where
+    ``masks[p, t]``; its source row is ``row0 + r``. Entries are in (problem, position)
+    order.
+
+    Examples
+    --------
+    >>> W = np.arange(8.0).reshape(2, 4)
+    >>> idx = np.array([[0, 1], [2, 3]])
+    >>> masks = np.array([[True, False], [True, True], [False, False], [False, True]])
+    >>> [a.tolist() for a in kept_entries(W, idx, masks, 10)]
+    [[10, 10, 10, 11], [0, 2, 3, 3], [0.0, 2.0, 3.0, 7.0]]
+    """
+    counts = np.empty(masks.shape[0], dtype=np.int64)
+    with num_threads(threads):
+        _count_kept(masks, counts)
+        starts = np.zeros(masks.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        total = int(starts[-1])
+        rows = np.empty(total, dtype=np.int64)
+        cols = np.empty(total, dtype=np.int64)
+        vals = np.empty(total)
+        _kept_entries(W, idx, masks, starts, row0, rows, cols, vals)
+    return rows, cols, vals
+
+
 def prefix_index(select: np.ndarray, blocks: int, m: int, cap: int):
     """Per block of ``m`` consecutive neurons, the first ``cap`` indices with ``select``.
 
@@ -427,12 +483,10 @@ class UnivariateLayer:
                                             self.refine_values, opts, candidates,
                                             np.tile(valid.sum(axis=1), R))
             self._solved += R * d_in
-            p, t = np.nonzero(sub)
-            r, i = np.divmod(p, d_in)
-            c = idx[i, t]
-            rows.append(r + row0)
+            r, c, v = kept_entries(W, idx, sub, row0, opts.get("threads"))
+            rows.append(r)
             cols.append(c)
-            vals.append(W[r, c])
+            vals.append(v)
             errs.append(err.reshape(R, d_in))
         if (self.first not in (None, "tree") and 2 * self._refined > self._solved
                 and self.first_values + self.first_extra + 2 <= self.refine_values):

@@ -591,25 +591,30 @@ def _restore_col_scale(spec: SourceSpec, params: dict) -> SourceSpec:
 class RowBatchCSR:
     """A CSR matrix assembled from batches of whole rows, in increasing row order.
 
-    Each batch's entries are sorted once and kept as 4-byte column indices and 8-byte
-    values, so assembling needs about 12 bytes per kept entry, 24 during the final
-    concatenation (COO pieces with 8-byte rows and columns need twice that, and more to
-    sort). Positions must be unique; explicit zeros are kept.
+    Each batch's entries are sorted once and written into one growing buffer of 4-byte
+    column indices and 8-byte values, so assembling needs about 12 bytes per kept entry
+    (COO pieces with 8-byte rows and columns need twice that, and more to sort and
+    concatenate). With ``expected`` (entries) near the final count the buffer is
+    allocated once and never copied; otherwise it grows by half its size when full.
+    :meth:`tocsr` returns views of the buffer. Positions must be unique; explicit zeros
+    are kept.
 
     Examples
     --------
-    >>> b = RowBatchCSR((3, 4))
+    >>> b = RowBatchCSR((3, 4), expected=2)
     >>> b.add([np.array([0, 0, 1])], [np.array([3, 1, 0])], [np.array([1.0, 2.0, 3.0])])
     >>> b.add([np.array([2])], [np.array([2])], [np.array([4.0])])
     >>> b.tocsr().toarray().tolist()
     [[0.0, 2.0, 0.0, 1.0], [3.0, 0.0, 0.0, 0.0], [0.0, 0.0, 4.0, 0.0]]
     """
 
-    def __init__(self, shape: tuple[int, int]):
+    def __init__(self, shape: tuple[int, int], expected: int = 0):
         self.shape = (int(shape[0]), int(shape[1]))
         self.counts = np.zeros(self.shape[0], dtype=np.int64)
-        self.indices: list = []
-        self.data: list = []
+        # np.empty: pages beyond the entries written are never touched
+        self.indices = np.empty(max(int(expected), 0), dtype=np.int32)
+        self.data = np.empty(max(int(expected), 0))
+        self.size = 0
         self.next_row = 0
 
     def add(self, rows: Sequence[np.ndarray], cols: Sequence[np.ndarray],
@@ -626,20 +631,26 @@ class RowBatchCSR:
             raise ValueError("RowBatchCSR: batches must hold increasing, disjoint rows")
         order = np.argsort(r * self.shape[1] + c, kind="stable")
         self.counts += np.bincount(r, minlength=self.shape[0])
-        self.indices.append(c[order].astype(np.int32))
-        self.data.append(v[order])
+        start, end = self.size, self.size + r.size
+        if end > self.data.size:
+            capacity = max(end, self.data.size + self.data.size // 2)
+            for name in ("indices", "data"):
+                old = getattr(self, name)
+                grown = np.empty(capacity, dtype=old.dtype)
+                grown[:start] = old[:start]
+                setattr(self, name, grown)
+        self.indices[start:end] = c[order]
+        np.take(v, order, out=self.data[start:end])
+        self.size = end
         self.next_row = int(r.max()) + 1
 
     def tocsr(self) -> sparse.csr_matrix:
         indptr = np.zeros(self.shape[0] + 1, dtype=np.int64)
         np.cumsum(self.counts, out=indptr[1:])
-        data = np.concatenate(self.data) if self.data else np.zeros(0)
-        self.data = []
-        indices = np.concatenate(self.indices) if self.indices else np.zeros(0, np.int32)
-        self.indices = []
         if indptr[-1] < np.iinfo(np.int32).max:
             indptr = indptr.astype(np.int32)
-        out = sparse.csr_matrix((data, indices, indptr), shape=self.shape)
+        out = sparse.csr_matrix((self.data[:self.size], self.indices[:self.size], indptr),
+                                shape=self.shape, copy=False)
         out.has_sorted_indices = True
         return out
 
@@ -665,4 +676,6 @@ def read_columns(w) -> NDArray[np.bool_]:
     [False, True, True]
     """
     w = w.tocsr()
-    return np.bincount(w.indices, minlength=w.shape[1]) > 0
+    read = np.zeros(w.shape[1], dtype=bool)
+    read[w.indices] = True          # no int64 copy of the indices (bincount makes one)
+    return read
