@@ -43,21 +43,28 @@ from slth._validate import SeedLike, as_generator, check_choice
 __all__ = ["Distribution", "DISTRIBUTIONS", "NAMES", "get", "sample", "pdf", "cdf"]
 
 
-def _uniform(rng: np.random.Generator, size: tuple[int, ...]) -> NDArray[np.float64]:
-    return rng.uniform(-1.0, 1.0, size)
+# Samplers fill ``out`` when given (C-contiguous float64 of shape ``size``), else a new array.
+
+def _uniform(rng: np.random.Generator, size: tuple[int, ...], out=None) -> NDArray[np.float64]:
+    # rng.uniform(-1, 1) computes -1 + 2 r from r = rng.random(): the same doubles, in place
+    x = rng.random(size) if out is None else rng.random(out=out)
+    x *= 2.0
+    x -= 1.0
+    return x
 
 
-def _normal(rng: np.random.Generator, size: tuple[int, ...]) -> NDArray[np.float64]:
-    return rng.standard_normal(size)
+def _normal(rng: np.random.Generator, size: tuple[int, ...], out=None) -> NDArray[np.float64]:
+    return rng.standard_normal(size) if out is None else rng.standard_normal(out=out)
 
 
-def _nsn(rng: np.random.Generator, size: tuple[int, ...]) -> NDArray[np.float64]:
+def _nsn(rng: np.random.Generator, size: tuple[int, ...], out=None) -> NDArray[np.float64]:
     # Draw the two factors interleaved so that a longer stream extends a shorter one.
-    return rng.standard_normal((*size, 2)).prod(axis=-1)
+    return rng.standard_normal((*size, 2)).prod(axis=-1, out=out)
 
 
-def _uniform_product(rng: np.random.Generator, size: tuple[int, ...]) -> NDArray[np.float64]:
-    return rng.uniform(-1.0, 1.0, (*size, 2)).prod(axis=-1)
+def _uniform_product(rng: np.random.Generator, size: tuple[int, ...],
+                     out=None) -> NDArray[np.float64]:
+    return _uniform(rng, (*size, 2)).prod(axis=-1, out=out)
 
 
 def _uniform_pdf(x):
@@ -183,7 +190,8 @@ def _as_size(size) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
-def sample(dist: str | Distribution, size, seed: SeedLike = None) -> NDArray[np.float64]:
+def sample(dist: str | Distribution, size, seed: SeedLike = None, *,
+           out: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
     """Draw i.i.d. samples.
 
     Parameters
@@ -194,6 +202,9 @@ def sample(dist: str | Distribution, size, seed: SeedLike = None) -> NDArray[np.
         Output shape.
     seed : int, numpy.random.Generator, SeedSequence or None
         Source of randomness; an int gives a reproducible stream.
+    out : ndarray of float64, optional
+        C-contiguous array of shape ``size`` to fill (and return) instead of a new one;
+        the draws are the same. Saves allocating fresh memory for large draws.
 
     Returns
     -------
@@ -203,9 +214,20 @@ def sample(dist: str | Distribution, size, seed: SeedLike = None) -> NDArray[np.
     --------
     >>> sample("uniform", 3, seed=1).round(3)
     array([ 0.024,  0.901, -0.712])
+    >>> buffer = np.empty(3)
+    >>> bool((sample("uniform", 3, seed=1, out=buffer) == sample("uniform", 3, seed=1)).all())
+    True
     """
     d = get(dist)
-    return d._sampler(as_generator(seed), _as_size(size))
+    shape = _as_size(size)
+    if out is not None and not (isinstance(out, np.ndarray) and out.dtype == np.float64
+                                and out.shape == shape and out.flags.c_contiguous
+                                and out.flags.writeable):
+        got = (f"{out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray)
+               else type(out).__name__)
+        raise ValueError(f"out must be a writeable C-contiguous float64 array of shape "
+                         f"{shape}, got {got}")
+    return d._sampler(as_generator(seed), shape, out)
 
 
 def pdf(dist: str | Distribution, x: ArrayLike) -> NDArray[np.float64]:

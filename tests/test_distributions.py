@@ -49,11 +49,34 @@ def test_streams_are_prefix_consistent_and_reproducible():
     assert distributions.sample("nsn", (2, 3), seed=0).shape == (2, 3)
 
 
+def test_sampling_into_out_gives_the_same_draws():
+    """``out`` receives exactly the draws of a new array; uniform draws are numpy's own
+    rng.uniform(-1, 1) (computed in place as 2 r - 1)."""
+    for name in distributions.NAMES:
+        out = np.full((40, 30), np.nan)
+        got = distributions.sample(name, (40, 30), seed=11, out=out)
+        assert got is out
+        np.testing.assert_array_equal(out, distributions.sample(name, (40, 30), seed=11))
+    np.testing.assert_array_equal(distributions.sample("uniform", 100_000, seed=5),
+                                  np.random.default_rng(5).uniform(-1.0, 1.0, 100_000))
+    np.testing.assert_array_equal(
+        distributions.sample("uniform_product", 1000, seed=6),
+        np.random.default_rng(6).uniform(-1.0, 1.0, (1000, 2)).prod(axis=-1))
+
+
 @pytest.mark.parametrize("call, err, match", [
     (lambda: distributions.sample("cauchy", 3), ValueError, "dist must be one of"),
     (lambda: distributions.sample("uniform", -1), ValueError, "size must be"),
     (lambda: distributions.sample("uniform", 3, seed=-2), TypeError, "seed must be"),
     (lambda: distributions.sample("uniform", 3, seed="x"), TypeError, "seed must be"),
+    (lambda: distributions.sample("uniform", 3, out=np.empty(4)), ValueError,
+     r"out must be a writeable C-contiguous float64 array of shape \(3,\), got float64 array "
+     r"of shape \(4,\)"),
+    (lambda: distributions.sample("normal", (2, 3), out=np.empty((3, 2)).T), ValueError,
+     "C-contiguous"),
+    (lambda: distributions.sample("normal", 3, out=np.empty(3, np.float32)), ValueError,
+     "float32 array"),
+    (lambda: distributions.sample("normal", 3, out=[0.0, 0.0, 0.0]), ValueError, "got list"),
 ])
 def test_bad_input(call, err, match):
     with pytest.raises(err, match=match):

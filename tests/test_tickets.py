@@ -248,6 +248,39 @@ def test_source_spec_refuses_over_memory():
         spec.network(max_bytes=100)
 
 
+@pytest.mark.parametrize("dist", ["uniform", "normal", "nsn"])
+def test_rows_drawn_in_place_equal_the_dense_layer(dist):
+    """draw_rows draws whole blocks in place (into ``out`` when given) and copies the
+    rows of partial ones; both give the dense layer's rows, with the weight and column
+    scales applied, whatever ``out`` held before. A bad ``out`` is refused."""
+    col_scale = np.random.default_rng(1).uniform(0.5, 2.0, 20000)
+    spec = SourceSpec((20000, 300), (), (True,), dist, 9, spawn_key=(2,), weight_scale=(0.5,),
+                      col_scale=(col_scale,))
+    br = spec.block_rows(0)
+    # the layer as its definition says: block b from SeedSequence(9, spawn_key=(2, 0, b)),
+    # drawn by numpy's own samplers
+    draw = {"uniform": lambda g, n: g.uniform(-1.0, 1.0, (n, 20000)),
+            "normal": lambda g, n: g.standard_normal((n, 20000)),
+            "nsn": lambda g, n: g.standard_normal((n, 20000, 2)).prod(axis=-1)}[dist]
+    dense_w = np.concatenate([
+        draw(np.random.default_rng(np.random.SeedSequence(9, spawn_key=(2, 0, b))),
+             min(300, (b + 1) * br) - b * br) for b in range(-(-300 // br))])
+    dense_w *= 0.5 * col_scale
+    whole = np.arange(br, 3 * br)                        # blocks 1 and 2, whole
+    assert br == 52                                      # 6 blocks, the last one short
+    last = np.arange(5 * br, 300)                        # the last block, whole
+    rows = np.concatenate([[0, 3], whole, [3 * br + 1], last])
+    for threads in (1, 2):
+        out = np.full((rows.size, 20000), np.nan)
+        got = spec.draw_rows(0, rows, threads, out=out)
+        assert got is out and np.array_equal(out, dense_w[rows])
+    assert np.array_equal(spec.draw_rows(0, rows), dense_w[rows])
+    for bad in (np.empty((rows.size, 2999)), np.empty((rows.size, 20000), np.float32),
+                np.empty((20000, rows.size)).T):
+        with pytest.raises(ValueError, match="out must be a writeable C-contiguous float64"):
+            spec.draw_rows(0, rows, out=bad)
+
+
 def test_source_blocks_drawn_concurrently_are_the_serial_ones():
     """Blocks drawn on several threads equal those drawn one by one and the dense layer
     (each block has its own stream), in order; a bad thread count names the argument."""

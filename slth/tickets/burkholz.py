@@ -501,11 +501,18 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         if blocks.size and (not ends or ends[-1] < blocks.size):
             ends.append(blocks.size)
         start = 0
+        # every batch is drawn into one buffer (a batch's weights are valid until the
+        # next one): touching fresh memory costs more than drawing
+        buffer = np.empty(0)
         for end in ends:
             with timer("draw"):
                 lo, hi = blocks[start] * br, (blocks[end - 1] + 1) * br
                 rows = lo + np.flatnonzero(need[lo:hi])
-                W = spec.draw_rows(sl, rows, opts["threads"])
+                size = rows.size * spec.widths[sl]
+                if size > buffer.size:
+                    buffer = np.empty(size)
+                W = spec.draw_rows(sl, rows, opts["threads"],
+                                   out=buffer[:size].reshape(rows.size, -1))
             yield rows, W, end - start
             start = end
 

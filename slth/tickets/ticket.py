@@ -153,13 +153,14 @@ class SourceSpec:
         """Bytes of the dense float64 source."""
         return 8 * self.n_params
 
-    def _block(self, l: int, b: int):
+    def _block(self, l: int, b: int, out=None):
+        # out: where to draw the block's weights (all its rows), instead of a new array
         rows, cols = self.shape(l)
         br = self.block_rows(l)
         lo, hi = b * br, min(rows, (b + 1) * br)
         rng = np.random.default_rng(
             np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, l, b)))
-        w = distributions.sample(self.dist, (hi - lo, cols), rng)
+        w = distributions.sample(self.dist, (hi - lo, cols), rng, out=out)
         if self.weight_scale[l] != 1.0:        # a unit scale would cost a pass for nothing
             w *= self.weight_scale[l]
         if self.col_scale[l] is not None:
@@ -208,12 +209,16 @@ class SourceSpec:
         """
         return _thread_map(lambda b: self.block(l, b), indices, threads)
 
-    def draw_rows(self, l: int, rows, threads: int | None = None) -> NDArray[np.float64]:
+    def draw_rows(self, l: int, rows, threads: int | None = None,
+                  out: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
         """The weights of the given rows of layer ``l`` (increasing), ``(len(rows), cols)``.
 
         Only the drawing blocks holding a row are drawn, on ``threads`` threads (default:
-        numba's thread count); each thread copies its block's rows into place, so the
-        result is written once. The same array whatever the thread count.
+        numba's thread count); a block whose rows are all requested is drawn in place,
+        the others are drawn apart and their requested rows copied into place. The same
+        array whatever the thread count. ``out`` (C-contiguous float64 of that shape)
+        receives the rows instead of a new array: a caller drawing batch after batch
+        saves touching fresh memory, which costs more than the draws.
 
         Examples
         --------
@@ -228,15 +233,25 @@ class SourceSpec:
                                              or np.any(np.diff(rows) <= 0))):
             raise ValueError(f"rows must be increasing row indices of layer {l} (0 to "
                              f"{n_rows - 1}), got {rows!r}")
+        shape = (rows.size, self.widths[l])
+        if out is None:
+            out = np.empty(shape)
+        elif not (isinstance(out, np.ndarray) and out.dtype == np.float64
+                  and out.shape == shape and out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError(f"out must be a writeable C-contiguous float64 array of shape "
+                             f"{shape}, got {getattr(out, 'shape', type(out).__name__)}")
         br = self.block_rows(l)
         blocks, starts = np.unique(rows // br, return_index=True)
         ends = np.append(starts[1:], rows.size)
-        out = np.empty((rows.size, self.widths[l]))
 
         def fill(i):
-            w, _ = self._block(l, int(blocks[i]))
-            np.take(w, rows[starts[i]:ends[i]] - blocks[i] * br, axis=0,
-                    out=out[starts[i]:ends[i]])
+            lo = int(blocks[i]) * br
+            if ends[i] - starts[i] == min(n_rows, lo + br) - lo:
+                # every row of the block: drawn in place
+                self._block(l, int(blocks[i]), out=out[starts[i]:ends[i]])
+            else:
+                w, _ = self._block(l, int(blocks[i]))
+                np.take(w, rows[starts[i]:ends[i]] - lo, axis=0, out=out[starts[i]:ends[i]])
 
         _thread_map(fill, range(blocks.size), threads)
         return out
