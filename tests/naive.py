@@ -211,14 +211,15 @@ def index_order_errors(values, masks, targets):
                      for row, mrow, t in zip(values, masks, targets, strict=True)])
 
 
-def k_tree(values, sizes, b: int, target: float, levels: int = 3):
+def k_tree(values, sizes, b: int, target: float, levels: int = 3, wide: bool = False):
     """The k-tree search of ``kernels.tree_search`` with plain Python lists and sorting.
 
     Leaf q holds ``values[q b : q b + sizes[q]]``; every list is a sorted list of (sum,
-    positions). Returns the chosen positions.
+    positions). Each merge keeps about 1.25 * 2^b pairs (twice that when ``wide``).
+    Returns the chosen positions.
     """
     leaves = 2 ** levels
-    keep = (5 << b) // 4
+    keep = (5 << b) // 4 * (2 if wide else 1)
     cap = 2 * keep
     mean, var = [0.0] * (2 * leaves), [0.0] * (2 * leaves)
     lists = []
@@ -278,10 +279,10 @@ def k_tree(values, sizes, b: int, target: float, levels: int = 3):
     return sorted(best[1])
 
 
-def tree_window(values, valid, target: float, k: int):
-    """The ``"tree"`` window order by loops: the fine greedy part and window
-    (:func:`fine_window`), the window dealt in turn to 8 leaves of ``k // 8`` values, and
-    :func:`k_tree`. Returns the mask and its error."""
+def tree_window(values, valid, target: float, k: int, wide: bool = False):
+    """The ``"tree"`` window order (``"tree_wide"`` with ``wide``) by loops: the fine
+    greedy part and window (:func:`fine_window`), the window dealt in turn to 8 leaves of
+    ``k // 8`` values, and :func:`k_tree`. Returns the mask and its error."""
     values = np.asarray(values, dtype=np.float64)
     chosen, window = fine_window(values, valid, target, k)
     resid = target - sum(values[j] for j in sorted(chosen))
@@ -291,7 +292,7 @@ def tree_window(values, valid, target: float, k: int):
         leaves[q % 8].append(j)
     packed = [j for leaf in leaves for j in leaf + [None] * (b - len(leaf))]
     picked = k_tree([0.0 if j is None else values[j] for j in packed],
-                    [len(leaf) for leaf in leaves], b, resid)
+                    [len(leaf) for leaf in leaves], b, resid, wide=wide)
     mask = np.zeros(values.size, dtype=bool)
     mask[chosen + [packed[p] for p in picked]] = True
     return mask, abs(target - sum(values[j] for j in np.flatnonzero(mask)))

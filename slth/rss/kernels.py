@@ -674,8 +674,10 @@ def masked_row_sums(values, masks, out):
 
 #: Window orders of :func:`greedy_window_row`: remaining values by decreasing magnitude,
 #: by increasing magnitude, or in index order; or the smallest magnitudes set aside
-#: before a first-fit greedy part (:func:`_fine_row`).
+#: before a first-fit greedy part (:func:`_fine_row`), searched exactly or by a k-tree
+#: (:func:`tree_search`) that keeps :func:`tree_keep` sums per merge, or twice that.
 WINDOW_LARGEST, WINDOW_SMALLEST, WINDOW_FIRST, WINDOW_FINE, WINDOW_TREE = 0, 1, 2, 3, 4
+WINDOW_TREE_WIDE = 5
 
 
 @kernel
@@ -813,7 +815,7 @@ def greedy_window_row(row, valid, t, k, order, greedy, window, window_ok, cls, t
     ``top`` and ``keys`` are work arrays of ``len(row)``, ``len(row) + 1`` and
     ``2 len(row) + 2`` entries.
     """
-    if order == WINDOW_FINE or order == WINDOW_TREE:
+    if order == WINDOW_FINE or order >= WINDOW_TREE:
         return _fine_row(row, valid, t, k, greedy, window, window_ok, keys, top)
     kall = row.shape[0]
     half_same = (k + 1) // 2
@@ -875,12 +877,21 @@ def tree_keep(b):
 
 
 @kernel
+def order_keep(order, b):
+    """Sums kept per merge by a k-tree window of ``order`` over lists of ``b`` values: a
+    :data:`WINDOW_TREE_WIDE` tree keeps twice :func:`tree_keep`. On the problems a
+    :data:`WINDOW_TREE` search leaves above 5e-8 (11 % of them, at 17 us each), it
+    leaves 3 % of those, at about half the cost of exact windows of 24 to 28 values."""
+    return 2 * tree_keep(b) if order == WINDOW_TREE_WIDE else tree_keep(b)
+
+
+@kernel
 def window_work(kall, k, order):
     """Work arrays of :func:`window_solve_row` for rows of ``kall`` values, windows of k."""
     leaves = 1 << TREE_LEVELS
-    if order == WINDOW_TREE:            # tree lists; no exact search
+    if order >= WINDOW_TREE:            # tree lists; no exact search
         b = k // leaves
-        cap = 2 * tree_keep(b)
+        cap = 2 * order_keep(order, b)
         width = max(1 << b, cap)
         ma = mb = 1
     else:                               # exact search over two halves; no tree
@@ -985,7 +996,7 @@ def _sort_between(s, m, n, lo, hi, counts, key, out_s, out_m):
 
 
 @kernel
-def tree_search(values, sizes, b, t, work):
+def tree_search(values, sizes, b, t, work, keep):
     """A subset of ``values`` whose sum is close to ``t``, by a k-tree search (Wagner's
     generalized birthday algorithm, as Lyubashevsky applied it to dense subset sums).
 
@@ -993,19 +1004,18 @@ def tree_search(values, sizes, b, t, work):
     and their sorted subset sums. Each node has a target (the root ``t``; a node's
     deviation from the mean of its sums is split between its children in proportion to
     their variances); merging two children keeps the pairs whose sum lies in a window
-    around the node's target that holds about :func:`tree_keep` of them (its width
+    around the node's target that holds about ``keep`` of them (its width
     from the density of the pair sums: normal at the first merge, uniform windows
     after), sorted. The root's two lists are scanned for the closest sum
-    (:func:`closest_pair`). Each merge level gains a factor of about ``tree_keep``
-    in accuracy, at a cost linear in the lists' sizes: on products of uniforms, ``8 * 6``
-    values reach about the median error of an exact fine window of 24 values (2^12
-    sums per half) at under half its cost. Not exact: the windows can miss the best
-    subset. Returns the subset's bit mask over positions of ``values`` (0 when a window
-    came out empty).
+    (:func:`closest_pair`). Each merge level gains a factor of about ``keep``
+    (:func:`tree_keep`) in accuracy, at a cost linear in the lists' sizes: on products
+    of uniforms, ``8 * 6`` values reach about the median error of an exact fine window
+    of 24 values (2^12 sums per half) at under half its cost. Not exact: the windows can
+    miss the best subset. Returns the subset's bit mask over positions of ``values`` (0
+    when a window came out empty).
     """
     lists_s, lists_m, buf_s, buf_m, cnt, mean, var, tgt, wid, tmp_s, tmp_m, counts, key = work
     leaves = 1 << TREE_LEVELS
-    keep = tree_keep(b)
     for q in range(leaves):
         v = values[q * b:q * b + sizes[q]]
         s, mk = _leaf_sums(v, q * b, lists_s[0, q], lists_m[0, q], buf_s, buf_m)
@@ -1082,7 +1092,7 @@ def window_solve_row(row, valid, t, k, order, mask, work):
     window_ok[:] = False
     resid = greedy_window_row(row, valid, t, k, order, mask, window, window_ok, cls, top, keys)
     n = 0
-    if order == WINDOW_TREE:
+    if order >= WINDOW_TREE:
         leaves = 1 << TREE_LEVELS
         b = k // leaves
         sizes[:] = 0
@@ -1096,7 +1106,7 @@ def window_solve_row(row, valid, t, k, order, mask, work):
                 at[pos] = window[q]
                 sizes[g] += 1
                 g = (g + 1) % leaves
-        bits = tree_search(packed[:leaves * b], sizes, b, resid, tree)
+        bits = tree_search(packed[:leaves * b], sizes, b, resid, tree, order_keep(order, b))
         for q in range(leaves * b):
             if (bits >> np.uint64(q)) & np.uint64(1):
                 mask[at[q]] = True
