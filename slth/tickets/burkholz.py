@@ -574,7 +574,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                 braw[grow] = W[:, bcols]
                 if act_rows.size:
                     with timer("solve"):
-                        Wa = W[act_rows]
+                        # all rows active (most batches): no copy of the batch
+                        Wa = W if act_rows.size == W.shape[0] else W[act_rows]
                         mk, er = solve_with_retry(
                             Wa[:, widx].reshape(-1, cw), np.ones((act_rows.size * d_in, cw), bool),
                             wt[act_rows].reshape(-1), max_values, tol, opts, span=cr,
@@ -666,7 +667,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
             act_rows = np.flatnonzero(~is_const)
             with timer("solve"):
                 if act_rows.size:
-                    r_, c_, v_, es = layer.solve_rows(W[act_rows], wt[act_rows] * gain, 0, opts)
+                    # all rows active (most batches): no copy of the batch
+                    Wa = W if act_rows.size == R else W[act_rows]
+                    r_, c_, v_, es = layer.solve_rows(Wa, wt[act_rows] * gain, 0, opts)
                     rows += [grow[act_rows[x]] for x in r_]
                     cols += c_
                     vals += v_
@@ -678,7 +681,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         offset = np.zeros(R)
                         for rr_, vv_ in zip(r_, v_, strict=True):
                             np.add.at(offset, act_rows[rr_], act.phi0 * vv_)
-                        cvals = W[act_rows][:, coarse_cols] * phic[:mc][None, :]
+                        cvals = Wa[:, coarse_cols] * phic[:mc][None, :]
                         # the window of the largest magnitudes reaches the offset only on
                         # a coarse grid (residuals up to 79 seen, for a sigmoid target); a
                         # window of mixed magnitudes refines it
