@@ -128,6 +128,19 @@ def check_threads(threads) -> int | None:
     return None if threads is None else check_int(threads, "threads", minimum=1)
 
 
+def check_out(out, shape: tuple[int, ...], name: str = "out") -> None:
+    """Refuse an output array that is not a writeable C-contiguous float64 array of
+    ``shape`` (``None`` passes)."""
+    if out is None or (isinstance(out, np.ndarray) and out.dtype == np.float64
+                       and out.shape == tuple(shape) and out.flags.c_contiguous
+                       and out.flags.writeable):
+        return
+    got = (f"{out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray)
+           else type(out).__name__)
+    raise ValueError(f"{name} must be a writeable C-contiguous float64 array of shape "
+                     f"{tuple(shape)}, got {got}")
+
+
 def check_choice(x, name: str, choices: Iterable[str]) -> str:
     """One of a fixed set of names."""
     choices = tuple(choices)

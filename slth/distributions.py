@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from slth._validate import SeedLike, as_generator, check_choice
+from slth._validate import SeedLike, as_generator, check_choice, check_out
 
 __all__ = ["Distribution", "DISTRIBUTIONS", "NAMES", "get", "sample", "pdf", "cdf"]
 
@@ -220,13 +220,7 @@ def sample(dist: str | Distribution, size, seed: SeedLike = None, *,
     """
     d = get(dist)
     shape = _as_size(size)
-    if out is not None and not (isinstance(out, np.ndarray) and out.dtype == np.float64
-                                and out.shape == shape and out.flags.c_contiguous
-                                and out.flags.writeable):
-        got = (f"{out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray)
-               else type(out).__name__)
-        raise ValueError(f"out must be a writeable C-contiguous float64 array of shape "
-                         f"{shape}, got {got}")
+    check_out(out, shape)
     return d._sampler(as_generator(seed), shape, out)
 
 

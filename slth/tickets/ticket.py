@@ -46,6 +46,7 @@ from slth._validate import (
     check_int,
     check_memory,
     check_open_unit,
+    check_out,
     check_positive,
     check_threads,
     resolve_max_bytes,
@@ -234,12 +235,9 @@ class SourceSpec:
             raise ValueError(f"rows must be increasing row indices of layer {l} (0 to "
                              f"{n_rows - 1}), got {rows!r}")
         shape = (rows.size, self.widths[l])
+        check_out(out, shape)
         if out is None:
             out = np.empty(shape)
-        elif not (isinstance(out, np.ndarray) and out.dtype == np.float64
-                  and out.shape == shape and out.flags.c_contiguous and out.flags.writeable):
-            raise ValueError(f"out must be a writeable C-contiguous float64 array of shape "
-                             f"{shape}, got {getattr(out, 'shape', type(out).__name__)}")
         br = self.block_rows(l)
         blocks, starts = np.unique(rows // br, return_index=True)
         ends = np.append(starts[1:], rows.size)
