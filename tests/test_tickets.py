@@ -1131,12 +1131,18 @@ def test_kept_values_are_the_source_values_batch_by_batch(budget, monkeypatch):
 
 
 @pytest.mark.parametrize("expected", [0, 50, 100_000])
-def test_row_batch_csr_equals_scipy_coo(expected):
-    """Batches of rows, shuffled within each batch, with explicit zeros, an empty batch
-    and buffers that grow (or are never filled), give the CSR matrix scipy builds from
-    the same COO entries, with sorted indices."""
+@pytest.mark.parametrize("layout", ["shuffled", "sorted pieces"])
+def test_row_batch_csr_equals_scipy_coo(expected, layout, monkeypatch):
+    """Batches of rows, with explicit zeros, an empty batch and buffers that grow (or are
+    never filled), give the CSR matrix scipy builds from the same COO entries, with
+    sorted indices: shuffled batches are sorted; batches of pieces each in (row, column)
+    order (columns of one row spread over several pieces) are merged, on 1 or 2
+    threads."""
     from slth.tickets.ticket import RowBatchCSR, read_columns
 
+    sorted_batches = []
+    monkeypatch.setattr(RowBatchCSR, "_sort", lambda self, pieces, f=RowBatchCSR._sort: (
+        sorted_batches.append(len(pieces)), f(self, pieces))[1])
     rng = np.random.default_rng(3)
     shape = (60, 45)
     dense = np.where(rng.random(shape) < 0.3, rng.normal(size=shape), 0.0)
@@ -1144,10 +1150,18 @@ def test_row_batch_csr_equals_scipy_coo(expected):
     stored = dense != 0.0
     stored[7, 3] = True                          # an explicit zero stays stored
     builder = RowBatchCSR(shape, expected=expected)
-    for lo, hi in [(0, 10), (10, 10), (10, 31), (31, 60)]:
+    for b, (lo, hi) in enumerate([(0, 10), (10, 10), (10, 31), (31, 60)]):
         r, c = np.nonzero(stored[lo:hi])
-        perm = rng.permutation(r.size)
-        builder.add([r[perm] + lo], [c[perm]], [dense[lo:hi][r, c][perm]])
+        v = dense[lo:hi][r, c]
+        if layout == "shuffled":
+            perm = rng.permutation(r.size)
+            builder.add([r[perm] + lo], [c[perm]], [v[perm]])
+        else:
+            piece = rng.integers(0, 3, r.size)
+            parts = [np.flatnonzero(piece == q) for q in range(3)]
+            builder.add([r[p] + lo for p in parts], [c[p].astype(np.int32) for p in parts],
+                        [v[p] for p in parts], threads=1 + b % 2)
+    assert len(sorted_batches) == (3 if layout == "shuffled" else 0)
     got = builder.tocsr()
     r, c = np.nonzero(stored)
     want = sparse.coo_matrix((dense[r, c], (r, c)), shape=shape).tocsr()
@@ -1159,6 +1173,30 @@ def test_row_batch_csr_equals_scipy_coo(expected):
     assert np.array_equal(read_columns(got), stored.any(axis=0))
     with pytest.raises(ValueError, match="increasing"):
         builder.add([np.array([5])], [np.array([0])], [np.array([1.0])])
+
+
+@pytest.mark.parametrize("cols, path", [
+    ([[2, 1], [0]], "sort"),                     # a piece out of column order
+    ([[1, 2], [1]], "merge"),                    # a position in two pieces
+])
+def test_row_batch_csr_pieces_like_a_stable_sort(cols, path, monkeypatch):
+    """A piece out of (row, column) order sends its batch to the sort; pieces in order
+    are merged, a position given twice kept twice in piece order: both as numpy's
+    stable sort of the concatenated columns orders them."""
+    from slth.tickets.ticket import RowBatchCSR
+
+    used = []
+    monkeypatch.setattr(RowBatchCSR, "_sort", lambda self, pieces, f=RowBatchCSR._sort: (
+        used.append("sort"), f(self, pieces))[1])
+    builder = RowBatchCSR((2, 3))
+    values = [np.array([1.0, 2.0]), np.array([3.0])]
+    builder.add([np.array([0, 0]), np.array([0])], [np.array(c) for c in cols], values)
+    got = builder.tocsr()
+    order = np.argsort(np.concatenate(cols), kind="stable")
+    assert got.indices.tolist() == np.concatenate(cols)[order].tolist()
+    assert got.data.tolist() == np.concatenate(values)[order].tolist()
+    assert got.indptr.tolist() == [0, 3, 3]
+    assert used == (["sort"] if path == "sort" else [])
 
 
 def test_kept_entries_equal_numpy_indexing():

@@ -708,7 +708,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                 e_b[0][grow] = er
                 achieved_b[0][grow] = np.where(mk, bvals, 0.0).sum(axis=1)
             with timer("assemble"):
-                first_layer.add(rows, cols, vals)
+                first_layer.add(rows, cols, vals, threads)
             bar.update(nb)
     e_ws[0] = e_w
 

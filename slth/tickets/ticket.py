@@ -38,10 +38,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from numba import prange
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
 from slth import distributions
+from slth._numba import kernel, num_threads, parallel_kernel
 from slth._validate import (
     check_int,
     check_memory,
@@ -601,6 +603,38 @@ def _restore_col_scale(spec: SourceSpec, params: dict) -> SourceSpec:
                       spec.spawn_key, spec.weight_scale, spec.bias_scale, tuple(cols))
 
 
+@kernel
+def _row_sorted(r, c):  # pragma: no cover - compiled
+    # entries in increasing (row, column) order, no position twice
+    for i in range(1, r.shape[0]):
+        if r[i] < r[i - 1] or (r[i] == r[i - 1] and c[i] <= c[i - 1]):
+            return False
+    return True
+
+
+@parallel_kernel
+def _merge_rows(c, v, seg, out_start, out_idx, out_val):  # pragma: no cover - compiled
+    # row j of piece q is c[seg[q, j]:seg[q, j + 1]] (columns increasing); merged by
+    # column into out_*[out_start[j]:], ties in piece order (as a stable sort would)
+    k = seg.shape[0]
+    for j in prange(seg.shape[1] - 1):
+        pos = seg[:, j].copy()
+        o = out_start[j]
+        while True:
+            best = -1
+            col = 0
+            for q in range(k):
+                if pos[q] < seg[q, j + 1] and (best < 0 or c[pos[q]] < col):
+                    best = q
+                    col = c[pos[q]]
+            if best < 0:
+                break
+            out_idx[o] = col
+            out_val[o] = v[pos[best]]
+            pos[best] += 1
+            o += 1
+
+
 class RowBatchCSR:
     """A CSR matrix assembled from batches of whole rows, in increasing row order.
 
@@ -609,8 +643,11 @@ class RowBatchCSR:
     (COO pieces with 8-byte rows and columns need twice that, and more to sort and
     concatenate). With ``expected`` (entries) near the final count the buffer is
     allocated once and never copied; otherwise it grows by half its size when full.
-    :meth:`tocsr` returns views of the buffer. Positions must be unique; explicit zeros
-    are kept.
+    When each piece of a batch is already in (row, column) order, as the pieces of
+    :func:`slth.tickets.pensia.kept_entries` are, the pieces are merged row by row in
+    parallel, with no sort and no temporary arrays of the batch's size beyond one
+    reused buffer. :meth:`tocsr` returns views of the buffer. Positions must be unique;
+    explicit zeros are kept.
 
     Examples
     --------
@@ -629,33 +666,76 @@ class RowBatchCSR:
         self.data = np.empty(max(int(expected), 0))
         self.size = 0
         self.next_row = 0
+        # a batch's columns and values, concatenated; reused (touching fresh memory
+        # costs more than copying into memory touched before)
+        self._cols = np.empty(0, dtype=np.int64)
+        self._vals = np.empty(0)
 
-    def add(self, rows: Sequence[np.ndarray], cols: Sequence[np.ndarray],
-            vals: Sequence[np.ndarray]) -> None:
-        """Add the entries of rows not seen before (all of them above earlier batches)."""
-        if not rows:
-            return
-        r = np.concatenate(rows)
-        if r.size == 0:
-            return
-        c = np.concatenate(cols)
-        v = np.concatenate(vals)
-        if r.min() < self.next_row:
-            raise ValueError("RowBatchCSR: batches must hold increasing, disjoint rows")
-        order = np.argsort(r * self.shape[1] + c, kind="stable")
-        self.counts += np.bincount(r, minlength=self.shape[0])
-        start, end = self.size, self.size + r.size
+    def _reserve(self, end: int) -> None:
         if end > self.data.size:
             capacity = max(end, self.data.size + self.data.size // 2)
             for name in ("indices", "data"):
                 old = getattr(self, name)
                 grown = np.empty(capacity, dtype=old.dtype)
-                grown[:start] = old[:start]
+                grown[:self.size] = old[:self.size]
                 setattr(self, name, grown)
+
+    def add(self, rows: Sequence[np.ndarray], cols: Sequence[np.ndarray],
+            vals: Sequence[np.ndarray], threads: int | None = None) -> None:
+        """Add the entries of rows not seen before (all of them above earlier batches);
+        ``threads`` as in the constructions."""
+        pieces = [(np.asarray(r), np.asarray(c), np.asarray(v))
+                  for r, c, v in zip(rows, cols, vals, strict=True) if len(r)]
+        if not pieces:
+            return
+        if min(int(r.min()) for r, _, _ in pieces) < self.next_row:
+            raise ValueError("RowBatchCSR: batches must hold increasing, disjoint rows")
+        if all(_row_sorted(r, c) for r, c, _ in pieces):
+            self._merge(pieces, threads)
+        else:
+            self._sort(pieces)
+
+    def _sort(self, pieces) -> None:
+        r = np.concatenate([p[0] for p in pieces])
+        c = np.concatenate([p[1] for p in pieces])
+        v = np.concatenate([p[2] for p in pieces])
+        order = np.argsort(r * self.shape[1] + c, kind="stable")
+        self.counts += np.bincount(r, minlength=self.shape[0])
+        start, end = self.size, self.size + r.size
+        self._reserve(end)
         self.indices[start:end] = c[order]
         np.take(v, order, out=self.data[start:end])
         self.size = end
         self.next_row = int(r.max()) + 1
+
+    def _merge(self, pieces, threads) -> None:
+        lo = min(int(r[0]) for r, _, _ in pieces)
+        hi = max(int(r[-1]) for r, _, _ in pieces) + 1
+        total = sum(r.size for r, _, _ in pieces)
+        if total > self._cols.size:
+            self._cols = np.empty(total, dtype=np.int64)
+            self._vals = np.empty(total)
+        c, v = self._cols[:total], self._vals[:total]
+        np.concatenate([p[1] for p in pieces], out=c, casting="same_kind")
+        np.concatenate([p[2] for p in pieces], out=v, casting="same_kind")
+        # seg[q, j]: where row lo + j starts in piece q (offset into c and v)
+        seg = np.empty((len(pieces), hi - lo + 1), dtype=np.int64)
+        offset = 0
+        for q, (r, _, _) in enumerate(pieces):
+            seg[q] = offset + np.searchsorted(r, np.arange(lo, hi + 1))
+            offset += r.size
+        per_row = (seg[:, 1:] - seg[:, :-1]).sum(axis=0)
+        self.counts[lo:hi] += per_row
+        out_start = np.empty(hi - lo, dtype=np.int64)
+        out_start[0] = self.size
+        np.cumsum(per_row[:-1], out=out_start[1:])
+        out_start[1:] += self.size
+        end = self.size + total
+        self._reserve(end)
+        with num_threads(threads):
+            _merge_rows(c, v, seg, out_start, self.indices, self.data)
+        self.size = end
+        self.next_row = hi
 
     def tocsr(self) -> sparse.csr_matrix:
         indptr = np.zeros(self.shape[0] + 1, dtype=np.int64)
