@@ -211,15 +211,15 @@ def index_order_errors(values, masks, targets):
                      for row, mrow, t in zip(values, masks, targets, strict=True)])
 
 
-def k_tree(values, sizes, b: int, target: float, levels: int = 3, factor: int = 1):
+def k_tree(values, sizes, b: int, target: float, levels: int = 3, wide: bool = False):
     """The k-tree search of ``kernels.tree_search`` with plain Python lists and sorting.
 
-    Leaf q of the ``2^levels`` holds ``values[q b : q b + sizes[q]]``; every list is a
-    sorted list of (sum, positions). Each merge keeps about ``factor`` * 1.25 * 2^b
-    pairs. Returns the chosen positions.
+    Leaf q holds ``values[q b : q b + sizes[q]]``; every list is a sorted list of (sum,
+    positions). Each merge keeps about 1.25 * 2^b pairs (twice that when ``wide``).
+    Returns the chosen positions.
     """
     leaves = 2 ** levels
-    keep = (5 << b) // 4 * factor
+    keep = (5 << b) // 4 * (2 if wide else 1)
     cap = 2 * keep
     mean, var = [0.0] * (2 * leaves), [0.0] * (2 * leaves)
     lists = []
@@ -279,26 +279,20 @@ def k_tree(values, sizes, b: int, target: float, levels: int = 3, factor: int = 
     return sorted(best[1])
 
 
-#: (levels, keep factor) of each tree window order
-TREE_ORDERS = {"tree": (3, 1), "tree_wide": (3, 2), "tree4": (2, 4)}
-
-
-def tree_window(values, valid, target: float, k: int, order: str = "tree"):
-    """A tree window order (:data:`TREE_ORDERS`) by loops: the fine greedy part and
-    window (:func:`fine_window`), the window dealt in turn to the leaves, ``k //
-    leaves`` values each, and :func:`k_tree`. Returns the mask and its error."""
-    levels, factor = TREE_ORDERS[order]
-    n_leaves = 2 ** levels
+def tree_window(values, valid, target: float, k: int, wide: bool = False):
+    """The ``"tree"`` window order (``"tree_wide"`` with ``wide``) by loops: the fine
+    greedy part and window (:func:`fine_window`), the window dealt in turn to 8 leaves of
+    ``k // 8`` values, and :func:`k_tree`. Returns the mask and its error."""
     values = np.asarray(values, dtype=np.float64)
     chosen, window = fine_window(values, valid, target, k)
     resid = target - sum(values[j] for j in sorted(chosen))
-    b = k // n_leaves
-    leaves = [[] for _ in range(n_leaves)]
+    b = k // 8
+    leaves = [[] for _ in range(8)]
     for q, j in enumerate(window):
-        leaves[q % n_leaves].append(j)
+        leaves[q % 8].append(j)
     packed = [j for leaf in leaves for j in leaf + [None] * (b - len(leaf))]
     picked = k_tree([0.0 if j is None else values[j] for j in packed],
-                    [len(leaf) for leaf in leaves], b, resid, levels, factor)
+                    [len(leaf) for leaf in leaves], b, resid, wide=wide)
     mask = np.zeros(values.size, dtype=bool)
     mask[chosen + [packed[p] for p in picked]] = True
     return mask, abs(target - sum(values[j] for j in np.flatnonzero(mask)))

@@ -676,14 +676,14 @@ def test_fine_window_needs_fewer_values():
         assert np.quantile(fine, q) < np.quantile(prefix, q)
 
 
-@pytest.mark.parametrize("order", ["tree", "tree_wide", "tree4"])
+@pytest.mark.parametrize("order", ["tree", "tree_wide"])
 @pytest.mark.parametrize("k", [16, 24, 32])
 @pytest.mark.parametrize("seed", range(3))
 def test_tree_window_matches_naive_k_tree(seed, k, order):
-    """The "tree" order (fine selection, values dealt to 8 leaves, k-tree search), its
-    "tree_wide" variant and the 4-leaf "tree4" equal a plain-Python k-tree
-    (tests/naive.py) row by row, padded windows included; the recorded error is the
-    achieved one, and never below the best subset (brute force)."""
+    """The "tree" order (fine selection, values dealt to 8 leaves, k-tree search) and
+    its "tree_wide" variant equal a plain-Python k-tree (tests/naive.py) row by row,
+    padded windows included; the recorded error is the achieved one, and never below
+    the best subset (brute force)."""
     from naive import tree_window
 
     from slth.tickets.pensia import solve_greedy_window
@@ -699,7 +699,7 @@ def test_tree_window_matches_naive_k_tree(seed, k, order):
     assert not (masks & ~valid).any()
     np.testing.assert_array_equal(err, index_order_errors(values, masks, targets))
     for r in range(m):
-        mask, e = tree_window(values[r], valid[r], targets[r], k, order)
+        mask, e = tree_window(values[r], valid[r], targets[r], k, wide=order == "tree_wide")
         assert np.array_equal(mask, masks[r]) and e == err[r]
     for r in range(6):
         assert err[r] >= best_subset_error(values[r, valid[r]], targets[r]) - 1e-15
@@ -726,42 +726,15 @@ def test_tree_window_beats_a_fine_window_of_22():
     assert bad.size > 100 and np.mean(wide > 5e-8) < 0.1
 
 
-def test_tree4_window_beats_a_fine_window_of_22():
-    """On the later layers' problems (30 plain uniform copies), a 4-leaf k-tree over 28
-    values gets closer than an exact fine window of 22 values and leaves fewer problems
-    above 2e-7: the claim behind burkholz's later-layer first attempt."""
-    from slth.tickets.pensia import solve_greedy_window
-
-    rng = np.random.default_rng(1)
-    m = 3000
-    values = rng.uniform(-1, 1, (m, 30))
-    valid = np.ones(values.shape, bool)
-    targets = rng.uniform(-1, 1, m)
-    _, fine = solve_greedy_window(values, valid, targets, 22, {}, "fine")
-    _, tree = solve_greedy_window(values, valid, targets, 28, {}, "tree4")
-    assert np.median(tree) < np.median(fine) / 2
-    assert np.mean(tree > 2e-7) < 0.6 * np.mean(fine > 2e-7)
-
-
 @pytest.mark.parametrize("k", [0, 12, 72, 2.5])
 def test_tree_window_refuses_bad_sizes(k):
     from slth.tickets.pensia import solve_greedy_window
 
     v = np.ones((1, 80))
-    with pytest.raises(ValueError, match="multiple of 8 between 8 and 64"):
+    with pytest.raises(ValueError, match="multiple of 8"):
         solve_greedy_window(v, v > 0, np.zeros(1), k, {}, "tree")
     with pytest.raises(ValueError, match="multiple of 8"):
         solve_greedy_window(v, v > 0, np.zeros(1), k, {}, "tree_wide")
-
-
-@pytest.mark.parametrize("k", [0, 14, 36, 2.5])
-def test_tree4_window_refuses_bad_sizes(k):
-    from slth.tickets.pensia import solve_greedy_window
-
-    v = np.ones((1, 40))
-    with pytest.raises(ValueError, match=f"multiple of 4 between 4 and 32 for order 'tree4', "
-                                         f"got {k!r}"):
-        solve_greedy_window(v, v > 0, np.zeros(1), k, {}, "tree4")
 
 
 def test_burkholz_tree_first_layer(monkeypatch):
@@ -842,45 +815,6 @@ def test_burkholz_tree_refinement_runs_wide_trees(monkeypatch):
     _assert_first_layer_errors_are_the_masked_sources(t, target, pruned)
 
 
-def test_burkholz_later_layers_start_with_a_4_leaf_tree(monkeypatch):
-    """With LATER_TREE_VALUES read copies or more and the default max_values, the later
-    layers' first attempts are "tree4" windows of 28 values; the ticket only prunes and
-    records the errors of its masked source (the kept copies' weights summed, per weight
-    of target layers 2 and 3). With max_values = 20 they are fine windows again."""
-    import importlib
-
-    pensia_module = importlib.import_module("slth.tickets.pensia")
-    calls = set()
-    solve = pensia_module.solve_greedy_window
-
-    def spy(values, valid, targets, k, opts, order="largest"):
-        calls.add((order, k, values.shape[1]))
-        return solve(values, valid, targets, k, opts, order)
-
-    monkeypatch.setattr(pensia_module, "solve_greedy_window", spy)
-    target = random_target([3, 5, 4, 2], norm="max", bias=True, seed=7)
-    t = burkholz(target, eps=0.05, delta=0.1, seed=8, n=40)
-    assert t.params["later_first"] == "tree4" and t.params["copies_read"] == 30
-    assert ("tree4", 28, 30) in calls and not any(k == 22 and o == "fine" and w == 30
-                                                  for o, k, w in calls)
-    pruned = t.network().dense()
-    for p_, m_, q_ in zip(t.source.parameters(), t.masks, pruned.parameters(), strict=True):
-        assert np.array_equal(p_ * m_, q_)
-    c = t.params["copies"]
-    for l in (1, 2):
-        err = t.errors[f"layer{l + 1}_weights"]
-        rows = np.flatnonzero(np.isfinite(err[:, 0]))
-        d_in = target.widths[l]
-        kept = pruned.weights[l + 1][rows, :d_in * c].reshape(rows.size, d_in, c)
-        W = target.weights[l][rows // c if l == 1 else rows]
-        assert rows.size >= (60 if l == 1 else 2)          # read copies, outputs
-        np.testing.assert_allclose(np.abs(kept.sum(axis=2) - W), err[rows], atol=1e-14)
-    calls.clear()
-    fine = burkholz(target, eps=0.05, delta=0.1, seed=8, n=40, max_values=20)
-    assert fine.params["later_first"] == "fine" and ("fine", 20, 28) in calls
-    assert not any(o == "tree4" for o, _, _ in calls)
-
-
 @pytest.mark.parametrize("first", [None, "fine"])
 def test_problems_solved_exactly_over_all_values_are_not_retried(first, monkeypatch):
     """A first attempt that already saw every valid candidate is optimal (brute force);
@@ -953,8 +887,7 @@ def test_greedy_window_rejects_an_unknown_order():
     from slth.tickets.pensia import solve_greedy_window
 
     with pytest.raises(ValueError, match="order must be one of 'largest', 'smallest', "
-                                         "'first', 'fine', 'tree', 'tree_wide', 'tree4'; "
-                                         "got 'middle'"):
+                                         "'first', 'fine', 'tree', 'tree_wide'; got 'middle'"):
         solve_greedy_window(np.ones((1, 3)), np.ones((1, 3), bool), np.ones(1), 2, {},
                             "middle")
 
@@ -1038,7 +971,7 @@ def test_refine_windows_try_a_wide_tree_first():
     for r in range(m):
         want = first[r]
         if want > tol:
-            wide = tree_window(values[r], valid[r], targets[r], 16, "tree_wide")[1]
+            wide = tree_window(values[r], valid[r], targets[r], 16, wide=True)[1]
             by_wide += wide < want
             want = min(want, wide)
         width = k + 2

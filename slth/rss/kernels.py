@@ -675,10 +675,9 @@ def masked_row_sums(values, masks, out):
 #: Window orders of :func:`greedy_window_row`: remaining values by decreasing magnitude,
 #: by increasing magnitude, or in index order; or the smallest magnitudes set aside
 #: before a first-fit greedy part (:func:`_fine_row`), searched exactly or by a k-tree
-#: (:func:`tree_search`) of 8 leaves that keeps :func:`tree_keep` sums per merge, or
-#: twice that, or of 4 leaves keeping four times that (:func:`order_keep`).
+#: (:func:`tree_search`) that keeps :func:`tree_keep` sums per merge, or twice that.
 WINDOW_LARGEST, WINDOW_SMALLEST, WINDOW_FIRST, WINDOW_FINE, WINDOW_TREE = 0, 1, 2, 3, 4
-WINDOW_TREE_WIDE, WINDOW_TREE_FOUR = 5, 6
+WINDOW_TREE_WIDE = 5
 
 
 @kernel
@@ -868,13 +867,6 @@ TREE_LEVELS = 3
 
 
 @kernel
-def order_levels(order):
-    """Levels of the k-tree of a tree window ``order``: 2 (4 leaves) for
-    :data:`WINDOW_TREE_FOUR`, else :data:`TREE_LEVELS`."""
-    return 2 if order == WINDOW_TREE_FOUR else TREE_LEVELS
-
-
-@kernel
 def tree_keep(b):
     """Sums kept per merged list of a k-tree over lists of ``b`` values: 1.25 * 2^b, measured
     on first-layer problems of burkholz (125 products of uniforms, 48 values, one
@@ -889,23 +881,14 @@ def order_keep(order, b):
     """Sums kept per merge by a k-tree window of ``order`` over lists of ``b`` values: a
     :data:`WINDOW_TREE_WIDE` tree keeps twice :func:`tree_keep`. On the problems a
     :data:`WINDOW_TREE` search leaves above 5e-8 (11 % of them, at 17 us each), it
-    leaves 3 % of those, at about half the cost of exact windows of 24 to 28 values.
-
-    A :data:`WINDOW_TREE_FOUR` tree (one merge level, then the closest pair) keeps four
-    times :func:`tree_keep`: on 20,000 problems of 30 plain uniform values (those of
-    burkholz's layers after the first; one thread) its 28 values, 4 leaves of 7, took
-    18.1 us per problem against 18.0 us for an exact fine window of 22, and left 28 %
-    of them above 2e-7 against 62 %; with fine windows of 24 to 28 values for those
-    left, 34 us against 55 us per problem (2x: 36 %, 4x: 28 %, 6x: 16 %; 33 to 36 us)."""
-    if order == WINDOW_TREE_FOUR:
-        return 4 * tree_keep(b)
+    leaves 3 % of those, at about half the cost of exact windows of 24 to 28 values."""
     return 2 * tree_keep(b) if order == WINDOW_TREE_WIDE else tree_keep(b)
 
 
 @kernel
 def window_work(kall, k, order):
     """Work arrays of :func:`window_solve_row` for rows of ``kall`` values, windows of k."""
-    leaves = 1 << order_levels(order)
+    leaves = 1 << TREE_LEVELS
     if order >= WINDOW_TREE:            # tree lists; no exact search
         b = k // leaves
         cap = 2 * order_keep(order, b)
@@ -1015,12 +998,11 @@ def _sort_between(s, m, n, lo, hi, counts, key, out_s, out_m):
 
 
 @kernel
-def tree_search(values, sizes, b, t, work, keep, levels):
+def tree_search(values, sizes, b, t, work, keep):
     """A subset of ``values`` whose sum is close to ``t``, by a k-tree search (Wagner's
     generalized birthday algorithm, as Lyubashevsky applied it to dense subset sums).
 
-    Leaf q of the ``levels``-level tree (``2^levels`` leaves, at least 2 levels) holds
-    ``values[q b : q b + sizes[q]]``
+    Leaf q of the :data:`TREE_LEVELS`-level tree holds ``values[q b : q b + sizes[q]]``
     and their sorted subset sums. Each node has a target (the root ``t``; a node's
     deviation from the mean of its sums is split between its children in proportion to
     their variances); merging two children keeps the pairs whose sum lies in a window
@@ -1035,7 +1017,7 @@ def tree_search(values, sizes, b, t, work, keep, levels):
     when a window came out empty).
     """
     lists_s, lists_m, buf_s, buf_m, cnt, mean, var, tgt, wid, tmp_s, tmp_m, counts, key = work
-    leaves = 1 << levels
+    leaves = 1 << TREE_LEVELS
     for q in range(leaves):
         v = values[q * b:q * b + sizes[q]]
         s, mk = _leaf_sums(v, q * b, lists_s[0, q], lists_m[0, q], buf_s, buf_m)
@@ -1100,9 +1082,8 @@ def tree_search(values, sizes, b, t, work, keep, levels):
 def window_solve_row(row, valid, t, k, order, mask, work):
     """:func:`greedy_window_row`, then the window's valid values, in window order, solved exactly
     against the residual by :func:`solve_one` (as :func:`solve_rows` would solve them); a
-    tree window (:data:`WINDOW_TREE` and the orders after it) is dealt, smallest
-    magnitudes first, to the leaves of :func:`tree_search` instead (``k // 2^levels``
-    values each, :func:`order_levels`).
+    :data:`WINDOW_TREE` window is dealt, smallest magnitudes first, to the leaves of
+    :func:`tree_search` instead (``k // 2^TREE_LEVELS`` values each).
 
     ``mask`` (all False on entry) receives the greedy part and the chosen window values;
     returns ``|t - sum|`` with the chosen values added in index order. ``work`` is
@@ -1114,8 +1095,7 @@ def window_solve_row(row, valid, t, k, order, mask, work):
     resid = greedy_window_row(row, valid, t, k, order, mask, window, window_ok, cls, top, keys)
     n = 0
     if order >= WINDOW_TREE:
-        levels = order_levels(order)
-        leaves = 1 << levels
+        leaves = 1 << TREE_LEVELS
         b = k // leaves
         sizes[:] = 0
         # the window holds each sign's values by increasing magnitude: dealing them in
@@ -1128,8 +1108,7 @@ def window_solve_row(row, valid, t, k, order, mask, work):
                 at[pos] = window[q]
                 sizes[g] += 1
                 g = (g + 1) % leaves
-        bits = tree_search(packed[:leaves * b], sizes, b, resid, tree, order_keep(order, b),
-                           levels)
+        bits = tree_search(packed[:leaves * b], sizes, b, resid, tree, order_keep(order, b))
         for q in range(leaves * b):
             if (bits >> np.uint64(q)) & np.uint64(1):
                 mask[at[q]] = True

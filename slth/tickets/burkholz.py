@@ -39,9 +39,7 @@ With ``refine=True`` (the default) each layer's problems whose error would make 
 of the certified bound exceed its share of ``eps`` (:func:`refine_tolerance`) get finer
 windows, and for smooth activations the linear-regime scale is lowered to keep the tangent
 remainder's term within its share. Where the first layer's tolerance is tight, its
-problems are searched with a k-tree (:data:`TREE_VALUES`, ``first_layer``); the later
-layers' problems, over 30 read copies by default, start with a 4-leaf k-tree
-(:data:`LATER_TREE_VALUES`). On a
+problems are searched with a k-tree (:data:`TREE_VALUES`, ``first_layer``). On a
 784-300-100-10 ReLU target at the theorem's width (n = 75, eps = 0.01) the certified
 bound on the unit ball drops from 0.042 to 0.0049, for 1.7 times the build time (190 s
 against 110 s on 2 cores; 274 s and 0.0061 with fine windows in the first layer).
@@ -90,19 +88,6 @@ __all__ = ["alpha_for_remainder", "burkholz", "default_alpha"]
 #: copies were nearly one-sided; after a fine window, windows of the first and the
 #: largest values do as well, measured on 784-30-20-10).
 LATER_ORDERS = ("largest", "smallest")
-
-#: Values of the first attempt in layers after the first, a ``"tree4"`` window (a k-tree
-#: of 4 leaves of 7, :func:`slth.rss.kernels.order_keep`), when the problems have at least
-#: that many read copies and ``max_values`` is at least :data:`LATER_TREE_FROM` (else a
-#: fine window of ``max_values``). On 20,000 problems of 30 uniform copies (one thread,
-#: refinement tolerance 2e-7, then fine windows of 24 to 28 values as in the build) it
-#: costs 18.1 us per problem as a fine window of 22 does (18.0 us), and leaves 28 % of
-#: them to the refinement against 62 %: 34 us per problem in all against 55 us (1e-7: 59
-#: against 83 us; 4e-7: 22 against 38 us).
-LATER_TREE_VALUES = 28
-
-#: Smallest ``max_values`` whose fine window costs as much as the later layers' k-tree.
-LATER_TREE_FROM = 22
 
 #: Problems of the layers after the first that are still above the tolerance after the
 #: windows of :data:`LATER_ORDERS` get attempts exact over their first ``copies_read``
@@ -327,10 +312,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         ``max_values`` (:data:`FIRST_LAYER_ORDERS`); where the refinement tolerance is below
         :data:`TREE_BELOW` (large targets), the first attempt is a k-tree search over
         :data:`TREE_VALUES` values instead (``first_layer``). In the later layers, the first
-        attempt is a fine window of ``max_values`` of the ``copies_read`` copies (a k-tree
-        over :data:`LATER_TREE_VALUES` of them when there are that many and
-        ``max_values >=`` :data:`LATER_TREE_FROM`), the further windows, of
-        ``max_values``, are those of :data:`LATER_ORDERS`, and problems still above the
+        attempt is a fine window of ``max_values`` of the ``copies_read`` copies, the
+        further windows are those of :data:`LATER_ORDERS`, and problems still above the
         tolerance are solved exactly over the read copies, then over up to
         :data:`LATER_REACH` more (at most :data:`LATER_EXHAUSTIVE` in all). Bias problems
         use ``max_values +`` :data:`BIAS_EXTRA_VALUES` values. The per-weight accuracy is
@@ -467,8 +450,6 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     cr = min(c, copies_read)            # copies of a neuron the later layers read
     cw = min(c, cr + LATER_REACH)        # ... and their last exact attempts may reach
     kl = min(cr, max_values)
-    # the later layers' first attempt: a k-tree where it beats a fine window of max_values
-    later_tree = cr >= LATER_TREE_VALUES and max_values >= LATER_TREE_FROM
     check_memory(later * kl * 0.5 * 24 + 8 * 4 * (1 << 20) * kl,
                  resolve_max_bytes(max_bytes), "target",
                  f"a burkholz build with n={n} for widths {widths} ({later:,} subset-sum "
@@ -577,7 +558,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         d_in = widths[l]
         widx = np.arange(d_in)[:, None] * c + np.arange(cw)[None, :]
         bcols = c * d_in + np.arange(c)
-        vpp.insert(0, LATER_TREE_VALUES if later_tree else kl)
+        vpp.insert(0, kl)
         e_w = np.full((rows_out, d_in), np.nan)
         braw = np.zeros((rows_out, c))
         read = np.zeros(cols_in, dtype=bool)
@@ -598,10 +579,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         mk, er = solve_with_retry(
                             Wa[:, widx].reshape(-1, cw), np.ones((act_rows.size * d_in, cw), bool),
                             wt[act_rows].reshape(-1), max_values, tol, opts, span=cr,
-                            orders=LATER_ORDERS, first="tree4" if later_tree else "fine",
-                            first_values=LATER_TREE_VALUES if later_tree else None,
-                            exhaustive=LATER_EXHAUSTIVE, refine_tol=refine_tols[l][0],
-                            refine_values=refine_values)
+                            orders=LATER_ORDERS, first="fine", exhaustive=LATER_EXHAUSTIVE,
+                            refine_tol=refine_tols[l][0], refine_values=refine_values)
                         rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
                         rows.append(grow[act_rows[rr]])
                         cols.append(widx[ii, tt])
@@ -785,7 +764,6 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
         "max_values": max_values, "copies_read": cr, "refine": refine,
         "first_layer": "tree" if tree else "fine",
-        "later_first": "tree4" if later_tree else "fine",
         "refine_tols": [list(t) for t in refine_tols] if refine else None,
         "values_per_problem": vpp, "block": m,
         "copies": c, "bias_neurons": m, "coarse_bias_neurons": mc,

@@ -58,11 +58,7 @@ CHUNK = 1 << 16
 #: Window orders of :func:`solve_greedy_window` and their kernel codes.
 WINDOW_ORDERS = {"largest": kernels.WINDOW_LARGEST, "smallest": kernels.WINDOW_SMALLEST,
                  "first": kernels.WINDOW_FIRST, "fine": kernels.WINDOW_FINE,
-                 "tree": kernels.WINDOW_TREE, "tree_wide": kernels.WINDOW_TREE_WIDE,
-                 "tree4": kernels.WINDOW_TREE_FOUR}
-
-#: Leaves of the k-tree of each tree window order.
-TREE_LEAVES = {"tree": 8, "tree_wide": 8, "tree4": 4}
+                 "tree": kernels.WINDOW_TREE, "tree_wide": kernels.WINDOW_TREE_WIDE}
 
 
 def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
@@ -142,12 +138,7 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     multiple of 8, at most 64) with a k-tree instead (:func:`slth.rss.kernels.tree_search`):
     not exact, but on products of uniforms 48 values reach about the median error of a
     fine window of 24 at under half its cost; ``"tree_wide"`` keeps twice the sums per
-    merge, for about 1.3 times the cost. ``"tree4"`` deals the window to 4 leaves
-    (``k`` a multiple of 4, at most 32) and keeps four times the sums of ``"tree"``
-    in its one merge: for few candidates, such as the 30 plain uniform values of
-    burkholz's later layers, where 28 values reach errors about half those of a fine
-    window of 22 at the same cost (:func:`slth.rss.kernels.order_keep`).
-    Deterministic.
+    merge, for about 1.3 times the cost. Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
 
@@ -162,11 +153,10 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     m, kall = values.shape
     masks = np.zeros((m, kall), dtype=bool)
     errors = np.empty(m)
-    tree = order in TREE_LEAVES
-    if tree and (k % TREE_LEAVES[order] or not TREE_LEAVES[order] <= k <= 8 * TREE_LEAVES[order]):
-        leaves = TREE_LEAVES[order]
-        raise ValueError(f"k must be a multiple of {leaves} between {leaves} and "
-                         f"{8 * leaves} for order {order!r}, got {k!r}")
+    tree = order in ("tree", "tree_wide")
+    if tree and (k % 8 or not 8 <= k <= 64):
+        raise ValueError(f"k must be a multiple of 8 between 8 and 64 for order {order!r}, "
+                         f"got {k!r}")
     with num_threads(opts.get("threads")):
         if not tree:                    # a k-tree's lists are small
             _check_window(k, opts)
@@ -178,15 +168,12 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
 
 def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
                      span: int | None = None, orders=("largest",), first: str | None = None,
-                     exhaustive: int = 0, refine_tol: float = np.inf, refine_values: int = 0,
-                     first_values: int | None = None):
+                     exhaustive: int = 0, refine_tol: float = np.inf, refine_values: int = 0):
     """Subset sums over at most ``k`` of the candidate values of each problem.
 
     First attempt: the first ``k`` valid candidates (a prefix, in neuron order), or, with
     ``first`` (a window order), :func:`solve_greedy_window` over the first ``span``
-    candidates, for targets beyond the reach of ``k`` values, with a window of
-    ``first_values`` values (default ``k``; a k-tree window may hold more than an exact
-    one). Problems whose error
+    candidates, for targets beyond the reach of ``k`` values. Problems whose error
     exceeds ``tol`` get further attempts, :func:`solve_greedy_window` over their first
     ``span`` candidates (default all) with each window order of ``orders`` in turn (see
     :func:`second_attempt`), when there are more than ``k``, and unless the first attempt
@@ -223,9 +210,8 @@ def solve_with_retry(values, valid, targets, k: int, tol: float, opts: dict,
         sub, err = solve_problems(values[:, :k], targets, valid[:, :k], **opts)
         masks[:, :k] = sub
     else:
-        masks[:, :span], err = solve_greedy_window(
-            values[:, :span], valid[:, :span], targets,
-            k if first_values is None else first_values, opts, first)
+        masks[:, :span], err = solve_greedy_window(values[:, :span], valid[:, :span], targets,
+                                                   k, opts, first)
     settled = exact_over_all(valid[:, :span], k, first)
     rows, sub2 = second_attempt(err, targets, k, tol, opts, span,
                                 lambda bad: (values[bad, :span], valid[bad, :span]), orders,
