@@ -41,8 +41,8 @@ windows, and for smooth activations the linear-regime scale is lowered to keep t
 remainder's term within its share. Where the first layer's tolerance is tight, its
 problems are searched with a k-tree (:data:`TREE_VALUES`, ``first_layer``). On a
 784-300-100-10 ReLU target at the theorem's width (n = 75, eps = 0.01) the certified
-bound on the unit ball drops from 0.042 to 0.0049, for 1.7 times the build time (190 s
-against 110 s on 2 cores; 274 s and 0.0061 with fine windows in the first layer).
+bound on the unit ball drops from 0.042 to 0.0049, for 1.5 times the build time (162 s
+against 108 s on 2 cores; 261 s and 0.0061 with fine windows in the first layer).
 """
 
 from __future__ import annotations
@@ -346,7 +346,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         windows, or a k-tree over :data:`TREE_VALUES` values, faster where the
         refinement needs most problems finer than ``max_values`` and with smaller
         errors, but keeping about twice as many first-layer entries (on a
-        784-300-100-10 ReLU target at n = 75: 190 s against 274 s, certified 0.0049
+        784-300-100-10 ReLU target at n = 75: 162 s against 261 s, certified 0.0049
         against 0.0061, 347M kept entries against 175M; a tanh target: 123 s against 164 s,
         certified 0.0043 against 0.0055, check 25 s against 17 s). ``"auto"``: the tree
         when the first layer's refinement tolerance is below :data:`TREE_BELOW` and its
