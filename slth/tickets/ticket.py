@@ -726,10 +726,7 @@ class RowBatchCSR:
             offset += r.size
         per_row = (seg[:, 1:] - seg[:, :-1]).sum(axis=0)
         self.counts[lo:hi] += per_row
-        out_start = np.empty(hi - lo, dtype=np.int64)
-        out_start[0] = self.size
-        np.cumsum(per_row[:-1], out=out_start[1:])
-        out_start[1:] += self.size
+        out_start = self.size + np.cumsum(per_row) - per_row
         end = self.size + total
         self._reserve(end)
         with num_threads(threads):
