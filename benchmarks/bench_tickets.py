@@ -7,13 +7,15 @@ Usage::
 The depth-L+1 ticket at the theorem's width solves tens of millions of subset-sum
 problems for the large target (minutes, with a progress bar): as by default (a k-tree
 first layer), with ``first_layer="fine"`` (exact windows: slower, fewer kept entries) and
-with ``refine=False`` (no finer windows aimed at the certified bound). For each case: build
-time and its phases (drawing the source, solving the subset sums, assembling the sparse
-layers), verify time, source size, kept parameters,
-sparsity, certified and empirical error, the theorem's eps, ``meets_eps`` (certified
-<= eps) and ``ok`` (the report is consistent: empirical <= certified, and at the theorem's
-width certified <= eps), and for the trained target the test accuracy of target and
-ticket. A warm-up build (numba compilation) runs first and is not timed. ``--quick``
+with ``refine=False`` (no finer windows aimed at the certified bound). For each case:
+build time and its phases (drawing the source, solving the subset sums, assembling the
+sparse layers), verify time, source size, kept parameters, sparsity, the first layer's
+refinement tolerance (``first_tol``; ``benchmarks/bench_first_layer.py`` sets the cost of
+that layer's searches against their errors), certified and empirical error, the theorem's
+eps, ``meets_eps`` (certified <= eps) and ``ok`` (the report is consistent: empirical <=
+certified, and at the theorem's width certified <= eps), and for the trained target the
+test accuracy of target and ticket. A warm-up build (numba compilation) runs first and is
+not timed. ``--quick``
 uses a 100-50-10 target.
 """
 
@@ -42,8 +44,14 @@ def _row(name, ticket, report, build_s, verify_s, **extra) -> dict:
         "verify_s": verify_s, "source_params": ticket.spec.n_params, "kept": ticket.kept,
         "sparsity": ticket.sparsity, "empirical": report.empirical,
         "certified": report.certified, "eps": report.eps, "meets_eps": report.meets_eps,
-        "ok": report.ok, **extra,
+        "ok": report.ok, "first_tol": _first_tol(ticket), **extra,
     }
+
+
+def _first_tol(ticket) -> float:
+    """The first layer's refinement tolerance of a depth-L+1 ticket (NaN otherwise)."""
+    tols = ticket.params.get("refine_tols")
+    return float(tols[0][0]) if tols else float("nan")
 
 
 def _case(name, build, verify_kw) -> dict:
@@ -165,7 +173,8 @@ def main(argv=None) -> int:
         print(f"# {meta}")
         cols = ["case", "n", "required_n", "build_s", "draw_s", "solve_s", "assemble_s",
                 "verify_s", "source_params",
-                "kept", "sparsity", "empirical", "certified", "eps", "meets_eps", "ok"]
+                "kept", "sparsity", "first_tol", "empirical", "certified", "eps", "meets_eps",
+                "ok"]
         print(format_table([r for r in rows if "note" not in r], cols))
         for r in rows:
             if "note" in r:

@@ -79,7 +79,7 @@ from slth.tickets.ticket import (
     read_columns,
 )
 
-__all__ = ["alpha_for_remainder", "burkholz", "default_alpha"]
+__all__ = ["alpha_for_remainder", "burkholz", "default_alpha", "first_layer_solver"]
 
 #: Window orders of the further attempts in layers after the first (see
 #: :func:`slth.tickets.pensia.second_attempt`), whose first attempt is a fine window of
@@ -201,6 +201,37 @@ def refine_tolerance(share: float, amplification: float, activation_norm: float,
     """
     scale = amplification * activation_norm * (np.sqrt(rows) + np.sqrt(cols))
     return float(2.0 * share / scale) if scale > 0.0 else float("inf")
+
+
+def first_layer_solver(u, d0: int, m: int, max_values: int, homogeneous: bool, gain: float,
+                       tol: float, refine_tol: float, tree: bool,
+                       first_values: int | None = None) -> UnivariateLayer:
+    """The solver of the first layer's subset sums (source layer 2's univariate columns).
+
+    Candidates are the products ``v u gain`` of each input's block of ``m`` univariate
+    neurons (split by the sign of ``u`` when ``homogeneous``). The first attempt is a
+    k-tree over :data:`TREE_VALUES` values (``tree``) or a fine window of ``max_values -``
+    :data:`FIRST_LAYER_SAVING`; ``first_values`` overrides either (to measure other
+    first attempts). Problems above ``tol`` get the windows of :data:`FIRST_LAYER_ORDERS`,
+    those above ``refine_tol`` finer windows of up to ``max_values +``
+    :data:`REFINE_EXTRA` values.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> u = rng.uniform(-2.0, 2.0, 3 * 250)                 # 3 inputs, blocks of 250
+    >>> solver = first_layer_solver(u, 3, 250, 22, True, 1.0, np.inf, 1e-7, tree=True)
+    >>> W = rng.uniform(-1.0, 1.0, (2, 3 * 250))            # two source rows
+    >>> *_, errors = solver.solve_rows(W, rng.uniform(-1.0, 1.0, (2, 3)), 0, {})
+    >>> bool(max(e.max() for e in errors) < 1e-7)             # both signs, six weights
+    True
+    """
+    if first_values is None:
+        first_values = TREE_VALUES if tree else max(1, max_values - FIRST_LAYER_SAVING)
+    return UnivariateLayer(u, d0, m, max_values, homogeneous, gain=gain, tol=tol,
+                           orders=FIRST_LAYER_ORDERS, first="tree" if tree else "fine",
+                           first_values=first_values, refine_tol=refine_tol,
+                           refine_values=max_values + REFINE_EXTRA)
 
 
 def spectral_estimate(matrix, iterations: int = 30) -> float:
@@ -624,12 +655,8 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                                 2 * d0 if homogeneous else d0)
     tree = first_layer == "tree" or (first_layer == "auto" and blk >= TREE_MIN_CANDIDATES
                                      and refine_tols[0][0] < TREE_BELOW)
-    layer = UnivariateLayer(u, d0, m, max_values, homogeneous, gain=1.0 if homogeneous
-                            else act.dphi0, tol=tol, orders=FIRST_LAYER_ORDERS,
-                            first="tree" if tree else "fine",
-                            first_values=TREE_VALUES if tree
-                            else max(1, max_values - FIRST_LAYER_SAVING),
-                            refine_tol=refine_tols[0][0], refine_values=refine_values)
+    layer = first_layer_solver(u, d0, m, max_values, homogeneous,
+                               1.0 if homogeneous else act.dphi0, tol, refine_tols[0][0], tree)
     # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
     bias_idx = mc + np.flatnonzero(cb[mc:] > 0.0 if homogeneous else phic[mc:] != 0.0)
     coarse_cols = m * d0 + np.arange(mc)
