@@ -72,8 +72,8 @@ def recomputed_errors(u, W, targets, pieces, inputs: int) -> np.ndarray:
     """``|w - sum of kept v u|`` per row, input and sign, from the kept entries alone."""
     sums = np.zeros((2, W.shape[0], inputs))
     for side, (r, c, v) in enumerate(zip(*pieces, strict=True)):
-        assert np.array_equal(W[r, c], v), "kept values are not the source's"
-        assert np.all((u[c] > 0) == (side == 0)), "a kept neuron of the wrong sign"
+        if not np.array_equal(W[r, c], v) or np.any((u[c] > 0) != (side == 0)):
+            raise AssertionError("kept entries that are not the source's of their side")
         np.add.at(sums[side], (r, c // BLOCK), v * u[c])
     return np.abs(targets[None] - sums)
 
