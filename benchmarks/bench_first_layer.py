@@ -39,6 +39,7 @@ import numba
 import numpy as np
 from tqdm import tqdm
 
+from slth import bounds
 from slth.cli._output import dumps, format_table
 from slth.tickets.burkholz import TREE_VALUES, first_layer_solver
 
@@ -53,7 +54,8 @@ TICKET_TOL = 1.0e-7
 #: Second attempts' threshold of that build: ``eps / (2 L max(widths))``.
 RETRY_TOL = 0.01 / (2 * 3 * 784)
 
-BLOCK = 250                 # univariate neurons per input: 2 ceil(5 n / 3) at n = 75
+#: Univariate neurons per input of that ticket (both signs), at the theorem's n = 75.
+BLOCK = 2 * bounds.burkholz_block(bounds.burkholz_n([784, 300, 100, 10], 0.01, 0.01))
 MAX_VALUES = 22             # burkholz's default
 INPUTS = 784
 BATCH_ROWS = (1 << 16) // INPUTS    # the build's batches: about 2^16 weights
