@@ -442,7 +442,7 @@ def test_reprs_are_short():
 
 def test_greedy_window_reaches_one_sided_targets():
     """Products with few positives: the k largest magnitudes are mostly negative."""
-    from slth.tickets.pensia import solve_greedy_window, solve_with_retry
+    from slth.tickets.search import solve_greedy_window, solve_with_retry
 
     rng = np.random.default_rng(3)
     pos = rng.uniform(0.05, 0.4, 8)
@@ -465,7 +465,7 @@ def test_greedy_window_reaches_one_sided_targets():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_greedy_window_never_selects_invalid_entries(seed):
-    from slth.tickets.pensia import solve_greedy_window
+    from slth.tickets.search import solve_greedy_window
 
     rng = np.random.default_rng(seed)
     values = rng.uniform(-1, 1, (50, 12))
@@ -507,7 +507,7 @@ def test_burkholz_solves_only_the_copies_the_next_layer_reads(copies_read):
 def test_retry_with_a_greedy_first_attempt(seed):
     """``first=`` makes the first attempt a greedy window; problems above tol then get the
     further windows. The answer equals the better of the two windows solved directly."""
-    from slth.tickets.pensia import solve_greedy_window, solve_with_retry
+    from slth.tickets.search import solve_greedy_window, solve_with_retry
 
     rng = np.random.default_rng(seed)
     values = rng.uniform(-700, 700, (300, 60))       # far targets: beyond 8 values' reach
@@ -546,7 +546,7 @@ def test_burkholz_refuses_bad_copies_read(bad):
 def test_greedy_window_matches_naive_loops(seed, order):
     from naive import greedy_window
 
-    from slth.tickets.pensia import solve_greedy_window
+    from slth.tickets.search import solve_greedy_window
 
     rng = np.random.default_rng(seed)
     values = rng.uniform(-1, 1, (40, 14)) * rng.uniform(0, 2, (40, 14))
@@ -581,7 +581,7 @@ def test_fused_window_solve_is_the_two_steps_apart(order):
     """greedy_window_solve (selection and exact window in one kernel) gives bit for bit
     the masks and errors of the selection kernel followed by the exact solver."""
     from slth.rss import kernels
-    from slth.tickets.pensia import WINDOW_ORDERS, achieved_errors, solve_problems
+    from slth.tickets.search import WINDOW_ORDERS, achieved_errors, solve_problems
 
     rng = np.random.default_rng(5)
     m, kall, k = 3000, 40, 12
@@ -608,7 +608,7 @@ def test_gathered_window_solve_equals_the_gathered_matrix(order):
     gives bit for bit what greedy_window_solve gives on the candidate matrix built with
     numpy's indexing."""
     from slth.rss import kernels
-    from slth.tickets.pensia import WINDOW_ORDERS, achieved_errors
+    from slth.tickets.search import WINDOW_ORDERS, achieved_errors
 
     rng = np.random.default_rng(11)
     rows, d_in, kall, cols = 40, 7, 48, 400
@@ -663,7 +663,7 @@ def test_fine_window_needs_fewer_values():
     """On products of uniforms (the first layer's problems), a fine window of k - 2
     values gets closer than an exact prefix of k values: the claim behind burkholz's
     first attempt, checked with the brute-force-tested kernels."""
-    from slth.tickets.pensia import solve_greedy_window, solve_problems
+    from slth.tickets.search import solve_greedy_window, solve_problems
 
     rng = np.random.default_rng(0)
     m, kall, k = 4000, 60, 12
@@ -686,7 +686,7 @@ def test_tree_window_matches_naive_k_tree(seed, k, order):
     the best subset (brute force)."""
     from naive import tree_window
 
-    from slth.tickets.pensia import solve_greedy_window
+    from slth.tickets.search import solve_greedy_window
 
     rng = np.random.default_rng(seed)
     m, kall = 30, 40
@@ -709,7 +709,7 @@ def test_tree_window_beats_a_fine_window_of_22():
     """On the first layer's problems (125 products of uniforms), a k-tree over 48 values
     gets closer than an exact fine window of 22 values: the claim behind burkholz's
     tree first attempt, checked with the kernels tested against brute force above."""
-    from slth.tickets.pensia import solve_greedy_window
+    from slth.tickets.search import solve_greedy_window
 
     rng = np.random.default_rng(0)
     m, kall = 3000, 125
@@ -728,7 +728,7 @@ def test_tree_window_beats_a_fine_window_of_22():
 
 @pytest.mark.parametrize("k", [0, 12, 72, 2.5])
 def test_tree_window_refuses_bad_sizes(k):
-    from slth.tickets.pensia import solve_greedy_window
+    from slth.tickets.search import solve_greedy_window
 
     v = np.ones((1, 80))
     with pytest.raises(ValueError, match="multiple of 8"):
@@ -797,15 +797,15 @@ def test_burkholz_tree_refinement_runs_wide_trees(monkeypatch):
     errors of its masked source."""
     import importlib
 
-    pensia_module = importlib.import_module("slth.tickets.pensia")
+    search_module = importlib.import_module("slth.tickets.search")
     orders = []
-    solve = pensia_module.solve_greedy_window
+    solve = search_module.solve_greedy_window
 
     def spy(values, valid, targets, k, opts, order="largest"):
         orders.append((order, values.shape[0]))
         return solve(values, valid, targets, k, opts, order)
 
-    monkeypatch.setattr(pensia_module, "solve_greedy_window", spy)
+    monkeypatch.setattr(search_module, "solve_greedy_window", spy)
     target = random_target([3, 4, 2], norm="max", bias=True, seed=5)
     t = burkholz(target, eps=1e-5, delta=0.1, seed=6, n=75, first_layer="tree")
     assert sum(size for order, size in orders if order == "tree_wide") > 0
@@ -821,7 +821,7 @@ def test_problems_solved_exactly_over_all_values_are_not_retried(first, monkeypa
     further windows are spent only on the other problems."""
     import importlib
 
-    pensia_module = importlib.import_module("slth.tickets.pensia")
+    search_module = importlib.import_module("slth.tickets.search")
     rng = np.random.default_rng(1)
     m, kall, k = 40, 12, 6
     values = rng.uniform(-1, 1, (m, kall))
@@ -830,14 +830,14 @@ def test_problems_solved_exactly_over_all_values_are_not_retried(first, monkeypa
     valid[20:, :] = True
     targets = rng.uniform(-1, 1, m)
     retried = []
-    real = pensia_module.solve_greedy_window
+    real = search_module.solve_greedy_window
 
     def counting(values, valid, targets, k, opts, order="largest"):
         retried.append(values.shape[0])
         return real(values, valid, targets, k, opts, order)
 
-    monkeypatch.setattr(pensia_module, "solve_greedy_window", counting)
-    masks, err = pensia_module.solve_with_retry(values, valid, targets, k, 0.0, {},
+    monkeypatch.setattr(search_module, "solve_greedy_window", counting)
+    masks, err = search_module.solve_with_retry(values, valid, targets, k, 0.0, {},
                                                 first=first)
     retries = retried[1:] if first else retried
     assert retries == [20]                       # only the rows with more valid values
@@ -854,7 +854,7 @@ def test_exhaustive_attempts_are_exact_over_growing_prefixes(first):
     stopping within tol; candidates beyond ``span`` serve only problems that the first
     ``span`` cannot solve within tol. Below ``span`` the windows' answers stay, some of
     them worse."""
-    from slth.tickets.pensia import solve_with_retry
+    from slth.tickets.search import solve_with_retry
 
     rng = np.random.default_rng(3)
     m, kall, span, k = 80, 13, 10, 4
@@ -884,7 +884,7 @@ def test_exhaustive_attempts_are_exact_over_growing_prefixes(first):
 
 
 def test_greedy_window_rejects_an_unknown_order():
-    from slth.tickets.pensia import solve_greedy_window
+    from slth.tickets.search import solve_greedy_window
 
     with pytest.raises(ValueError, match="order must be one of 'largest', 'smallest', "
                                          "'first', 'fine', 'tree', 'tree_wide'; got 'middle'"):
@@ -896,7 +896,7 @@ def test_smallest_window_resolves_what_the_largest_cannot():
     """Twenty positive copies and a few negatives, a small negative target: the largest
     magnitudes give a coarse grid, the smallest a fine one; retrying with both orders
     keeps the better answer, and a row improved twice keeps its last answer."""
-    from slth.tickets.pensia import solve_greedy_window, solve_with_retry
+    from slth.tickets.search import solve_greedy_window, solve_with_retry
 
     # a draw met in a 784-300-100-10 ticket (later-layer weights of 40 copies)
     values = np.array([[0.095, 0.202, 0.743, 0.269, 0.901, 0.283, 0.663, 0.901, 0.87, 0.006,
@@ -923,7 +923,7 @@ def test_refine_windows_keep_the_best_of_growing_fine_windows():
     (and has more candidates than the window before)."""
     from naive import greedy_window
 
-    from slth.tickets.pensia import refine_windows, solve_greedy_window
+    from slth.tickets.search import refine_windows, solve_greedy_window
 
     rng = np.random.default_rng(2)
     m, kall, k, top = 60, 12, 4, 8
@@ -955,7 +955,7 @@ def test_refine_windows_try_a_wide_tree_first():
     fine windows tried while it stays above tol."""
     from naive import greedy_window, tree_window
 
-    from slth.tickets.pensia import refine_windows, solve_greedy_window
+    from slth.tickets.search import refine_windows, solve_greedy_window
 
     rng = np.random.default_rng(8)
     m, kall, k, top = 40, 30, 4, 8
@@ -1033,7 +1033,7 @@ def test_univariate_first_attempts_widen_once_most_problems_need_refining():
     """When more than half of the problems needed the first finer window, the next
     calls start with it: their errors are at most those of a fine window of two more
     values over the same candidates (and no step is taken without refining)."""
-    from slth.tickets.pensia import UnivariateLayer, solve_greedy_window
+    from slth.tickets.search import UnivariateLayer, solve_greedy_window
 
     rng = np.random.default_rng(3)
     d_in, m, R = 5, 40, 30
@@ -1211,7 +1211,7 @@ def test_row_batch_csr_pieces_like_a_stable_sort(cols, path, monkeypatch):
 
 
 def test_kept_entries_equal_numpy_indexing():
-    from slth.tickets.pensia import kept_entries
+    from slth.tickets.search import kept_entries
 
     rng = np.random.default_rng(4)
     R, d_in, kall, cols = 30, 9, 17, 300

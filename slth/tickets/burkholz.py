@@ -19,7 +19,7 @@ layout of the source, for a target with widths ``d_0, ..., d_L`` and ``n`` copie
    also add the constant ``phi(0) sum(v)``, of the large scale ``1 / (alpha phi'(0))``:
    *coarse* bias neurons, whose second-layer columns have that scale too, cancel it
    (greedy, then an exact window of the largest magnitudes and, where that leaves an
-   error, of the first ones: :func:`slth.tickets.pensia.solve_with_retry`), and
+   error, of the first ones: :func:`slth.tickets.search.solve_with_retry`), and
    the ordinary (*fine*) bias neurons fit the remaining bias at unit scale.
 2. Source layer 2 holds ``n`` copies of every neuron of target layer 1 (plus ``n``
    constant neurons when ``L > 1``). Copy ``k`` of neuron ``j`` approximates ``w_ji`` by
@@ -63,18 +63,14 @@ from slth._validate import (
     check_threads,
     resolve_max_bytes,
 )
-from slth.tickets.pensia import (
-    UnivariateLayer,
-    check_target,
-    progress_bar,
-    solve_with_retry,
-)
+from slth.tickets.search import UnivariateLayer, progress_bar, solve_with_retry
 from slth.tickets.ticket import (
     RowBatchCSR,
     SourceSpec,
     Ticket,
     Timer,
     check_build_args,
+    check_target,
     gather_csr,
     read_columns,
 )
@@ -82,7 +78,7 @@ from slth.tickets.ticket import (
 __all__ = ["alpha_for_remainder", "burkholz", "default_alpha", "first_layer_solver"]
 
 #: Window orders of the further attempts in layers after the first (see
-#: :func:`slth.tickets.pensia.second_attempt`), whose first attempt is a fine window of
+#: :func:`slth.tickets.search.second_attempt`), whose first attempt is a fine window of
 #: plain uniform copies: a window of the largest magnitudes, then one of the smallest
 #: (with an exact prefix as the first attempt, these resolved the problems whose first
 #: copies were nearly one-sided; after a fine window, windows of the first and the
@@ -114,7 +110,7 @@ LATER_REACH = 10
 BIAS_EXTRA_VALUES = 4
 
 #: Values fewer than ``max_values`` in the first attempt of the first layer's problems, a
-#: ``"fine"`` window (:func:`slth.tickets.pensia.solve_greedy_window`): on 200,000
+#: ``"fine"`` window (:func:`slth.tickets.search.solve_greedy_window`): on 200,000
 #: problems like those of a 784-300-100-10 ticket (products of U[0, 2] and U[-1, 1], 125
 #: candidates) its 20 values leave 1.2 % of the problems above the tolerance, as many as
 #: an exact prefix of 22 after its retry (9.9 % before), at about 0.75 times the cost of
@@ -338,7 +334,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     max_values : int
         Values of the exact part of a subset-sum problem. In the first layer, the first
         attempt is a ``"fine"`` window of ``max_values - 2`` values (greedy around the
-        smallest magnitudes, :func:`slth.tickets.pensia.solve_greedy_window`), and problems
+        smallest magnitudes, :func:`slth.tickets.search.solve_greedy_window`), and problems
         whose error exceeds ``eps / (2 L max(widths))`` get further windows of
         ``max_values`` (:data:`FIRST_LAYER_ORDERS`); where the refinement tolerance is below
         :data:`TREE_BELOW` (large targets), the first attempt is a k-tree search over
@@ -369,7 +365,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         problems whose error exceeds :func:`refine_tolerance` (the error that keeps that
         layer's term of the bound on the unit l2 ball near its share of ``eps``, given
         the spectral norms of the layers solved after it) get finer windows of up to
-        ``max_values +`` :data:`REFINE_EXTRA` values (:func:`slth.tickets.pensia.refine_windows`).
+        ``max_values +`` :data:`REFINE_EXTRA` values (:func:`slth.tickets.search.refine_windows`).
         The tolerances are in ``params["refine_tols"]``. ``False`` builds faster, with
         a larger certified bound.
     first_layer : {"auto", "fine", "tree"}

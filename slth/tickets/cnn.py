@@ -59,7 +59,7 @@ from slth._validate import (
 from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
 from slth.nets.cnn import CNN
-from slth.tickets.pensia import UnivariateLayer, progress_bar
+from slth.tickets.search import UnivariateLayer, progress_bar
 from slth.tickets.ticket import BLOCK_ENTRIES, Ticket, Timer, _jsonable, check_build_args
 
 __all__ = ["ConvSourceSpec", "CNNTicket", "cnn_unstructured", "check_cnn_target", "load"]
@@ -366,8 +366,8 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     The construction of da Cunha, Natale, Viennot (2022), in the layout of the module
     docstring: every entry ``K_l[j, c, p, q]`` is approximated twice (sign split) by
     a subset sum of the products ``u_s V_l[j, s, p, q]`` over its half block, solved
-    exactly by :func:`slth.rss.solve_many` through the engine of
-    :func:`slth.tickets.pensia` (a prefix of ``max_values`` candidates, then a second
+    exactly by :func:`slth.rss.solve_many` through the shared search of
+    :mod:`slth.tickets.search` (a prefix of ``max_values`` candidates, then a second
     attempt over the largest ones for entries above the per-entry accuracy of
     :func:`slth.bounds.cnn_weight_eps`).
 

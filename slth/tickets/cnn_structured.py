@@ -58,7 +58,7 @@ from slth.tickets.cnn import (
     source_spec,
     univariate_weights,
 )
-from slth.tickets.pensia import prefix_index, progress_bar
+from slth.tickets.search import prefix_index, progress_bar
 from slth.tickets.ticket import Timer
 
 __all__ = ["cnn_structured", "staged_mrss"]

@@ -56,7 +56,7 @@ from slth._validate import (
 from slth.nets.activations import ACTIVATIONS, Activation
 from slth.nets.mlp import MLP
 
-__all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args"]
+__all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args", "check_target"]
 
 #: Entries drawn per block of rows: a layer of shape (rows, cols) is drawn in blocks of
 #: ``max(1, BLOCK_ENTRIES // cols)`` rows, each from its own SeedSequence child.
@@ -78,6 +78,14 @@ def check_build_args(construction: str, eps, delta, C, max_values, dist) -> tupl
     if dist not in ("uniform", "normal"):
         raise ValueError(f"dist must be 'uniform' or 'normal' for {construction}, got {dist!r}")
     return eps, delta, C, max_values, dist
+
+
+def check_target(target) -> MLP:
+    """``target`` if it is an :class:`~slth.nets.MLP` (the MLP constructions' target)."""
+    if not isinstance(target, MLP):
+        raise TypeError(f"target must be a slth.nets.MLP, got {type(target).__name__}; "
+                        "build one with slth.nets.from_arrays or from_sklearn")
+    return target
 
 
 def _thread_count(threads) -> int:
@@ -644,7 +652,7 @@ class RowBatchCSR:
     concatenate). With ``expected`` (entries) near the final count the buffer is
     allocated once and never copied; otherwise it grows by half its size when full.
     When each piece of a batch is already in (row, column) order, as the pieces of
-    :func:`slth.tickets.pensia.kept_entries` are, the pieces are merged row by row in
+    :func:`slth.tickets.search.kept_entries` are, the pieces are merged row by row in
     parallel, with no sort and no temporary arrays of the batch's size beyond one
     reused buffer. :meth:`tocsr` returns views of the buffer. Positions must be unique;
     explicit zeros are kept.
