@@ -63,6 +63,7 @@ from slth._validate import (
     check_threads,
     resolve_max_bytes,
 )
+from slth.nets.activations import get as get_activation
 from slth.tickets.search import UnivariateLayer, progress_bar, solve_with_retry
 from slth.tickets.ticket import (
     RowBatchCSR,
@@ -75,7 +76,8 @@ from slth.tickets.ticket import (
     read_columns,
 )
 
-__all__ = ["alpha_for_remainder", "burkholz", "default_alpha", "first_layer_solver"]
+__all__ = ["BurkholzBuild", "alpha_for_remainder", "burkholz", "check_burkholz_target",
+           "default_alpha", "first_layer_solver"]
 
 #: Window orders of the further attempts in layers after the first (see
 #: :func:`slth.tickets.search.second_attempt`), whose first attempt is a fine window of
@@ -403,16 +405,35 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                    else check_int(copies_read, "copies_read", minimum=1))
     tau = check_positive(tau, "tau")
     first_layer = check_choice(first_layer, "first_layer", ("auto", "fine", "tree"))
+    act, dense_target, violations = check_burkholz_target(target, tau, check_assumptions)
+    build = BurkholzBuild(target, act, dense_target, violations, eps, delta, seed, n, dist=dist,
+                          C=C, max_values=max_values, copies_read=copies_read, alpha=alpha,
+                          tau=tau, refine=refine, first_layer=first_layer, threads=threads,
+                          max_bytes=max_bytes, progress=progress)
+    build.solve_later_layers()
+    build.settle_alpha()
+    build.draw_first_layer()
+    build.solve_first_layer()
+    build.solve_later_biases()
+    return build.ticket()
+
+
+def check_burkholz_target(target, tau: float, check_assumptions: bool):
+    """The hidden activation, the dense target and its assumption violations.
+
+    Refuses mixed hidden activations, activations the construction does not cover (it
+    needs a ReLU-like one, or a smooth one with ``phi'(0) > 0`` and a tangent remainder
+    bound), a ``tau`` of zero activation and, with ``check_assumptions``, weights or
+    biases outside [-1, 1] (else they are returned as violations). A one-layer target
+    has no hidden activation: its source is ReLU.
+    """
     L = target.depth
     acts = target.activations
     if L > 1 and any(a is not acts[0] and a.name != acts[0].name for a in acts):
         raise ValueError("target must use one hidden activation for burkholz, got "
                          f"{[a.name for a in acts]}")
-    from slth.nets.activations import get as get_activation
-
     act = acts[0] if L > 1 else get_activation("relu")
-    homogeneous = act.homogeneous
-    if not homogeneous:
+    if not act.homogeneous:
         if act.dphi0 <= 0.0 or act.remainder is None:
             raise ValueError(
                 f"target activation {act.name!r} is not supported by burkholz: need a "
@@ -433,87 +454,143 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         raise ValueError("target violates burkholz's assumption (weights and biases in "
                          "[-1, 1]): " + "; ".join(violations)
                          + " (pass check_assumptions=False to build anyway)")
-    widths = target.widths
-    required = bounds.burkholz_n(widths, eps, delta, C)
-    n = required if n is None else check_int(n, "n", minimum=1)
-    blk = bounds.burkholz_block(n, dist)
-    m = 2 * blk if homogeneous else blk
-    c = n
-    d0 = widths[0]
-    k1 = min(blk + 4 * int(np.sqrt(blk)) + 1 if homogeneous else blk, max_values)
-    if homogeneous:
-        alpha = 1.0
-    elif alpha is not None:
-        alpha = check_positive(as_float(alpha, "alpha"), "alpha")
-    mc = coarse_count(act, blk, d0, max_values)
-    src_widths = bounds.burkholz_widths(widths, n, homogeneous, coarse=mc, dist=dist)
-    ss = as_seed_sequence(seed)
-    Ls = L + 1
+    return act, dense_target, violations
 
-    def make_spec(alpha):
+
+class BurkholzBuild:
+    """One :func:`burkholz` build: the source's layout, the steps, the state they share.
+
+    Construction fixes the source's widths and scales from the arguments
+    (:meth:`source_spec`); the steps then run in this order:
+
+    1. :meth:`solve_later_layers`: target layers ``L - 1 .. 1`` backwards, so that a
+       layer's refinement tolerance knows the kept layers its errors pass through, and
+       only the copies the next layer reads are solved;
+    2. :meth:`settle_alpha`: for smooth activations, the linear-regime scale that keeps
+       the tangent remainder's term within its share (with ``refine``);
+    3. :meth:`draw_first_layer`, :meth:`solve_first_layer`: the univariate and bias
+       neurons, and the subset sums of source layer 2 over their products;
+    4. :meth:`solve_later_biases`: the later layers' biases, forwards, from the achieved
+       outputs of the constant neurons;
+    5. :meth:`ticket`: assembly of the kept weights and the first layer's masks.
+
+    The arguments are those of :func:`burkholz`, validated.
+    """
+
+    def __init__(self, target, act, dense_target, violations: list, eps: float, delta: float,
+                 seed, n: int | None, *, dist: str, C: float, max_values: int,
+                 copies_read: int, alpha: float | None, tau: float, refine: bool,
+                 first_layer: str, threads: int | None, max_bytes: int | None,
+                 progress: bool | None):
+        self.target, self.act, self.dense_target = target, act, dense_target
+        self.violations = violations
+        self.eps, self.delta, self.C, self.dist, self.tau = eps, delta, C, dist, tau
+        self.max_values, self.refine, self.first_layer = max_values, refine, first_layer
+        self.threads, self.max_bytes, self.progress = threads, max_bytes, progress
+        widths = self.widths = target.widths
+        L = self.L = target.depth
+        homogeneous = self.homogeneous = act.homogeneous
+        self.required = bounds.burkholz_n(widths, eps, delta, C)
+        n = self.n = self.required if n is None else check_int(n, "n", minimum=1)
+        blk = self.blk = bounds.burkholz_block(n, dist)
+        self.m = 2 * blk if homogeneous else blk
+        c = self.c = n
+        self.d0 = widths[0]
+        self.k1 = min(blk + 4 * int(np.sqrt(blk)) + 1 if homogeneous else blk, max_values)
+        if homogeneous:
+            alpha = 1.0
+        elif alpha is not None:
+            alpha = check_positive(as_float(alpha, "alpha"), "alpha")
+        self.mc = coarse_count(act, blk, self.d0, max_values)
+        self.src_widths = bounds.burkholz_widths(widths, n, homogeneous, coarse=self.mc,
+                                                 dist=dist)
+        self.ss = as_seed_sequence(seed)
+        self.alpha_given = alpha is not None
+        self.alpha = default_alpha(act, eps, self.k1, max(widths)) if alpha is None else alpha
+        self.spec, self.col_record = self.source_spec(self.alpha)
+        self.cr = min(c, copies_read)            # copies of a neuron the later layers read
+        self.cw = min(c, self.cr + LATER_REACH)  # ... and their last exact attempts may reach
+        self.kl = min(self.cr, max_values)
+        self.check_later_memory()
+        self.opts = {"threads": threads, "max_bytes": max_bytes}
+        self.timer = Timer()
+        self.t_start = time.perf_counter()
+        self.errors: dict = {}
+        # problems above this error get a second attempt (see solve_with_retry)
+        self.tol = eps / (2.0 * L * max(widths))
+        self.slope = act.slope_neg if homogeneous else 0.0
+        self.vpp: list = []
+        # per target layer: kept entries (COO pieces), amplification of its errors (the
+        # product of the spectral norms of the kept layers after it), read copies (rows
+        # of its errors), refinement tolerances (weights, biases), errors, bias columns,
+        # and the rows of its source layer that the next layer reads
+        self.parts = [([], [], []) for _ in range(L)]
+        self.shares = ([FIRST_SHARE if L > 1 else FIRST_SHARE_ALONE]
+                       + [LATER_SHARE / max(L - 1, 1)] * (L - 1))
+        self.amplification = 1.0
+        self.amps = [1.0] * L
+        self.reads = [0] * L
+        self.refine_values = max_values + REFINE_EXTRA
+        self.refine_tols: list = [(np.inf, np.inf)] * L
+        self.e_ws: list = [None] * L
+        self.bias_raw: list = [None] * L
+        self.needed: list = [None] * L
+        self.needed[L - 1] = np.ones(self.src_widths[L + 1], dtype=bool)
+
+    # ------------------------------------------------------------ the source
+    def source_spec(self, alpha: float):
         """The source for a linear-regime scale ``alpha`` (only its first two layers
         depend on it) and the record of its column scales."""
+        L, m, d0, mc, act = self.L, self.m, self.d0, self.mc, self.act
         # First layer U[-2, 2] (weights and biases), as in the paper's code: products of a
         # first- and a second-layer weight then cover [-2, 2], leaving room around |w| <= 1.
         weight_scale = [2.0 * alpha] + [1.0] * L
-        col_scale: list = [None] * Ls
-        col_record: list = [None] * Ls
-        if not homogeneous:
-            cs = np.ones(src_widths[1])
+        col_scale: list = [None] * (L + 1)
+        col_record: list = [None] * (L + 1)
+        if not self.homogeneous:
+            cs = np.ones(self.src_widths[1])
             cs[: m * d0 + mc] = 1.0 / (alpha * act.dphi0)
             col_scale[1] = cs
             col_record[1] = [m * d0 + mc, 1.0 / (alpha * act.dphi0), 1.0]
-        return (SourceSpec(src_widths, (act,) * L, (True,) + (False,) * L, dist,
-                           int(ss.entropy), tuple(ss.spawn_key), tuple(weight_scale),
+        return (SourceSpec(self.src_widths, (act,) * L, (True,) + (False,) * L, self.dist,
+                           int(self.ss.entropy), tuple(self.ss.spawn_key), tuple(weight_scale),
                            (2.0,) + (1.0,) * L, tuple(col_scale)), col_record)
 
-    alpha_given = alpha is not None
-    if alpha is None:
-        alpha = default_alpha(act, eps, k1, max(widths))
-    spec, col_record = make_spec(alpha)
-    # memory: kept entries (value, index, row during assembly) and per-block temporaries;
-    # here for target layers 2..L, again for layer 1 once its needed copies are known
-    later = sum(src_widths[l + 2] * (widths[l] + 1) for l in range(1, L))
-    cr = min(c, copies_read)            # copies of a neuron the later layers read
-    cw = min(c, cr + LATER_REACH)        # ... and their last exact attempts may reach
-    kl = min(cr, max_values)
-    check_memory(later * kl * 0.5 * 24 + 8 * 4 * (1 << 20) * kl,
-                 resolve_max_bytes(max_bytes), "target",
-                 f"a burkholz build with n={n} for widths {widths} ({later:,} subset-sum "
-                 "problems after layer 2)", "use a smaller n or max_values")
-    opts = {"threads": threads, "max_bytes": max_bytes}
-    timer = Timer()
-    t_start = time.perf_counter()
-    errors: dict = {}
+    def check_later_memory(self) -> None:
+        """Refuse builds whose layers after the second would not fit: kept entries (value,
+        index, row during assembly) and per-block temporaries. (Layer 2 is checked once
+        its needed copies are known, :meth:`solve_first_layer`.)"""
+        widths, src_widths, L = self.widths, self.src_widths, self.L
+        later = sum(src_widths[l + 2] * (widths[l] + 1) for l in range(1, L))
+        check_memory(later * self.kl * 0.5 * 24 + 8 * 4 * (1 << 20) * self.kl,
+                     resolve_max_bytes(self.max_bytes), "target",
+                     f"a burkholz build with n={self.n} for widths {widths} ({later:,} "
+                     "subset-sum problems after layer 2)", "use a smaller n or max_values")
 
-    # problems above this error get a second attempt (see solve_with_retry)
-    tol = eps / (2.0 * L * max(widths))
-    slope = act.slope_neg if homogeneous else 0.0
-    vpp: list = []
-
-    def targets_for(l, r):
+    def row_targets(self, l: int, r: np.ndarray):
         """Target weights (R, d_in), biases (R,) and constant flags of rows ``r`` of
-        source layer ``l + 1``."""
-        last = l == L - 1
+        source layer ``l + 2`` (target layer ``l + 1``)."""
+        widths, c = self.widths, self.c
         d_out = widths[l + 1]
-        if last:
+        if l == self.L - 1:
             j = r
             is_const = np.zeros(r.size, bool)
         else:
             j = np.minimum(r // c, d_out)
             is_const = r >= c * d_out
         wt = np.zeros((r.size, widths[l]))
-        wt[~is_const] = dense_target.weights[l][j[~is_const]]
-        b = dense_target.biases[l]
-        bt = np.full(r.size, tau)
+        wt[~is_const] = self.dense_target.weights[l][j[~is_const]]
+        b = self.dense_target.biases[l]
+        bt = np.full(r.size, self.tau)
         bt[~is_const] = b[j[~is_const]] if b is not None else 0.0
         return wt, bt, is_const
 
-    def needed_batches(sl, need, d_in):
+    def needed_batches(self, sl: int, need: np.ndarray, d_in: int):
         """``(rows, weights, blocks)``: the needed rows of source layer ``sl`` in batches
         of about 2^16 subset-sum problems (few calls into the engine), drawn block by
         block (the blocks of a batch concurrently), skipping blocks without a needed
         row."""
+        spec = self.spec
         min_rows = max(1, (1 << 16) // (2 * d_in + 1))
         br = spec.block_rows(sl)
         blocks, per_block = np.unique(np.flatnonzero(need) // br, return_counts=True)
@@ -532,82 +609,99 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         # next one): touching fresh memory costs more than drawing
         buffer = np.empty(0)
         for end in ends:
-            with timer("draw"):
+            with self.timer("draw"):
                 lo, hi = blocks[start] * br, (blocks[end - 1] + 1) * br
                 rows = lo + np.flatnonzero(need[lo:hi])
                 size = rows.size * spec.widths[sl]
                 if size > buffer.size:
                     buffer = np.empty(size)
-                W = spec.draw_rows(sl, rows, opts["threads"],
+                W = spec.draw_rows(sl, rows, self.threads,
                                    out=buffer[:size].reshape(rows.size, -1))
             yield rows, W, end - start
             start = end
 
-    def block_count(sl, need):
-        return np.unique(np.flatnonzero(need) // spec.block_rows(sl)).size
+    def progress_bar(self, sl: int, need: np.ndarray, d_in: int):
+        """The progress bar of source layer ``sl + 1``'s problems (blocks with a needed row)."""
+        blocks = np.unique(np.flatnonzero(need) // self.spec.block_rows(sl)).size
+        return progress_bar(blocks, self.progress, int(need.sum()) * (d_in + 1),
+                            f"burkholz layer {sl + 1}")
 
-    # Weights of target layers L-1 .. 1 first, backwards: a copy of a neuron is solved
-    # only when the next source layer reads it; copies nobody reads are pruned whole
-    # (their recorded errors are NaN). The attempts look at the first ``copies_read``
-    # copies, so that about that many copies of each neuron are read; the last exact
-    # attempts of the few problems those cannot solve reach up to ``cw``. Each layer's
-    # bias problems need the achieved outputs of the previous constant neurons, so they
-    # are solved afterwards, forwards.
-    parts = [([], [], []) for _ in range(L)]
-    # refinement targets (see refine_tolerance): the target's activation norms on the unit
-    # ball, and the product of the spectral norms of the layers solved so far
-    if refine:
+    def tolerances(self, l: int, activation_norm: float, cols: int):
+        """(weights, biases) refinement tolerances of target layer ``l``."""
+        if not self.refine:
+            return np.inf, np.inf
+        share = self.shares[l] * self.eps
+        return (refine_tolerance((1.0 - BIAS_FRACTION) * share, self.amps[l], activation_norm,
+                                 self.reads[l], cols),
+                refine_tolerance(BIAS_FRACTION * share, self.amps[l], 1.0, self.reads[l], 0))
+
+    def solve_biases(self, l: int, bvals: np.ndarray, bt: np.ndarray):
+        """Bias problems of target layer ``l + 1`` over candidates ``bvals`` (a ``"fine"``
+        first attempt with :data:`BIAS_EXTRA_VALUES` more values): masks and errors."""
+        return solve_with_retry(bvals, np.ones(bvals.shape, bool), bt,
+                                self.max_values + BIAS_EXTRA_VALUES, self.tol, self.opts,
+                                first="fine", refine_tol=self.refine_tols[l][1],
+                                refine_values=self.refine_values + BIAS_EXTRA_VALUES)
+
+    # ------------------------------------------------------------ later layers
+    def solve_later_layers(self) -> None:
+        """Weights of target layers ``L - 1 .. 1``, backwards.
+
+        A copy of a neuron is solved only when the next source layer reads it; copies
+        nobody reads are pruned whole (their recorded errors are NaN). The attempts look
+        at the first ``copies_read`` copies, so that about that many copies of each
+        neuron are read; the last exact attempts of the few problems those cannot solve
+        reach up to ``cw``. Each layer's bias problems need the achieved outputs of the
+        previous constant neurons, so they are solved afterwards, forwards
+        (:meth:`solve_later_biases`).
+        """
+        L, c, widths, needed = self.L, self.c, self.widths, self.needed
+        # refinement targets (see refine_tolerance): the target's activation norms on the
+        # unit ball, and the product of the spectral norms of the layers solved so far
         from slth.verify import target_bounds
 
-        act_norms = target_bounds(dense_target, 1.0, "l2")[1]
-    shares = [FIRST_SHARE if L > 1 else FIRST_SHARE_ALONE] + [LATER_SHARE / max(L - 1, 1)] * (L - 1)
-    amplification = 1.0
-    amps = [1.0] * L                    # amplification of each layer's errors
-    reads = [0] * L                     # read copies (rows of each layer's errors)
-    refine_values = max_values + REFINE_EXTRA
-    refine_tols: list = [(np.inf, np.inf)] * L
+        act_norms = target_bounds(self.dense_target, 1.0, "l2")[1] if self.refine else None
+        for l in range(L - 1, 0, -1):
+            self.solve_later_layer(l, act_norms[l] if self.refine else 1.0)
+        # the read copies' errors (one row each, one column per input and sign) reach the
+        # output through the later layers' kept weights
+        self.amps[0] = self.amplification
+        self.reads[0] = int(np.count_nonzero(
+            needed[0][:self.src_widths[2] if L == 1 else c * widths[1]]))
 
-    def tolerances(l, activation_norm, cols):
-        """(weights, biases) refinement tolerances of target layer ``l``."""
-        if not refine:
-            return np.inf, np.inf
-        share = shares[l] * eps
-        return (refine_tolerance((1.0 - BIAS_FRACTION) * share, amps[l], activation_norm,
-                                 reads[l], cols),
-                refine_tolerance(BIAS_FRACTION * share, amps[l], 1.0, reads[l], 0))
-    e_ws: list = [None] * L
-    bias_raw: list = [None] * L
-    needed: list = [None] * L
-    needed[L - 1] = np.ones(src_widths[L + 1], dtype=bool)
-    for l in range(L - 1, 0, -1):
+    def solve_later_layer(self, l: int, activation_norm: float) -> None:
+        """Weights of target layer ``l + 1 >= 2`` (source layer ``l + 2``) for the copies
+        the next layer reads; marks the copies of layer ``l`` that these rows read."""
+        L, c, cw, widths, needed = self.L, self.c, self.cw, self.widths, self.needed
         sl = l + 1
-        rows_out, cols_in = src_widths[sl + 1], src_widths[sl]
+        rows_out, cols_in = self.src_widths[sl + 1], self.src_widths[sl]
         d_in = widths[l]
         widx = np.arange(d_in)[:, None] * c + np.arange(cw)[None, :]
         bcols = c * d_in + np.arange(c)
-        vpp.insert(0, kl)
+        self.vpp.insert(0, self.kl)
         e_w = np.full((rows_out, d_in), np.nan)
         braw = np.zeros((rows_out, c))
         read = np.zeros(cols_in, dtype=bool)
-        rows, cols, vals = parts[l]
-        amps[l] = amplification
-        reads[l] = int(np.count_nonzero(needed[l][:rows_out if l == L - 1 else c * widths[l + 1]]))
-        refine_tols[l] = tolerances(l, act_norms[l] if refine else 1.0, d_in)
-        with progress_bar(block_count(sl, needed[l]), progress,
-                          int(needed[l].sum()) * (d_in + 1), f"burkholz layer {sl + 1}") as bar:
-            for grow, W, nb in needed_batches(sl, needed[l], d_in):
-                wt, _, is_const = targets_for(l, grow)
+        rows, cols, vals = self.parts[l]
+        self.amps[l] = self.amplification
+        self.reads[l] = int(np.count_nonzero(
+            needed[l][:rows_out if l == L - 1 else c * widths[l + 1]]))
+        self.refine_tols[l] = self.tolerances(l, activation_norm, d_in)
+        with self.progress_bar(sl, needed[l], d_in) as bar:
+            for grow, W, nb in self.needed_batches(sl, needed[l], d_in):
+                wt, _, is_const = self.row_targets(l, grow)
                 act_rows = np.flatnonzero(~is_const)
                 braw[grow] = W[:, bcols]
                 if act_rows.size:
-                    with timer("solve"):
+                    with self.timer("solve"):
                         # all rows active (most batches): no copy of the batch
                         Wa = W if act_rows.size == W.shape[0] else W[act_rows]
                         mk, er = solve_with_retry(
                             Wa[:, widx].reshape(-1, cw), np.ones((act_rows.size * d_in, cw), bool),
-                            wt[act_rows].reshape(-1), max_values, tol, opts, span=cr,
-                            orders=LATER_ORDERS, first="fine", exhaustive=LATER_EXHAUSTIVE,
-                            refine_tol=refine_tols[l][0], refine_values=refine_values)
+                            wt[act_rows].reshape(-1), self.max_values, self.tol, self.opts,
+                            span=self.cr, orders=LATER_ORDERS, first="fine",
+                            exhaustive=LATER_EXHAUSTIVE, refine_tol=self.refine_tols[l][0],
+                            refine_values=self.refine_values)
                         rr, ii, tt = np.nonzero(mk.reshape(act_rows.size, d_in, -1))
                         rows.append(grow[act_rows[rr]])
                         cols.append(widx[ii, tt])
@@ -615,187 +709,236 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                         read[widx[ii, tt]] = True
                         e_w[grow[act_rows]] = er.reshape(act_rows.size, d_in)
                 bar.update(nb)
-        e_ws[l] = [e_w]
-        bias_raw[l] = braw
-        if refine:
+        self.e_ws[l] = [e_w]
+        self.bias_raw[l] = braw
+        if self.refine:
             kept = gather_csr((rows_out, cols_in), rows, cols, vals)
-            amplification *= spectral_estimate(kept[:, :c * d_in])
+            self.amplification *= spectral_estimate(kept[:, :c * d_in])
         read[c * d_in:] = True                 # constant neurons feed the biases
         needed[l - 1] = read
 
-    # the read copies' errors (one row each, one column per input and sign) reach the
-    # output through the later layers' kept weights
-    amps[0] = amplification
-    reads[0] = int(np.count_nonzero(needed[0][:src_widths[2] if L == 1 else c * widths[1]]))
-    if refine and not alpha_given:
-        # the tangent remainder of each read copy reaches the output the same way: keep
-        # its term within REMAINDER_SHARE of eps
-        lowest = alpha * COARSE_ALPHA_FRACTION if mc else 0.0
-        alpha = min(alpha, max(lowest, alpha_for_remainder(
-            act, REMAINDER_SHARE * eps / (amplification * np.sqrt(max(reads[0], 1))), k1)))
-        spec, col_record = make_spec(alpha)
+    def settle_alpha(self) -> None:
+        """With ``refine`` and no given ``alpha``: lower the linear-regime scale so that
+        the tangent remainder of each read copy, through the later layers, stays within
+        :data:`REMAINDER_SHARE` of ``eps`` (the source's first two layers are redrawn at
+        that scale)."""
+        if not self.refine or self.alpha_given:
+            return
+        lowest = self.alpha * COARSE_ALPHA_FRACTION if self.mc else 0.0
+        self.alpha = min(self.alpha, max(lowest, alpha_for_remainder(
+            self.act, REMAINDER_SHARE * self.eps
+            / (self.amplification * np.sqrt(max(self.reads[0], 1))), self.k1)))
+        self.spec, self.col_record = self.source_spec(self.alpha)
 
-    # ---- source layer 1: univariate and bias neurons
-    n1 = src_widths[1]
-    with timer("draw"):
-        u = np.empty(m * d0)
-        cb = np.empty(mc + m)
-        for r0, W, bias in spec.iter_blocks(0, threads):
-            rr = np.arange(r0, r0 + W.shape[0])
-            uni = rr < m * d0
-            u[rr[uni]] = W[uni.nonzero()[0], rr[uni] // m]
-            cb[rr[~uni] - m * d0] = bias[~uni]
-    phic = act(cb)
-    gain = 1.0 / (1.0 + slope) if homogeneous else 1.0
-    refine_tols[0] = tolerances(0, np.sqrt(1.0 + slope**2) if homogeneous else 1.0,
-                                2 * d0 if homogeneous else d0)
-    tree = first_layer == "tree" or (first_layer == "auto" and blk >= TREE_MIN_CANDIDATES
-                                     and refine_tols[0][0] < TREE_BELOW)
-    layer = first_layer_solver(u, d0, m, max_values, homogeneous,
-                               1.0 if homogeneous else act.dphi0, tol, refine_tols[0][0], tree)
-    # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
-    bias_idx = mc + np.flatnonzero(cb[mc:] > 0.0 if homogeneous else phic[mc:] != 0.0)
-    coarse_cols = m * d0 + np.arange(mc)
-    vpp.insert(0, layer.values_per_problem)
+    # ------------------------------------------------------------ first layer
+    def draw_first_layer(self) -> None:
+        """Source layer 1: the univariate weights ``u`` and the bias neurons' biases."""
+        m, d0, mc = self.m, self.d0, self.mc
+        with self.timer("draw"):
+            u = np.empty(m * d0)
+            cb = np.empty(mc + m)
+            for r0, W, bias in self.spec.iter_blocks(0, self.threads):
+                rr = np.arange(r0, r0 + W.shape[0])
+                uni = rr < m * d0
+                u[rr[uni]] = W[uni.nonzero()[0], rr[uni] // m]
+                cb[rr[~uni] - m * d0] = bias[~uni]
+        self.u, self.cb = u, cb
+        self.phic = self.act(cb)
 
-    # ---- source layer 2 (target layer 1): univariate and bias neurons, forwards
-    rows_out, cols_in = src_widths[2], src_widths[1]
-    d_in = d0
-    # memory of what this pass keeps, now that the needed copies are known: about 18
-    # bytes per kept entry at the peak (measured 16 for 784-300-100-10 at n = 75: 12 in
-    # the assembled layer), the error arrays, and the per-batch temporaries
-    first_problems = int(needed[0].sum()) * (2 * d0 + 1 if homogeneous else d0 + 1)
-    kept_per_problem = 0.5 * (TREE_VALUES if tree else k1)
-    check_memory(first_problems * kept_per_problem * 18 + 16 * rows_out * d0
-                 + 8 * 4 * (1 << 20) * k1,
-                 resolve_max_bytes(max_bytes), "target",
-                 f"a burkholz build with n={n} for widths {widths} ({first_problems:,} "
-                 "subset-sum problems in layer 2)", "use a smaller n or max_values"
-                 + (", or first_layer='fine' (about half the kept entries)" if tree else ""))
-    # the widest layer: its kept entries are assembled batch by batch, 12 bytes each, in
-    # a buffer sized (with a margin) from the estimate
-    first_layer = RowBatchCSR((rows_out, cols_in),
-                              expected=int(1.05 * first_problems * kept_per_problem))
-    e_w = [np.full((rows_out, d_in), np.nan) for _ in range(2 if homogeneous else 1)]
-    e_b = [np.full(src_widths[l + 2], np.nan) for l in range(L)]
-    achieved_b = [np.zeros(src_widths[l + 2]) for l in range(L)]
-    bcols = m * d0 + bias_idx
-    bvals_act = phic[bias_idx]
-    with progress_bar(block_count(1, needed[0]), progress, int(needed[0].sum()) * (d_in + 1),
-                      "burkholz layer 2") as bar:
-        for grow, W, nb in needed_batches(1, needed[0], d_in):
-            R = grow.size
-            rows, cols, vals = [], [], []
-            wt, bt, is_const = targets_for(0, grow)
-            act_rows = np.flatnonzero(~is_const)
-            with timer("solve"):
-                if act_rows.size:
-                    # all rows active (most batches): no copy of the batch
-                    Wa = W if act_rows.size == R else W[act_rows]
-                    r_, c_, v_, es = layer.solve_rows(Wa, wt[act_rows] * gain, 0, opts)
-                    rows += [grow[act_rows[x]] for x in r_]
-                    cols += c_
-                    vals += v_
-                    for e, x in zip(e_w, es, strict=True):
-                        e[grow[act_rows]] = x
-                    if mc:
-                        # phi(0) != 0: the kept univariate neurons add phi(0) * sum(v);
-                        # the coarse bias neurons cancel it
-                        offset = np.zeros(R)
-                        for rr_, vv_ in zip(r_, v_, strict=True):
-                            np.add.at(offset, act_rows[rr_], act.phi0 * vv_)
-                        cvals = Wa[:, coarse_cols] * phic[:mc][None, :]
-                        # the window of the largest magnitudes reaches the offset only on
-                        # a coarse grid (residuals up to 79 seen, for a sigmoid target); a
-                        # window of mixed magnitudes refines it
-                        cmask, _ = solve_with_retry(
-                            cvals, np.ones(cvals.shape, bool),
-                            bt[act_rows] - offset[act_rows], max_values, tol, opts,
-                            first="largest", orders=("first",))
-                        csum = np.where(cmask, cvals, 0.0).sum(axis=1)
-                        rr, tt = np.nonzero(cmask)
-                        rows.append(grow[act_rows[rr]])
-                        cols.append(coarse_cols[tt])
-                        vals.append(W[act_rows[rr], coarse_cols[tt]])
-                        bt = bt.copy()
-                        bt[act_rows] -= offset[act_rows] + csum
-                bvals = W[:, bcols] * bvals_act[None, :]
-                mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt,
-                                          max_values + BIAS_EXTRA_VALUES, tol, opts,
-                                          first="fine", refine_tol=refine_tols[0][1],
-                                          refine_values=refine_values + BIAS_EXTRA_VALUES)
-                rr, tt = np.nonzero(mk)
-                rows.append(grow[rr])
-                cols.append(bcols[tt])
-                vals.append(W[rr, bcols[tt]])
-                e_b[0][grow] = er
-                achieved_b[0][grow] = np.where(mk, bvals, 0.0).sum(axis=1)
-            with timer("assemble"):
-                first_layer.add(rows, cols, vals, threads)
-            bar.update(nb)
-    e_ws[0] = e_w
+    def first_layer_search(self) -> UnivariateLayer:
+        """The first layer's solver (:func:`first_layer_solver`), its tolerances set; a
+        k-tree where ``first_layer`` asks for it or (``"auto"``) the refinement's
+        tolerance is below :data:`TREE_BELOW` with enough candidates."""
+        homogeneous, d0 = self.homogeneous, self.d0
+        self.refine_tols[0] = self.tolerances(
+            0, np.sqrt(1.0 + self.slope**2) if homogeneous else 1.0,
+            2 * d0 if homogeneous else d0)
+        self.tree = self.first_layer == "tree" or (
+            self.first_layer == "auto" and self.blk >= TREE_MIN_CANDIDATES
+            and self.refine_tols[0][0] < TREE_BELOW)
+        layer = first_layer_solver(self.u, d0, self.m, self.max_values, homogeneous,
+                                   1.0 if homogeneous else self.act.dphi0, self.tol,
+                                   self.refine_tols[0][0], self.tree)
+        self.vpp.insert(0, layer.values_per_problem)
+        return layer
 
-    # ---- biases of the later layers, forwards (constant neurons' outputs known now)
-    for l in range(1, L):
-        const_out = act(achieved_b[l - 1][c * widths[l]:])
-        rows, cols, vals = parts[l]
-        need = np.flatnonzero(needed[l])
-        _, bt, _ = targets_for(l, np.arange(src_widths[l + 2]))
-        with timer("solve"):
-            bvals = bias_raw[l][need] * const_out[None, :]
-            mk, er = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt[need],
-                                      max_values + BIAS_EXTRA_VALUES, tol, opts, first="fine",
-                                      refine_tol=refine_tols[l][1],
-                                      refine_values=refine_values + BIAS_EXTRA_VALUES)
+    def first_layer_buffer(self) -> RowBatchCSR:
+        """The CSR buffer of source layer 2, sized from the needed copies, after checking
+        that the pass fits in memory."""
+        rows_out, cols_in, d0 = self.src_widths[2], self.src_widths[1], self.d0
+        # memory of what this pass keeps, now that the needed copies are known: about 18
+        # bytes per kept entry at the peak (measured 16 for 784-300-100-10 at n = 75: 12 in
+        # the assembled layer), the error arrays, and the per-batch temporaries
+        first_problems = int(self.needed[0].sum()) * (2 * d0 + 1 if self.homogeneous
+                                                      else d0 + 1)
+        kept_per_problem = 0.5 * (TREE_VALUES if self.tree else self.k1)
+        check_memory(first_problems * kept_per_problem * 18 + 16 * rows_out * d0
+                     + 8 * 4 * (1 << 20) * self.k1,
+                     resolve_max_bytes(self.max_bytes), "target",
+                     f"a burkholz build with n={self.n} for widths {self.widths} "
+                     f"({first_problems:,} subset-sum problems in layer 2)",
+                     "use a smaller n or max_values"
+                     + (", or first_layer='fine' (about half the kept entries)"
+                        if self.tree else ""))
+        # the widest layer: its kept entries are assembled batch by batch, 12 bytes each,
+        # in a buffer sized (with a margin) from the estimate
+        return RowBatchCSR((rows_out, cols_in),
+                           expected=int(1.05 * first_problems * kept_per_problem))
+
+    def solve_first_layer(self) -> None:
+        """Source layer 2 (target layer 1): the copies' weights over the univariate
+        neurons' products, their biases over the bias neurons, batch by batch."""
+        homogeneous, m, d0, mc, L = self.homogeneous, self.m, self.d0, self.mc, self.L
+        layer = self.first_layer_search()
+        self.first = self.first_layer_buffer()
+        # ReLU-like: only bias neurons with c > 0 give useful constants (phi(c) = c).
+        bias_idx = mc + np.flatnonzero(self.cb[mc:] > 0.0 if homogeneous
+                                       else self.phic[mc:] != 0.0)
+        bias_cols = m * d0 + bias_idx
+        self.e_ws[0] = [np.full((self.src_widths[2], d0), np.nan)
+                        for _ in range(2 if homogeneous else 1)]
+        self.e_b = [np.full(self.src_widths[l + 2], np.nan) for l in range(L)]
+        self.achieved_b = [np.zeros(self.src_widths[l + 2]) for l in range(L)]
+        with self.progress_bar(1, self.needed[0], d0) as bar:
+            for grow, W, nb in self.needed_batches(1, self.needed[0], d0):
+                with self.timer("solve"):
+                    rows, cols, vals = self.solve_first_batch(layer, grow, W, bias_cols,
+                                                              self.phic[bias_idx])
+                with self.timer("assemble"):
+                    self.first.add(rows, cols, vals, self.threads)
+                bar.update(nb)
+
+    def solve_first_batch(self, layer: UnivariateLayer, grow: np.ndarray, W: np.ndarray,
+                          bias_cols: np.ndarray, bias_act: np.ndarray):
+        """Rows ``grow`` (weights ``W``) of source layer 2: weights, coarse and fine
+        biases. Returns COO pieces of the kept entries."""
+        gain = 1.0 / (1.0 + self.slope) if self.homogeneous else 1.0
+        rows, cols, vals = [], [], []
+        wt, bt, is_const = self.row_targets(0, grow)
+        act_rows = np.flatnonzero(~is_const)
+        if act_rows.size:
+            # all rows active (most batches): no copy of the batch
+            Wa = W if act_rows.size == grow.size else W[act_rows]
+            r_, c_, v_, es = layer.solve_rows(Wa, wt[act_rows] * gain, 0, self.opts)
+            rows += [grow[act_rows[x]] for x in r_]
+            cols += c_
+            vals += v_
+            for e, x in zip(self.e_ws[0], es, strict=True):
+                e[grow[act_rows]] = x
+            if self.mc:
+                bt = self.cancel_offset(grow, W, Wa, act_rows, r_, v_, bt,
+                                        (rows, cols, vals))
+        bvals = W[:, bias_cols] * bias_act[None, :]
+        mk, er = self.solve_biases(0, bvals, bt)
         rr, tt = np.nonzero(mk)
-        rows.append(need[rr])
-        cols.append(c * widths[l] + tt)
-        vals.append(bias_raw[l][need[rr], tt])
-        e_b[l][need] = er
-        achieved_b[l][need] = np.where(mk, bvals, 0.0).sum(axis=1)
+        rows.append(grow[rr])
+        cols.append(bias_cols[tt])
+        vals.append(W[rr, bias_cols[tt]])
+        self.e_b[0][grow] = er
+        self.achieved_b[0][grow] = np.where(mk, bvals, 0.0).sum(axis=1)
+        return rows, cols, vals
 
-    weights = []
-    with timer("assemble"):
-        weights.append(first_layer.tocsr())
-        for l in range(1, L):
-            rows, cols, vals = parts[l]
-            weights.append(gather_csr((src_widths[l + 2], src_widths[l + 1]), rows, cols, vals))
-    for l in range(L):
-        if l == 0 and homogeneous:
-            errors["layer1_pos"], errors["layer1_neg"] = e_ws[0]
-        else:
-            errors[f"layer{l + 1}_weights"] = e_ws[l][0]
-        errors[f"layer{l + 1}_bias"] = e_b[l]
+    def cancel_offset(self, grow, W, Wa, act_rows, r_, v_, bt, parts) -> np.ndarray:
+        """``phi(0) != 0``: the kept univariate neurons (rows ``r_``, values ``v_`` of
+        ``Wa``) add ``phi(0) * sum(v)``; the coarse bias neurons cancel it. Appends their
+        kept entries to ``parts`` and returns the biases left for the fine bias neurons."""
+        act, mc, R = self.act, self.mc, grow.size
+        coarse_cols = self.m * self.d0 + np.arange(mc)
+        offset = np.zeros(R)
+        for rr_, vv_ in zip(r_, v_, strict=True):
+            np.add.at(offset, act_rows[rr_], act.phi0 * vv_)
+        cvals = Wa[:, coarse_cols] * self.phic[:mc][None, :]
+        # the window of the largest magnitudes reaches the offset only on a coarse grid
+        # (residuals up to 79 seen, for a sigmoid target); a window of mixed magnitudes
+        # refines it
+        cmask, _ = solve_with_retry(cvals, np.ones(cvals.shape, bool),
+                                    bt[act_rows] - offset[act_rows], self.max_values,
+                                    self.tol, self.opts, first="largest", orders=("first",))
+        csum = np.where(cmask, cvals, 0.0).sum(axis=1)
+        rr, tt = np.nonzero(cmask)
+        rows, cols, vals = parts
+        rows.append(grow[act_rows[rr]])
+        cols.append(coarse_cols[tt])
+        vals.append(W[act_rows[rr], coarse_cols[tt]])
+        bt = bt.copy()
+        bt[act_rows] -= offset[act_rows] + csum
+        return bt
 
-    # ---- source layer 1 masks from the neurons layer 2 uses
-    with timer("assemble"):
-        used = np.flatnonzero(read_columns(weights[0]))
+    # ------------------------------------------------------------ biases, assembly
+    def solve_later_biases(self) -> None:
+        """Biases of target layers ``2 .. L``, forwards: each over the achieved outputs of
+        the previous layer's constant neurons."""
+        c, widths, act = self.c, self.widths, self.act
+        for l in range(1, self.L):
+            const_out = act(self.achieved_b[l - 1][c * widths[l]:])
+            rows, cols, vals = self.parts[l]
+            need = np.flatnonzero(self.needed[l])
+            _, bt, _ = self.row_targets(l, np.arange(self.src_widths[l + 2]))
+            with self.timer("solve"):
+                bvals = self.bias_raw[l][need] * const_out[None, :]
+                mk, er = self.solve_biases(l, bvals, bt[need])
+            rr, tt = np.nonzero(mk)
+            rows.append(need[rr])
+            cols.append(c * widths[l] + tt)
+            vals.append(self.bias_raw[l][need[rr], tt])
+            self.e_b[l][need] = er
+            self.achieved_b[l][need] = np.where(mk, bvals, 0.0).sum(axis=1)
+
+    def first_layer_masks(self, layer2) -> tuple:
+        """Source layer 1 pruned to the neurons ``layer2`` reads: its weights (CSR), its
+        biases (the bias neurons' where kept) and the bias mask."""
+        m, d0, n1 = self.m, self.d0, self.src_widths[1]
+        used = np.flatnonzero(read_columns(layer2))
         uni = used[used < m * d0]
         first = sparse.csr_matrix(
-            (u[uni], uni // m, np.searchsorted(uni, np.arange(n1 + 1))), shape=(n1, d0))
-        _, b1 = spec.layer(0) if n1 * d0 <= (1 << 22) else (None, None)
+            (self.u[uni], uni // m, np.searchsorted(uni, np.arange(n1 + 1))), shape=(n1, d0))
+        _, b1 = self.spec.layer(0) if n1 * d0 <= (1 << 22) else (None, None)
         if b1 is None:
             b1 = np.zeros(n1)
-            b1[m * d0:] = cb
+            b1[m * d0:] = self.cb
         bmask = np.zeros(n1, dtype=bool)
         bmask[used[used >= m * d0]] = True
-        b1 = np.where(bmask, b1, 0.0)
-    weights.insert(0, first)
-    timer.times["total"] = time.perf_counter() - t_start
-    params = {
-        "construction": "burkholz", "eps": eps, "delta": delta, "n": n, "required_n": required,
-        "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
-        "max_values": max_values, "copies_read": cr, "refine": refine,
-        "first_layer": "tree" if tree else "fine",
-        "refine_tols": [list(t) for t in refine_tols] if refine else None,
-        "values_per_problem": vpp, "block": m,
-        "copies": c, "bias_neurons": m, "coarse_bias_neurons": mc,
-        "coarse_required": coarse_count(act, bounds.burkholz_block(required, dist), d0,
-                                        max_values), "alpha": alpha,
-        "tau": tau, "activation": act.name,
-        "homogeneous": homogeneous, "col_scale": col_record,
-        "assumption_violations": violations,
-    }
-    biases = (b1,) + (None,) * L
-    bmasks = (bmask,) + (None,) * L
-    return Ticket(target, spec, tuple(weights), biases, bmasks, errors, params, timer.times)
+        return first, np.where(bmask, b1, 0.0), bmask
+
+    def ticket(self) -> Ticket:
+        """The assembled :class:`~slth.tickets.Ticket`."""
+        L, timer, errors = self.L, self.timer, self.errors
+        weights = []
+        with timer("assemble"):
+            weights.append(self.first.tocsr())
+            for l in range(1, L):
+                rows, cols, vals = self.parts[l]
+                weights.append(gather_csr((self.src_widths[l + 2], self.src_widths[l + 1]),
+                                          rows, cols, vals))
+        for l in range(L):
+            if l == 0 and self.homogeneous:
+                errors["layer1_pos"], errors["layer1_neg"] = self.e_ws[0]
+            else:
+                errors[f"layer{l + 1}_weights"] = self.e_ws[l][0]
+            errors[f"layer{l + 1}_bias"] = self.e_b[l]
+        with timer("assemble"):
+            first, b1, bmask = self.first_layer_masks(weights[0])
+        weights.insert(0, first)
+        timer.times["total"] = time.perf_counter() - self.t_start
+        return Ticket(self.target, self.spec, tuple(weights), (b1,) + (None,) * L,
+                      (bmask,) + (None,) * L, errors, self.params(), timer.times)
+
+    def params(self) -> dict:
+        """The ticket's ``params``."""
+        ss = self.ss
+        return {
+            "construction": "burkholz", "eps": self.eps, "delta": self.delta, "n": self.n,
+            "required_n": self.required, "dist": self.dist, "seed": int(ss.entropy),
+            "spawn_key": list(ss.spawn_key), "C": self.C, "max_values": self.max_values,
+            "copies_read": self.cr, "refine": self.refine,
+            "first_layer": "tree" if self.tree else "fine",
+            "refine_tols": [list(t) for t in self.refine_tols] if self.refine else None,
+            "values_per_problem": self.vpp, "block": self.m,
+            "copies": self.c, "bias_neurons": self.m, "coarse_bias_neurons": self.mc,
+            "coarse_required": coarse_count(self.act,
+                                            bounds.burkholz_block(self.required, self.dist),
+                                            self.d0, self.max_values),
+            "alpha": self.alpha, "tau": self.tau, "activation": self.act.name,
+            "homogeneous": self.homogeneous, "col_scale": self.col_record,
+            "assumption_violations": self.violations,
+        }
