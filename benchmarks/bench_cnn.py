@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 from slth import bounds
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 from slth.nets import random_cnn_target
 from slth.tickets import cnn_structured, cnn_unstructured
 from slth.verify import check_cnn

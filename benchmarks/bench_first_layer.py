@@ -40,7 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from slth import bounds
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 from slth.tickets.burkholz import TREE_VALUES, first_layer_solver
 
 #: First-layer weight problems of the 784-300-100-10 ReLU ticket at n = 75 (seed 0): both

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from slth import mrss
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 
 def _instances(n, d, count, seed):

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from slth import rss
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 # ----------------------------------------------------------------- numpy baselines
 

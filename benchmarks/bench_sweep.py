@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 from slth.experiments import Store, Sweep, run, run_config
 from slth.experiments.run import default_workers
 

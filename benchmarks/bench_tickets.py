@@ -29,7 +29,7 @@ import time
 import numba
 import numpy as np
 
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 from slth.nets import MLP, from_sklearn, random_target
 from slth.tickets import burkholz, pensia
 from slth.verify import check

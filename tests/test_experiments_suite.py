@@ -13,7 +13,8 @@ import pytest
 
 from slth.cli import main
 from slth.experiments.registry import CONSTRUCTIONS
-from slth.experiments.suite import success_at, ticket_table
+from slth.experiments.suite import ticket_table
+from slth.mrss import success_at
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 _NORMS = {"inf": np.inf, "1": 1, "2": 2}
 

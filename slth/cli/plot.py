@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slth.cli._output import dumps
+from slth._output import dumps
 
 
 def register(sub) -> None:

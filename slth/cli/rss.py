@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from slth import distributions
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 
 def _add_values_source(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 
 def _widths(text: str) -> list[int]:

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 
 def _widths(text: str) -> list[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 
 def register(sub) -> None:

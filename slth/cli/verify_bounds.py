@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from slth.cli._output import dumps, format_table
+from slth._output import dumps, format_table
 
 TICKET_COLUMNS = {"theorem": "theorem", "target": "target",
                   "required_width": "required width", "used_width": "used width",

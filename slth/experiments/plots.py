@@ -217,8 +217,7 @@ def success_heatmap(rows: list[dict], *, experiment: str | None = None,
     by their first n samples, and the lower end of its two-sided ``confidence`` interval.
     When the grid is small, each cell of the first panel is annotated with the interval.
     """
-    from slth.experiments.suite import success_at
-    from slth.mrss import clopper_pearson
+    from slth.mrss import clopper_pearson, success_at
 
     groups: dict = defaultdict(list)
     for r in _lemma_rows(rows):

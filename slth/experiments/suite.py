@@ -132,30 +132,10 @@ def ticket_table(rows: list[dict]) -> list[dict]:
     return out
 
 
-def success_at(n_trials, n: int, n_max: int | None = None) -> tuple[int, int]:
-    """(successes, trials) at width ``n`` from per-trial minimal widths.
-
-    A trial succeeds at ``n`` when its minimal width is at most ``n``; a trial not
-    covered within ``n_max`` (recorded as ``n_max + 1``) counts as a failure.
-
-    Examples
-    --------
-    >>> success_at([3, 5, 9], 5)
-    (2, 3)
-    >>> success_at([3, 65], 100, n_max=64)
-    (1, 2)
-    """
-    ns = np.asarray(n_trials)
-    ok = ns <= n
-    if n_max is not None:
-        ok &= ns <= n_max
-    return int(ok.sum()), int(ns.size)
-
-
 def lemma_table(rows: list[dict], factors: dict | None = None,
                 confidence: float = 0.95) -> list[dict]:
     """Lines of the lemma rows: success rate at fractions of the lemma's n, with CI."""
-    from slth.mrss import clopper_pearson
+    from slth.mrss import clopper_pearson, success_at
 
     factors = LEMMA_FACTORS if factors is None else factors
     out = []
@@ -187,7 +167,7 @@ def lemma_table(rows: list[dict], factors: dict | None = None,
 
 def _sufficient_n(n_trials, n_max, target: float, confidence: float) -> int | None:
     """Smallest n whose success rate has a Clopper-Pearson lower bound >= target."""
-    from slth.mrss import clopper_pearson
+    from slth.mrss import clopper_pearson, success_at
 
     top = int(max(n_trials)) if n_max is None else min(int(max(n_trials)), int(n_max))
     for n in range(1, top + 1):

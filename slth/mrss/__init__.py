@@ -29,6 +29,7 @@ from slth.mrss.coverage import (
     clopper_pearson,
     cover_targets,
     min_samples,
+    success_at,
     success_probability,
 )
 from slth.mrss.solve import METHODS, NORMS, MRSSBatch, MRSSResult, exact_bytes, solve, solve_many
@@ -37,5 +38,5 @@ from slth.mrss.vectors import VECTOR_DISTRIBUTIONS, sample_vectors
 __all__ = [
     "METHODS", "NORMS", "VECTOR_DISTRIBUTIONS", "MRSSResult", "MRSSBatch", "CoverageEstimate",
     "MinSamples", "solve", "solve_many", "exact_bytes", "sample_vectors", "cover_targets",
-    "success_probability", "min_samples", "clopper_pearson",
+    "success_probability", "min_samples", "clopper_pearson", "success_at",
 ]

@@ -44,7 +44,7 @@ from slth.mrss.solve import _Halves, _progress, check_norm, solve_many
 from slth.mrss.vectors import VECTOR_DISTRIBUTIONS, sample_vectors
 
 __all__ = ["CoverageEstimate", "MinSamples", "clopper_pearson", "cover_targets",
-           "success_probability", "min_samples"]
+           "success_at", "success_probability", "min_samples"]
 
 _COVER_METHODS = ("auto", "exact", "heuristic")
 
@@ -72,6 +72,26 @@ def clopper_pearson(successes: ArrayLike, trials: ArrayLike,
         lo = np.where(k > 0, stats.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
         hi = np.where(k < n, stats.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
     return lo, hi
+
+
+def success_at(n_trials, n: int, n_max: int | None = None) -> tuple[int, int]:
+    """(successes, trials) at width ``n`` from per-trial minimal widths.
+
+    A trial succeeds at ``n`` when its minimal width is at most ``n``; a trial not
+    covered within ``n_max`` (recorded as ``n_max + 1``) counts as a failure.
+
+    Examples
+    --------
+    >>> success_at([3, 5, 9], 5)
+    (2, 3)
+    >>> success_at([3, 65], 100, n_max=64)
+    (1, 2)
+    """
+    ns = np.asarray(n_trials)
+    ok = ns <= n
+    if n_max is not None:
+        ok &= ns <= n_max
+    return int(ok.sum()), int(ns.size)
 
 
 def cover_targets(d: int, kind: str = "auto", *, num: int = 64, points: int | None = None,

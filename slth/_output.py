@@ -1,4 +1,4 @@
-"""Tables and JSON for the command line."""
+"""Tables and JSON for the command line, the benchmarks and ``python -m proofs_check``."""
 
 from __future__ import annotations
 
