@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 
 import numpy as np
 import pytest
@@ -25,7 +26,8 @@ def instance(n, d, seed, dist="uniform"):
 
 
 def recomputed(x, z, mask, norm):
-    return float(np.linalg.norm(z - x[mask].sum(axis=0), ord=norm))
+    """The reported error's documented formula (the same sums on every CPU)."""
+    return mrss.subset_error(x, z, mask, norm)
 
 
 # ---------------------------------------------------------------- exact
@@ -410,3 +412,23 @@ def test_nsn_vector_dependency_structure():
     across = np.corrcoef(np.abs(dep[0, :, 0]), np.abs(dep[1, :, 0]))[0, 1]
     indep = np.corrcoef(np.abs(iid[:, 0]), np.abs(iid[:, 1]))[0, 1]
     assert within > 0.15 and across > 0.15 and abs(indep) < 0.03
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_reported_error_formula_against_exact_sums(norm):
+    """``subset_error`` (the formula every reported error uses) against the same norm
+    computed with exactly rounded sums (math.fsum), and one row against a batch."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-1, 1, (9, 5))
+    z = rng.uniform(-1, 1, 5)
+    mask = rng.random(9) < 0.5
+    r = [z[j] - math.fsum(x[mask, j]) for j in range(5)]
+    exact = (max(map(abs, r)) if norm == np.inf else math.fsum(map(abs, r)) if norm == 1
+             else math.sqrt(math.fsum(v * v for v in r)))
+    assert mrss.subset_error(x, z, mask, norm) == pytest.approx(exact, rel=1e-14, abs=1e-15)
+    rows = z - np.stack([x[mask].sum(axis=0), x[~mask].sum(axis=0)])
+    batch = mrss.residual_norm(rows, norm)
+    assert batch.shape == (2,) and batch[0] == mrss.subset_error(x, z, mask, norm)
+    assert mrss.residual_norm(np.zeros((3, 0)), norm).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="norm must be one of"):
+        mrss.residual_norm(rows, 3)

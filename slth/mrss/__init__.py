@@ -32,11 +32,22 @@ from slth.mrss.coverage import (
     success_at,
     success_probability,
 )
-from slth.mrss.solve import METHODS, NORMS, MRSSBatch, MRSSResult, exact_bytes, solve, solve_many
+from slth.mrss.solve import (
+    METHODS,
+    NORMS,
+    MRSSBatch,
+    MRSSResult,
+    exact_bytes,
+    residual_norm,
+    solve,
+    solve_many,
+    subset_error,
+)
 from slth.mrss.vectors import VECTOR_DISTRIBUTIONS, sample_vectors
 
 __all__ = [
     "METHODS", "NORMS", "VECTOR_DISTRIBUTIONS", "MRSSResult", "MRSSBatch", "CoverageEstimate",
     "MinSamples", "solve", "solve_many", "exact_bytes", "sample_vectors", "cover_targets",
-    "success_probability", "min_samples", "clopper_pearson", "success_at",
+    "success_probability", "min_samples", "clopper_pearson", "success_at", "residual_norm",
+    "subset_error",
 ]

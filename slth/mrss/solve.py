@@ -28,7 +28,8 @@ l1 / l2 norm). The empty subset is allowed.
     for a given seed, for any thread count. No optimality claim.
 
 Every result reports the error recomputed in Python from the mask, as
-``norm(target - vectors[mask].sum(0))``.
+``norm(target - vectors[mask].sum(0))`` (:func:`subset_error`, with the norm of
+:func:`residual_norm`).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ from slth._validate import (
 )
 from slth.mrss import kernels
 
-__all__ = ["METHODS", "NORMS", "MRSSResult", "MRSSBatch", "solve", "solve_many", "exact_bytes"]
+__all__ = ["METHODS", "NORMS", "MRSSResult", "MRSSBatch", "solve", "solve_many", "exact_bytes",
+           "residual_norm", "subset_error"]
 
 #: Solver names accepted by ``method=``.
 METHODS: tuple[str, ...] = ("exact", "milp", "heuristic")
@@ -169,10 +171,41 @@ def check_norm(norm) -> tuple[float, int]:
     raise ValueError(f"norm must be one of np.inf (or 'inf'), 1 or 2; got {norm!r}")
 
 
-def _norms(residuals: NDArray[np.float64], p: float) -> NDArray[np.float64]:
-    if residuals.shape[-1] == 0:
-        return np.zeros(residuals.shape[:-1])
-    return np.linalg.norm(residuals, ord=p, axis=-1)
+def residual_norm(residuals: ArrayLike, norm=np.inf) -> NDArray[np.float64] | float:
+    """Norm of each residual (along the last axis): the formula of every reported error.
+
+    ``max_i |r_i|``, ``sum_i |r_i|`` or ``sqrt(sum_i r_i^2)``, as
+    ``np.linalg.norm(residuals, ord=norm, axis=-1)`` computes them: numpy's own sums
+    along that axis, which round the same way on every CPU. (``np.linalg.norm(r)`` of
+    one vector without ``axis`` takes its 2-norm from BLAS instead, whose rounding
+    depends on the CPU's vector width.) A float for one residual vector.
+
+    Examples
+    --------
+    >>> residual_norm([3.0, -4.0], 2), residual_norm([[3.0, -4.0], [1.0, 0.5]], np.inf)
+    (5.0, array([4., 1.]))
+    """
+    p, _ = check_norm(norm)
+    r = np.asarray(residuals, dtype=np.float64)
+    if r.shape[-1] == 0:
+        out = np.zeros(r.shape[:-1])
+    else:
+        out = np.linalg.norm(r, ord=p, axis=-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def subset_error(vectors: ArrayLike, target: ArrayLike, mask: ArrayLike, norm=np.inf) -> float:
+    """The error that :func:`solve` reports for ``mask``:
+    ``residual_norm(target - vectors[mask].sum(axis=0), norm)``.
+
+    Examples
+    --------
+    >>> subset_error([[1.0, 0.0], [0.0, 2.0]], [1.5, 2.0], [True, True], norm=1)
+    0.5
+    """
+    x = np.asarray(vectors, dtype=np.float64)
+    z = np.asarray(target, dtype=np.float64)
+    return residual_norm(z - x[np.asarray(mask, dtype=bool)].sum(axis=0), norm)
 
 
 def _check_vectors(vectors, ndim) -> NDArray[np.float64]:
@@ -423,7 +456,7 @@ def solve(vectors: ArrayLike, target: ArrayLike, method: str = "exact", norm=np.
                               *params, _seed_words(seed, None)[0], mask)
         optimal = False
     value = x[mask].sum(axis=0)
-    error = float(_norms(z - value, p))
+    error = residual_norm(z - value, p)
     if optimal:
         lower = error
     elif np.isfinite(lower):
@@ -522,7 +555,7 @@ def solve_many(vectors: ArrayLike, targets: ArrayLike, method: str = "exact", no
             xi = x if x.ndim == 2 else x[i]
             masks[i], optimal[i], lower[i] = _milp_one(xi, z[i], p, limit, mip_rel_gap)
     values = _masked_sums(x, masks)
-    errors = _norms(z - values, p)
+    errors = residual_norm(z - values, p)
     lower = np.where(optimal, errors, np.minimum(lower, errors))
     return MRSSBatch(masks, values, errors, method, optimal, lower, errors - lower,
                      time.perf_counter() - t0, p)
