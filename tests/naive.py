@@ -212,7 +212,7 @@ def index_order_errors(values, masks, targets):
 
 
 def k_tree(values, sizes, b: int, target: float, levels: int = 3, wide: bool = False):
-    """The k-tree search of ``kernels.tree_search`` with plain Python lists and sorting.
+    """The k-tree search of ``window_kernels.tree_search`` with plain Python lists and sorting.
 
     Leaf q holds ``values[q b : q b + sizes[q]]``; every list is a sorted list of (sum,
     positions). Each merge keeps about 1.25 * 2^b pairs (twice that when ``wide``).

@@ -1,5 +1,6 @@
 """Compilation: one specialisation per kernel, caching from a read-only install, and
-cached kernels that call jitted code of their own file only."""
+cached kernels that call jitted code of their own file only, or of a file their module
+pins at its current digest."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from numba.core.registry import CPUDispatcher as Dispatcher
 
 import slth
 from slth import rss
+from slth._numba import source_digest
 from slth.rss import kernels
 
 
@@ -90,29 +92,93 @@ def _calls_into_other_files(dispatcher) -> list[str]:
     return sorted(set(found))
 
 
-def test_no_cached_kernel_calls_a_kernel_of_another_file():
-    offenders = {}
+def _pin_problems(module, calls) -> list[str]:
+    """What ``module`` lacks to let its cached kernels make ``calls`` (jitted functions of
+    other files, named as :func:`_calls_into_other_files` names them): each called module
+    must be pinned in the module's ``KERNEL_SOURCES`` at its file's current
+    :func:`~slth._numba.source_digest`, and each pin must be of a called module. Every
+    problem says what to change in the pin.
+    """
+    pins = getattr(module, "KERNEL_SOURCES", {})
+    where = f"{module.__name__} ({getattr(module, '__file__', '?')})"
+    called: dict[str, list[str]] = {}
+    for call in sorted(calls):
+        callee_module, name = call.rsplit(".", 1)
+        called.setdefault(callee_module, []).append(name)
+    problems = []
+    for callee_module, names in called.items():
+        digest = source_digest(callee_module)
+        if pins.get(callee_module) != digest:
+            state = (f"pins it at {pins[callee_module]!r}, not its current digest"
+                     if callee_module in pins else "does not pin it")
+            problems.append(
+                f"{where} calls {callee_module}.{{{', '.join(names)}}} and {state}: put "
+                f'"{callee_module}": "{digest}" in its KERNEL_SOURCES')
+    for pinned in sorted(set(pins) - set(called)):
+        problems.append(f"{where} pins {pinned} in KERNEL_SOURCES, but no cached kernel of "
+                        f"it calls that module: remove the pin")
+    return problems
+
+
+def test_no_cached_kernel_calls_a_kernel_of_another_file_unpinned():
+    """A cached kernel calls jitted functions of its own file, or of a file its module
+    pins at the current digest (so that editing the callee forces an edit of the caller's
+    file, which invalidates the caller's cache)."""
+    problems = []
     for info in pkgutil.walk_packages(slth.__path__, "slth."):
         if info.name.endswith("__main__"):       # runs the command line
             continue
         module = importlib.import_module(info.name)
+        calls = set()
         for obj in vars(module).values():
             if (isinstance(obj, Dispatcher) and obj.__module__ == module.__name__
                     and not isinstance(obj._cache, NullCache)):
-                calls = _calls_into_other_files(obj)
-                if calls:
-                    offenders[f"{info.name}.{obj.__name__}"] = calls
-    assert offenders == {}
+                calls.update(_calls_into_other_files(obj))
+        problems += _pin_problems(module, calls)
+    assert problems == [], "\n".join(problems)
+
+
+def test_pin_check_fails_for_a_missing_stale_or_unused_pin(tmp_path, monkeypatch):
+    """The pin check names the digest to put in a missing pin or one left behind by an
+    edit of the callee's file, and accepts the current one."""
+    callee = tmp_path / "pinned_callee.py"
+    callee.write_bytes(b"x = 1\r\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    caller = types.ModuleType("fake_caller")
+    calls = ["pinned_callee.f", "pinned_callee.g"]
+    before = source_digest("pinned_callee")
+    assert len(before) == 16
+    callee.write_bytes(b"x = 1\n")                # line endings do not count
+    assert source_digest("pinned_callee") == before
+
+    missing = _pin_problems(caller, calls)
+    assert missing == [f"fake_caller (?) calls pinned_callee.{{f, g}} and does not pin it: put "
+                       f'"pinned_callee": "{before}" in its KERNEL_SOURCES']
+    caller.KERNEL_SOURCES = {"pinned_callee": before}
+    assert _pin_problems(caller, calls) == []
+
+    callee.write_bytes(b"x = 2\n")                # the callee's file changes
+    after = source_digest("pinned_callee")
+    assert after != before
+    stale = _pin_problems(caller, calls)
+    assert len(stale) == 1
+    assert f"pins it at {before!r}" in stale[0]
+    assert f'"pinned_callee": "{after}"' in stale[0]
+    assert _pin_problems(caller, []) == [
+        "fake_caller (?) pins pinned_callee in KERNEL_SOURCES, but no cached kernel of it "
+        "calls that module: remove the pin"]
 
 
 def test_cross_file_call_detector_finds_one():
     """The detector above flags a jitted caller of a kernel from another file, whether
     reached through its module or imported by name."""
-    from slth.rss.kernels import window_work
+    from slth.rss import window_kernels
+    from slth.rss.window_kernels import window_work
 
     @numba.njit
     def through_module(row):
-        return kernels.window_solve_row(row, row > 0, 0.0, 8, 0, row > 0, None)
+        return window_kernels.window_solve_row(row, row > 0, 0.0, 8, 0, row > 0, None)
 
     @numba.njit
     def by_name(kall):
@@ -122,6 +188,7 @@ def test_cross_file_call_detector_finds_one():
     def local_only(x):
         return x + 1
 
-    assert _calls_into_other_files(through_module) == ["slth.rss.kernels.window_solve_row"]
-    assert _calls_into_other_files(by_name) == ["slth.rss.kernels.window_work"]
+    assert _calls_into_other_files(through_module) == [
+        "slth.rss.window_kernels.window_solve_row"]
+    assert _calls_into_other_files(by_name) == ["slth.rss.window_kernels.window_work"]
     assert _calls_into_other_files(local_only) == []

@@ -561,8 +561,8 @@ def test_greedy_window_matches_naive_loops(seed, order):
 
 def _select_windows(values, valid, targets, k, order):
     """The greedy part, window, window validity and residual of every row
-    (kernels.greedy_window_row, one row at a time)."""
-    from slth.rss import kernels
+    (window_kernels.greedy_window_row, one row at a time)."""
+    from slth.rss import window_kernels
 
     m, kall = values.shape
     greedy = np.zeros((m, kall), bool)
@@ -571,8 +571,8 @@ def _select_windows(values, valid, targets, k, order):
     resid = np.empty(m)
     cls, top, keys = np.empty(kall, np.int8), np.empty(kall + 1, np.int64), np.empty(2 * kall + 2)
     for r in range(m):
-        resid[r] = kernels.greedy_window_row(values[r], valid[r], targets[r], k, order,
-                                             greedy[r], window[r], ok[r], cls, top, keys)
+        resid[r] = window_kernels.greedy_window_row(values[r], valid[r], targets[r], k, order,
+                                                    greedy[r], window[r], ok[r], cls, top, keys)
     return greedy, window, ok, resid
 
 
@@ -580,7 +580,7 @@ def _select_windows(values, valid, targets, k, order):
 def test_fused_window_solve_is_the_two_steps_apart(order):
     """greedy_window_solve (selection and exact window in one kernel) gives bit for bit
     the masks and errors of the selection kernel followed by the exact solver."""
-    from slth.rss import kernels
+    from slth.rss import window_kernels
     from slth.tickets.search import WINDOW_ORDERS, achieved_errors, solve_problems
 
     rng = np.random.default_rng(5)
@@ -597,7 +597,8 @@ def test_fused_window_solve_is_the_two_steps_apart(order):
     greedy[rr, window[rr, tt]] = True
     masks = np.zeros((m, kall), bool)
     errors = np.empty(m)
-    kernels.greedy_window_solve(values, valid, targets, k, WINDOW_ORDERS[order], masks, errors)
+    window_kernels.greedy_window_solve(values, valid, targets, k, WINDOW_ORDERS[order], masks,
+                                       errors)
     assert np.array_equal(masks, greedy)
     assert np.array_equal(errors, achieved_errors(values, greedy, targets))
 
@@ -607,7 +608,7 @@ def test_gathered_window_solve_equals_the_gathered_matrix(order):
     """gathered_window_solve, which reads each problem's candidates from a weight row,
     gives bit for bit what greedy_window_solve gives on the candidate matrix built with
     numpy's indexing."""
-    from slth.rss import kernels
+    from slth.rss import window_kernels
     from slth.tickets.search import WINDOW_ORDERS, achieved_errors
 
     rng = np.random.default_rng(11)
@@ -620,13 +621,13 @@ def test_gathered_window_solve_equals_the_gathered_matrix(order):
     k = 16 if order == "tree" else 12
     masks = np.zeros((rows * d_in, kall), bool)
     errors = np.empty(rows * d_in)
-    kernels.gathered_window_solve(W, idx, scale, valid, targets, k, WINDOW_ORDERS[order],
-                                  masks, errors)
+    window_kernels.gathered_window_solve(W, idx, scale, valid, targets, k, WINDOW_ORDERS[order],
+                                         masks, errors)
     values = (W[:, idx] * scale).reshape(rows * d_in, kall)
     expected_masks = np.zeros_like(masks)
     expected_errors = np.empty_like(errors)
-    kernels.greedy_window_solve(values, np.tile(valid, (rows, 1)), targets, k,
-                                WINDOW_ORDERS[order], expected_masks, expected_errors)
+    window_kernels.greedy_window_solve(values, np.tile(valid, (rows, 1)), targets, k,
+                                       WINDOW_ORDERS[order], expected_masks, expected_errors)
     assert np.array_equal(masks, expected_masks)
     assert np.array_equal(errors, expected_errors)
     assert not (masks & ~np.tile(valid, (rows, 1))).any()
@@ -639,7 +640,7 @@ def test_fine_window_selection_matches_sorting(seed):
     one-sided rows, ties, zero targets and windows wider than a side."""
     from naive import fine_window
 
-    from slth.rss import kernels
+    from slth.rss import window_kernels
 
     rng = np.random.default_rng(seed)
     m, kall = 60, 16
@@ -651,7 +652,7 @@ def test_fine_window_selection_matches_sorting(seed):
     targets[10:12] = 0.0
     for k in (3, 6, 11):
         greedy, window, ok, resid = _select_windows(values, valid, targets, k,
-                                                    kernels.WINDOW_FINE)
+                                                    window_kernels.WINDOW_FINE)
         for r in range(m):
             chosen, win = fine_window(values[r], valid[r], targets[r], k)
             assert np.flatnonzero(greedy[r]).tolist() == sorted(chosen)

@@ -28,7 +28,7 @@ from slth._validate import (
     format_bytes,
     resolve_max_bytes,
 )
-from slth.rss import kernels
+from slth.rss import coverage_kernels
 
 __all__ = ["covering_radius", "min_samples", "trial_stream"]
 
@@ -77,14 +77,15 @@ def covering_radius(
     lo, hi = check_interval(interval)
     limit = resolve_max_bytes(max_bytes) // _BYTES_PER_SUM
     slack = 1e-12 * (1.0 + float(np.abs(vals).sum()) + abs(lo) + abs(hi))
-    status, sums, count, below, above = kernels.reachable_sorted_sums(vals, lo, hi, slack, limit)
-    if status == kernels.OVER_CAPACITY:
+    status, sums, count, below, above = coverage_kernels.reachable_sorted_sums(
+        vals, lo, hi, slack, limit)
+    if status == coverage_kernels.OVER_CAPACITY:
         raise ValueError(
             f"values: enumerating the subset sums of n={vals.size} values that can reach "
             f"{(lo, hi)} needs more than {format_bytes(resolve_max_bytes(max_bytes))} (max_bytes); "
             "use fewer values, a narrower interval or raise max_bytes"
         )
-    return float(kernels.radius_of_sorted(sums, count, lo, hi, below, above))
+    return float(coverage_kernels.radius_of_sorted(sums, count, lo, hi, below, above))
 
 
 def trial_stream(
@@ -201,9 +202,9 @@ def min_samples(
                     ids = pending[start:start + batch]
                     streams = np.stack([trial_stream(dist, root, t, length) for t in ids])
                     out = np.empty(ids.size, dtype=np.int64)
-                    kernels.first_covering_n_many(streams, lo, hi, eps, first_check, horizon,
-                                                  limit, out)
-                    if np.any(out == kernels.OVER_CAPACITY):
+                    coverage_kernels.first_covering_n_many(streams, lo, hi, eps, first_check,
+                                                           horizon, limit, out)
+                    if np.any(out == coverage_kernels.OVER_CAPACITY):
                         raise ValueError(
                             f"eps: covering {(lo, hi)} within eps={eps:g} with {dist} samples "
                             f"needs more than {format_bytes(budget)} (max_bytes); choose a "

@@ -121,7 +121,7 @@ FIRST_LAYER_SAVING = 2
 
 #: Values of the first layer's first attempt when its refinement tolerance is below
 #: :data:`TREE_BELOW` and its problems have at least :data:`TREE_MIN_CANDIDATES`
-#: candidates: a k-tree search (:func:`slth.rss.kernels.tree_search`, 8 lists of 6
+#: candidates: a k-tree search (:func:`slth.rss.window_kernels.tree_search`, 8 lists of 6
 #: values) after the greedy part of a fine window. On 20,000 problems like those of a
 #: 784-300-100-10 ticket (125 products of uniforms, one thread, in one process), with the
 #: refinement up to 28 values, per problem:

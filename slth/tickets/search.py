@@ -18,7 +18,7 @@ weights), and solves millions of them in batches. This module holds that search:
 
 Every reported error is recomputed from the chosen values, added in index order
 (:func:`achieved_errors`). The kernels of the approximate searches are in
-:mod:`slth.rss.kernels`.
+:mod:`slth.rss.window_kernels`, those of the exact search in :mod:`slth.rss.kernels`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from slth._numba import num_threads, parallel_kernel
 from slth._validate import check_choice
-from slth.rss import kernels
+from slth.rss import kernels, window_kernels
 from slth.rss.solve import _check_n
 
 __all__ = ["UnivariateLayer", "achieved_errors", "kept_entries", "prefix_index",
@@ -40,9 +40,11 @@ __all__ = ["UnivariateLayer", "achieved_errors", "kept_entries", "prefix_index",
 CHUNK = 1 << 16
 
 #: Window orders of :func:`solve_greedy_window` and their kernel codes.
-WINDOW_ORDERS = {"largest": kernels.WINDOW_LARGEST, "smallest": kernels.WINDOW_SMALLEST,
-                 "first": kernels.WINDOW_FIRST, "fine": kernels.WINDOW_FINE,
-                 "tree": kernels.WINDOW_TREE, "tree_wide": kernels.WINDOW_TREE_WIDE}
+WINDOW_ORDERS = {"largest": window_kernels.WINDOW_LARGEST,
+                 "smallest": window_kernels.WINDOW_SMALLEST,
+                 "first": window_kernels.WINDOW_FIRST, "fine": window_kernels.WINDOW_FINE,
+                 "tree": window_kernels.WINDOW_TREE,
+                 "tree_wide": window_kernels.WINDOW_TREE_WIDE}
 
 
 def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
@@ -119,10 +121,11 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     skipped value, where the window's small values form the finest grid of sums: on
     products of uniforms it reaches the error of an exact prefix with about two fewer
     values. ``"tree"`` selects as ``"fine"`` does and searches the window (``k`` a
-    multiple of 8, at most 64) with a k-tree instead (:func:`slth.rss.kernels.tree_search`):
-    not exact, but on products of uniforms 48 values reach about the median error of a
-    fine window of 24 at under half its cost; ``"tree_wide"`` keeps twice the sums per
-    merge, for about 1.3 times the cost. Deterministic.
+    multiple of 8, at most 64) with a k-tree instead
+    (:func:`slth.rss.window_kernels.tree_search`): not exact, but on products of
+    uniforms 48 values reach about the median error of a fine window of 24 at under half
+    its cost; ``"tree_wide"`` keeps twice the sums per merge, for about 1.3 times the
+    cost. Deterministic.
 
     Returns masks over all candidates ``(m, kall)`` and the achieved errors.
 
@@ -144,9 +147,9 @@ def solve_greedy_window(values, valid, targets, k: int, opts: dict, order: str =
     with num_threads(opts.get("threads")):
         if not tree:                    # a k-tree's lists are small
             _check_window(k, opts)
-        kernels.greedy_window_solve(np.ascontiguousarray(values, dtype=np.float64),
-                                    np.ascontiguousarray(valid), np.ascontiguousarray(targets),
-                                    k, code, masks, errors)
+        window_kernels.greedy_window_solve(np.ascontiguousarray(values, dtype=np.float64),
+                                           np.ascontiguousarray(valid),
+                                           np.ascontiguousarray(targets), k, code, masks, errors)
     return masks, errors
 
 
@@ -462,8 +465,8 @@ class UnivariateLayer:
                 with num_threads(opts.get("threads")):
                     if not tree:                # a k-tree's lists are small
                         _check_window(k_first, opts)
-                    kernels.gathered_window_solve(W, idx, scale, valid, targets, k_first,
-                                                  WINDOW_ORDERS[self.first], sub, err)
+                    window_kernels.gathered_window_solve(W, idx, scale, valid, targets, k_first,
+                                                         WINDOW_ORDERS[self.first], sub, err)
             settled = exact_over_all(valid, k_first, self.first)      # per input block
             again, sub2 = second_attempt(err, targets, k, self.tol, opts, kall, candidates,
                                          self.orders,
