@@ -17,9 +17,16 @@ def all_masks(n: int) -> np.ndarray:
 
 
 def all_subset_sums(values) -> np.ndarray:
-    """Every subset sum (with multiplicity), in the order of :func:`all_masks`."""
-    values = np.asarray(values, dtype=np.float64)
-    return all_masks(values.size).astype(np.float64) @ values
+    """Every subset sum (with multiplicity), in the order of :func:`all_masks`.
+
+    Each sum adds its values in index order, as the kernels do (so one subset has one
+    floating-point sum here and there, on any CPU; a product with the masks would go
+    through BLAS, whose order of additions depends on the CPU).
+    """
+    sums = np.zeros(1)
+    for v in np.asarray(values, dtype=np.float64):
+        sums = np.stack([sums, sums + v], axis=1).ravel()   # the new value: the lowest bit
+    return sums
 
 
 def best_subset_error(values, target: float) -> float:
