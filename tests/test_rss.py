@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -26,7 +28,8 @@ def test_solve_matches_brute_force(n):
     for target in rng.uniform(-1.5, 1.5, 8):
         r = rss.solve(values, target)
         assert r.mask.dtype == bool and r.mask.shape == (n,)
-        assert r.value == values[r.mask].sum()
+        assert r.value == rss.subset_sums(values, r.mask)       # the documented formula
+        assert r.value == pytest.approx(math.fsum(values[r.mask]), rel=1e-14, abs=1e-15)
         assert r.error == abs(target - r.value)
         assert r.error <= best_subset_error(values, target) + TOL
 
@@ -114,7 +117,9 @@ def test_solve_many_shared_values_match_brute_force():
     sums = all_subset_sums(values)
     best = np.abs(targets[:, None] - sums[None, :]).min(axis=1)
     np.testing.assert_allclose(errors, best, atol=TOL, rtol=0)
-    np.testing.assert_array_equal(errors, np.abs(targets - (masks * values).sum(1)))
+    np.testing.assert_array_equal(errors, np.abs(targets - rss.subset_sums(values, masks)))
+    np.testing.assert_allclose(errors, np.abs(targets - (masks * values).sum(1)), rtol=0,
+                               atol=1e-14)
 
 
 def test_solve_many_agrees_with_solve_and_is_thread_independent():
@@ -127,7 +132,10 @@ def test_solve_many_agrees_with_solve_and_is_thread_independent():
     np.testing.assert_array_equal(serial.masks, parallel.masks)
     np.testing.assert_array_equal(serial.errors, parallel.errors)
     for r in range(0, 300, 37):
-        assert rss.solve(values[r], targets[r]).error == pytest.approx(serial.errors[r], abs=TOL)
+        one = rss.solve(values[r], targets[r])
+        assert one.error == pytest.approx(serial.errors[r], abs=TOL)
+        if np.array_equal(one.mask, serial.masks[r]):     # one formula: the same error
+            assert one.error == serial.errors[r]
 
 
 # ---------------------------------------------------------------- covering radius
@@ -227,3 +235,25 @@ def test_memory_cap_refuses_before_allocating():
         rss.min_samples(1e-9, trials=1, progress=False)
     with pytest.raises(ValueError, match="max_n"):
         rss.min_samples(1e-3, trials=2, max_n=5, progress=False)
+
+
+def test_subset_sums_add_in_index_order():
+    """``subset_sums`` against sums formed value by value in index order (Python floats),
+    shared and per-row values alike; a shape mismatch is refused."""
+    rng = np.random.default_rng(21)
+    values = rng.uniform(-1, 1, (50, 13))
+    masks = rng.random((50, 13)) < 0.5
+
+    def in_order(row, mask):
+        total = 0.0
+        for v, keep in zip(row.tolist(), mask.tolist(), strict=True):
+            if keep:
+                total += v
+        return total
+
+    got = rss.subset_sums(values, masks, threads=2)
+    assert got.tolist() == [in_order(v, m) for v, m in zip(values, masks, strict=True)]
+    shared = rss.subset_sums(values[0], masks)
+    assert shared.tolist() == [in_order(values[0], m) for m in masks]
+    with pytest.raises(ValueError, match="do not match"):
+        rss.subset_sums(values[:, :5], masks)

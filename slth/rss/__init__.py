@@ -11,7 +11,15 @@ Examples
 """
 
 from slth.rss.coverage import covering_radius, min_samples, trial_stream
-from slth.rss.solve import MAX_N, ManySolution, RSSResult, mitm_bytes, solve, solve_many
+from slth.rss.solve import (
+    MAX_N,
+    ManySolution,
+    RSSResult,
+    mitm_bytes,
+    solve,
+    solve_many,
+    subset_sums,
+)
 
 __all__ = [
     "MAX_N",
@@ -22,5 +30,6 @@ __all__ = [
     "mitm_bytes",
     "solve",
     "solve_many",
+    "subset_sums",
     "trial_stream",
 ]

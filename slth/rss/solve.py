@@ -18,7 +18,8 @@ from slth._validate import (
 )
 from slth.rss import kernels
 
-__all__ = ["RSSResult", "ManySolution", "solve", "solve_many", "mitm_bytes", "MAX_N"]
+__all__ = ["RSSResult", "ManySolution", "solve", "solve_many", "subset_sums", "mitm_bytes",
+           "MAX_N"]
 
 #: Largest n the exact solvers accept (subsets are 64-bit masks); memory caps it earlier.
 MAX_N = 62
@@ -33,7 +34,7 @@ class RSSResult:
     mask : ndarray of bool, shape (n,)
         The chosen subset.
     value : float
-        ``values[mask].sum()``.
+        The sum of ``values[mask]``, added in index order (:func:`subset_sums`).
     error : float
         ``abs(target - value)``: the smallest achievable, up to float rounding.
     """
@@ -120,7 +121,7 @@ def solve(values: ArrayLike, target: float, *, max_bytes: int | None = None) -> 
     solver = kernels.solve_one_threaded if n >= 32 else kernels.solve_one
     bits = solver(vals, t, a_work, a_flags, b_work, b_flags)
     mask = _bits_to_masks(np.array(bits, dtype=np.uint64), n)
-    value = float(vals[mask].sum())
+    value = float(subset_sums(vals, mask))
     return RSSResult(mask=mask, value=value, error=abs(t - value))
 
 
@@ -190,9 +191,47 @@ def solve_many(
             if m:
                 kernels.solve_rows(vals, tgts, bits)
     masks = _bits_to_masks(bits, n)
-    chosen = np.where(masks, vals if not shared else vals[None, :], 0.0)
-    errors = np.abs(tgts - chosen.sum(axis=1))
+    errors = np.abs(tgts - subset_sums(vals, masks, threads))
     return ManySolution(masks=masks, errors=errors)
+
+
+def subset_sums(values: ArrayLike, masks: ArrayLike, threads: int | None = None):
+    """Sums of the chosen values, added in index order: the formula of every reported
+    subset-sum value and error (:func:`solve`, :func:`solve_many` and the ticket
+    constructions' searches), the order in which the kernels form subset sums.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,) or (m, n)
+        Values, shared by all masks or one row per mask.
+    masks : array_like of bool, shape (n,) or (m, n)
+    threads : int, optional
+        Threads (one per row: the sums do not depend on the count).
+
+    Returns
+    -------
+    float or ndarray (m,)
+        A float for one mask over one row of values.
+
+    Examples
+    --------
+    >>> subset_sums([0.5, -0.25, 2.0], [True, True, False])
+    0.25
+    >>> subset_sums([0.5, -0.25, 2.0], [[True, False, True], [False, False, False]]).tolist()
+    [2.5, 0.0]
+    """
+    vals = np.asarray(values, dtype=np.float64)
+    masks = np.asarray(masks, dtype=bool)
+    one = masks.ndim == 1
+    masks2 = np.atleast_2d(masks)
+    rows = np.broadcast_to(vals, masks2.shape) if vals.ndim == 1 else vals
+    if rows.shape != masks2.shape:
+        raise ValueError(f"values of shape {vals.shape} do not match masks of shape "
+                         f"{masks.shape}")
+    out = np.empty(masks2.shape[0])
+    with num_threads(threads):
+        kernels.masked_row_sums(np.ascontiguousarray(rows), np.ascontiguousarray(masks2), out)
+    return float(out[0]) if one else out
 
 
 _local = threading.local()

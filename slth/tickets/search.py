@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from slth._numba import num_threads, parallel_kernel
 from slth._validate import check_choice
-from slth.rss import kernels, window_kernels
-from slth.rss.solve import _check_n
+from slth.rss import window_kernels
+from slth.rss.solve import _check_n, subset_sums
 
 __all__ = ["UnivariateLayer", "achieved_errors", "kept_entries", "prefix_index",
            "progress_bar", "refine_windows", "second_attempt", "solve_greedy_window",
@@ -87,12 +87,9 @@ def solve_problems(values, targets, valid, *, threads=None, max_bytes=None):
 
 
 def achieved_errors(values, masks, targets, threads=None):
-    """``|targets - sum(values[mask])|`` per row, the chosen values added in index order."""
-    sums = np.empty(values.shape[0])
-    with num_threads(threads):
-        kernels.masked_row_sums(np.ascontiguousarray(values, dtype=np.float64),
-                                np.ascontiguousarray(masks), sums)
-    return np.abs(targets - sums)
+    """``|targets - sum(values[mask])|`` per row, the chosen values added in index order
+    (:func:`slth.rss.subset_sums`)."""
+    return np.abs(targets - subset_sums(values, masks, threads))
 
 
 def _check_window(k: int, opts: dict) -> None:
