@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import prange
 from numpy.typing import NDArray
-from scipy import linalg, optimize, sparse
-from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+from scipy import optimize, sparse
 
 from slth import bounds
 from slth._numba import parallel_kernel
@@ -45,6 +44,7 @@ from slth._validate import (
     resolve_max_bytes,
 )
 from slth.nets.mlp import MLP
+from slth.nets.norms import dual_norms, opnorm, target_bounds
 from slth.tickets.ticket import Ticket, read_columns
 
 __all__ = ["Report", "SmoothFold", "check", "certified_error", "empirical_error",
@@ -420,144 +420,6 @@ def smooth_folded_network(ticket: Ticket, radius: float, net: MLP | None = None)
 
 
 # ---------------------------------------------------------------- certificate
-#: Largest smaller side, and largest cost (multiply-adds), of a matrix whose spectral norm
-#: is computed exactly (from the Gram matrix); larger ones get the Schur/Frobenius bound.
-GRAM_SIDE, GRAM_FLOPS = 4096, 4e11
-
-#: Matrices up to this size (dense, in bytes) get their Gram matrix from one product;
-#: larger ones are densified :data:`GRAM_CHUNK` columns (or rows) at a time.
-GRAM_DENSE_BYTES = 1 << 30
-
-#: Columns (or rows) densified at a time while accumulating a Gram matrix.
-GRAM_CHUNK = 2048
-
-#: Sparse matrices at most this dense get their Gram matrix from a sparse product.
-SPARSE_GRAM_DENSITY = 0.05
-
-#: Gram matrices from this side on get their largest eigenvalue from Lanczos and a
-#: Cholesky certificate instead of a full eigendecomposition.
-EIGSH_SIDE = 1000
-
-
-def _opnorm(a) -> float:
-    """Rigorous upper bound on the spectral norm of a dense or sparse matrix.
-
-    Exact up to rounding (the largest eigenvalue of the Gram matrix of the smaller side,
-    accumulated over dense chunks of the larger side, or for sparse matrices at most
-    :data:`SPARSE_GRAM_DENSITY` dense from a sparse product, with a margin for rounding)
-    when the smaller side is at most :data:`GRAM_SIDE` and the product costs at most
-    :data:`GRAM_FLOPS`; otherwise the smaller of the Frobenius norm and the Schur bound
-    ``sqrt(max_i sum_j |a_ij| * max_j sum_i |a_ij|)``.
-
-    Examples
-    --------
-    >>> a = np.array([[3.0, 0.0], [4.0, 0.0]])
-    >>> bool(abs(_opnorm(a) - 5.0) < 1e-8), bool(_opnorm(sparse.csr_matrix(a)) >= 5.0)
-    (True, True)
-    """
-    rows, cols = a.shape
-    if rows == 0 or cols == 0:
-        return 0.0
-    small, large = min(rows, cols), max(rows, cols)
-    if small <= GRAM_SIDE and float(small) * small * large <= GRAM_FLOPS:
-        # orient so that the smaller side is the rows: G = sum over column chunks of B B^T
-        m = a if rows <= cols else a.T
-        if sparse.issparse(m) and m.nnz <= SPARSE_GRAM_DENSITY * small * large:
-            m = m.tocsr()
-            g = np.asarray((m @ m.T).toarray())
-        elif 8.0 * small * large <= GRAM_DENSE_BYTES:
-            # one symmetric product (syrk) over the whole matrix
-            m = m.toarray() if sparse.issparse(m) else np.asarray(m)
-            g = m @ m.T
-        else:
-            m = m.tocsc() if sparse.issparse(m) else np.asarray(m)
-            g = np.zeros((small, small))
-            for s in range(0, large, GRAM_CHUNK):
-                blk = m[:, s:s + GRAM_CHUNK]
-                blk = blk.toarray() if sparse.issparse(blk) else blk
-                g += blk @ blk.T
-        lam = _largest_eigenvalue_bound(g)
-        # rounding of the Gram sums and of eigvalsh: both below (sides) * eps * ||a||_F^2
-        margin = (large + small + 10) * np.finfo(float).eps * float(np.trace(g))
-        return float(np.sqrt(max(lam, 0.0) + margin)) + 1e-300
-    absa = abs(a) if sparse.issparse(a) else np.abs(a)
-    row = float(np.asarray(absa.sum(axis=1)).max())
-    col = float(np.asarray(absa.sum(axis=0)).max())
-    fro = float(np.sqrt(absa.multiply(absa).sum())) if sparse.issparse(a) \
-        else float(np.linalg.norm(a))
-    return min(fro, float(np.sqrt(row * col))) * (1 + 1e-10)
-
-
-def _largest_eigenvalue_bound(g: NDArray[np.float64]) -> float:
-    """The largest eigenvalue of a Gram matrix ``g`` (up to the rounding of eigvalsh),
-    or a bound above it.
-
-    From :data:`EIGSH_SIDE` on, a full eigendecomposition is the larger cost: a Lanczos
-    estimate (``scipy.sparse.linalg.eigsh`` from a fixed start) raised by a relative
-    1e-8 to ``theta`` is confirmed instead by a Cholesky factorisation of
-    ``theta I - g``. When it runs to completion, ``theta I - g`` is positive
-    semidefinite up to a perturbation of norm at most ``gamma / (1 - gamma) tr(theta I -
-    g) + eps theta`` with ``gamma = (n + 1) eps`` (Higham, *Accuracy and Stability of
-    Numerical Algorithms*, Thm 10.3; four times that ``gamma`` is used here for blocked
-    factorisations), hence ``lambda_max(g) <= theta (1 + 2 gamma n + 2 eps)``. When it
-    fails, eigvalsh decides.
-    """
-    n = g.shape[0]
-    if n < EIGSH_SIDE:
-        return float(np.linalg.eigvalsh(g)[-1])
-    try:
-        ritz = float(eigsh(g, k=1, which="LA", v0=np.ones(n), tol=1e-10,
-                           return_eigenvectors=False)[0])
-        theta = max(ritz, 0.0) * (1.0 + 1e-8) + 1e-300
-        shifted = -g
-        shifted[np.diag_indices(n)] += theta
-        linalg.cholesky(shifted, overwrite_a=True, check_finite=False)
-    except (np.linalg.LinAlgError, ArpackNoConvergence):
-        return float(np.linalg.eigvalsh(g)[-1])
-    u = np.finfo(float).eps
-    gamma = 4.0 * (n + 2) * u
-    return theta * (1.0 + 2.0 * gamma * n + 2.0 * u)
-
-
-def _dual(c: NDArray[np.float64], norm: str) -> NDArray[np.float64]:
-    """Row-wise dual norm: sup over the unit ball of sum_i c_i |x_i|."""
-    return np.linalg.norm(c, axis=1) if norm == "l2" else np.abs(c).sum(axis=1)
-
-
-def target_bounds(target: MLP, radius: float, norm: str):
-    """Interval bounds of the target's hidden activations over the ball.
-
-    Returns per hidden layer ``P`` (``|phi(z_i)| <= P_i``) and ``A``
-    (``||phi(z)||_2 <= A``); ``A_0`` bounds ``||x||_2``.
-    """
-    t = target.dense()
-    d0 = t.widths[0]
-    A = [radius if norm == "l2" else radius * np.sqrt(d0)]
-    P = [np.full(d0, radius)]
-    lo = hi = None
-    for l in range(t.depth - 1):
-        w, b = t.weights[l], t.biases[l]
-        bb = np.zeros(w.shape[0]) if b is None else b
-        if l == 0:
-            rad = radius * _dual(w, norm)
-            lo, hi = bb - rad, bb + rad
-        else:
-            mid, half = (lo + hi) / 2, (hi - lo) / 2
-            c = w @ mid + bb
-            rad = np.abs(w) @ half
-            lo, hi = c - rad, c + rad
-        act = t.activations[l]
-        a_lo, a_hi = act.range(lo, hi)
-        lo, hi = np.minimum(a_lo, a_hi), np.maximum(a_lo, a_hi)
-        p = np.maximum(np.abs(lo), np.abs(hi))
-        # norm propagation: ||phi(z)|| <= |phi(0)| sqrt(d) + Lip (||W|| A + ||b||)
-        zn = _opnorm(w) * A[-1] + (0.0 if b is None else float(np.linalg.norm(b)))
-        an = abs(act.phi0) * np.sqrt(w.shape[0]) + act.lipschitz * zn
-        P.append(p)
-        A.append(min(float(np.linalg.norm(p)), an))
-    return P, A
-
-
 def _check_univariate(U: sparse.csr_matrix, m: int, n_uni: int, what: str):
     U = U.tocsr()
     counts = np.diff(U.indptr)
@@ -681,14 +543,14 @@ def _certify_pensia(ticket: Ticket, radius: float, norm: str):
         if l == 0:
             # g(x) - W x = eA relu(x) - eB relu(-x); (relu(x), relu(-x)) has the norm of x
             c = np.maximum(np.abs(eA), np.abs(eB))
-            delta = radius * _dual(c, norm)
-            D = _opnorm(np.hstack([eA, eB])) * A[0]
+            delta = radius * dual_norms(c, norm)
+            D = opnorm(np.hstack([eA, eB])) * A[0]
         else:
             # inputs are ReLU outputs (>= 0): g(a) = Ahat a exactly
             c = np.abs(eA)
             delta = np.minimum(c @ P[l], np.linalg.norm(c, axis=1) * A[l]) \
                 + np.abs(Ahat) @ delta
-            D = _opnorm(eA) * A[l] + _opnorm(Ahat) * D
+            D = opnorm(eA) * A[l] + opnorm(Ahat) * D
         D = min(D, float(np.linalg.norm(delta)))
         layers.append({"layer": l + 1, "max_weight_error": float(c.max(initial=0.0)),
                        "bound": D})
@@ -765,7 +627,7 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         C = np.asarray((abs(Vr) @ Up).toarray())
         lin = radius**p * (C.max(axis=1) if (norm == "l2" and p >= 2) else C.sum(axis=1))
         rho = A[0]
-    delta = radius * _dual(cmat, norm) + lin + np.abs(pre_const - brow)
+    delta = radius * dual_norms(cmat, norm) + lin + np.abs(pre_const - brow)
     if np.any(delta[const] > np.abs(pre_const - brow)[const] * (1 + 1e-12) + 1e-300):
         raise ValueError("ticket: a constant neuron of layer 2 depends on the input")
     used = reads(0)
@@ -782,17 +644,17 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
     n_read = int(np.count_nonzero(copies))      # the read copies come first in ``rows``
     ell_u = ell[:n_read]
     cut = 4.0 * np.sqrt(np.vdot(ell_u, ell_u) / ell_u.size) if ell_u.size else 0.0
-    full_norm = _opnorm(ell_u)
+    full_norm = opnorm(ell_u)
     out_r, out_c = np.nonzero(np.abs(ell_u) > cut)
     out_v = ell_u[out_r, out_c]
     outliers = sparse.csr_matrix((out_v, (out_r, out_c)), shape=ell_u.shape)
     ell_u[out_r, out_c] = 0.0
-    ell_norm = _opnorm(ell_u)
+    ell_norm = opnorm(ell_u)
     kappa0 = (lin + np.abs(pre_const - brow))[copies]
     kappa = kappa0 + rho * np.sqrt(np.bincount(out_r, out_v**2, minlength=n_read))
     delta_u = delta[copies]
     D = min(float(np.linalg.norm(delta_u)), rho * ell_norm + float(np.linalg.norm(kappa)),
-            rho * min(full_norm, ell_norm + _opnorm(outliers)) + float(np.linalg.norm(kappa0)))
+            rho * min(full_norm, ell_norm + opnorm(outliers)) + float(np.linalg.norm(kappa0)))
     layers = [{"layer": 1, "max_weight_error": float(cmat.max(initial=0.0)), "bound": D}]
     const_out = act(pre_const[const])
     for l in range(1, L):
@@ -826,9 +688,9 @@ def _certify_burkholz(ticket: Ticket, radius: float, norm: str):
         sel = ~const
         # the direct errors of all read copies are E a (a: the target's activations), E
         # signed: errors of either sign in a row may cancel, and ||E|| <= || |E| ||
-        direct_l2 = min(float(np.linalg.norm(direct[sel])), _opnorm(e_signed[sel]) * A[l])
+        direct_l2 = min(float(np.linalg.norm(direct[sel])), opnorm(e_signed[sel]) * A[l])
         D = min(float(np.linalg.norm(delta[sel])),
-                act.lipschitz * _opnorm(Vu[sel]) * D + direct_l2
+                act.lipschitz * opnorm(Vu[sel]) * D + direct_l2
                 + float(np.linalg.norm(eb[sel])))
         layers.append({"layer": l + 1, "max_weight_error": float(e[sel].max(initial=0.0)),
                        "bound": D})

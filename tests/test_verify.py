@@ -231,19 +231,19 @@ def test_cli_target_from_arrays(tmp_path, capsys):
 @pytest.mark.parametrize("as_sparse", [False, True])
 @pytest.mark.parametrize("density", [0.3, 0.02])         # sparse Gram below 5 %
 def test_opnorm_is_an_upper_bound(shape, as_sparse, density, monkeypatch):
-    from slth import verify
+    from slth.nets import norms
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal(shape) * (rng.random(shape) < density)
     exact = np.linalg.norm(a, 2)
     m = sparse.csr_matrix(a) if as_sparse else a
-    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8) + 1e-299
+    assert exact <= norms.opnorm(m) <= exact * (1 + 1e-8) + 1e-299
     # the fallback for large matrices (Schur / Frobenius) is a valid, looser bound
-    monkeypatch.setattr(verify, "GRAM_DENSE_BYTES", 0)      # densified chunk by chunk,
-    monkeypatch.setattr(verify, "GRAM_CHUNK", 7)            # many chunks: still exact
-    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8) + 1e-299
-    monkeypatch.setattr(verify, "GRAM_SIDE", 1)
-    fallback = verify._opnorm(m)
+    monkeypatch.setattr(norms, "GRAM_DENSE_BYTES", 0)      # densified chunk by chunk,
+    monkeypatch.setattr(norms, "GRAM_CHUNK", 7)            # many chunks: still exact
+    assert exact <= norms.opnorm(m) <= exact * (1 + 1e-8) + 1e-299
+    monkeypatch.setattr(norms, "GRAM_SIDE", 1)
+    fallback = norms.opnorm(m)
     assert exact <= fallback <= min(np.linalg.norm(a), np.sqrt(
         np.abs(a).sum(1).max() * np.abs(a).sum(0).max())) * (1 + 1e-9)
 
@@ -251,21 +251,21 @@ def test_opnorm_is_an_upper_bound(shape, as_sparse, density, monkeypatch):
 def test_lanczos_estimate_is_confirmed_or_replaced():
     """From EIGSH_SIDE on, the Lanczos estimate must pass a Cholesky certificate; an
     estimate below the largest eigenvalue fails it and eigvalsh decides."""
-    from slth import verify
+    from slth.nets import norms
 
     rng = np.random.default_rng(3)
     a = rng.uniform(-1, 1, (1200, 900))
     g = a @ a.T
     lam = np.linalg.eigvalsh(g)[-1]
-    bound = verify._largest_eigenvalue_bound(g)
+    bound = norms.largest_eigenvalue_bound(g)
     assert lam <= bound <= lam * (1 + 2e-8)
     low = lambda *args, **kw: np.array([0.9 * lam])           # noqa: E731
-    original = verify.eigsh
-    verify.eigsh = low
+    original = norms.eigsh
+    norms.eigsh = low
     try:
-        assert verify._largest_eigenvalue_bound(g) == lam
+        assert norms.largest_eigenvalue_bound(g) == lam
     finally:
-        verify.eigsh = original
+        norms.eigsh = original
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -561,7 +561,7 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     # refinement targets (see refine_tolerance): the target's activation norms on the unit
     # ball, and the product of the spectral norms of the layers solved so far
     if refine:
-        from slth.verify import target_bounds
+        from slth.nets.norms import target_bounds
 
         act_norms = target_bounds(dense_target, 1.0, "l2")[1]
     shares = [FIRST_SHARE if L > 1 else FIRST_SHARE_ALONE] + [LATER_SHARE / max(L - 1, 1)] * (L - 1)
