@@ -987,7 +987,7 @@ def test_refine_windows_try_a_wide_tree_first():
 def test_spectral_estimate_approaches_the_largest_singular_value():
     from scipy import sparse
 
-    from slth.tickets.burkholz import spectral_estimate
+    from slth.nets.norms import spectral_estimate
 
     rng = np.random.default_rng(0)
     for shape in [(80, 200), (300, 40)]:
@@ -1002,9 +1002,9 @@ def test_burkholz_refine_tolerances_follow_the_later_layers_norms():
     """Each layer's refinement tolerances (weights, biases) are refine_tolerance of its
     share of eps, the spectral norms of the kept copy weights after it (here by a dense
     SVD), the target's activation norm and the read copies."""
+    from slth.nets.norms import target_bounds
     from slth.tickets.burkholz import BIAS_FRACTION, FIRST_SHARE, LATER_SHARE, refine_tolerance
     from slth.tickets.ticket import read_columns
-    from slth.verify import target_bounds
 
     eps = 0.05
     t = burkholz(random_target([6, 5, 4, 3], norm="max", bias=True, seed=1), eps=eps,

@@ -231,19 +231,19 @@ def test_cli_target_from_arrays(tmp_path, capsys):
 @pytest.mark.parametrize("as_sparse", [False, True])
 @pytest.mark.parametrize("density", [0.3, 0.02])         # sparse Gram below 5 %
 def test_opnorm_is_an_upper_bound(shape, as_sparse, density, monkeypatch):
-    from slth import verify
+    from slth.nets import norms
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal(shape) * (rng.random(shape) < density)
     exact = np.linalg.norm(a, 2)
     m = sparse.csr_matrix(a) if as_sparse else a
-    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8) + 1e-299
+    assert exact <= norms.opnorm(m) <= exact * (1 + 1e-8) + 1e-299
     # the fallback for large matrices (Schur / Frobenius) is a valid, looser bound
-    monkeypatch.setattr(verify, "GRAM_DENSE_BYTES", 0)      # densified chunk by chunk,
-    monkeypatch.setattr(verify, "GRAM_CHUNK", 7)            # many chunks: still exact
-    assert exact <= verify._opnorm(m) <= exact * (1 + 1e-8) + 1e-299
-    monkeypatch.setattr(verify, "GRAM_SIDE", 1)
-    fallback = verify._opnorm(m)
+    monkeypatch.setattr(norms, "GRAM_DENSE_BYTES", 0)      # densified chunk by chunk,
+    monkeypatch.setattr(norms, "GRAM_CHUNK", 7)            # many chunks: still exact
+    assert exact <= norms.opnorm(m) <= exact * (1 + 1e-8) + 1e-299
+    monkeypatch.setattr(norms, "GRAM_SIDE", 1)
+    fallback = norms.opnorm(m)
     assert exact <= fallback <= min(np.linalg.norm(a), np.sqrt(
         np.abs(a).sum(1).max() * np.abs(a).sum(0).max())) * (1 + 1e-9)
 
@@ -251,21 +251,21 @@ def test_opnorm_is_an_upper_bound(shape, as_sparse, density, monkeypatch):
 def test_lanczos_estimate_is_confirmed_or_replaced():
     """From EIGSH_SIDE on, the Lanczos estimate must pass a Cholesky certificate; an
     estimate below the largest eigenvalue fails it and eigvalsh decides."""
-    from slth import verify
+    from slth.nets import norms
 
     rng = np.random.default_rng(3)
     a = rng.uniform(-1, 1, (1200, 900))
     g = a @ a.T
     lam = np.linalg.eigvalsh(g)[-1]
-    bound = verify._largest_eigenvalue_bound(g)
+    bound = norms.largest_eigenvalue_bound(g)
     assert lam <= bound <= lam * (1 + 2e-8)
     low = lambda *args, **kw: np.array([0.9 * lam])           # noqa: E731
-    original = verify.eigsh
-    verify.eigsh = low
+    original = norms.eigsh
+    norms.eigsh = low
     try:
-        assert verify._largest_eigenvalue_bound(g) == lam
+        assert norms.largest_eigenvalue_bound(g) == lam
     finally:
-        verify.eigsh = original
+        norms.eigsh = original
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -342,19 +342,19 @@ def test_smooth_fold_is_refused_where_it_disagrees(monkeypatch):
     about the same reported error; so does a fold too large for the memory cap."""
     import importlib
 
-    verify_module = importlib.import_module("slth.verify")
+    fold = importlib.import_module("slth.verify.fold")
     target = random_target((3, 4, 2), norm="max", bias=True, activation="tanh", seed=0)
     t = burkholz(target, eps=0.1, delta=0.1, seed=1, n=6, alpha=0.5)
-    assert verify_module.smooth_folded_network(t, 1.0) is not None
+    assert fold.smooth_folded_network(t, 1.0) is not None
     found = empirical_error(t, samples=128, seed=0)[0]
     monkeypatch.setattr(importlib.import_module("slth._validate"), "DEFAULT_MAX_BYTES", 1000)
-    assert verify_module.smooth_folded_network(t, 1.0) is None     # would not fit
+    assert fold.smooth_folded_network(t, 1.0) is None     # would not fit
     monkeypatch.undo()
-    monkeypatch.setattr(verify_module, "SMOOTH_FOLD_DEGREE", 1)
-    assert verify_module.smooth_folded_network(t, 1.0) is None
+    monkeypatch.setattr(fold, "SMOOTH_FOLD_DEGREE", 1)
+    assert fold.smooth_folded_network(t, 1.0) is None
     # ReLU-like first layers fold exactly (folded_network), one-layer targets included
-    assert verify_module.smooth_folded_network(_build("relu"), 1.0) is None
-    assert verify_module.smooth_folded_network(_build("tanh", widths=(3, 2)), 1.0) is None
+    assert fold.smooth_folded_network(_build("relu"), 1.0) is None
+    assert fold.smooth_folded_network(_build("tanh", widths=(3, 2)), 1.0) is None
     # both searches find about the same worst error (each one a true lower bound)
     assert empirical_error(t, samples=128, seed=0)[0] == pytest.approx(found, rel=1e-2)
 
@@ -365,7 +365,8 @@ def test_deeper_folded_network_drops_unread_copies(kind):
     layer that the next layer reads, computes the ticket's function, and so does its
     densified copy for batched passes."""
     from slth.tickets.ticket import read_columns
-    from slth.verify import _for_batches, folded_network
+    from slth.verify import folded_network
+    from slth.verify.search import _for_batches
 
     t = _build(kind, widths=(3, 5, 4, 2), n=12, seed=2)
     folded = folded_network(t)
@@ -382,7 +383,7 @@ def test_fold_matches_sparse_products_and_is_shared_within_check():
     """``[V U+ | -V U-]`` against scipy's products, on all rows, a subset of rows (some
     without entries) and through the cache of one check; a U with several input weights
     for one neuron is refused (and has no folded network)."""
-    from slth import verify
+    from slth.verify.fold import folded_layer, shared_folds
 
     rng = np.random.default_rng(4)
     n_hidden, d = 40, 6
@@ -398,22 +399,19 @@ def test_fold_matches_sparse_products_and_is_shared_within_check():
     expected = np.hstack([(V @ up).toarray(), -(V @ un).toarray()])
     ticket = type("T", (), {"weights": (U, V)})()
     rows = np.array([0, 2, 3, 8])
-    np.testing.assert_allclose(verify._fold(ticket, 0), expected, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(verify._fold(ticket, 0, rows), expected[rows], rtol=1e-13,
+    np.testing.assert_allclose(folded_layer(ticket, 0), expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(folded_layer(ticket, 0, rows), expected[rows], rtol=1e-13,
                                atol=1e-15)
-    verify._shared.folds = {}
-    try:
-        whole = verify._fold(ticket, 0)
-        part = verify._fold(ticket, 0, rows)
-        assert len(verify._shared.folds) == 1 and not whole.flags.writeable
-    finally:
-        verify._shared.folds = None
+    with shared_folds() as cache:
+        whole = folded_layer(ticket, 0)
+        part = folded_layer(ticket, 0, rows)
+        assert len(cache) == 1 and not whole.flags.writeable
     np.testing.assert_allclose(whole, expected, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(part, whole[rows])
     two = U.tolil()
     two[np.flatnonzero(has)[0], (U.indices[0] + 1) % d] = 0.5
     with pytest.raises(ValueError, match="not univariate"):
-        verify._fold(type("T", (), {"weights": (two.tocsr(), V)})(), 0)
+        folded_layer(type("T", (), {"weights": (two.tocsr(), V)})(), 0)
 
 
 def test_folded_network_refuses_a_modified_layout():
@@ -429,13 +427,13 @@ def test_folded_network_refuses_a_modified_layout():
 
 
 def test_column_subset_matches_fancy_indexing():
-    from slth.verify import _column_subset
+    from slth.verify.fold import column_subset
 
     rng = np.random.default_rng(5)
     w = sparse.random(7, 12, density=0.3, random_state=rng, format="csr")
     read = np.flatnonzero(np.bincount(w.indices, minlength=12) > 0)
     for cols in (read, read[::2], np.array([], dtype=np.int64)):
-        got = _column_subset(w, cols)
+        got = column_subset(w, cols)
         assert got.shape == (7, cols.size)
         np.testing.assert_array_equal(got.toarray(), w.toarray()[:, cols])
 

@@ -64,6 +64,7 @@ from slth._validate import (
     resolve_max_bytes,
 )
 from slth.nets.activations import get as get_activation
+from slth.nets.norms import spectral_estimate, target_bounds
 from slth.tickets.search import UnivariateLayer, progress_bar, solve_with_retry
 from slth.tickets.ticket import (
     RowBatchCSR,
@@ -230,31 +231,6 @@ def first_layer_solver(u, d0: int, m: int, max_values: int, homogeneous: bool, g
                            orders=FIRST_LAYER_ORDERS, first="tree" if tree else "fine",
                            first_values=first_values, refine_tol=refine_tol,
                            refine_values=max_values + REFINE_EXTRA)
-
-
-def spectral_estimate(matrix, iterations: int = 30) -> float:
-    """Power-iteration estimate (from below) of the spectral norm of a sparse matrix.
-
-    Sparse products and numpy's pairwise sums only, so the result does not depend on
-    the number of threads.
-
-    Examples
-    --------
-    >>> from scipy import sparse
-    >>> round(spectral_estimate(sparse.csr_matrix([[3.0, 0.0], [4.0, 0.0]])), 6)
-    5.0
-    """
-    matrix = sparse.csr_matrix(matrix)
-    x = np.full(matrix.shape[1], 1.0 / np.sqrt(max(matrix.shape[1], 1)))
-    sigma = 0.0
-    for _ in range(iterations):
-        x = matrix.T @ (matrix @ x)
-        norm = float(np.sqrt(np.sum(x * x)))
-        if norm == 0.0:
-            return 0.0
-        sigma = np.sqrt(norm)
-        x /= norm
-    return float(sigma)
 
 
 def alpha_for_remainder(act, remainder: float, values: int) -> float:
@@ -658,8 +634,6 @@ class BurkholzBuild:
         L, c, widths, needed = self.L, self.c, self.widths, self.needed
         # refinement targets (see refine_tolerance): the target's activation norms on the
         # unit ball, and the product of the spectral norms of the layers solved so far
-        from slth.verify import target_bounds
-
         act_norms = target_bounds(self.dense_target, 1.0, "l2")[1] if self.refine else None
         for l in range(L - 1, 0, -1):
             self.solve_later_layer(l, act_norms[l] if self.refine else 1.0)

@@ -1,0 +1,94 @@
+"""The report of a check: the empirical and certified errors next to the theorem's eps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from slth import bounds
+from slth.tickets.ticket import Ticket
+
+__all__ = ["Report", "make_report", "mlp_required_widths"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Result of :func:`slth.verify.check`.
+
+    Attributes
+    ----------
+    empirical : float
+        Lower bound on the sup error (largest error found).
+    certified : float
+        Upper bound on the sup error.
+    eps : float
+        The theorem's accuracy.
+    ok : bool
+        ``empirical <= certified``, and, when the source has the theorem's width,
+        ``certified <= eps`` and the target meets the theorem's assumptions.
+    meets_eps : bool
+        ``certified <= eps`` (the ticket is certified eps-close whatever its width).
+    theorem_width : bool
+        ``n >= required_n``.
+    """
+
+    empirical: float
+    certified: float
+    eps: float
+    ok: bool
+    meets_eps: bool
+    theorem_width: bool
+    n: int
+    required_n: int
+    widths: tuple
+    required_widths: tuple
+    radius: float
+    norm: str
+    construction: str
+    worst_input: NDArray[np.float64] = field(repr=False)
+    assumption_violations: tuple = ()
+    layers: tuple = field(default=(), repr=False)
+    seconds: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Flat dict of the headline figures."""
+        return {
+            "construction": self.construction, "empirical": self.empirical,
+            "certified": self.certified, "eps": self.eps, "ok": self.ok,
+            "meets_eps": self.meets_eps, "theorem_width": self.theorem_width, "n": self.n,
+            "required_n": self.required_n, "source_widths": "-".join(map(str, self.widths)),
+            "required_widths": "-".join(map(str, self.required_widths)),
+            "radius": self.radius, "norm": self.norm,
+            "assumption_violations": "; ".join(self.assumption_violations) or "none",
+        }
+
+    def __str__(self) -> str:
+        return "\n".join(f"{k:>22}: {v}" for k, v in self.summary().items())
+
+
+def mlp_required_widths(ticket: Ticket) -> tuple:
+    """The source widths the theorem requires for an MLP ticket (pensia or burkholz)."""
+    p = ticket.params
+    w = ticket.target.widths
+    if p["construction"] == "pensia":
+        return bounds.pensia_widths(w, int(p["required_n"]))
+    return bounds.burkholz_widths(w, int(p["required_n"]), bool(p["homogeneous"]),
+                                  int(p.get("coarse_required", 0)), p.get("dist", "uniform"))
+
+
+def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required_widths,
+            radius: float, norm: str, seconds: dict) -> Report:
+    """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, at the
+    theorem's width, ``certified <= eps`` and no violated assumption."""
+    p = ticket.params
+    eps = float(p["eps"])
+    violations = tuple(p.get("assumption_violations", ()))
+    theorem_width = ticket.theorem_width
+    meets = cert <= eps
+    ok = emp <= cert and (not theorem_width or (meets and not violations))
+    return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
+                  int(p["required_n"]), tuple(ticket.widths), tuple(required_widths),
+                  radius, norm, str(p["construction"]), worst, violations, tuple(layers),
+                  seconds)
