@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, sparse
+from threadpoolctl import threadpool_limits
 
 from slth._validate import as_generator
 from slth.nets.mlp import MLP
@@ -76,10 +77,15 @@ def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, se
         return -0.5 * float(diff[0] @ diff[0]), -pullback(y, gx, radius, norm)
 
     found = [x[top]]
-    for i in top[:starts]:
-        res = optimize.minimize(objective, from_ball(x[i], radius, norm), jac=True,
-                                method="L-BFGS-B", options={"maxiter": maxiter})
-        found.append(to_ball(res.x, radius, norm)[None, :])
+    # L-BFGS-B's vector operations go through BLAS, whose rounding can depend on its
+    # thread count (seen with OpenBLAS's kernels for older CPUs): on one BLAS thread the
+    # inputs found, hence the reported error, are the same in every process and sweep
+    # worker. Its products are of one input at a time, too small to gain from threads.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i in top[:starts]:
+            res = optimize.minimize(objective, from_ball(x[i], radius, norm), jac=True,
+                                    method="L-BFGS-B", options={"maxiter": maxiter})
+            found.append(to_ball(res.x, radius, norm)[None, :])
     # one pass over the ticket's own (large) network for all candidates
     found = np.concatenate(found)
     real = _errors(f, net, found, chunk=found.shape[0])
