@@ -60,7 +60,14 @@ from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
 from slth.nets.cnn import CNN
 from slth.tickets.search import UnivariateLayer, progress_bar
-from slth.tickets.ticket import BLOCK_ENTRIES, Ticket, Timer, _jsonable, check_build_args
+from slth.tickets.ticket import (
+    BLOCK_ENTRIES,
+    Ticket,
+    Timer,
+    _jsonable,
+    check_build_args,
+    check_relu_without_biases,
+)
 
 __all__ = ["ConvSourceSpec", "CNNTicket", "cnn_unstructured", "check_cnn_target", "load"]
 
@@ -296,14 +303,7 @@ def check_cnn_target(target, construction: str, check_assumptions: bool):
     if not isinstance(target, CNN):
         raise TypeError(f"target must be a slth.nets.CNN, got {type(target).__name__}; "
                         "build one with slth.nets.CNN or slth.nets.random_cnn_target")
-    for a in target.activations:
-        if a.name != "relu" or a.slope_neg != 0.0:
-            raise ValueError(f"target activation must be 'relu' for {construction}, "
-                             f"got {a.name!r}")
-    for l, b in enumerate(target.biases):
-        if b is not None and np.any(b != 0):
-            raise ValueError(f"target.biases[{l}] is non-zero: {construction} covers CNNs "
-                             "without biases")
+    check_relu_without_biases(target, construction, "CNNs")
     if target.head is not None:
         raise ValueError(f"target.head is set: {construction} approximates the convolutions "
                          "(and a global pooling); pass the target without its linear head")

@@ -42,6 +42,7 @@ from slth.tickets.ticket import (
     Ticket,
     Timer,
     check_build_args,
+    check_relu_without_biases,
     check_target,
     gather_csr,
     read_columns,
@@ -149,14 +150,8 @@ def check_pensia_target(target: MLP, check_assumptions: bool) -> tuple[MLP, list
     Refuses activations other than ReLU and non-zero biases (outside the construction),
     and, with ``check_assumptions``, spectral norms above 1 (else they are returned).
     """
-    for a in target.activations:
-        if a.name != "relu" or a.slope_neg != 0.0:
-            raise ValueError(f"target activation must be 'relu' for pensia (depth 2L), "
-                             f"got {a.name!r}; use slth.tickets.burkholz for other activations")
-    for l, b in enumerate(target.biases):
-        if b is not None and np.any(b != 0):
-            raise ValueError(f"target.biases[{l}] is non-zero: pensia covers targets without "
-                             "biases; use slth.tickets.burkholz")
+    check_relu_without_biases(target, "pensia (depth 2L)", "targets",
+                              "; use slth.tickets.burkholz")
     dense_target = target.dense()
     violations = []
     for l, w in enumerate(dense_target.weights):

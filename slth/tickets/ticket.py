@@ -56,7 +56,8 @@ from slth._validate import (
 from slth.nets.activations import ACTIVATIONS, Activation
 from slth.nets.mlp import MLP
 
-__all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args", "check_target"]
+__all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args",
+           "check_relu_without_biases", "check_target"]
 
 #: Entries drawn per block of rows: a layer of shape (rows, cols) is drawn in blocks of
 #: ``max(1, BLOCK_ENTRIES // cols)`` rows, each from its own SeedSequence child.
@@ -86,6 +87,20 @@ def check_target(target) -> MLP:
         raise TypeError(f"target must be a slth.nets.MLP, got {type(target).__name__}; "
                         "build one with slth.nets.from_arrays or from_sklearn")
     return target
+
+
+def check_relu_without_biases(target, construction: str, kind: str, hint: str = "") -> None:
+    """Refuse targets outside a ReLU construction without biases: another activation, or
+    a non-zero bias. ``kind`` names the targets it covers ("targets", "CNNs"), ``hint``
+    (appended to both messages) where to go instead."""
+    for a in target.activations:
+        if a.name != "relu" or a.slope_neg != 0.0:
+            raise ValueError(f"target activation must be 'relu' for {construction}, "
+                             f"got {a.name!r}{hint}")
+    for l, b in enumerate(target.biases):
+        if b is not None and np.any(b != 0):
+            raise ValueError(f"target.biases[{l}] is non-zero: {construction} covers {kind} "
+                             f"without biases{hint}")
 
 
 def _thread_count(threads) -> int:
