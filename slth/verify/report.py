@@ -26,7 +26,8 @@ class Report:
     eps : float
         The theorem's accuracy.
     ok : bool
-        ``empirical <= certified``, and, when the source has the theorem's width,
+        ``empirical <= certified``, and, when ``n >= required_n`` (the width of the
+        paper's formula in :mod:`slth.bounds`, with the constant ``C`` in use),
         ``certified <= eps`` and the target meets the theorem's assumptions.
     meets_eps : bool
         ``certified <= eps`` (the ticket is certified eps-close whatever its width).
@@ -69,7 +70,8 @@ class Report:
 
 
 def mlp_required_widths(ticket: Ticket) -> tuple:
-    """The source widths the theorem requires for an MLP ticket (pensia or burkholz)."""
+    """The source widths of an MLP ticket's construction (pensia or burkholz) at
+    ``required_n``: the paper's width formula in :mod:`slth.bounds`, with its ``C``."""
     p = ticket.params
     w = ticket.target.widths
     if p["construction"] == "pensia":
@@ -79,9 +81,9 @@ def mlp_required_widths(ticket: Ticket) -> tuple:
 
 
 def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required_widths,
-            radius: float, norm: str, seconds: dict) -> Report:
-    """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, at the
-    theorem's width, ``certified <= eps`` and no violated assumption."""
+                radius: float, norm: str, seconds: dict) -> Report:
+    """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, when
+    ``n >= required_n``, ``certified <= eps`` and no violated assumption."""
     p = ticket.params
     eps = float(p["eps"])
     violations = tuple(p.get("assumption_violations", ()))
