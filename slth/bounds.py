@@ -32,7 +32,8 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import sympy as sp
 
@@ -48,7 +49,8 @@ from slth._validate import (
 __all__ = [
     "DEFAULT_C", "RSS_C", "rss_n", "rss_n_expr", "pensia_weight_eps", "pensia_n", "pensia_n_expr",
     "pensia_widths", "burkholz_n", "burkholz_n_expr", "burkholz_block", "burkholz_widths",
-    "rss_problems",
+    "rss_problems", "width_from_term", "rss_term", "pensia_term", "burkholz_term", "mrss_n",
+    "mrss_term", "WidthFormula", "FORMULAS",
 ]
 
 #: Default constant of the width requirements of the networks (unspecified in the papers).
@@ -80,12 +82,30 @@ def rss_n(eps: float, delta: float, C: float | None = None, dist: str = "uniform
     >>> rss_n(0.01, 0.01, dist="uniform_product")
     39
     """
-    eps = check_open_unit(eps, "eps")
-    delta = check_open_unit(delta, "delta")
     if C is None:
         C = RSS_C[check_choice(dist, "dist", tuple(RSS_C))]
+    return width_from_term(C, rss_term(eps, delta))
+
+
+def rss_term(eps: float, delta: float) -> float:
+    """``log2(2 / min(eps, delta))``: the term :func:`rss_n` multiplies by ``C``."""
+    eps = check_open_unit(eps, "eps")
+    delta = check_open_unit(delta, "delta")
+    return math.log2(2.0 / min(eps, delta))
+
+
+def width_from_term(C: float, term: float) -> int:
+    """``max(1, ceil(C term))``, the form of every width formula here (``C term`` within
+    1e-9 of an integer counts as that integer, so that an implied constant
+    ``C* = n / term`` gives back ``n``).
+
+    Examples
+    --------
+    >>> width_from_term(3.0, 2.5), width_from_term(0.1, 2.0)
+    (8, 1)
+    """
     C = check_positive(C, "C")
-    return max(1, math.ceil(C * math.log2(2.0 / min(eps, delta)) - 1e-9))
+    return max(1, math.ceil(C * term - 1e-9))
 
 
 def rss_n_expr():
@@ -145,12 +165,16 @@ def pensia_n(widths: Sequence[int], eps: float, delta: float, C: float = DEFAULT
     bound over all subset-sum problems). The paper states
     ``n = O(log(d_{l-1} d_l L / min(eps, delta)))`` without the constant; ``C`` is it.
     """
+    return width_from_term(C, pensia_term(widths, eps, delta, radius))
+
+
+def pensia_term(widths: Sequence[int], eps: float, delta: float, radius: float = 1.0) -> float:
+    """``log2(1 / min(eps_w, delta_w))``: the term :func:`pensia_n` multiplies by ``C``."""
     w = check_widths(widths)
     delta = check_open_unit(delta, "delta")
     eps_w = pensia_weight_eps(w, eps, radius)
     delta_w = delta / rss_problems(w, "pensia")
-    C = check_positive(C, "C")
-    return max(1, math.ceil(C * math.log2(1.0 / min(eps_w, delta_w)) - 1e-9))
+    return math.log2(1.0 / min(eps_w, delta_w))
 
 
 def pensia_n_expr():
@@ -185,12 +209,16 @@ def burkholz_n(widths: Sequence[int], eps: float, delta: float, C: float = DEFAU
     >>> burkholz_n([3, 4, 2], 0.1, 0.1)
     25
     """
+    return width_from_term(C, burkholz_term(widths, eps, delta))
+
+
+def burkholz_term(widths: Sequence[int], eps: float, delta: float) -> float:
+    """``log2(N / min(eps, delta))``: the term :func:`burkholz_n` multiplies by ``C``."""
     w = check_widths(widths)
     eps = check_open_unit(eps, "eps")
     delta = check_open_unit(delta, "delta")
-    C = check_positive(C, "C")
     N = sum(w[l + 1] * (w[l] + 1) for l in range(len(w) - 1))
-    return max(1, math.ceil(C * math.log2(N / min(eps, delta)) - 1e-9))
+    return math.log2(N / min(eps, delta))
 
 
 def burkholz_n_expr():
@@ -264,7 +292,7 @@ def as_eps(eps) -> float:
 
 __all__ += ["cnn_weight_eps", "cnn_problems", "cnn_unstructured_n", "cnn_unstructured_n_expr",
             "cnn_structured_channels", "cnn_structured_channels_expr", "cnn_widths",
-            "DEFAULT_KERNEL_EXPONENT"]
+            "DEFAULT_KERNEL_EXPONENT", "cnn_unstructured_term", "cnn_structured_term"]
 
 #: Exponent of the kernel dimension ``D = k^2`` in the structured requirement (check): the
 #: multidimensional RSS bound of Becchetti et al. (``n = O(D^3 log(1/eps)(log(1/eps) +
@@ -340,12 +368,17 @@ def cnn_unstructured_n(channels: Sequence[int], kernel_sizes, eps: float, delta:
     >>> cnn_unstructured_n([1, 8, 16], 3, eps=0.1, delta=0.01)
     54
     """
+    return width_from_term(C, cnn_unstructured_term(channels, kernel_sizes, eps, delta, radius))
+
+
+def cnn_unstructured_term(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
+                          radius: float = 1.0) -> float:
+    """``log2(1 / min(e, delta / P))``: the term :func:`cnn_unstructured_n` multiplies by
+    ``C``."""
     c, ks = _cnn_shape(channels, kernel_sizes)
     delta = check_open_unit(delta, "delta")
-    C = check_positive(C, "C")
     e = cnn_weight_eps(c, ks, eps, radius)
-    eta = min(e, delta / cnn_problems(c, ks))
-    return max(1, math.ceil(C * math.log2(1.0 / eta) - 1e-9))
+    return math.log2(1.0 / min(e, delta / cnn_problems(c, ks)))
 
 
 def cnn_unstructured_n_expr():
@@ -379,15 +412,23 @@ def cnn_structured_channels(channels: Sequence[int], kernel_sizes, eps: float, d
     >>> cnn_structured_channels([1, 2, 2], 1, eps=0.2, delta=0.1)
     144
     """
+    return width_from_term(C, cnn_structured_term(channels, kernel_sizes, eps, delta, radius,
+                                                  kernel_exponent))
+
+
+def cnn_structured_term(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
+                        radius: float = 1.0,
+                        kernel_exponent: float = DEFAULT_KERNEL_EXPONENT) -> float:
+    """``D^a log2(1/eta) (log2(1/eta) + log2 D)``: the term :func:`cnn_structured_channels`
+    multiplies by ``C``."""
     c, ks = _cnn_shape(channels, kernel_sizes)
     delta = check_open_unit(delta, "delta")
-    C = check_positive(C, "C")
     a = check_positive(kernel_exponent, "kernel_exponent")
     e = cnn_weight_eps(c, ks, eps, radius)
     eta = min(e, delta / cnn_problems(c, ks, structured=True))
     D = max(k * k for k in ks)
     lg = math.log2(1.0 / eta)
-    return max(1, math.ceil(C * D**a * lg * (lg + math.log2(D)) - 1e-9))
+    return D**a * lg * (lg + math.log2(D))
 
 
 def cnn_structured_channels_expr():
@@ -406,3 +447,125 @@ def cnn_widths(channels: Sequence[int], n: int) -> tuple[int, ...]:
     (1, 6, 2, 12, 2)
     """
     return pensia_widths(channels, n)
+
+
+# ------------------------------------------------------------------- MRSS lemma
+def mrss_n(eps: float, d: int, C: float = DEFAULT_C) -> int:
+    """Becchetti et al.'s MRSS width ``ceil(C d^3 log2(1/eps) (log2(1/eps) + log2 d))``.
+
+    Becchetti et al. (arXiv 2207.13944) prove ``n = O(d^3 log(1/eps) (log(1/eps) + log d))``
+    without the constant; the default ``C = 3`` is borrowed from the network formulas
+    (:data:`DEFAULT_C`), not fitted to this lemma.
+
+    Examples
+    --------
+    >>> mrss_n(0.1, 2)
+    345
+    """
+    return width_from_term(C, mrss_term(eps, d))
+
+
+def mrss_term(eps: float, d: int) -> float:
+    """``d^3 log2(1/eps) (log2(1/eps) + log2 d)``: the term :func:`mrss_n` multiplies by
+    ``C``."""
+    eps = check_open_unit(eps, "eps")
+    d = check_int(d, "d", minimum=1)
+    le = math.log2(1.0 / eps)
+    return d**3 * le * (le + math.log2(d))
+
+
+# ------------------------------------------------------------- the formulas, named
+@dataclass(frozen=True)
+class WidthFormula:
+    """A paper's width formula as this package evaluates it: ``n = max(1, ceil(C term))``.
+
+    Attributes
+    ----------
+    name : str
+        The construction or lemma (``"pensia"``, ``"rss"``, ...).
+    paper : str
+        Whose formula: the citation shown in every output.
+    quantity : str
+        What ``n`` counts in that construction.
+    term : callable
+        The formula without its constant, called with the construction's arguments.
+    C : float
+        The constant in use by default.
+    origin : {"paper", "calibrated", "placeholder"}
+        Where ``C`` comes from: the paper's own constant, this package's calibration, or
+        a placeholder (neither given by the paper nor fitted).
+    fitted : str
+        How ``C`` was chosen.
+    """
+
+    name: str
+    paper: str
+    quantity: str
+    term: Callable[..., float]
+    C: float
+    origin: str
+    fitted: str
+
+    def n(self, *args, C: float | None = None, **kwargs) -> int:
+        """The formula's ``n`` for the construction's arguments (``C`` default :attr:`C`)."""
+        return width_from_term(self.C if C is None else C, self.term(*args, **kwargs))
+
+    def implied_C(self, n: int, *args, **kwargs) -> float:
+        """``C* = n / term``: the constant at which the formula gives ``n``.
+
+        Examples
+        --------
+        >>> f = FORMULAS["burkholz"]
+        >>> c = f.implied_C(10, [3, 4, 2], 0.1, 0.1)
+        >>> round(c, 4), f.n([3, 4, 2], 0.1, 0.1, C=c)
+        (1.2465, 10)
+        """
+        n = check_int(n, "n", minimum=1)
+        return n / self.term(*args, **kwargs)
+
+    def label(self, C: float | None = None) -> str:
+        """``"<paper>'s width formula with C = <value> (<origin>)"``, as outputs name it.
+
+        Examples
+        --------
+        >>> FORMULAS["pensia"].label()
+        "Pensia et al. 2020's width formula with C = 3 (this package's calibration)"
+        """
+        C = self.C if C is None else float(C)
+        origin = {"paper": "the paper's constant", "calibrated": "this package's calibration",
+                  "placeholder": "a placeholder, not fitted"}[self.origin]
+        if C != self.C:
+            origin = "given by the caller"
+        return f"{self.paper}'s width formula with C = {C:g} ({origin})"
+
+
+_NETWORK_FIT = ("not given by the paper; chosen by this package so that tickets of small "
+                "random targets (4-4-2, eps = 0.1) built at the formula's width are "
+                "certified within eps (slth verify-bounds)")
+
+#: The width formulas, by construction or lemma. ``"rss"`` uses the constant of uniform
+#: samples; :data:`RSS_C` holds the others.
+FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
+    WidthFormula("rss", "Lueker 1998 (as in Pensia et al. 2020, Cor. 3.3)",
+                 "samples per subset-sum problem", rss_term, RSS_C["uniform"], "calibrated",
+                 "not given by the papers; the smallest round constant whose n reached "
+                 "coverage probability 1 - delta at eps = delta in {0.2, 0.1, 0.03, 0.01, "
+                 "0.001} in 3000 trials of slth.rss.min_samples (the estimator the lemma "
+                 "rows of slth verify-bounds use again)"),
+    WidthFormula("mrss", "Becchetti et al. 2022", "vectors", mrss_term, DEFAULT_C,
+                 "placeholder", "not given by the paper; the network formulas' constant, "
+                 "not fitted to this lemma"),
+    WidthFormula("pensia", "Pensia et al. 2020", "neurons per sign in each block",
+                 pensia_term, DEFAULT_C, "calibrated", _NETWORK_FIT),
+    WidthFormula("burkholz", "Burkholz 2022", "copies per target neuron", burkholz_term,
+                 DEFAULT_C, "calibrated", _NETWORK_FIT + "; the first layer's block of "
+                 "ceil(5 n / 3) per sign is the ratio of two calibrated RSS constants "
+                 "(burkholz_block)"),
+    WidthFormula("cnn_unstructured", "da Cunha et al. 2022", "channels per sign and input "
+                 "channel", cnn_unstructured_term, DEFAULT_C, "calibrated", _NETWORK_FIT
+                 .replace("4-4-2", "1-2-2 3x3")),
+    WidthFormula("cnn_structured", "da Cunha et al. 2023", "channels per sign and input "
+                 "channel", cnn_structured_term, DEFAULT_C, "placeholder",
+                 "not the paper's statement: Becchetti et al.'s i.i.d. MRSS rate with "
+                 "d = k^2, exponent 3 and a union bound, with the network formulas' C"),
+)}

@@ -104,3 +104,30 @@ def test_pensia_weight_eps_suffices(radius, L):
     D = 4.0
     bound = L * e * D * radius * (1 + e * D) ** (L - 1)
     assert bound <= eps
+
+
+@pytest.mark.parametrize("name,args", [
+    ("rss", (0.01, 0.05)), ("mrss", (0.1, 2)), ("pensia", ([4, 4, 2], 0.1, 0.1)),
+    ("burkholz", ([3, 4, 2], 0.1, 0.1)), ("cnn_unstructured", ([1, 2, 2], 3, 0.1, 0.1)),
+    ("cnn_structured", ([1, 2, 2], 2, 0.1, 0.1)),
+])
+def test_formulas_match_their_functions_and_implied_constants_round_trip(name, args):
+    """Each named formula gives the n of its public function at its default C, and the
+    implied constant of every n from 1 to 60 gives that n back (the largest such C:
+    a slightly larger one gives n + 1)."""
+    f = bounds.FORMULAS[name]
+    direct = {"rss": lambda C: bounds.rss_n(*args, C=C),
+              "mrss": lambda C: bounds.mrss_n(*args, C=C),
+              "pensia": lambda C: bounds.pensia_n(*args, C=C),
+              "burkholz": lambda C: bounds.burkholz_n(*args, C=C),
+              "cnn_unstructured": lambda C: bounds.cnn_unstructured_n(*args, C=C),
+              "cnn_structured": lambda C: bounds.cnn_structured_channels(*args, C=C)}[name]
+    assert f.n(*args) == direct(f.C)
+    for n in range(1, 61):
+        c = f.implied_C(n, *args)
+        assert f.n(*args, C=c) == n == direct(c)
+        assert f.n(*args, C=c * (1 + 1e-6)) == n + 1
+    label = f.label()
+    assert label.startswith(f"{f.paper}'s width formula with C = ")
+    assert ("calibration" in label) == (f.origin == "calibrated")
+    assert "given by the caller" in f.label(C=f.C * 2)

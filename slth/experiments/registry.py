@@ -38,7 +38,7 @@ from slth import distributions
 from slth._validate import check_choice, check_int, check_open_unit, check_positive
 
 __all__ = ["Param", "Experiment", "Construction", "CONSTRUCTIONS", "EXPERIMENTS",
-           "get_experiment", "run_config", "mrss_required_n"]
+           "get_experiment", "run_config"]
 
 REQUIRED = object()
 
@@ -313,25 +313,6 @@ def _run_ticket(c: Construction):
 
 
 # ---------------------------------------------------------------------- lemmas
-def mrss_required_n(eps: float, d: int, C: float = 3.0) -> int:
-    """The MRSS width bound ``C d^3 log2(1/eps) (log2(1/eps) + log2 d)``.
-
-    Becchetti et al. (arXiv 2207.13944) prove ``n = O(d^3 log(1/eps) (log(1/eps) + log d))``
-    without the constant; the default ``C = 3`` is the constant this package uses for the
-    1-D lemma (:data:`slth.bounds.DEFAULT_C`).
-
-    Examples
-    --------
-    >>> mrss_required_n(0.1, 2)
-    345
-    """
-    eps = check_open_unit(eps, "eps")
-    d = check_int(d, "d", minimum=1)
-    C = check_positive(C, "C")
-    le = math.log2(1.0 / eps)
-    return max(1, math.ceil(C * d**3 * le * (le + math.log2(d)) - 1e-9))
-
-
 def _lemma_summary(ns: np.ndarray, required: int) -> dict:
     q10, q50, q90 = np.quantile(ns, [0.1, 0.5, 0.9])
     return {"n_trials": [int(v) for v in ns], "median_n": float(q50), "q10_n": float(q10),
@@ -355,15 +336,15 @@ def _run_rss(config: dict, threads: int | None = None) -> dict:
 
 
 def _run_mrss(config: dict, threads: int | None = None) -> dict:
-    from slth import mrss
+    from slth import bounds, mrss
 
     t0 = time.perf_counter()
     res = mrss.min_samples(config["eps"], config["d"], dist=config["dist"],
                            trials=config["trials"], n_max=config["n_max"],
                            num_targets=config["num_targets"], seed=config["seed"],
                            exact_max_n=config["exact_max_n"], threads=threads)
-    out = _lemma_summary(np.asarray(res.n), mrss_required_n(config["eps"], config["d"],
-                                                           config["C"]))
+    out = _lemma_summary(np.asarray(res.n), bounds.mrss_n(config["eps"], config["d"],
+                                                          config["C"]))
     out.update({"theorem": "MRSS lemma (Becchetti et al. 2022)", "d": config["d"],
                 "exact_trials": int(np.sum(res.exact)),
                 "exact": [bool(v) for v in res.exact],
@@ -388,7 +369,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Param("d", _int(minimum=1, maximum=64), 2, "dimension"),
         Param("dist", _choice(("uniform", "normal", "nsn", "nsn_vector")), "uniform",
               "vector distribution"),
-        Param("C", _positive, 3.0, "constant of slth.experiments.registry.mrss_required_n"),
+        Param("C", _positive, 3.0, "constant of slth.bounds.mrss_n"),
         Param("n_max", _int(minimum=1), 64, "largest n scanned"),
         Param("exact_max_n", _int(minimum=0), 32, "exact decisions up to this n"),
         Param("num_targets", _int(minimum=1), 64, "random targets per trial (d > 2)"),
