@@ -1060,10 +1060,11 @@ def test_univariate_first_attempts_widen_once_most_problems_need_refining():
 
 @pytest.mark.parametrize("activation", ["tanh", "softplus"])
 def test_burkholz_refine_lowers_the_linear_regime_scale_to_the_remainder_share(activation):
-    """With refine, alpha is the default scale lowered until the tangent remainder of the
-    read copies, through the later layers' kept weights (dense SVD here), stays within
-    REMAINDER_SHARE of eps; never below COARSE_ALPHA_FRACTION of the default when
-    phi(0) != 0."""
+    """With refine, alpha is the default scale lowered until the tangent remainder of every
+    copy that may be read, through later layers representing a target of ones (the
+    assumption's bound; dense SVD here), stays within REMAINDER_SHARE of eps; never below
+    COARSE_ALPHA_FRACTION of the default when phi(0) != 0. For this target (weights
+    uniform in [-1, 1]) the remainder through the kept layers is then within the share."""
     from slth.tickets.burkholz import COARSE_ALPHA_FRACTION, REMAINDER_SHARE, alpha_for_remainder
     from slth.tickets.ticket import read_columns
 
@@ -1072,24 +1073,50 @@ def test_burkholz_refine_lowers_the_linear_regime_scale_to_the_remainder_share(a
     plain = burkholz(target, eps=eps, delta=0.1, seed=0, n=8, refine=False)
     t = burkholz(target, eps=eps, delta=0.1, seed=0, n=8)
     c, d = t.params["copies"], t.target.widths
-    amp = (np.linalg.norm(t.weights[2][:, :c * d[1]].toarray(), 2)
-           * np.linalg.norm(t.weights[3][:, :c * d[2]].toarray(), 2))
-    reads = int(read_columns(t.weights[1])[:c * d[1]].sum())
+    planned = (np.linalg.norm(np.ones((c * d[2], d[1])), 2)
+               * np.linalg.norm(np.ones((d[3], d[2])), 2))
     act = t.target.activations[0]
     values = min(t.params["block"], t.params["max_values"])
-    want = alpha_for_remainder(act, REMAINDER_SHARE * eps / (amp * np.sqrt(reads)), values)
+    want = alpha_for_remainder(act, REMAINDER_SHARE * eps / (planned * np.sqrt(c * d[1])),
+                               values)
     if act.phi0 != 0.0:
         want = max(want, COARSE_ALPHA_FRACTION * plain.params["alpha"])
     want = min(want, plain.params["alpha"])
-    # norms estimated from below: alpha at most 2 % above the exact figure
-    assert want * (1 - 1e-12) <= t.params["alpha"] <= want * 1.02
+    assert t.params["alpha"] == pytest.approx(want, rel=1e-12)
     assert t.params["alpha"] < plain.params["alpha"]
-    # the later layers, solved before alpha is lowered, do not depend on it: a build
-    # given that alpha from the start is the same ticket
+    assert f"linear_regime_scale: alpha = {t.params['alpha']:.4g}" in t.params["choices"]
+    assert ("coarse_bias_neurons" in " ".join(t.params["choices"])) == (act.phi0 != 0.0)
+    amp = (np.linalg.norm(t.weights[2][:, :c * d[1]].toarray(), 2)
+           * np.linalg.norm(t.weights[3][:, :c * d[2]].toarray(), 2))
+    reads = int(read_columns(t.weights[2])[:c * d[1]].sum())
+    K, p = act.remainder
+    per_copy = values * K * 2.0**p * t.params["alpha"] ** (p - 1) / act.dphi0
+    if act.phi0 == 0.0:               # not held at the floor
+        assert amp * np.sqrt(reads) * per_copy <= REMAINDER_SHARE * eps * (1 + 1e-9)
+    # the later layers do not depend on alpha: a build given that alpha is the same ticket
     again = burkholz(target, eps=eps, delta=0.1, seed=0, n=8, alpha=t.params["alpha"])
     for a, b in zip(t.weights, again.weights, strict=True):
         assert np.array_equal(a.toarray(), b.toarray())
     assert np.array_equal(t.network().dense().weights[1], again.network().dense().weights[1])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("refine", [True, False])
+def test_burkholz_source_is_fixed_before_any_draw(activation, refine):
+    """Two different targets of the same widths that meet the same assumptions get the
+    same source (scales, column scales, seeds, drawn parameters) for the same seed, n,
+    eps and delta: the source's distribution does not depend on the target's weights nor
+    on its own draw."""
+    a, b = (random_target([5, 6, 4, 2], norm="max", bias=True, seed=s, activation=activation)
+            for s in (3, 4))
+    assert not np.array_equal(a.weights[0], b.weights[0])
+    ta, tb = (burkholz(x, eps=0.05, delta=0.1, seed=11, n=9, refine=refine) for x in (a, b))
+    assert ta.params["alpha"] == tb.params["alpha"]
+    assert ta.spec.weight_scale == tb.spec.weight_scale
+    assert ta.params["col_scale"] == tb.params["col_scale"]
+    for p_, q_ in zip(ta.source.parameters(), tb.source.parameters(), strict=True):
+        assert np.array_equal(p_, q_)
+    assert not np.array_equal(ta.weights[1].toarray(), tb.weights[1].toarray())
 
 
 def test_refined_tickets_are_bit_identical_across_threads():

@@ -37,12 +37,30 @@ The layers are solved backwards, so that when a layer's problems are solved the 
 weights of the layers after it, through which its errors reach the output, are known.
 With ``refine=True`` (the default) each layer's problems whose error would make its term
 of the certified bound exceed its share of ``eps`` (:func:`refine_tolerance`) get finer
-windows, and for smooth activations the linear-regime scale is lowered to keep the tangent
-remainder's term within its share. Where the first layer's tolerance is tight, its
-problems are searched with a k-tree (:data:`TREE_VALUES`, ``first_layer``). On a
-784-300-100-10 ReLU target at the theorem's width (n = 75, eps = 0.01) the certified
-bound on the unit ball drops from 0.042 to 0.0049, for 1.5 times the build time (162 s
-against 108 s on 2 cores; 261 s and 0.0061 with fine windows in the first layer).
+windows, and for smooth activations the linear-regime scale is chosen so that the tangent
+remainder's term stays within its share for a target at the assumption's bound
+(:func:`planned_alpha`: fixed before any draw, like every scale of the source). Where the
+first layer's tolerance is tight, its problems are searched with a k-tree
+(:data:`TREE_VALUES`, ``first_layer``). On a 784-300-100-10 ReLU target at the formula's
+width (n = 75, eps = 0.01) the certified bound on the unit ball drops from 0.042 to
+0.0049, for 1.5 times the build time (162 s against 108 s on 2 cores; 261 s and 0.0061
+with fine windows in the first layer).
+
+Where this departs from Burkholz 2022 (each a named choice, listed in
+``Ticket.params["choices"]`` when in use):
+
+* ``"linear_regime_scale"`` (smooth activations): the paper asks for a first layer small
+  enough to pass ``x_i`` almost linearly; the scale ``alpha`` of the first layer and the
+  matching ``1 / (alpha phi'(0))`` of the second layer's univariate columns, and the rule
+  choosing ``alpha`` (:func:`default_alpha`, :func:`planned_alpha`), are this package's.
+  The column scaling makes the source's second layer non-identically distributed.
+* ``"coarse_bias_neurons"`` (``phi(0) != 0``): neurons added to cancel ``phi(0) sum(v)``
+  at the scale ``1 / alpha`` (:func:`coarse_count`); not in the paper.
+* ``"copies_read"``: the later layers read at most ``copies_read`` of the ``n`` copies
+  (and a few more where those cannot reach the tolerance); the paper's construction
+  uses all ``n``. Unread copies are pruned whole.
+* ``"refine"``: accuracy aimed at the certified bound (finer windows where a layer's
+  term would exceed its share); the paper needs every subset sum within one tolerance.
 """
 
 from __future__ import annotations
@@ -165,9 +183,9 @@ BIAS_FRACTION = 0.1
 
 #: Share of ``eps`` for the tangent remainder of smooth activations (with ``refine``):
 #: the first layer's scale is lowered until the remainders of the read copies, through
-#: the later layers, stay within it (see :func:`default_alpha`). On a tanh 784-30-20-10
-#: target the default scale left a certified bound of 0.0149 (eps = 0.01), 80 % of it
-#: from the remainder.
+#: the later layers as :func:`planned_amplification` plans them, stay within it (see
+#: :func:`planned_alpha`). On a tanh 784-30-20-10 target the default scale left a
+#: certified bound of 0.0149 (eps = 0.01), 80 % of it from the remainder.
 REMAINDER_SHARE = 0.1
 
 #: Lowest fraction of the default scale that the refinement uses when ``phi(0) != 0``:
@@ -260,12 +278,64 @@ def default_alpha(act, eps: float, values: int, width: int) -> float:
 
     The scale whose tangent remainder per copy (:func:`alpha_for_remainder`) is
     ``eps / (16 sqrt(width))`` (``width`` the widest target layer). With ``refine``,
-    :func:`burkholz` lowers it further once the later layers are solved, so that the
-    remainder's term of the certified bound, through those layers, stays within
-    :data:`REMAINDER_SHARE` of ``eps``. This is this package's choice; the paper only
-    requires a small enough scale.
+    :func:`burkholz` uses :func:`planned_alpha` instead. This is this package's choice;
+    the paper only requires a small enough scale.
     """
     return alpha_for_remainder(act, eps / (16.0 * np.sqrt(width)), values)
+
+
+def planned_amplification(widths, copies: int) -> tuple[float, int]:
+    """What the later layers are planned to do to the first layer's errors, from the
+    target's widths alone: ``(amplification, read copies)``.
+
+    The certified bound multiplies the first layer's errors by the spectral norms of the
+    kept later layers and sums them over the copies the second layer's outputs feed. For
+    a target at the bound the construction assumes (every weight of magnitude 1), kept
+    layer ``l`` represents a ``rows x d_l`` block of ones, ``rows`` the copies of its
+    neurons that the next layer reads (``copies`` per neuron; the output layer has one
+    row per output), whose spectral norm is ``sqrt(rows d_l)``. The product of those
+    norms, and ``copies d_1`` read copies of the first target layer (``d_1`` for a
+    one-layer target), depend on nothing drawn. (On tanh targets from 4-6-5-2 to
+    60-30-20-10 with weights uniform in [-1, 1], the measured amplification was 3 to
+    50 times lower.)
+
+    Examples
+    --------
+    >>> amp, reads = planned_amplification([4, 6, 5, 2], 10)
+    >>> round(amp, 3), reads
+    (54.772, 60)
+    """
+    L = len(widths) - 1
+    amplification = 1.0
+    for l in range(1, L):
+        rows = widths[L] if l == L - 1 else copies * widths[l + 1]
+        amplification *= np.sqrt(rows * widths[l])
+    return float(amplification), (copies * widths[1] if L > 1 else widths[1])
+
+
+def planned_alpha(act, eps: float, values: int, widths, copies: int, coarse: int) -> float:
+    """Scale of the linear-regime first layer with ``refine``, fixed before any draw.
+
+    :func:`default_alpha`, lowered so that the tangent remainders of the read copies,
+    amplified as :func:`planned_amplification` plans, stay within
+    :data:`REMAINDER_SHARE` of ``eps``; with coarse bias neurons (``coarse > 0``, for
+    ``phi(0) != 0``) not below :data:`COARSE_ALPHA_FRACTION` of the default. A function
+    of the target's widths, eps, the activation and the construction's parameters only:
+    two targets of the same widths get the same source.
+
+    Examples
+    --------
+    >>> from slth.nets.activations import get
+    >>> a = planned_alpha(get("tanh"), 0.1, 10, [4, 6, 5, 2], 10, 0)
+    >>> amp, reads = planned_amplification([4, 6, 5, 2], 10)
+    >>> round(a / alpha_for_remainder(get("tanh"), 0.01 / (amp * np.sqrt(reads)), 10), 12)
+    1.0
+    """
+    alpha = default_alpha(act, eps, values, max(widths))
+    amplification, reads = planned_amplification(widths, copies)
+    lowest = alpha * COARSE_ALPHA_FRACTION if coarse else 0.0
+    return min(alpha, max(lowest, alpha_for_remainder(
+        act, REMAINDER_SHARE * eps / (amplification * np.sqrt(max(reads, 1))), values)))
 
 
 def coarse_count(act, n: int, d0: int, max_values: int) -> int:
@@ -335,9 +405,9 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         and a smaller certified bound (each read copy's error reaches the output); more
         give the second attempts room to pick large values first.
     alpha : float, optional
-        Linear-regime scale for smooth activations (default :func:`default_alpha`, lowered
-        with ``refine`` to keep the tangent remainder's term within
-        :data:`REMAINDER_SHARE` of ``eps``).
+        Linear-regime scale for smooth activations (default: :func:`planned_alpha` with
+        ``refine``, else :func:`default_alpha`; both depend only on what is fixed before
+        the draw).
     refine : bool
         Spend subset-sum accuracy where the certified bound needs it: each layer's
         problems whose error exceeds :func:`refine_tolerance` (the error that keeps that
@@ -387,7 +457,6 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
                           tau=tau, refine=refine, first_layer=first_layer, threads=threads,
                           max_bytes=max_bytes, progress=progress)
     build.solve_later_layers()
-    build.settle_alpha()
     build.draw_first_layer()
     build.solve_first_layer()
     build.solve_later_biases()
@@ -442,13 +511,11 @@ class BurkholzBuild:
     1. :meth:`solve_later_layers`: target layers ``L - 1 .. 1`` backwards, so that a
        layer's refinement tolerance knows the kept layers its errors pass through, and
        only the copies the next layer reads are solved;
-    2. :meth:`settle_alpha`: for smooth activations, the linear-regime scale that keeps
-       the tangent remainder's term within its share (with ``refine``);
-    3. :meth:`draw_first_layer`, :meth:`solve_first_layer`: the univariate and bias
+    2. :meth:`draw_first_layer`, :meth:`solve_first_layer`: the univariate and bias
        neurons, and the subset sums of source layer 2 over their products;
-    4. :meth:`solve_later_biases`: the later layers' biases, forwards, from the achieved
+    3. :meth:`solve_later_biases`: the later layers' biases, forwards, from the achieved
        outputs of the constant neurons;
-    5. :meth:`ticket`: assembly of the kept weights and the first layer's masks.
+    4. :meth:`ticket`: assembly of the kept weights and the first layer's masks.
 
     The arguments are those of :func:`burkholz`, validated.
     """
@@ -481,11 +548,13 @@ class BurkholzBuild:
         self.src_widths = bounds.burkholz_widths(widths, n, homogeneous, coarse=self.mc,
                                                  dist=dist)
         self.ss = as_seed_sequence(seed)
-        self.alpha_given = alpha is not None
-        self.alpha = default_alpha(act, eps, self.k1, max(widths)) if alpha is None else alpha
-        self.spec, self.col_record = self.source_spec(self.alpha)
         self.cr = min(c, copies_read)            # copies of a neuron the later layers read
         self.cw = min(c, self.cr + LATER_REACH)  # ... and their last exact attempts may reach
+        if alpha is None:                        # fixed before any draw
+            alpha = (planned_alpha(act, eps, self.k1, widths, self.cw, self.mc) if refine
+                     else default_alpha(act, eps, self.k1, max(widths)))
+        self.alpha = alpha
+        self.spec, self.col_record = self.source_spec(self.alpha)
         self.kl = min(self.cr, max_values)
         self.check_later_memory()
         self.opts = {"threads": threads, "max_bytes": max_bytes}
@@ -690,19 +759,6 @@ class BurkholzBuild:
             self.amplification *= spectral_estimate(kept[:, :c * d_in])
         read[c * d_in:] = True                 # constant neurons feed the biases
         needed[l - 1] = read
-
-    def settle_alpha(self) -> None:
-        """With ``refine`` and no given ``alpha``: lower the linear-regime scale so that
-        the tangent remainder of each read copy, through the later layers, stays within
-        :data:`REMAINDER_SHARE` of ``eps`` (the source's first two layers are redrawn at
-        that scale)."""
-        if not self.refine or self.alpha_given:
-            return
-        lowest = self.alpha * COARSE_ALPHA_FRACTION if self.mc else 0.0
-        self.alpha = min(self.alpha, max(lowest, alpha_for_remainder(
-            self.act, REMAINDER_SHARE * self.eps
-            / (self.amplification * np.sqrt(max(self.reads[0], 1))), self.k1)))
-        self.spec, self.col_record = self.source_spec(self.alpha)
 
     # ------------------------------------------------------------ first layer
     def draw_first_layer(self) -> None:
@@ -914,5 +970,19 @@ class BurkholzBuild:
                                             self.d0, self.max_values),
             "alpha": self.alpha, "tau": self.tau, "activation": self.act.name,
             "homogeneous": self.homogeneous, "col_scale": self.col_record,
-            "assumption_violations": self.violations,
+            "assumption_violations": self.violations, "choices": self.choices(),
         }
+
+    def choices(self) -> list:
+        """The choices of this package in use in this build, where it departs from
+        Burkholz 2022 (see the module docstring)."""
+        out = []
+        if not self.homogeneous:
+            out.append(f"linear_regime_scale: alpha = {self.alpha:.4g}")
+        if self.mc:
+            out.append(f"coarse_bias_neurons: {self.mc}")
+        if self.cr < self.c:
+            out.append(f"copies_read: {self.cr} of {self.c}")
+        if self.refine:
+            out.append("refine")
+        return out
