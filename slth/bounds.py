@@ -50,7 +50,7 @@ __all__ = [
     "DEFAULT_C", "RSS_C", "rss_n", "rss_n_expr", "pensia_weight_eps", "pensia_n", "pensia_n_expr",
     "pensia_widths", "burkholz_n", "burkholz_n_expr", "burkholz_block", "burkholz_widths",
     "rss_problems", "width_from_term", "rss_term", "pensia_term", "burkholz_term", "mrss_n",
-    "mrss_term", "WidthFormula", "FORMULAS",
+    "mrss_term", "WidthFormula", "FORMULAS", "counting_lower_n",
 ]
 
 #: Default constant of the width requirements of the networks (unspecified in the papers).
@@ -447,6 +447,21 @@ def cnn_widths(channels: Sequence[int], n: int) -> tuple[int, ...]:
     (1, 6, 2, 12, 2)
     """
     return pensia_widths(channels, n)
+
+
+def counting_lower_n(eps: float, d: int = 1) -> int:
+    """No fewer than ``ceil(d log2(1/eps))`` vectors can cover [-1, 1]^d within eps in the
+    max norm: their ``2^n`` subset sums cover a volume of at most ``2^n (2 eps)^d`` of the
+    cube's ``2^d``. A lower bound on the sample size of the subset-sum lemmas (1-D: ``d = 1``).
+
+    Examples
+    --------
+    >>> counting_lower_n(0.01), counting_lower_n(0.1, 3)
+    (7, 10)
+    """
+    eps = check_open_unit(eps, "eps")
+    d = check_int(d, "d", minimum=1)
+    return max(1, math.ceil(d * math.log2(1.0 / eps) - 1e-9))
 
 
 # ------------------------------------------------------------------- MRSS lemma

@@ -6,7 +6,8 @@
   ``log2(1/eps)`` for the RSS and MRSS lemmas, one curve per (lemma, d, distribution),
   the counting bound ``d log2(1/eps)`` as reference and the fitted slope in the legend;
 * :func:`success_heatmap` -- success probability over (n, eps), with the 95%
-  Clopper-Pearson lower bound beside it (and the intervals written in small grids).
+  Clopper-Pearson lower bound beside it (and the intervals written in small grids);
+* :func:`slack` -- the formulas' widths against the widths that suffice, vs ``1/eps``.
 
 Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
 ``(figure, data)``, ``data`` holding exactly the numbers drawn.
@@ -32,13 +33,13 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
-__all__ = ["overparameterization", "required_n", "success_heatmap", "plot_store",
+__all__ = ["overparameterization", "required_n", "success_heatmap", "slack", "plot_store",
            "suite_figures", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
-KINDS = ("overparameterization", "required-n", "heatmap")
+KINDS = ("overparameterization", "required-n", "heatmap", "slack")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -279,6 +280,84 @@ def _save(fig: Figure, folder: Path, stem: str, formats) -> list[str]:
     return paths
 
 
+# ---------------------------------------------------------------------- slack
+def _slack_rows(rows):
+    return [r for r in rows if r["experiment"] == "slack"]
+
+
+def slack(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """How much wider than necessary: widths against ``1/eps`` (log-log), one panel per
+    construction or lemma.
+
+    Per target: the formula's ``n`` (with the constant in use; solid), the smallest ``n``
+    certified within eps (dashed, filled markers) and empirically within eps (dotted,
+    open markers) for a fraction ``1 - delta`` of seeds, and the counting lower bound
+    where one exists (grey). A search that found no sufficient ``n`` up to its ``n_max``
+    is drawn at ``n_max`` with an upward triangle.
+    """
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for r in _slack_rows(rows):
+        groups[r["of"]][r["target"]].append(r)
+    if not groups:
+        raise ValueError("rows: no slack rows to plot")
+    from slth.experiments.registry import EXPERIMENTS
+
+    names = [e for e in EXPERIMENTS if e in groups]
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    fig = fig or Figure(figsize=(5.0 * ncols, 4.2 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    data = {}
+    for ax, name in zip(axes, names, strict=False):
+        for i, (target, rs) in enumerate(sorted(groups[name].items())):
+            rs = sorted(rs, key=lambda r: -r["eps"])
+            color = f"C{i % 10}"
+            x = np.array([1.0 / r["eps"] for r in rs])
+            entry = {"x": x, "formula_n": np.array([r["formula_n"] for r in rs]),
+                     "formula": rs[0]["formula"]}
+            ax.plot(x, entry["formula_n"], "-", color=color, marker="s", ms=4,
+                    label=f"{target}: formula n")
+            lemma = rs[0]["nested"]             # exact per trial: one sufficient n
+            kinds = ((("certified", "--", color, "covered within eps"),) if lemma else
+                     (("certified", "--", color, "certified within eps"),
+                      ("empirical", ":", "none", "empirically within eps")))
+            for kind, style, face, what in kinds:
+                found = np.array([np.nan if r[f"{kind}_n"] is None else r[f"{kind}_n"]
+                                  for r in rs], dtype=float)
+                entry[f"{kind}_n"] = found
+                ax.plot(x, found, style, color=color, marker="o", ms=5, mfc=face,
+                        label=f"{target}: {what}")
+                missing = np.isnan(found)
+                if missing.any():
+                    ax.plot(x[missing], [r["n_max"] for r, m in zip(rs, missing, strict=True)
+                                         if m], "^", color=color, ms=7)
+            lower = np.array([np.nan if r["lower_n"] is None else r["lower_n"] for r in rs],
+                             dtype=float)
+            entry["lower_n"] = lower
+            if np.isfinite(lower).any():
+                ax.plot(x, lower, "-", color="0.55", lw=1.0, label=f"{target}: counting bound")
+            data[f"{name} {target}"] = entry
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        eps_shown = sorted({r["eps"] for rs in groups[name].values() for r in rs})
+        ax.set_xticks([1.0 / e for e in eps_shown], [f"{e:g}" for e in eps_shown])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        for axis in (ax.yaxis,):
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlabel("eps (log scale, decreasing)")
+        ax.set_ylabel("n (log scale)")
+        formulas = sorted({r["formula"] for rs in groups[name].values() for r in rs})
+        ax.set_title(f"{name}\n" + "\n".join(formulas), fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Sufficient widths (a fraction 1 - delta of seeds within eps) against the "
+                 "width formulas")
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -286,6 +365,8 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
     if _ticket_rows(rows):
         written += _save(overparameterization(rows)[0], folder,
                          f"{prefix}overparameterization", formats)
+    if _slack_rows(rows):
+        written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
     if _lemma_rows(rows):
         written += _save(required_n(rows)[0], folder, f"{prefix}required_n", formats)
         for exp in ("rss", "mrss"):
@@ -341,5 +422,7 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(overparameterization(rows)[0], folder, "overparameterization", formats)
     if kind == "required-n":
         return _save(required_n(rows)[0], folder, "required_n", formats)
+    if kind == "slack":
+        return _save(slack(rows)[0], folder, "slack", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)

@@ -11,6 +11,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"rss"``: :func:`slth.rss.min_samples` ``(eps, dist, trials, seed)`` -- per trial, the
   exact smallest n covering [-1, 1] within eps.
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
+* ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
+  formula's (:mod:`slth.experiments.slack`).
 
 A new construction is one more :class:`Construction` in :data:`CONSTRUCTIONS`.
 
@@ -18,7 +20,7 @@ Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
 >>> list(EXPERIMENTS)
-['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured']
+['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack']
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
@@ -378,6 +380,56 @@ EXPERIMENTS: dict[str, Experiment] = {
 for _c in CONSTRUCTIONS.values():
     EXPERIMENTS[_c.name] = Experiment(_c.name, "ticket", _ticket_params(_c), _run_ticket(_c),
                                       _c.theorem)
+
+
+def _run_slack(config: dict, threads: int | None = None) -> dict:
+    from slth.experiments.slack import lemma_slack, ticket_slack
+
+    if config["of"] in ("rss", "mrss"):
+        row = lemma_slack(config["of"], config["eps"], config["delta"], d=config["d"],
+                          dist=config["dist"] or "uniform", trials=config["trials"],
+                          seed=config["seed"], C=config["C"], n_max=config["n_max"],
+                          threads=threads)
+    else:
+        row = ticket_slack(config["of"], config["widths"], config["eps"], config["delta"],
+                           seeds=config["trials"], activation=config["activation"],
+                           kernel=config["kernel"], target_seed=config["seed"], C=config["C"],
+                           n_max=config["n_max"], samples=config["samples"],
+                           starts=config["starts"], threads=threads)
+    out = row.as_dict()
+    out.update({"theorem": CONSTRUCTIONS[config["of"]].theorem if config["of"] in CONSTRUCTIONS
+                else {"rss": "RSS lemma (Lueker 1998)",
+                      "mrss": "MRSS lemma (Becchetti et al. 2022)"}[config["of"]],
+                "timings": {"total": row.seconds}})
+    return out
+
+
+EXPERIMENTS["slack"] = Experiment("slack", "slack", (
+    Param("of", _choice(tuple(CONSTRUCTIONS) + ("rss", "mrss")), REQUIRED,
+          "the construction or lemma whose sufficient widths are searched"),
+    Param("eps", _eps, REQUIRED, "accuracy, in (0, 1)"),
+    Param("delta", _eps, 0.1, "fraction of seeds (trials) that may fail, in (0, 1)"),
+    Param("widths", _optional(lambda v, name: _widths(v, name)), None,
+          "target widths (default: the construction's default shape)", vector=True),
+    Param("activation", _optional(_choice(("relu", "leaky_relu", "tanh", "sigmoid",
+                                           "softplus"))), None,
+          "target activation (default: the construction's first)"),
+    Param("kernel", _optional(_int(minimum=1, maximum=7)), None, "kernel side (CNNs)"),
+    Param("trials", _int(minimum=1), 10, "source seeds per width (tickets) or sample "
+          "streams (lemmas)"),
+    Param("seed", _seed, 0, "seed of the target and root of the sources' seeds (lemmas: "
+          "of the streams)"),
+    Param("C", _optional(_positive), None, "constant of the formula (default: its own, "
+          "see slth.bounds.FORMULAS)"),
+    Param("n_max", _optional(_int(minimum=1)), None, "largest n tried"),
+    Param("samples", _int(minimum=1), 256, "random test inputs of each check"),
+    Param("starts", _int(minimum=0), 2, "local maximisations of each check"),
+    Param("d", _int(minimum=1, maximum=64), 1, "dimension (mrss)"),
+    Param("dist", _optional(_choice(("uniform", "normal", "nsn", "nsn_vector",
+                                     "uniform_product"))), None,
+          "sample distribution (lemmas; default uniform)"),
+), _run_slack, "smallest widths certified / empirically within eps for a fraction 1 - delta "
+   "of seeds, beside the formula's (slth.experiments.slack)")
 
 
 def get_experiment(name) -> Experiment:
