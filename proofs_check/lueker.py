@@ -125,20 +125,21 @@ def lueker_coverage(width: Callable | int = bounds.rss_n, dist: str = "uniform",
                  f"at {confidence:.0%}) + brute force", passed, detail)
 
 
-def counting_lower_bound(lower: Callable = lambda eps: math.log2(1.0 / eps),
+def counting_lower_bound(lower: Callable = bounds.counting_lower_n,
                          eps_values: Sequence[float] = (0.1, 0.01),
                          dists: Sequence[str] = ("uniform", "nsn", "uniform_product"),
                          trials: int = 100, seed: int = 1) -> Check:
     """No sample of fewer than ``log2(1/eps)`` values eps-covers [-1, 1].
 
     ``2^n`` sums cover at most ``2^n 2 eps`` of the line, so covering length 2 needs
-    ``n >= log2(1/eps)`` (solved symbolically). Measured: every trial's smallest
-    covering ``n`` respects the claimed ``lower(eps)``.
+    ``n >= log2(1/eps)`` (solved symbolically); the claim may not exceed the smallest
+    integer above it. Measured: every trial's smallest covering ``n`` respects the claimed
+    ``lower(eps)``.
 
     Parameters
     ----------
     lower : callable
-        Claimed lower bound ``lower(eps)``.
+        Claimed lower bound ``lower(eps)`` (default :func:`slth.bounds.counting_lower_n`).
     eps_values, dists, trials, seed
         The grid of measurements.
 
@@ -157,6 +158,9 @@ def counting_lower_bound(lower: Callable = lambda eps: math.log2(1.0 / eps),
             rows.append(f"{dist} eps={eps:g}: min {m.min()} >= {lb:.3f}, mean {m.mean():.2f}")
             if m.min() < lb:
                 bad.append(rows[-1].replace(">=", "<"))
+            if lb > math.ceil(math.log2(1.0 / eps) - 1e-9):
+                bad.append(f"claim {lb:g} > ceil(log2(1/eps)) = "
+                           f"{math.ceil(math.log2(1.0 / eps) - 1e-9)} at eps={eps:g}")
     passed = derived and not bad
     detail = ("; ".join(bad) if bad else "; ".join(rows)) + (
         f"; 2^n * 2 eps = 2 solved: n = {root}")
