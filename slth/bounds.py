@@ -506,6 +506,9 @@ class WidthFormula:
         The formula without its constant, called with the construction's arguments.
     C : float
         The constant in use by default.
+    alternatives : tuple of float
+        Other constants of the same origin (the lemma's constant for other sample
+        distributions, :data:`RSS_C`).
     origin : {"paper", "calibrated", "placeholder"}
         Where ``C`` comes from: the paper's own constant, this package's calibration, or
         a placeholder (neither given by the paper nor fitted).
@@ -520,6 +523,7 @@ class WidthFormula:
     C: float
     origin: str
     fitted: str
+    alternatives: tuple = ()
 
     def n(self, *args, C: float | None = None, **kwargs) -> int:
         """The formula's ``n`` for the construction's arguments (``C`` default :attr:`C`)."""
@@ -549,7 +553,7 @@ class WidthFormula:
         C = self.C if C is None else float(C)
         origin = {"paper": "the paper's constant", "calibrated": "this package's calibration",
                   "placeholder": "a placeholder, not fitted"}[self.origin]
-        if C != self.C:
+        if C != self.C and C not in self.alternatives:
             origin = "given by the caller"
         return f"{self.paper}'s width formula with C = {C:g} ({origin})"
 
@@ -566,7 +570,8 @@ FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
                  "not given by the papers; the smallest round constant whose n reached "
                  "coverage probability 1 - delta at eps = delta in {0.2, 0.1, 0.03, 0.01, "
                  "0.001} in 3000 trials of slth.rss.min_samples (the estimator the lemma "
-                 "rows of slth verify-bounds use again)"),
+                 "rows of slth verify-bounds use again), per sample distribution",
+                 tuple(RSS_C.values())),
     WidthFormula("mrss", "Becchetti et al. 2022", "vectors", mrss_term, DEFAULT_C,
                  "placeholder", "not given by the paper; the network formulas' constant, "
                  "not fitted to this lemma"),

@@ -370,3 +370,22 @@ def test_cli_builds_and_verifies_cnn_tickets(tmp_path, capsys):
     assert main(["verify", str(out), "--samples", "32", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["norm"] == "inf" and report["certified"] <= 0.2
+
+
+def test_structured_ticket_with_an_empty_sign_block():
+    """n = 1: a block whose two univariate channels have one sign leaves the other side
+    with no candidate; its problems keep nothing and record the target kernels' max norm."""
+    target = random_cnn_target([1, 2, 2], 2, padding=1, seed=0)
+    empty = 0
+    for seed in range(6):
+        t = cnn_structured(target, eps=0.1, delta=0.1, seed=seed, n=1)
+        for p, m, q in zip(t.source.parameters(), t.masks, t.network().parameters(),
+                           strict=True):
+            assert np.array_equal(p * m, q)
+        u = t.source.kernels[0][:, 0, 0, 0]
+        if (u > 0).all() or (u < 0).all():
+            empty += 1
+            side = "layer1_neg" if (u > 0).all() else "layer1_pos"
+            K = target.kernels[0].reshape(2, 1, -1)
+            np.testing.assert_allclose(t.errors[side], np.abs(K).max(axis=2), rtol=1e-12)
+    assert empty > 0

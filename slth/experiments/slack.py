@@ -38,8 +38,8 @@ import numpy as np
 
 from slth._validate import check_int, check_open_unit
 
-__all__ = ["SlackRow", "smallest_passing", "ticket_slack", "lemma_slack", "required_passes",
-           "slack_table"]
+__all__ = ["SlackRow", "smallest_passing", "ticket_setup", "width_passes", "ticket_slack",
+           "lemma_slack", "required_passes", "slack_table"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,55 @@ def _formula_args(experiment: str, target, config: dict) -> tuple:
     return (target.widths, config["eps"], config["delta"])
 
 
+def ticket_setup(experiment: str, widths=None, eps: float = 0.1, delta: float = 0.1, *,
+                 activation: str | None = None, kernel: int | None = None,
+                 target_seed: int = 0, C: float | None = None):
+    """The construction, the task config and the target of a slack search, validated.
+
+    Examples
+    --------
+    >>> construction, config, target = ticket_setup("pensia", [3, 2, 1])
+    >>> construction.name, config["activation"], target.widths
+    ('pensia', 'relu', (3, 2, 1))
+    """
+    from slth import bounds
+    from slth.experiments.registry import CONSTRUCTIONS, get_experiment
+
+    exp = get_experiment(experiment)
+    if exp.family != "ticket":
+        raise ValueError(f"experiment must be a ticket construction, one of "
+                         f"{sorted(CONSTRUCTIONS)}; got {experiment!r}")
+    eps, delta = check_open_unit(eps, "eps"), check_open_unit(delta, "delta")
+    target_seed = check_int(target_seed, "target_seed", minimum=0)
+    given = {"widths": widths, "activation": activation, "kernel": kernel, "eps": eps,
+             "delta": delta, "C": bounds.FORMULAS[experiment].C if C is None else C}
+    config = {p.name: (p.convert(given[p.name], p.name) if given.get(p.name) is not None
+                       else p.default) for p in exp.params}
+    construction = CONSTRUCTIONS[experiment]
+    return construction, config, construction.make_target(config,
+                                                          np.random.SeedSequence(target_seed))
+
+
+def width_passes(construction, config: dict, target, n: int, seeds: int, *,
+                 target_seed: int = 0, samples: int = 256, starts: int = 2,
+                 threads: int | None = None) -> list[int]:
+    """``[certified, empirical]``: how many of ``seeds`` sources of width ``n`` give a
+    ticket certified (empirically) within ``config["eps"]``. Seed ``s`` draws the source
+    from ``SeedSequence(target_seed, spawn_key=(1, s))`` and the test inputs from
+    ``(2, s)``."""
+    from slth.verify import check
+
+    passes = [0, 0]
+    for s in range(seeds):
+        source = np.random.SeedSequence(target_seed, spawn_key=(1, s))
+        ticket = construction.build(target, config, n, source, threads)
+        report = check(ticket, samples=samples, starts=starts,
+                       seed=np.random.SeedSequence(target_seed, spawn_key=(2, s)))
+        passes[0] += report.certified <= config["eps"]
+        passes[1] += report.empirical <= config["eps"]
+    return passes
+
+
 def ticket_slack(experiment: str, widths=None, eps: float = 0.1, delta: float = 0.1, *,
                  seeds: int = 10, activation: str | None = None, kernel: int | None = None,
                  target_seed: int = 0, C: float | None = None, n_max: int | None = None,
@@ -208,23 +257,12 @@ def ticket_slack(experiment: str, widths=None, eps: float = 0.1, delta: float = 
     from tqdm import tqdm
 
     from slth import bounds
-    from slth.experiments.registry import CONSTRUCTIONS, get_experiment
-    from slth.verify import check
 
-    exp = get_experiment(experiment)
-    if exp.family != "ticket":
-        raise ValueError(f"experiment must be a ticket construction, one of "
-                         f"{sorted(CONSTRUCTIONS)}; got {experiment!r}")
-    construction = CONSTRUCTIONS[experiment]
-    eps, delta = check_open_unit(eps, "eps"), check_open_unit(delta, "delta")
+    construction, config, target = ticket_setup(
+        experiment, widths, eps, delta, activation=activation, kernel=kernel,
+        target_seed=target_seed, C=C)
     seeds = check_int(seeds, "seeds", minimum=1)
-    target_seed = check_int(target_seed, "target_seed", minimum=0)
     formula = bounds.FORMULAS[experiment]
-    given = {"widths": widths, "activation": activation, "kernel": kernel, "eps": eps,
-             "delta": delta, "C": formula.C if C is None else C}
-    config = {p.name: (p.convert(given[p.name], p.name) if given.get(p.name) is not None
-                       else p.default) for p in exp.params}
-    target = construction.make_target(config, np.random.SeedSequence(target_seed))
     args = _formula_args(experiment, target, config)
     formula_n = formula.n(*args, C=config["C"])
     n_max = (min(4 * formula_n, 2048) if n_max is None
@@ -236,15 +274,9 @@ def ticket_slack(experiment: str, widths=None, eps: float = 0.1, delta: float = 
 
     def evaluate(n: int) -> list[int]:
         if n not in evaluations:
-            passes = [0, 0]
-            for s in range(seeds):
-                source = np.random.SeedSequence(target_seed, spawn_key=(1, s))
-                ticket = construction.build(target, config, n, source, threads)
-                report = check(ticket, samples=samples, starts=starts,
-                               seed=np.random.SeedSequence(target_seed, spawn_key=(2, s)))
-                passes[0] += report.certified <= eps
-                passes[1] += report.empirical <= eps
-            evaluations[n] = passes
+            evaluations[n] = width_passes(construction, config, target, n, seeds,
+                                          target_seed=target_seed, samples=samples,
+                                          starts=starts, threads=threads)
             bar.update(1)
         return evaluations[n]
 

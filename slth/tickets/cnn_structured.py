@@ -235,7 +235,7 @@ def cnn_structured(target, eps: float = 0.01, delta: float = 0.01, seed=None,
                 with timer("solve"):
                     # vectors[j, c, t] = u_s V[j, s], s = idx[c, t]
                     vec = V.reshape(c_out, m * c_in, D)[:, idx] * u[idx][None, :, :, None]
-                    ok = np.broadcast_to(valid, (c_out, c_in, kk)).reshape(-1, kk)
+                    ok = np.broadcast_to(valid, (c_out, c_in, kk)).reshape(c_out * c_in, kk)
                     mk, err, st = staged_mrss(
                         vec.reshape(c_out * c_in, kk, D), ok, K.reshape(-1, D), tol,
                         group=group, scale=scale, method=method, threads=threads,
