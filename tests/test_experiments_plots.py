@@ -50,7 +50,7 @@ def test_overparameterization_points_equal_database(db, rows):
     assert ax.get_xscale() == ax.get_yscale() == "log"
     # independent: the typed columns, straight from SQL
     by_ratio = defaultdict(lambda: defaultdict(list))
-    for n, req, emp, cert in sql(db, "SELECT n, required_n, empirical, certified FROM results "
+    for n, req, emp, cert in sql(db, "SELECT n, formula_n, empirical, certified FROM results "
                                      "WHERE experiment = 'pensia'"):
         by_ratio[n / req]["empirical"].append(emp)
         by_ratio[n / req]["certified"].append(cert)
@@ -58,7 +58,7 @@ def test_overparameterization_points_equal_database(db, rows):
     [label] = data
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     for kind in ("empirical", "certified"):
-        line = lines[f"{label} (n_req={data[label]['required_n']}), {kind}"]
+        line = lines[f"{label} (n_req={data[label]['formula_n']}), {kind}"]
         assert np.array_equal(line.get_xdata(), xs)
         # np.median here, np.quantile(0.5) in the plot: two formulas, compared with a tolerance
         np.testing.assert_allclose(line.get_ydata(), [np.median(by_ratio[x][kind]) for x in xs],

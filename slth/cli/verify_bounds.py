@@ -7,11 +7,11 @@ import sys
 from slth._output import dumps, format_table
 
 TICKET_COLUMNS = {"theorem": "theorem", "target": "target",
-                  "required_width": "required width", "used_width": "used width",
+                  "formula_width": "required width", "used_width": "used width",
                   "seeds": "seeds", "empirical": "empirical error",
                   "certified": "certified error", "eps": "eps", "verdict": "verdict"}
 LEMMA_COLUMNS = {"theorem": "lemma", "target": "target", "eps": "eps",
-                 "required_n": "required n", "used_n": "used n", "trials": "trials",
+                 "formula_n": "required n", "used_n": "used n", "trials": "trials",
                  "success": "success rate", "ci": "95% CI", "one_minus_delta": "1 - delta",
                  "verdict": "verdict", "sufficient_n": "n enough (95%)"}
 
@@ -71,8 +71,8 @@ def _verify_bounds(args) -> int:
         print("\nSubset-sum lemmas: fraction of trials covered within eps by n samples; "
               "n enough = smallest n whose 95% lower bound reaches 1 - delta")
         print(format_table(_pick(lemmas, LEMMA_COLUMNS)))
-        at_t = [t for t in res.tickets if t["theorem_width"]]
-        at_l = [x for x in res.lemmas if x["theorem_width"]]
+        at_t = [t for t in res.tickets if t["at_formula_width"]]
+        at_l = [x for x in res.lemmas if x["at_formula_width"]]
         good_t = sum(t["verdict"] == "certified" for t in at_t)
         good_l = sum(x["verdict"] == "holds" for x in at_l)
         print(f"\nAt the theorems' widths: {good_t} of {len(at_t)} ticket rows certified "

@@ -83,8 +83,8 @@ def overparameterization(rows: list[dict], *, fig: Figure | None = None,
         if "kernel" in c:
             shape += f" conv{c['kernel']}x{c['kernel']}"
         label = f"{r['experiment']} {shape} {c['activation']} eps={r['eps']:g}"
-        panels[r["experiment"]][label][r["n"] / r["required_n"]].append(r)
-        required[label] = (r["required_n"], r["eps"], "kernel" in c)
+        panels[r["experiment"]][label][r["n"] / r["formula_n"]].append(r)
+        required[label] = (r["formula_n"], r["eps"], "kernel" in c)
     if not panels:
         raise ValueError("rows: no ticket rows (pensia, burkholz, ...) to plot")
     from slth.experiments.registry import EXPERIMENTS
@@ -105,7 +105,7 @@ def overparameterization(rows: list[dict], *, fig: Figure | None = None,
             xs = np.array(sorted(by_x))
             xs_all.update(xs.tolist())
             entry = {"x": xs, "n": np.array([by_x[x][0]["n"] for x in xs]),
-                     "required_n": required[label][0], "eps": required[label][1]}
+                     "formula_n": required[label][0], "eps": required[label][1]}
             for kind, style in (("empirical", "-"), ("certified", "--")):
                 if kind == "certified" and not certified:
                     continue
@@ -183,14 +183,14 @@ def required_n(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
         ds.add(d)
         data[label] = {"x": x, "eps": np.array([r["eps"] for r in rs]), "median": q[:, 1],
                        "q10": q[:, 0], "q90": q[:, 2], "slope": slope, "d": d}
-    lemma = sorted({(r["eps"], r["required_n"]) for r in _lemma_rows(rows)
-                    if r["experiment"] == "rss" and "required_n" in r}, reverse=True)
+    lemma = sorted({(r["eps"], r["formula_n"]) for r in _lemma_rows(rows)
+                    if r["experiment"] == "rss" and "formula_n" in r}, reverse=True)
     if lemma:
         x = np.array([math.log2(1.0 / e) for e, _ in lemma])
         req = np.array([n for _, n in lemma], dtype=float)
         ax.plot(x, req, "--x", color="0.15", lw=1.2,
                 label="RSS lemma's n = C log2(2/min(eps, delta))")
-        data["rss lemma n"] = {"x": x, "required_n": req}
+        data["rss lemma n"] = {"x": x, "formula_n": req}
     xmin = min(v["x"].min() for v in data.values())
     xmax = max(v["x"].max() for v in data.values())
     xr = np.linspace(xmin, xmax, 50)

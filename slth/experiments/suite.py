@@ -101,8 +101,8 @@ def ticket_table(rows: list[dict]) -> list[dict]:
     --------
     >>> r = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1],
     ...      "config": {"widths": [2, 1], "activation": "relu", "width_factor": 1.0},
-    ...      "required_widths": [2, 8, 1], "eps": 0.1, "n": 2, "required_n": 2,
-    ...      "empirical": 0.01, "certified": 0.05, "theorem_width": True, "seed": 0}
+    ...      "formula_widths": [2, 8, 1], "eps": 0.1, "n": 2, "formula_n": 2,
+    ...      "empirical": 0.01, "certified": 0.05, "at_formula_width": True, "seed": 0}
     >>> [(t["verdict"], t["seeds"]) for t in ticket_table([r, {**r, "seed": 1}])]
     [('certified', 2)]
     """
@@ -122,12 +122,12 @@ def ticket_table(rows: list[dict]) -> list[dict]:
         out.append({
             "theorem": r0["theorem"], "experiment": exp,
             "target": target,
-            "required_width": "-".join(map(str, r0["required_widths"])),
+            "formula_width": "-".join(map(str, r0["formula_widths"])),
             "used_width": "-".join(map(str, r0["widths"])),
-            "n": n, "required_n": r0["required_n"], "seeds": len(rs),
+            "n": n, "formula_n": r0["formula_n"], "seeds": len(rs),
             "empirical": float(emp.max()), "certified": float(cert.max()), "eps": eps,
             "verdict": _ticket_verdict(emp, cert, eps),
-            "theorem_width": bool(r0["theorem_width"]),
+            "at_formula_width": bool(r0["at_formula_width"]),
         })
     return out
 
@@ -141,7 +141,7 @@ def lemma_table(rows: list[dict], factors: dict | None = None,
     out = []
     for r in sorted((r for r in rows if EXPERIMENTS[r["experiment"]].family == "lemma"),
                     key=lambda r: (r["experiment"], r.get("d", 1), r["dist"], -r["eps"])):
-        req = int(r["required_n"])
+        req = int(r["formula_n"])
         n_max = r.get("n_max", r.get("max_n"))
         target = 1.0 - r["delta"]
         widths = sorted({resolve_n(req, {"width_factor": f})
@@ -157,9 +157,9 @@ def lemma_table(rows: list[dict], factors: dict | None = None,
                 "target": (f"[-1,1] {r['dist']}" if r["experiment"] == "rss"
                            else f"[-1,1]^{r['d']} {r['dist']}"),
                 "d": r.get("d", 1), "dist": r["dist"], "eps": r["eps"],
-                "required_n": req, "used_n": n, "trials": trials,
+                "formula_n": req, "used_n": n, "trials": trials,
                 "success": wins / trials, "ci_low": lo, "ci_high": hi,
-                "one_minus_delta": target, "verdict": verdict, "theorem_width": n >= req,
+                "one_minus_delta": target, "verdict": verdict, "at_formula_width": n >= req,
                 "median_n": r["median_n"], "q90_n": r["q90_n"], "sufficient_n": sufficient,
             })
     return out
@@ -193,8 +193,8 @@ class SuiteResult:
     @property
     def ok(self) -> bool:
         """Every theorem-width row certified / holds, no inconsistency, no failed task."""
-        good_t = all(t["verdict"] == "certified" for t in self.tickets if t["theorem_width"])
-        good_l = all(x["verdict"] == "holds" for x in self.lemmas if x["theorem_width"])
+        good_t = all(t["verdict"] == "certified" for t in self.tickets if t["at_formula_width"])
+        good_l = all(x["verdict"] == "holds" for x in self.lemmas if x["at_formula_width"])
         consistent = all(t["verdict"] != "INCONSISTENT" for t in self.tickets)
         return good_t and good_l and consistent and not self.failures
 
