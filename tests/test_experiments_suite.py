@@ -44,7 +44,7 @@ def test_quick_suite_covers_every_construction_and_lemma(quick):
                                                              for r in rows)
     names = {p.name for p in out.iterdir()}
     assert {"verify-bounds-quick.sqlite", "verify-bounds-quick.json",
-            "quick_overparameterization.png", "quick_required_n.png",
+            "quick_overparameterization.png", "quick_samples_needed.png",
             "quick_success_heatmap_rss.png", "quick_success_heatmap_mrss.png"} <= names
     assert json.loads((out / "verify-bounds-quick.json").read_text())["tickets"] == res["tickets"]
 
