@@ -1,25 +1,54 @@
-"""Files written under the earlier names (``required_n``, ``theorem_width``, ...) still load,
-with today's names: ticket files and results files.
+"""No output calls a width of :mod:`slth.bounds` what a theorem "requires", and every output
+that shows one names its formula and where its constant comes from; files written under the
+earlier names still load.
+
+The papers give their width formulas up to constants; the constants in use are this
+package's calibration or placeholders (:data:`slth.bounds.FORMULAS`), so a width computed
+from them is "the formula's", with its ``C`` named.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import io
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
 from slth import bounds, verify
-from slth.cli import main
-from slth.experiments import Store, Sweep, run
+from slth.cli import build_parser, main
+from slth.experiments import Store, Sweep, plots, run
 from slth.experiments.store import _SCHEMA, FORMAT
 from slth.experiments.suite import ticket_table
 from slth.tickets import load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: What no output may say about a calibrated width.
+FORBIDDEN = re.compile(r"requir|theorem'?s'? width|width the theorem|theorem width", re.I)
+#: How outputs name where a formula's constant comes from (labels, JSON, reprs).
+ORIGIN = re.compile(r"this package's calibration|a placeholder|the paper's constant|"
+                    r"given by the caller|\bcalibrated\b|\bplaceholder\b")
+
+
+def problems(text: str, shows_width: bool) -> list[str]:
+    """What is wrong with an output: words that call a width required, and (for outputs
+    that show a formula's width) a missing formula name or origin of its constant."""
+    found = [f"{m.group(0)!r} in {text[max(0, m.start() - 60):m.end() + 60]!r}"
+             for m in FORBIDDEN.finditer(text)]
+    if shows_width:
+        if "formula" not in text:
+            found.append("shows a width without the word 'formula'")
+        if not ORIGIN.search(text):
+            found.append("shows a formula's width without where its C comes from")
+    return found
 
 
 def run_cli(argv: list[str]) -> tuple[int, str]:
@@ -27,6 +56,145 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
     with contextlib.redirect_stdout(buf):
         code = main(argv)
     return code, buf.getvalue()
+
+
+def test_the_scanner_flags_what_it_should():
+    assert problems("theorem  required width  used width", False)
+    assert problems("At the theorems' widths: 4 of 4 ticket rows certified", False)
+    assert problems("n = 12 (the theorem's width)", False)
+    assert problems("a source at the width the theorem asks for", False)
+    assert problems("Requirement of slth.bounds", False)
+    assert problems("formula n = 27", True) == [
+        "shows a formula's width without where its C comes from"]
+    assert problems("n = 27", True)
+    label = bounds.FORMULAS["pensia"].label()
+    assert problems(f"formula n = 27\n{label}", True) == []
+    assert problems(f"formula n = 5\n{bounds.FORMULAS['pensia'].label(C=1.0)}", True) == []
+
+
+# ------------------------------------------------------------------ outputs
+@pytest.fixture(scope="module")
+def suite_outputs(tmp_path_factory):
+    """``slth verify-bounds --quick``: plain, then ``--json`` (reusing the tasks), and the
+    export of its results file (CSV and JSON)."""
+    out = tmp_path_factory.mktemp("honest") / "vb"
+    common = ["verify-bounds", "--quick", "--out", str(out), "--workers", "1", "--no-progress"]
+    texts = {}
+    for name, extra in (("verify-bounds", []), ("verify-bounds --json", ["--json"])):
+        code, texts[name] = run_cli(common + extra)
+        assert code == 0
+    db = out / "verify-bounds-quick.sqlite"
+    for name, extra in (("sweep export", []), ("sweep export --json", ["--json"])):
+        code, texts[name] = run_cli(["sweep", "export", str(db), *extra])
+        assert code == 0
+    return texts, db
+
+
+@pytest.fixture(scope="module")
+def ticket_outputs(tmp_path_factory):
+    """``slth ticket build`` / ``info`` and ``slth verify``, plain and ``--json``, for a
+    depth-2L, a depth-L+1 and a CNN ticket at the formula's width; the reports from Python."""
+    folder = tmp_path_factory.mktemp("tickets")
+    builds = {"pensia": ["--construction", "pensia", "--widths", "3,4,2"],
+              "burkholz": ["--construction", "burkholz", "--widths", "3,4,2", "--bias"],
+              "cnn_unstructured": ["--construction", "cnn_unstructured", "--widths", "1,2",
+                                   "--kernel-size", "3", "--eps", "0.2"]}
+    texts, reports = {}, {}
+    for name, args in builds.items():
+        path = str(folder / f"{name}.npz")
+        argv = ["ticket", "build", *args, "--delta", "0.1", "--out", path, "--no-progress"]
+        if "--eps" not in args:
+            argv += ["--eps", "0.1"]
+        for extra in ([], ["--json"]):
+            code, texts[f"ticket build {name} {extra}"] = run_cli(argv + extra)
+            assert code == 0
+            _, texts[f"ticket info {name} {extra}"] = run_cli(["ticket", "info", path, *extra])
+            _, texts[f"verify {name} {extra}"] = run_cli(["verify", path, "--samples", "32",
+                                                          *extra])
+        ticket = load(path)
+        report = verify.check(ticket, samples=32, seed=0)
+        reports[name] = report
+        texts[f"repr(ticket) {name}"] = repr(ticket)
+        texts[f"str(report) {name}"] = str(report)
+        texts[f"report.summary() {name}"] = str(report.summary())
+    return texts, reports
+
+
+def test_suite_outputs_are_honest(suite_outputs):
+    texts, _ = suite_outputs
+    for name, text in texts.items():
+        assert problems(text, shows_width=True) == [], name
+
+
+def test_ticket_outputs_are_honest(ticket_outputs):
+    texts, reports = ticket_outputs
+    for name, text in texts.items():
+        assert problems(text, shows_width=True) == [], name
+    for name, report in reports.items():
+        assert report.formula == bounds.FORMULAS[name].label()
+        assert report.summary()["formula"] == report.formula
+        assert report.at_formula_width and report.n == report.formula_n
+
+
+def test_figures_are_honest(suite_outputs):
+    _, db = suite_outputs
+    with Store(db, readonly=True) as st:
+        rows = st.rows()
+    for (fig, _), shows_width in ((plots.overparameterization(rows), True),
+                                  (plots.samples_needed(rows), True),
+                                  (plots.success_heatmap(rows, experiment="rss"), False)):
+        text = "\n".join(t.get_text() for t in fig.findobj(Text))
+        assert problems(text, shows_width) == []
+
+
+def test_help_and_listings_are_honest():
+    parser = build_parser()
+    helps = {"slth --help": parser.format_help()}
+    stack = [("slth", parser)]
+    while stack:
+        prog, p = stack.pop()
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    helps[f"{prog} {name} --help"] = sub.format_help()
+                    stack.append((f"{prog} {name}", sub))
+    assert {"slth verify-bounds --help", "slth ticket build --help", "slth plot --help",
+            "slth sweep list --help"} <= set(helps)
+    for extra in ([], ["--json"]):
+        helps[f"slth sweep list {extra}"] = run_cli(["sweep", "list", *extra])[1]
+    for name, text in helps.items():
+        assert problems(text, shows_width=False) == [], name
+
+
+def test_notebooks_and_readme_are_honest():
+    nbformat = pytest.importorskip("nbformat")
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        assert problems(text, shows_width=False) == [], path.name
+    readme = (ROOT / "README.md").read_text()
+    assert problems(readme, shows_width=True) == []
+
+
+def test_every_table_row_names_its_formula(suite_outputs):
+    texts, _ = suite_outputs
+    res = json.loads(texts["verify-bounds --json"])
+    for row in res["tickets"] + res["lemmas"]:
+        f = bounds.FORMULAS[row["experiment"]]
+        assert row["formula"] == f.label() and row["C_origin"] == f.origin
+    assert {r["C_origin"] for r in res["tickets"] if r["at_formula_width"]} == {"calibrated"}
+    assert {r["C_origin"] for r in res["lemmas"]} == {"calibrated", "placeholder"}
+    summary = " ".join(res["summary"])
+    at_t = [t for t in res["tickets"] if t["at_formula_width"]]
+    good = sum(t["verdict"] == "certified" for t in at_t)
+    assert (f"this package's calibrated C (fitted so that these rows pass): {good} of "
+            f"{len(at_t)} ticket rows certified within eps") in summary
+    assert "This tests the calibration, not the papers" in summary
+    assert "RSS_C was fitted with the same estimator (slth.rss.min_samples)" in summary
+    plain = texts["verify-bounds"]
+    for label in {r["formula"] for r in res["tickets"] + res["lemmas"]}:
+        assert label in plain.replace("\n    ", " ")        # the legend, unwrapped
+    assert "formula width" in plain and "formula n" in plain
+    assert bounds.FORMULAS["burkholz"].fitted in plain.replace("\n    ", " ")
 
 
 # ------------------------------------------------- files of earlier versions
@@ -119,10 +287,11 @@ def test_results_files_of_earlier_versions_read_plot_and_export(tmp_path):
     assert ticket_table(rows_old) == ticket_table(rows_new)
 
     code, out = run_cli(["plot", str(old), "--out", str(tmp_path / "figs"), "--json"])
-    assert code == 0 and len(json.loads(out)["files"]) == 3
+    assert code == 0 and {Path(f).name for f in json.loads(out)["files"]} == {
+        "overparameterization.png", "samples_needed.png", "success_heatmap_rss.png"}
     code, out = run_cli(["sweep", "export", str(old)])
     assert code == 0
     header = next(csv.reader(io.StringIO(out)))
     assert {"formula_n", "formula_widths", "at_formula_width", "formula",
             "success_at_formula_n"} <= set(header)
-    assert not {"required_n", "required_widths", "theorem_width"} & set(header)
+    assert problems(out, shows_width=True) == []
