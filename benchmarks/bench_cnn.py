@@ -6,14 +6,16 @@ Usage::
 
 Three tables, all measured in this process:
 
-1. build and verify: for eps in {0.1, 0.05, 0.01}, the unstructured ticket at the
-   theorem's width, and the structured ticket at the widest width of the sweep (the
-   structured requirement is far beyond what fits in memory; its figure is reported);
+1. build and verify: for eps in {0.1, 0.05, 0.01}, the unstructured ticket at the width
+   of its paper's formula (with this package's calibrated C), and the structured ticket at
+   the widest width of the sweep (the structured formula, with its placeholder C, is far
+   beyond what fits in memory; its figure is reported);
    ratio column: time over the unstructured build at the same eps.
-2. required vs empirically sufficient channels per sign and block (``n``; the source
+2. the formulas' vs empirically sufficient channels per sign and block (``n``; the source
    layer pair of target layer l has ``2 n c_{l-1}`` random channels): the smallest ``n``
    of a grid whose ticket has empirical (resp. certified) max-norm error <= eps, next to
-   the requirement of :mod:`slth.bounds`. The structured solver's tolerance only decides
+   the formula's ``n`` in :mod:`slth.bounds` (with the ``C`` of
+   :data:`slth.bounds.FORMULAS`, named in the table). The structured solver's tolerance only decides
    when it stops adding kernels, so one structured build per ``n`` serves every eps.
 3. forward speed of a batch of images: the structured ticket compacted (removed
    channels dropped) against the masked dense source it was pruned from (the baseline),
@@ -76,7 +78,7 @@ def _bv_row(name, eps, ticket, build_s, verify_s, report, base) -> dict:
     s = ticket.structure()
     return {
         "construction": name, "eps": eps, "n": ticket.params["n"],
-        "required_n": ticket.params["required_n"], "build_s": build_s,
+        "formula_n": ticket.params["formula_n"], "formula": ticket.formula, "build_s": build_s,
         "solve_s": ticket.timings.get("solve", float("nan")), "verify_s": verify_s,
         "build_ratio": build_s / base, "source_params": ticket.spec.n_params,
         "kept": ticket.kept, "sparsity": ticket.sparsity,
@@ -84,6 +86,11 @@ def _bv_row(name, eps, ticket, build_s, verify_s, report, base) -> dict:
         "empirical": report.empirical, "certified": report.certified,
         "meets_eps": report.meets_eps,
     }
+
+
+def _legend(rows) -> None:
+    for label in dict.fromkeys(r["formula"] for r in rows):
+        print(f"formula_n: {label}")
 
 
 def sufficient(target, grid_u, grid_s, verify_kw: dict) -> list[dict]:
@@ -108,15 +115,17 @@ def sufficient(target, grid_u, grid_s, verify_kw: dict) -> list[dict]:
             ok = [n for n in sorted(table) if table[n][i] <= eps]
             return ok[0] if ok else f">{max(table)}"
 
-        req = bounds.cnn_unstructured_n(ch, ks, eps, DELTA)
-        rows.append({"construction": "unstructured", "eps": eps, "required_n": req,
-                     "required_source": "-".join(map(str, bounds.cnn_widths(ch, req))),
+        formula_n = bounds.cnn_unstructured_n(ch, ks, eps, DELTA)
+        rows.append({"construction": "unstructured", "eps": eps, "formula_n": formula_n,
+                     "formula_source": "-".join(map(str, bounds.cnn_widths(ch, formula_n))),
+                     "formula": bounds.FORMULAS["cnn_unstructured"].label(),
                      "empirical_sufficient_n": first(unstr, 0),
                      "certified_sufficient_n": first(unstr, 1),
                      "errors_at_grid": {n: round(v[0], 6) for n, v in unstr.items()}})
-        req = bounds.cnn_structured_channels(ch, ks, eps, DELTA)
-        rows.append({"construction": "structured", "eps": eps, "required_n": req,
-                     "required_source": "-".join(map(str, bounds.cnn_widths(ch, req))),
+        formula_n = bounds.cnn_structured_channels(ch, ks, eps, DELTA)
+        rows.append({"construction": "structured", "eps": eps, "formula_n": formula_n,
+                     "formula_source": "-".join(map(str, bounds.cnn_widths(ch, formula_n))),
+                     "formula": bounds.FORMULAS["cnn_structured"].label(),
                      "empirical_sufficient_n": first(struct, 0),
                      "certified_sufficient_n": first(struct, 1),
                      "errors_at_grid": {n: round(v[0], 6) for n, v in struct.items()}})
@@ -173,7 +182,7 @@ def main(argv=None) -> int:
     sp = speed(target, n_struct, size, 8, 3)
     meta = {"target": "1-8-16, 3x3, padding same", "image_size": size, "delta": DELTA,
             "threads": numba.get_num_threads(), "cpus": os.cpu_count(),
-            "structured_required_source_params":
+            "structured_formula_source_params":
                 bounds.cnn_structured_channels(target.channels, 3, 0.1, DELTA) * 2
                 * (1 + 8 * 8 + 8 * 16 * 9 + 1 * 8 * 9),
             "total_s": time.perf_counter() - t0}
@@ -183,16 +192,19 @@ def main(argv=None) -> int:
     print(f"# CNN tickets: target {meta['target']}, {size}x{size} images, delta={DELTA}, "
           f"{meta['threads']} numba threads")
     print("\n## build and verify (ratio: build time / unstructured build at the same eps)")
-    print(format_table(bv))
-    print("\n## channels per sign and block: required vs empirically sufficient")
-    print(format_table([{k: v for k, v in r.items() if k != "errors_at_grid"} for r in suf]))
+    print(format_table([{k: v for k, v in r.items() if k != "formula"} for r in bv]))
+    _legend(bv)
+    print("\n## channels per sign and block: the width formula's n vs empirically sufficient")
+    print(format_table([{k: v for k, v in r.items() if k not in ("errors_at_grid", "formula")}
+                        for r in suf]))
+    _legend(suf)
     print("\nempirical max-norm error on the grids (n: error):")
     for r in suf:
         print(f"  {r['construction']:>12} eps={r['eps']}: {r['errors_at_grid']}")
     print("\n## forward pass speed (baseline: the masked dense source)")
     print(format_table(sp))
-    print(f"\nstructured requirement at eps=0.1: "
-          f"{meta['structured_required_source_params']:,} source parameters (not built)")
+    print(f"\nstructured formula at eps=0.1 ({bounds.FORMULAS['cnn_structured'].label()}): "
+          f"{meta['structured_formula_source_params']:,} source parameters (not built)")
     print(f"total {meta['total_s']:.1f} s")
     return 0
 

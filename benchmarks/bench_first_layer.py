@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_first_layer.py [--quick] [--json] [--problems P] [--tol T ...]
 
 The first layer of a :func:`slth.tickets.burkholz` ticket holds nearly all of its
-subset-sum problems: for a 784-300-100-10 ReLU target at the theorem's width (n = 75,
+subset-sum problems: for a 784-300-100-10 ReLU target at the formula's width (n = 75,
 eps = 0.01) one per input, sign and read copy of each neuron, 14.3 million, each over
 about 125 products ``v u`` of a U[-1, 1] and a U[-2, 2] entry. Their first attempt and
 the refinement aimed at the certified bound (tolerance 1.0e-7 there, its
@@ -54,7 +54,8 @@ TICKET_TOL = 1.0e-7
 #: Second attempts' threshold of that build: ``eps / (2 L max(widths))``.
 RETRY_TOL = 0.01 / (2 * 3 * 784)
 
-#: Univariate neurons per input of that ticket (both signs), at the theorem's n = 75.
+#: Univariate neurons per input of that ticket (both signs), at the formula's n = 75
+#: (slth.bounds.FORMULAS["burkholz"], this package's calibrated C).
 BLOCK = 2 * bounds.burkholz_block(bounds.burkholz_n([784, 300, 100, 10], 0.01, 0.01))
 MAX_VALUES = 22             # burkholz's default
 INPUTS = 784

@@ -41,7 +41,7 @@ from slth.experiments.run import default_workers
 
 
 def sweep_of(tasks: int) -> Sweep:
-    """``tasks`` small tasks: a depth-2L ticket of a 3-3-2 target at half the theorem's
+    """``tasks`` small tasks: a depth-2L ticket of a 3-3-2 target at half the formula's
     width, built and checked (128 inputs, one local maximisation), one seed per task."""
     return Sweep([{"experiment": "pensia", "widths": [3, 3, 2], "eps": 0.1,
                    "width_factor": 0.5, "samples": 128, "starts": 1,
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     if args.json:
         print(dumps({"runs": table, "store": store}))
     else:
-        print(f"sweep of {tasks} tasks (pensia 3-3-2 ticket at half the theorem's width, "
+        print(f"sweep of {tasks} tasks (pensia 3-3-2 ticket at half the formula's width, "
               "built and checked); the pool's wall time includes starting its workers")
         print(format_table(table))
         print()

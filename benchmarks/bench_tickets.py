@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/bench_tickets.py [--quick] [--json] [--burkholz-n N]
 
-The depth-L+1 ticket at the theorem's width solves tens of millions of subset-sum
+The depth-L+1 ticket at the width of its paper's formula (``formula_n``, with this
+package's calibrated ``C``) solves tens of millions of subset-sum
 problems for the large target (minutes, with a progress bar): as by default (a k-tree
 first layer), with ``first_layer="fine"`` (exact windows: slower, fewer kept entries) and
 with ``refine=False`` (no finer windows aimed at the certified bound). For each case:
@@ -13,7 +14,7 @@ sparse layers), verify time, source size, kept parameters, sparsity, the first l
 refinement tolerance (``first_tol``; ``benchmarks/bench_first_layer.py`` sets the cost of
 that layer's searches against their errors), certified and empirical error, the theorem's
 eps, ``meets_eps`` (certified <= eps) and ``ok`` (the report is consistent: empirical <=
-certified, and at the theorem's width certified <= eps), and for the trained target the
+certified, and at the formula's width certified <= eps), and for the trained target the
 test accuracy of target and ticket. A warm-up build (numba compilation) runs first and is
 not timed. ``--quick``
 uses a 100-50-10 target.
@@ -37,7 +38,8 @@ from slth.verify import check
 
 def _row(name, ticket, report, build_s, verify_s, **extra) -> dict:
     return {
-        "case": name, "n": ticket.params["n"], "required_n": ticket.params["required_n"],
+        "case": name, "n": ticket.params["n"], "formula_n": ticket.params["formula_n"],
+        "formula": ticket.formula,
         "build_s": build_s,
         **{f"{phase}_s": ticket.timings.get(phase, float("nan"))
            for phase in ("draw", "solve", "assemble")},
@@ -130,7 +132,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=1024)
     ap.add_argument("--max-gib", type=float, default=16.0,
                     help="memory cap of the builds in GiB (default 16: the depth-L+1 ticket "
-                         "at the theorem's width needs several GiB)")
+                         "at the formula's width needs several GiB)")
     args = ap.parse_args(argv)
     widths = [100, 50, 10] if args.quick else [784, 300, 100, 10]
     bn = args.burkholz_n or (6 if args.quick else 10)
@@ -171,11 +173,13 @@ def main(argv=None) -> int:
         print(dumps({"meta": meta, "rows": rows}))
     else:
         print(f"# {meta}")
-        cols = ["case", "n", "required_n", "build_s", "draw_s", "solve_s", "assemble_s",
+        cols = ["case", "n", "formula_n", "build_s", "draw_s", "solve_s", "assemble_s",
                 "verify_s", "source_params",
                 "kept", "sparsity", "first_tol", "empirical", "certified", "eps", "meets_eps",
                 "ok"]
         print(format_table([r for r in rows if "note" not in r], cols))
+        for label in dict.fromkeys(r["formula"] for r in rows if "formula" in r):
+            print(f"formula_n: {label}")
         for r in rows:
             if "note" in r:
                 print(f"{r['case']}: {r['note']}")

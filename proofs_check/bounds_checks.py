@@ -1,9 +1,12 @@
-"""The width requirements of :mod:`slth.bounds` against the formulas as stated.
+"""The width formulas of :mod:`slth.bounds` against the formulas as the papers state them.
 
-For each theorem: the library's function agrees with the stated formula (computed
-here independently, to 50 digits, then rounded up), the library's sympy expression
-is the stated one, the width is non-increasing in eps and delta (non-decreasing in
-1/eps, 1/delta) and has the stated asymptotic order (limits of ratios).
+The papers give these formulas up to a constant ``C``; the checks run with several ``C``
+(which constant the library uses, and where it comes from, is in
+:data:`slth.bounds.FORMULAS`). For each theorem: the library's function agrees with the
+stated formula (computed here independently, to 50 digits, then rounded up), the
+library's sympy expression is the stated one, the width is non-increasing in eps and
+delta (non-decreasing in 1/eps, 1/delta) and has the stated asymptotic order (limits of
+ratios).
 
 Stated formulas (see ``THEORY.md`` and the docstrings of :mod:`slth.bounds`):
 
@@ -155,7 +158,7 @@ def _pensia_exact(widths: Sequence[int], eps, delta, c, r) -> mpmath.mpf:
 
 
 def pensia_width(fn: Callable = bounds.pensia_n, expr: Callable = bounds.pensia_n_expr) -> Check:
-    """``slth.bounds.pensia_n`` / ``pensia_n_expr`` against the stated depth-2L requirement.
+    """``slth.bounds.pensia_n`` / ``pensia_n_expr`` against the stated depth-2L formula.
 
     Parameters
     ----------

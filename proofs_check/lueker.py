@@ -1,4 +1,4 @@
-"""Random subset sum (Lueker-type statement) measured: coverage at the theorem's width.
+"""Random subset sum (Lueker-type statement) measured: coverage at the formula's width.
 
 For i.i.d. samples whose law has a uniform component (see
 :mod:`proofs_check.densities`), ``n = slth.bounds.rss_n(eps, delta)`` samples should
@@ -8,7 +8,9 @@ measures, per independent trial, the smallest covering ``n`` exactly
 compares the one-sided Clopper-Pearson lower bound with ``1 - delta``: PASS when the
 claim is confirmed at the confidence level, FAIL when it is refuted or the sample is
 too small to confirm it (the detail says which). A few trials are re-checked by brute
-force over all subsets.
+force over all subsets. The papers give no constant for this ``n``; the default one,
+:data:`slth.bounds.RSS_C`, is this package's calibration, fitted with the same estimator
+(:func:`slth.rss.min_samples`), so a PASS re-checks that fit, not a constant of the papers.
 
 Examples
 --------

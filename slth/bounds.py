@@ -1,22 +1,35 @@
-"""What the theorems require: source widths as functions of the target, eps and delta.
+"""The papers' width formulas: source widths as functions of the target, eps and delta.
 
-Every requirement is given twice: as a plain function (numbers in, numbers out)
-and as a sympy expression (to print, differentiate or plot symbolically). The
-papers state their widths up to constants they do not specify; those constants
-are named parameters here, with the defaults this package uses documented.
+The papers state their widths up to constants they do not give. Every formula here has
+the form ``n = max(1, ceil(C term))`` with its constant ``C`` named, and :data:`FORMULAS`
+records, per construction and lemma, whose formula it is, what ``n`` counts, the ``C`` in
+use and where that ``C`` comes from: the paper's own constant, this package's
+calibration, or a placeholder (fitted to nothing). :meth:`WidthFormula.label` is how
+every output names a width computed here. None of the constants in use is a paper's, so
+these widths are the papers' formulas evaluated with constants this package chose, not
+widths a theorem guarantees to suffice. Each formula is given as a plain function
+(numbers in, numbers out) and as a sympy expression (to print, differentiate or plot).
 
 Random subset sum (Lueker 1998; Pensia et al. 2020, Cor. 3.3; da Cunha et al.,
 ESA 2023): ``n >= C log2(2 / min(eps, delta))`` i.i.d. samples approximate every
 target in [-1, 1] within eps with probability at least 1 - delta, for a constant
-``C`` that depends on the distribution and that the papers do not give. The defaults
-:data:`RSS_C` are this package's choice, calibrated with the exact
+``C`` that depends on the distribution and that the papers do not give. The constants
+:data:`RSS_C` are this package's calibration with the exact
 :func:`slth.rss.min_samples`: the smallest round constants whose n reached coverage
 probability 1 - delta at eps = delta in {0.2, 0.1, 0.03, 0.01, 0.001} (3000 trials
 each). Products of two uniforms, whose mass sits near 0, need the larger constant.
-``python -m proofs_check`` re-checks these claims with Clopper-Pearson bounds. The
-network requirements (:func:`pensia_n`, :func:`burkholz_n`) use :data:`DEFAULT_C`
-(``C = 3``) in their own union-bound forms; with it, tickets of small random targets
-at the required width are certified eps-close in the package's tests.
+The lemma rows of ``slth verify-bounds`` measure coverage with the same estimator, so
+they re-check this fit. ``python -m proofs_check`` re-checks these claims with
+Clopper-Pearson bounds.
+
+The network formulas (:func:`pensia_n`, :func:`burkholz_n`, :func:`cnn_unstructured_n`)
+use :data:`DEFAULT_C` (``C = 3``) in their own union-bound forms, calibrated so that
+tickets of small random targets built at the formula's width are certified eps-close
+(``slth verify-bounds`` and the package's tests; those rows test the calibration). The
+depth-L+1 first layer's block of ``ceil(5n/3)`` neurons per sign is the ratio of two
+calibrated subset-sum constants (:func:`burkholz_block`). The multidimensional formula
+(:func:`mrss_n`) and the structured CNN formula (:func:`cnn_structured_channels`) take
+``C = 3`` as a placeholder.
 
 Examples
 --------
@@ -53,7 +66,8 @@ __all__ = [
     "mrss_term", "WidthFormula", "FORMULAS", "counting_lower_n",
 ]
 
-#: Default constant of the width requirements of the networks (unspecified in the papers).
+#: Constant ``C`` of the networks' width formulas (not given by the papers; this package's
+#: calibration, see the module docstring and :data:`FORMULAS`).
 DEFAULT_C = 3.0
 
 #: Constant of the random-subset-sum lemma per sample distribution (this package's
@@ -294,7 +308,7 @@ __all__ += ["cnn_weight_eps", "cnn_problems", "cnn_unstructured_n", "cnn_unstruc
             "cnn_structured_channels", "cnn_structured_channels_expr", "cnn_widths",
             "DEFAULT_KERNEL_EXPONENT", "cnn_unstructured_term", "cnn_structured_term"]
 
-#: Exponent of the kernel dimension ``D = k^2`` in the structured requirement (check): the
+#: Exponent of the kernel dimension ``D = k^2`` in the structured formula (check): the
 #: multidimensional RSS bound of Becchetti et al. (``n = O(D^3 log(1/eps)(log(1/eps) +
 #: log D))``), which the NSN variant of da Cunha, d'Amore, Natale builds on.
 DEFAULT_KERNEL_EXPONENT = 3.0
@@ -382,7 +396,7 @@ def cnn_unstructured_term(channels: Sequence[int], kernel_sizes, eps: float, del
 
 
 def cnn_unstructured_n_expr():
-    """The unstructured requirement with all channels ``c``, kernels ``k``, depth ``L``:
+    """The unstructured formula with all channels ``c``, kernels ``k``, depth ``L``:
     ``C log2(1 / min(((1 + epsilon/r)^(1/L) - 1) / (c k^2), delta / (2 L c^2 k^2)))``."""
     c, k, L, eps, delta, C, r = sp.symbols("c k L epsilon delta C r", positive=True)
     e = ((1 + eps / r) ** (1 / L) - 1) / (c * k**2)
@@ -396,7 +410,7 @@ def cnn_structured_channels(channels: Sequence[int], kernel_sizes, eps: float, d
 
     Each target kernel (a vector in R^D, ``D = k^2``) is a multidimensional subset sum
     of NSN vectors within ``e`` (:func:`cnn_weight_eps`) in the max norm, with failure
-    probability ``delta / P`` (:func:`cnn_problems`, structured). The requirement is
+    probability ``delta / P`` (:func:`cnn_problems`, structured). The formula is
     the form of the multidimensional RSS bound,
 
         n = ceil(C D^a log2(1/eta) (log2(1/eta) + log2 D)),   eta = min(e, delta / P),
@@ -432,7 +446,7 @@ def cnn_structured_term(channels: Sequence[int], kernel_sizes, eps: float, delta
 
 
 def cnn_structured_channels_expr():
-    """The structured requirement as a sympy expression in ``D = k^2``, eta, C, a."""
+    """The structured formula as a sympy expression in ``D = k^2``, eta, C, a."""
     D, eta, C, a = sp.symbols("D eta C a", positive=True)
     lg = sp.log(1 / eta, 2)
     return C * D**a * lg * (lg + sp.log(D, 2))
@@ -552,10 +566,22 @@ class WidthFormula:
         """
         C = self.C if C is None else float(C)
         origin = {"paper": "the paper's constant", "calibrated": "this package's calibration",
-                  "placeholder": "a placeholder, not fitted"}[self.origin]
-        if C != self.C and C not in self.alternatives:
-            origin = "given by the caller"
+                  "placeholder": "a placeholder, not fitted",
+                  "given": "given by the caller"}[self.origin_of(C)]
         return f"{self.paper}'s width formula with C = {C:g} ({origin})"
+
+    def origin_of(self, C: float | None = None) -> str:
+        """Where a constant comes from: :attr:`origin` for the default ``C`` and its
+        :attr:`alternatives`, ``"given"`` (by the caller) for any other.
+
+        Examples
+        --------
+        >>> FORMULAS["mrss"].origin_of(), FORMULAS["mrss"].origin_of(5.0)
+        ('placeholder', 'given')
+        """
+        if C is None or float(C) == self.C or float(C) in self.alternatives:
+            return self.origin
+        return "given"
 
 
 _NETWORK_FIT = ("not given by the paper; chosen by this package so that tickets of small "
@@ -579,7 +605,7 @@ FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
                  pensia_term, DEFAULT_C, "calibrated", _NETWORK_FIT),
     WidthFormula("burkholz", "Burkholz 2022", "copies per target neuron", burkholz_term,
                  DEFAULT_C, "calibrated", _NETWORK_FIT + "; the first layer's block of "
-                 "ceil(5 n / 3) per sign is the ratio of two calibrated RSS constants "
+                 "ceil(5n/3) per sign is the ratio of two calibrated RSS constants "
                  "(burkholz_block)"),
     WidthFormula("cnn_unstructured", "da Cunha et al. 2022", "channels per sign and input "
                  "channel", cnn_unstructured_term, DEFAULT_C, "calibrated", _NETWORK_FIT

@@ -174,15 +174,15 @@ def test_empirical_below_certified(name, request):
     r = check(t, samples=96, seed=1)
     assert r.norm == "inf" and r.construction == t.params["construction"]
     assert 0.0 <= r.empirical <= r.certified
-    assert r.required_widths == bounds.cnn_widths(t.target.channels, t.params["required_n"])
+    assert r.formula_widths == bounds.cnn_widths(t.target.channels, t.params["formula_n"])
 
 
 @pytest.mark.parametrize("build,k", [(cnn_unstructured, 3), (cnn_structured, 2),
                                      (cnn_structured, 1)])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_required_width_is_certified_eps_close(build, k, seed):
+def test_formula_width_is_certified_eps_close(build, k, seed):
     t = build(_target(k, seed=seed), eps=EPS, delta=DELTA, seed=seed)
-    assert t.theorem_width
+    assert t.at_formula_width
     r = check_cnn(t, samples=64, seed=seed, image_size=5)
     assert r.ok and r.meets_eps
     assert r.empirical <= r.certified <= EPS
@@ -203,9 +203,9 @@ def test_certificate_is_tight_for_one_scalar_layer():
 def test_checker_fails_too_few_channels():
     t = cnn_structured(_target(3), eps=EPS, delta=DELTA, seed=0, n=3)
     r = check_cnn(t, samples=64, image_size=5)
-    assert not t.theorem_width
+    assert not t.at_formula_width
     assert r.certified > EPS and not r.meets_eps
-    assert r.ok                     # consistent, and not claimed to be at the theorem width
+    assert r.ok                     # consistent, and not at the formula's width
 
 
 def test_checker_fails_a_bad_ticket(unstructured):
@@ -213,7 +213,7 @@ def test_checker_fails_a_bad_ticket(unstructured):
     other = _target(3, seed=9)
     bad = dataclasses.replace(unstructured, target=other)
     r = check_cnn(bad, samples=128, image_size=5)
-    assert r.theorem_width
+    assert r.at_formula_width
     assert r.empirical > EPS and r.certified >= r.empirical
     assert not r.meets_eps and not r.ok
     # a 1 x 1 weight outside its channel's block breaks the layout the certificate needs
@@ -278,7 +278,7 @@ def test_bounds_expressions_match_functions():
     sym = {s: vals[s.name] for s in expr.free_symbols}
     assert bounds.cnn_structured_channels(ch, k, eps, delta) == int(
         np.ceil(float(expr.subs(sym)) - 1e-9))
-    # smaller eps, larger requirement
+    # smaller eps, larger formula n
     assert bounds.cnn_unstructured_n(ch, k, 0.01, 0.5) > bounds.cnn_unstructured_n(
         ch, k, 0.1, 0.5)
     assert bounds.cnn_structured_channels(ch, 1, eps, delta) < bounds.cnn_structured_channels(
@@ -305,10 +305,10 @@ def test_bad_input(build):
     t = build(big, eps=EPS, delta=DELTA, n=4, check_assumptions=False)
     assert t.params["assumption_violations"]
     assert check_cnn(t, samples=8, image_size=5).assumption_violations
-    if build is cnn_unstructured:          # at the theorem's width, a violation is not ok
+    if build is cnn_unstructured:          # at the formula's width, a violation is not ok
         t = build(big, eps=EPS, delta=DELTA, check_assumptions=False)
         r = check_cnn(t, samples=8, image_size=5)
-        assert t.theorem_width and not r.ok
+        assert t.at_formula_width and not r.ok
     with pytest.raises(ValueError, match="eps"):
         build(good, eps=1.5, delta=DELTA)
     with pytest.raises(ValueError, match="n must be >= 1"):
@@ -366,7 +366,7 @@ def test_cli_builds_and_verifies_cnn_tickets(tmp_path, capsys):
                  "--kernel-size", "3", "--eps", "0.2", "--delta", "0.1", "--out", str(out),
                  "--json", "--no-progress"]) == 0
     built = json.loads(capsys.readouterr().out)
-    assert built["construction"] == "cnn_unstructured" and built["n"] == built["required_n"]
+    assert built["construction"] == "cnn_unstructured" and built["n"] == built["formula_n"]
     assert main(["verify", str(out), "--samples", "32", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["norm"] == "inf" and report["certified"] <= 0.2

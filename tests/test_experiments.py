@@ -224,7 +224,7 @@ def test_rows_equal_direct_calls(reference):
     target = random_target([3, 3, 2], seed=s_target)
     ticket = pensia(target, eps=0.1, delta=0.1, seed=s_source, n=r["n"])
     rep = check(ticket, samples=128, starts=1, seed=s_inputs)
-    assert r["n"] == int(np.floor(0.5 * r["required_n"] + 0.5))   # half rounds up
+    assert r["n"] == int(np.floor(0.5 * r["formula_n"] + 0.5))   # half rounds up
     assert (r["empirical"], r["certified"], r["sparsity"]) == (
         rep.empirical, rep.certified, ticket.sparsity)
     assert r["widths"] == list(ticket.widths)
@@ -232,7 +232,7 @@ def test_rows_equal_direct_calls(reference):
         expect = rss.min_samples(r["eps"], "uniform", trials=16, seed=r["seed"], progress=False)
         assert r["n_trials"] == expect.tolist()
         assert r["median_n"] == float(np.median(expect))
-        assert r["required_n"] == int(np.ceil(3 * np.log2(2 / min(r["eps"], 0.1)) - 1e-9))
+        assert r["formula_n"] == int(np.ceil(3 * np.log2(2 / min(r["eps"], 0.1)) - 1e-9))
 
 
 def test_rerun_skips_finished_tasks(reference, tmp_path):

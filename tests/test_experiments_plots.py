@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from slth import rss
+from slth import bounds, rss
 from slth.cli import main
 from slth.experiments import Store, Sweep, plots, run
 
@@ -50,7 +50,7 @@ def test_overparameterization_points_equal_database(db, rows):
     assert ax.get_xscale() == ax.get_yscale() == "log"
     # independent: the typed columns, straight from SQL
     by_ratio = defaultdict(lambda: defaultdict(list))
-    for n, req, emp, cert in sql(db, "SELECT n, required_n, empirical, certified FROM results "
+    for n, req, emp, cert in sql(db, "SELECT n, formula_n, empirical, certified FROM results "
                                      "WHERE experiment = 'pensia'"):
         by_ratio[n / req]["empirical"].append(emp)
         by_ratio[n / req]["certified"].append(cert)
@@ -58,7 +58,7 @@ def test_overparameterization_points_equal_database(db, rows):
     [label] = data
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     for kind in ("empirical", "certified"):
-        line = lines[f"{label} (n_req={data[label]['required_n']}), {kind}"]
+        line = lines[f"{label} (formula n={data[label]['formula_n']}), {kind}"]
         assert np.array_equal(line.get_xdata(), xs)
         # np.median here, np.quantile(0.5) in the plot: two formulas, compared with a tolerance
         np.testing.assert_allclose(line.get_ydata(), [np.median(by_ratio[x][kind]) for x in xs],
@@ -66,16 +66,18 @@ def test_overparameterization_points_equal_database(db, rows):
         np.testing.assert_allclose(data[label][kind]["q90"],
                                    [np.quantile(by_ratio[x][kind], 0.9) for x in xs],
                                    rtol=1e-12, atol=0)
-    # eps and the theorem width are marked
+    # eps and the formula's width are marked, and the formula named in the title
     assert any(ln.get_label().startswith("theorem eps") and ln.get_ydata()[0] == 0.1
                for ln in ax.get_lines())
-    assert any(ln.get_label().startswith("theorem width") and ln.get_xdata()[0] == 1.0
+    assert any(ln.get_label().startswith("formula width") and ln.get_xdata()[0] == 1.0
                for ln in ax.get_lines())
+    assert data[label]["formula"] == bounds.FORMULAS["pensia"].label()
+    assert data[label]["formula"] in ax.get_title()
     assert ax.get_legend() is not None
 
 
-def test_required_n_points_and_slope_equal_database(db, rows):
-    fig, data = plots.required_n(rows)
+def test_samples_needed_points_and_slope_equal_database(db, rows):
+    fig, data = plots.samples_needed(rows)
     ax = fig.axes[0]
     assert "log2(1/eps)" in ax.get_xlabel() and ax.get_ylabel()
     got = sql(db, "SELECT eps, result FROM results WHERE experiment = 'rss' ORDER BY eps DESC")
@@ -87,7 +89,8 @@ def test_required_n_points_and_slope_equal_database(db, rows):
     slope = (med[1] - med[0]) / (x[1] - x[0])              # two points: the line through them
     assert data["rss uniform"]["slope"] == pytest.approx(slope, rel=1e-9, abs=1e-9)
     assert f"slope {slope:.2f}" in line.get_label()
-    lemma = next(ln for ln in ax.get_lines() if ln.get_label().startswith("RSS lemma's n"))
+    lemma = next(ln for ln in ax.get_lines() if ln.get_label().startswith("RSS formula n"))
+    assert bounds.FORMULAS["rss"].label() in lemma.get_label()
     assert list(lemma.get_ydata()) == [np.ceil(3 * np.log2(2 / min(e, 0.1)) - 1e-9)
                                        for e, _ in got]
     assert "mrss d=2 uniform" in data
@@ -115,15 +118,15 @@ def test_plot_cli_writes_every_format(db, tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["plot", str(db), "--out", str(out), "--json"]) == 0
     files = json.loads(capsys.readouterr().out)["files"]
-    stems = {"overparameterization", "required_n", "success_heatmap_rss",
+    stems = {"overparameterization", "samples_needed", "success_heatmap_rss",
              "success_heatmap_mrss"}
     assert {f"{s}.png" for s in stems} == {p.name for p in out.iterdir()}
     assert sorted(files) == sorted(str(out / f"{s}.png") for s in stems)
-    assert (out / "required_n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert main(["plot", str(db), "--kind", "required-n", "--out", str(out), "--format",
+    assert (out / "samples_needed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", str(db), "--kind", "samples-needed", "--out", str(out), "--format",
                  "pdf", "svg"]) == 0
-    assert (out / "required_n.pdf").read_bytes()[:5] == b"%PDF-"
-    assert b"<svg" in (out / "required_n.svg").read_bytes()[:500]
+    assert (out / "samples_needed.pdf").read_bytes()[:5] == b"%PDF-"
+    assert b"<svg" in (out / "samples_needed.svg").read_bytes()[:500]
 
 
 def test_plot_errors(db, tmp_path, capsys):
@@ -136,12 +139,12 @@ def test_plot_errors(db, tmp_path, capsys):
     with pytest.raises(ValueError, match="no ticket rows"):
         plots.plot_store(rss_only, "overparameterization", tmp_path)
     with pytest.raises(ValueError, match=r"format must be one of .*'jpg'"):
-        plots.plot_store(rss_only, "required-n", tmp_path, formats=("jpg",))
+        plots.plot_store(rss_only, "samples-needed", tmp_path, formats=("jpg",))
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(ValueError, match=r"out: .* exists and is not a folder"):
-        plots.plot_store(rss_only, "required-n", blocker)
+        plots.plot_store(rss_only, "samples-needed", blocker)
     with pytest.raises(ValueError, match="does not exist"):
         plots.plot_store(tmp_path / "nope.sqlite", "all", tmp_path)
     with Store(rss_only, readonly=True) as st:
-        assert isinstance(plots.required_n(st.rows())[0], Figure)
+        assert isinstance(plots.samples_needed(st.rows())[0], Figure)

@@ -34,16 +34,17 @@ def test_quick_suite_covers_every_construction_and_lemma(quick):
     assert seen == set(CONSTRUCTIONS)
     assert {t["target"].split()[-1] for t in res["tickets"] if t["experiment"] == "burkholz"} \
         == {"relu", "tanh"}
-    # the structured CNN theorem asks for thousands of channels: only smaller widths run
-    assert {t["theorem_width"] for t in res["tickets"]
+    # the structured CNN formula (placeholder C) gives thousands of channels: only smaller
+    # widths run
+    assert {t["at_formula_width"] for t in res["tickets"]
             if t["experiment"] == "cnn_structured"} == {False}
     assert {x["experiment"] for x in res["lemmas"]} == {"rss", "mrss"}
     for rows in (res["tickets"], res["lemmas"]):
-        assert any(r["theorem_width"] for r in rows) and any(not r["theorem_width"]
+        assert any(r["at_formula_width"] for r in rows) and any(not r["at_formula_width"]
                                                              for r in rows)
     names = {p.name for p in out.iterdir()}
     assert {"verify-bounds-quick.sqlite", "verify-bounds-quick.json",
-            "quick_overparameterization.png", "quick_required_n.png",
+            "quick_overparameterization.png", "quick_samples_needed.png",
             "quick_success_heatmap_rss.png", "quick_success_heatmap_mrss.png"} <= names
     assert json.loads((out / "verify-bounds-quick.json").read_text())["tickets"] == res["tickets"]
 
@@ -69,7 +70,7 @@ def test_ticket_lines_equal_database(quick):
         assert (t["empirical"], t["certified"]) == (emp, cert)
         expect = ("certified" if cert <= t["eps"] else "above eps" if emp > t["eps"] else "open")
         assert t["verdict"].startswith(expect)
-        assert t["theorem_width"] == (t["n"] >= t["required_n"])
+        assert t["at_formula_width"] == (t["n"] >= t["formula_n"])
 
 
 def test_lemma_lines_equal_database(quick):
@@ -90,8 +91,8 @@ def test_lemma_lines_equal_database(quick):
 
 def test_verdict_rules():
     base = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1],
-            "config": {"widths": [2, 1], "activation": "relu"}, "required_widths": [2, 8, 1],
-            "eps": 0.1, "n": 2, "required_n": 2, "theorem_width": True}
+            "config": {"widths": [2, 1], "activation": "relu"}, "formula_widths": [2, 8, 1],
+            "eps": 0.1, "n": 2, "formula_n": 2, "at_formula_width": True}
     def verdict(*pairs):
         rows = [{**base, "seed": i, "empirical": e, "certified": c}
                 for i, (e, c) in enumerate(pairs)]

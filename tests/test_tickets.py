@@ -198,8 +198,8 @@ def test_same_seed_bit_identical_across_threads():
 def test_explicit_n_sets_widths():
     t = _build("pensia", n=3)
     assert t.widths == bounds.pensia_widths((3, 4, 2), 3)
-    assert t.params["n"] == 3 and t.params["required_n"] == bounds.pensia_n((3, 4, 2), 0.1, 0.1)
-    assert not t.theorem_width
+    assert t.params["n"] == 3 and t.params["formula_n"] == bounds.pensia_n((3, 4, 2), 0.1, 0.1)
+    assert not t.at_formula_width
     b = _build("tanh", n=4)
     assert b.widths == bounds.burkholz_widths((3, 4, 2), 4, homogeneous=False)
     assert b.depth == 3

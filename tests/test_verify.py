@@ -30,17 +30,17 @@ def test_empirical_below_certified(kind, n, norm):
     t = _build(kind, n=n, seed=1)
     r = check(t, samples=256, seed=0, norm=norm, starts=2)
     assert 0.0 < r.empirical <= r.certified
-    assert r.ok == (r.empirical <= r.certified and (not r.theorem_width or r.meets_eps))
+    assert r.ok == (r.empirical <= r.certified and (not r.at_formula_width or r.meets_eps))
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_theorem_width_is_certified(kind, seed):
+def test_at_formula_width_is_certified(kind, seed):
     t = _build(kind, seed=seed)
     r = check(t, samples=256, seed=seed, starts=2)
-    assert r.theorem_width and r.n == r.required_n
+    assert r.at_formula_width and r.n == r.formula_n
     assert r.certified <= r.eps and r.ok
-    assert r.widths == r.required_widths
+    assert r.widths == r.formula_widths
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -68,7 +68,7 @@ def test_checker_fails_on_bad_ticket(kind, layer):
     assert check(good, samples=128, starts=1).ok
     bad = _tamper(good, layer)
     r = check(bad, samples=256, starts=2)
-    assert r.theorem_width and not r.ok and not r.meets_eps
+    assert r.at_formula_width and not r.ok and not r.meets_eps
     assert r.eps < r.empirical <= r.certified
 
 
@@ -155,11 +155,11 @@ def test_cli_build_and_verify(tmp_path, capsys):
     assert main(["ticket", "build", "--construction", "burkholz", "--widths", "3,4,2", "--bias",
                  "--eps", "0.1", "--delta", "0.1", "--out", str(out), "--json"]) == 0
     built = json.loads(capsys.readouterr().out)
-    assert built["n"] == built["required_n"] and out.exists()
+    assert built["n"] == built["formula_n"] and out.exists()
     assert main(["verify", str(out), "--samples", "64", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["empirical"] <= report["certified"] <= 0.1
-    # a too-narrow ticket fails the eps check; verify still exits 0 (not the theorem's width)
+    # a too-narrow ticket fails the eps check; verify still exits 0 (not the formula's width)
     assert main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2", "--n", "1",
                  "--eps", "0.1", "--out", str(out)]) == 0
     capsys.readouterr()
@@ -269,23 +269,23 @@ def test_lanczos_estimate_is_confirmed_or_replaced():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_wider_burkholz_target_is_certified_at_the_theorem_width(seed):
+def test_wider_burkholz_target_is_certified_at_the_formula_width(seed):
     """100-50-10 at eps = 0.01 (58 copies): certified within eps. The failed subset sums
     of the first layer are bounded by their spectral norm (0.0175 row by row)."""
     target = random_target((100, 50, 10), norm="max", bias=True, seed=seed)
     t = burkholz(target, eps=0.01, delta=0.01, seed=seed, progress=False)
     r = check(t, samples=256, seed=0, starts=1, maxiter=20)
-    assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok
+    assert r.at_formula_width and r.empirical <= r.certified <= r.eps and r.ok
 
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_deeper_burkholz_target_is_certified(seed):
-    """Three target layers at the theorem's width: certified within eps (22 values per
+    """Three target layers at the formula's width: certified within eps (22 values per
     subset-sum problem; the copies of each neuron amplify the per-weight errors)."""
     target = random_target((12, 10, 8, 3), norm="max", bias=True, seed=seed)
     t = burkholz(target, eps=0.05, delta=0.05, seed=seed, max_values=22)
     r = check(t, samples=512, seed=0, starts=2)
-    assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok
+    assert r.at_formula_width and r.empirical <= r.certified <= r.eps and r.ok
 
 
 def test_sigmoid_coarse_bias_offset_is_cancelled():
@@ -298,7 +298,7 @@ def test_sigmoid_coarse_bias_offset_is_cancelled():
     t = burkholz(target, eps=0.05, delta=0.05, seed=1, max_values=20, progress=False)
     assert np.nanmax(t.errors["layer1_bias"]) < 1e-4
     r = check(t, samples=256, seed=0, starts=1, maxiter=20)
-    assert r.theorem_width and r.empirical <= r.certified <= r.eps and r.ok
+    assert r.at_formula_width and r.empirical <= r.certified <= r.eps and r.ok
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -449,7 +449,7 @@ def test_empirical_error_reports_the_ticket_itself():
 
 
 def test_first_layer_products_get_the_product_constant():
-    """The draws of ``slth verify-bounds`` for burkholz ReLU 4-4-2 at the theorem's width.
+    """The draws of ``slth verify-bounds`` for burkholz ReLU 4-4-2 at the formula's width.
 
     With a first-layer block of n per sign, seed 0 drew a block whose positive products
     summed to 0.546 < 0.962 (its target weight): an error of 0.416. The block of
@@ -459,7 +459,7 @@ def test_first_layer_products_get_the_product_constant():
         tt, ts, _ = np.random.SeedSequence(s).spawn(3)
         t = burkholz(random_target([4, 4, 2], norm="max", bias=True, seed=tt), eps=0.1,
                      delta=0.1, seed=ts)
-        assert t.params["block"] == 2 * 42 and t.theorem_width
+        assert t.params["block"] == 2 * 42 and t.at_formula_width
         r = check(t, samples=128, seed=0, starts=1)
         assert r.empirical <= r.certified <= 0.1 and r.ok
 

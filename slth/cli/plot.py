@@ -11,7 +11,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("plot", help="figures of a sweep results file",
                        description="Overparameterization curves (ticket error vs width), "
-                                   "required n vs log2(1/eps) (RSS/MRSS), success-probability "
+                                   "samples needed vs log2(1/eps) (RSS/MRSS), success-probability "
                                    "heatmaps with Clopper-Pearson bounds.")
     p.add_argument("store", help="results file written by `slth sweep run`")
     p.add_argument("--kind", default="all", choices=(*KINDS, "all"),

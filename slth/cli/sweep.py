@@ -193,7 +193,7 @@ def _list(args) -> int:
     for exp in EXPERIMENTS.values():
         for p in exp.params:
             out.append({"experiment": exp.name, "field": p.name,
-                        "default": "(required)" if p.default is REQUIRED else
+                        "default": "(no default)" if p.default is REQUIRED else
                         json.dumps(p.default), "meaning": p.help})
     if args.json:
         print(dumps(out))

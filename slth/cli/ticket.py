@@ -57,8 +57,12 @@ def register(sub) -> None:
     p.add_argument("--eps", type=float, default=0.01)
     p.add_argument("--delta", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0, help="seed of the random source")
-    p.add_argument("--n", type=int, default=None, help="width parameter (default: theorem's)")
-    p.add_argument("--C", type=float, default=None, help="constant of the width requirement")
+    p.add_argument("--n", type=int, default=None,
+                   help="width parameter (default: the n of the paper's width formula with "
+                        "the C in use)")
+    p.add_argument("--C", type=float, default=None,
+                   help="constant C of the width formula, which the papers do not give "
+                        "(default: this package's, see slth.bounds.FORMULAS)")
     p.add_argument("--max-values", type=int, default=None,
                    help="values per subset-sum problem (default: the construction's)")
     p.add_argument("--copies-read", type=int, default=None,

@@ -7,7 +7,7 @@
   (:mod:`slth.experiments.run`);
 * :class:`Store` -- the SQLite results file, with tables as numpy structured
   arrays and CSV export (:mod:`slth.experiments.store`);
-* :mod:`slth.experiments.plots` -- overparameterization curves, required n vs
+* :mod:`slth.experiments.plots` -- overparameterization curves, samples needed vs
   log(1/eps), success-probability heatmaps;
 * :func:`verify_bounds` -- the fixed bound-verification suite behind
   ``slth verify-bounds`` (:mod:`slth.experiments.suite`).

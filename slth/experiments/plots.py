@@ -1,8 +1,9 @@
 """Figures of sweep results (matplotlib, object-oriented API: no pyplot state, any backend).
 
 * :func:`overparameterization` -- ticket error (median and 10-90% band over seeds) vs
-  width factor ``n / n_required``, with the theorem's eps and its width marked;
-* :func:`required_n` -- samples needed (median and 10-90% band over trials) vs
+  width factor ``n / formula_n``, with the theorem's eps and the width of the paper's
+  formula (with the ``C`` in use, named in the panel's title) marked;
+* :func:`samples_needed` -- samples needed (median and 10-90% band over trials) vs
   ``log2(1/eps)`` for the RSS and MRSS lemmas, one curve per (lemma, d, distribution),
   the counting bound ``d log2(1/eps)`` as reference and the fitted slope in the legend;
 * :func:`success_heatmap` -- success probability over (n, eps), with the 95%
@@ -17,7 +18,7 @@ Examples
 >>> rows = [{"experiment": "rss", "eps": e, "dist": "uniform", "d": 1, "delta": 0.1,
 ...          "n_trials": [int(3 * k + 2), int(3 * k + 3)], "max_n": 4096}
 ...         for k, e in enumerate([0.5, 0.25, 0.125])]
->>> fig, data = required_n(rows)
+>>> fig, data = samples_needed(rows)
 >>> data["rss uniform"]["median"].tolist()
 [2.5, 5.5, 8.5]
 >>> round(data["rss uniform"]["slope"], 6)
@@ -35,11 +36,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-__all__ = ["overparameterization", "required_n", "success_heatmap", "slack", "plot_store",
+__all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack", "plot_store",
            "suite_figures", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
-KINDS = ("overparameterization", "required-n", "heatmap", "slack")
+KINDS = ("overparameterization", "samples-needed", "heatmap", "slack")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -69,23 +70,24 @@ def _lemma_rows(rows):
 # -------------------------------------------------------- overparameterization
 def overparameterization(rows: list[dict], *, fig: Figure | None = None,
                          certified: bool = True) -> tuple[Figure, dict]:
-    """Ticket error vs width factor ``n / n_required`` (log-log), one panel per construction.
+    """Ticket error vs width factor ``n / formula_n`` (log-log), one panel per construction.
 
     In a panel, one colour per setting (target widths, activation, eps). Solid: empirical
     error (a lower bound on the sup error); dashed: certified error (an upper bound).
     Lines are medians over seeds, bands span the 10% to 90% quantiles. The dotted
-    horizontal line is eps, the vertical line the theorem's width (factor 1).
+    horizontal line is eps, the vertical line the width of the paper's formula with the
+    ``C`` in use (factor 1), which the panel's title names (the papers give no ``C``).
     """
     panels: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    required = {}
+    formula = {}
     for r in _ticket_rows(rows):
         c = r["config"]
         shape = "-".join(map(str, c["widths"]))
         if "kernel" in c:
             shape += f" conv{c['kernel']}x{c['kernel']}"
         label = f"{r['experiment']} {shape} {c['activation']} eps={r['eps']:g}"
-        panels[r["experiment"]][label][r["n"] / r["required_n"]].append(r)
-        required[label] = (r["required_n"], r["eps"], "kernel" in c)
+        panels[r["experiment"]][label][r["n"] / r["formula_n"]].append(r)
+        formula[label] = (r["formula_n"], r["eps"], "kernel" in c, r["formula"])
     if not panels:
         raise ValueError("rows: no ticket rows (pensia, burkholz, ...) to plot")
     from slth.experiments.registry import EXPERIMENTS
@@ -106,30 +108,32 @@ def overparameterization(rows: list[dict], *, fig: Figure | None = None,
             xs = np.array(sorted(by_x))
             xs_all.update(xs.tolist())
             entry = {"x": xs, "n": np.array([by_x[x][0]["n"] for x in xs]),
-                     "required_n": required[label][0], "eps": required[label][1]}
+                     "formula_n": formula[label][0], "eps": formula[label][1],
+                     "formula": formula[label][3]}
             for kind, style in (("empirical", "-"), ("certified", "--")):
                 if kind == "certified" and not certified:
                     continue
                 q = np.array([_quantiles([r[kind] for r in by_x[x]]) for x in xs])
                 entry[kind] = {"q10": q[:, 0], "median": q[:, 1], "q90": q[:, 2]}
                 ax.plot(xs, q[:, 1], style, marker="o", color=color, ms=4,
-                        label=f"{label} (n_req={required[label][0]}), {kind}")
+                        label=f"{label} (formula n={formula[label][0]}), {kind}")
                 ax.fill_between(xs, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
             data[label] = entry
-        for eps in sorted({required[lb][1] for lb in groups}):
+        for eps in sorted({formula[lb][1] for lb in groups}):
             ax.axhline(eps, color="0.3", ls=":", lw=1.2, label=f"theorem eps = {eps:g}")
-        ax.axvline(1.0, color="k", lw=1.0, alpha=0.6, label="theorem width (n = n_required)")
+        ax.axvline(1.0, color="k", lw=1.0, alpha=0.6, label="formula width (n = formula n)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ticks = _spread(sorted(xs_all | {1.0}))
         ax.set_xticks(ticks, [f"{t:.2g}" for t in ticks])
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
-        cnn = any(required[lb][2] for lb in groups)
-        ax.set_xlabel("width factor n / n_required")
+        cnn = any(formula[lb][2] for lb in groups)
+        ax.set_xlabel("width factor n / formula n")
         ax.set_ylabel("sup error, max norm, inputs in [-1, 1]" if cnn
                       else "sup error ||f(x) - g(x)||_2, unit l2 ball")
-        ax.set_title(f"{EXPERIMENTS[name].description}", fontsize=10)
+        labels = sorted({formula[lb][3] for lb in groups})
+        ax.set_title("\n".join([EXPERIMENTS[name].description, *labels]), fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.suptitle("Overparameterization: ticket error vs source width (median over seeds, "
@@ -146,14 +150,14 @@ def _spread(values: list[float], min_ratio: float = 1.25) -> list[float]:
     return sorted(out)
 
 
-# ----------------------------------------------------------------- required n
+# ------------------------------------------------------------ samples needed
 def _lemma_label(r) -> str:
     if r["experiment"] == "rss":
         return f"rss {r['dist']}"
     return f"mrss d={r['d']} {r['dist']}"
 
 
-def required_n(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+def samples_needed(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
     """Samples needed to cover within eps vs ``log2(1/eps)``, RSS and MRSS.
 
     One curve per (lemma, d, distribution): the median over trials of the exact minimal n
@@ -161,7 +165,8 @@ def required_n(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
     the counting bound ``d log2(1/eps)`` (2^n subset sums must eps-cover the cube), the
     growth rate the theorems match up to constants and log factors. The legend gives the
     least-squares slope of the median against ``log2(1/eps)``; dashed, the 1-D lemma's
-    requirement ``C log2(2/min(eps, delta))`` recorded with the RSS rows.
+    width formula ``C log2(2/min(eps, delta))`` recorded with the RSS rows, with the ``C``
+    in use named in the legend (the papers give none).
     """
     groups: dict = defaultdict(list)
     for r in _lemma_rows(rows):
@@ -184,14 +189,16 @@ def required_n(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
         ds.add(d)
         data[label] = {"x": x, "eps": np.array([r["eps"] for r in rs]), "median": q[:, 1],
                        "q10": q[:, 0], "q90": q[:, 2], "slope": slope, "d": d}
-    lemma = sorted({(r["eps"], r["required_n"]) for r in _lemma_rows(rows)
-                    if r["experiment"] == "rss" and "required_n" in r}, reverse=True)
+    with_formula = [r for r in _lemma_rows(rows)
+                    if r["experiment"] == "rss" and "formula_n" in r]
+    lemma = sorted({(r["eps"], r["formula_n"]) for r in with_formula}, reverse=True)
     if lemma:
         x = np.array([math.log2(1.0 / e) for e, _ in lemma])
-        req = np.array([n for _, n in lemma], dtype=float)
-        ax.plot(x, req, "--x", color="0.15", lw=1.2,
-                label="RSS lemma's n = C log2(2/min(eps, delta))")
-        data["rss lemma n"] = {"x": x, "required_n": req}
+        formula_n = np.array([n for _, n in lemma], dtype=float)
+        labels = sorted({r["formula"] for r in with_formula})
+        ax.plot(x, formula_n, "--x", color="0.15", lw=1.2,
+                label="RSS formula n = C log2(2/min(eps, delta)): " + "; ".join(labels))
+        data["rss formula n"] = {"x": x, "formula_n": formula_n, "formula": labels}
     xmin = min(v["x"].min() for v in data.values())
     xmax = max(v["x"].max() for v in data.values())
     xr = np.linspace(xmin, xmax, 50)
@@ -368,7 +375,7 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
     if _slack_rows(rows):
         written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
     if _lemma_rows(rows):
-        written += _save(required_n(rows)[0], folder, f"{prefix}required_n", formats)
+        written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
             if any(r["experiment"] == exp for r in rows):
                 written += _save(success_heatmap(rows, experiment=exp)[0], folder,
@@ -420,8 +427,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return written
     if kind == "overparameterization":
         return _save(overparameterization(rows)[0], folder, "overparameterization", formats)
-    if kind == "required-n":
-        return _save(required_n(rows)[0], folder, "required_n", formats)
+    if kind == "samples-needed":
+        return _save(samples_needed(rows)[0], folder, "samples_needed", formats)
     if kind == "slack":
         return _save(slack(rows)[0], folder, "slack", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,

@@ -6,7 +6,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 
 * Ticket experiments (:data:`CONSTRUCTIONS`, one :class:`Construction` entry each):
   draw a random target of the given shape from ``SeedSequence(seed).spawn(3)[0]``,
-  build the ticket from child 1 at width ``n`` (or ``round(width_factor * required_n)``),
+  build the ticket from child 1 at width ``n`` (or ``round(width_factor * formula_n)``,
+  ``formula_n`` the paper's width formula with the ``C`` in use, :data:`slth.bounds.FORMULAS`),
   and check it with :func:`slth.verify.check`, whose random inputs come from child 2.
 * ``"rss"``: :func:`slth.rss.min_samples` ``(eps, dist, trials, seed)`` -- per trial, the
   exact smallest n covering [-1, 1] within eps.
@@ -144,27 +145,27 @@ def _cnn_target(config: dict, seed: np.random.SeedSequence):
                              activation=config["activation"], seed=seed)
 
 
-def _cnn_unstructured_required(target, config) -> int:
+def _cnn_unstructured_formula_n(target, config) -> int:
     from slth import bounds
 
     return bounds.cnn_unstructured_n(target.channels, config["kernel"], config["eps"],
                                      config["delta"], config["C"])
 
 
-def _cnn_structured_required(target, config) -> int:
+def _cnn_structured_formula_n(target, config) -> int:
     from slth import bounds
 
     return bounds.cnn_structured_channels(target.channels, config["kernel"], config["eps"],
                                           config["delta"], config["C"])
 
 
-def _pensia_required(target, config) -> int:
+def _pensia_formula_n(target, config) -> int:
     from slth import bounds
 
     return bounds.pensia_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
-def _burkholz_required(target, config) -> int:
+def _burkholz_formula_n(target, config) -> int:
     from slth import bounds
 
     return bounds.burkholz_n(target.widths, config["eps"], config["delta"], config["C"])
@@ -185,8 +186,9 @@ class Construction:
         ``builder(target, eps=, delta=, seed=, n=, C=, dist=, threads=)``.
     make_target : callable
         ``(config, SeedSequence) -> target``: the random target of the config's shape.
-    required_n : callable
-        ``(target, config) -> int``: the theorem's ``n`` (what ``n=None`` builds).
+    formula_n : callable
+        ``(target, config) -> int``: the ``n`` of the paper's width formula with the
+        config's ``C`` (what ``n=None`` builds; :data:`slth.bounds.FORMULAS`).
     activations : tuple of str
         Target activations the construction supports.
     default_shape : list of int
@@ -205,7 +207,7 @@ class Construction:
     theorem: str
     builder: str
     make_target: Callable
-    required_n: Callable
+    formula_n: Callable
     activations: tuple[str, ...] = ("relu",)
     default_shape: tuple[int, ...] = (4, 4, 2)
     dists: tuple[str, ...] = ("uniform", "normal")
@@ -224,19 +226,21 @@ class Construction:
 CONSTRUCTIONS: dict[str, Construction] = {
     c.name: c for c in (
         Construction("pensia", "Pensia et al. 2020, depth 2L", "slth.tickets:pensia",
-                     _mlp_target("spectral", False), _pensia_required),
+                     _mlp_target("spectral", False), _pensia_formula_n),
         Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
-                     _mlp_target("max", True), _burkholz_required,
+                     _mlp_target("max", True), _burkholz_formula_n,
                      activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus")),
         Construction("cnn_unstructured", "da Cunha et al. 2022, CNN depth 2L",
-                     "slth.tickets:cnn_unstructured", _cnn_target, _cnn_unstructured_required,
+                     "slth.tickets:cnn_unstructured", _cnn_target,
+                     _cnn_unstructured_formula_n,
                      default_shape=(1, 2, 2),
                      extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
                                   "kernel side of the target CNN"),)),
-        # the structured requirement (slth.bounds.cnn_structured_channels) is in the
-        # thousands of channels even for 2 x 2 kernels: the suite runs fixed smaller widths
+        # the structured formula (slth.bounds.cnn_structured_channels, with a placeholder
+        # C) gives thousands of channels even for 2 x 2 kernels: the suite runs fixed
+        # smaller widths
         Construction("cnn_structured", "da Cunha et al. 2023, CNN structured",
-                     "slth.tickets:cnn_structured", _cnn_target, _cnn_structured_required,
+                     "slth.tickets:cnn_structured", _cnn_target, _cnn_structured_formula_n,
                      default_shape=(1, 2, 2), dists=("normal",),
                      extra=(Param("kernel", _int(minimum=1, maximum=7), 2,
                                   "kernel side of the target CNN"),),
@@ -254,9 +258,11 @@ def _ticket_params(c: Construction) -> tuple[Param, ...]:
         Param("n", _optional(_int(minimum=1)), None, "source width parameter (overrides "
               "width_factor)"),
         Param("width_factor", _optional(_positive), None,
-              "n = max(1, round(width_factor * required_n)); default 1 (theorem width)"),
+              "n = max(1, round(width_factor * formula_n)), formula_n from the paper's "
+              "width formula with C; default 1 (the formula's width)"),
         Param("seed", _seed, 0, "seed of target, source and test inputs"),
-        Param("C", _positive, 3.0, "constant of the subset-sum lemma (slth.bounds)"),
+        Param("C", _positive, 3.0, "constant C of the width formula (the paper gives none; "
+              "where 3 comes from: slth.bounds.FORMULAS)"),
         Param("dist", _choice(c.dists), "uniform", "distribution of the source entries"),
         Param("samples", _int(minimum=1), 1024, "random test inputs of slth.verify.check"),
         Param("starts", _int(minimum=0), 4, "local maximisations of slth.verify.check"),
@@ -264,8 +270,9 @@ def _ticket_params(c: Construction) -> tuple[Param, ...]:
     )
 
 
-def resolve_n(required: int, config: dict) -> int:
-    """The ``n`` a ticket task builds at: ``config["n"]`` or the width factor times required.
+def resolve_n(formula_n: int, config: dict) -> int:
+    """The ``n`` a ticket task builds at: ``config["n"]`` or the width factor times the
+    formula's ``n``.
 
     Examples
     --------
@@ -277,7 +284,7 @@ def resolve_n(required: int, config: dict) -> int:
     if config.get("n") is not None:
         return int(config["n"])
     factor = 1.0 if config.get("width_factor") is None else float(config["width_factor"])
-    return max(1, int(math.floor(factor * required + 0.5)))
+    return max(1, int(math.floor(factor * formula_n + 0.5)))
 
 
 def _run_ticket(c: Construction):
@@ -287,23 +294,23 @@ def _run_ticket(c: Construction):
         t_target, t_source, t_inputs = np.random.SeedSequence(config["seed"]).spawn(3)
         t0 = time.perf_counter()
         target = c.make_target(config, t_target)
-        required = int(c.required_n(target, config))
-        n = resolve_n(required, config)
+        formula_n = int(c.formula_n(target, config))
+        n = resolve_n(formula_n, config)
         t1 = time.perf_counter()
         ticket = c.build(target, config, n, t_source, threads)
         t2 = time.perf_counter()
-        if int(ticket.params["required_n"]) != required:
-            raise RuntimeError(f"{c.name}: required_n {ticket.params['required_n']} of the "
-                               f"construction differs from the registry's {required}")
+        if int(ticket.params["formula_n"]) != formula_n:
+            raise RuntimeError(f"{c.name}: formula_n {ticket.params['formula_n']} of the "
+                               f"construction differs from the registry's {formula_n}")
         rep = check(ticket, samples=config["samples"], starts=config["starts"], seed=t_inputs)
         t3 = time.perf_counter()
         return {
             "theorem": c.theorem, "empirical": rep.empirical, "certified": rep.certified,
             "theorem_eps": rep.eps, "ok": rep.ok, "meets_eps": rep.meets_eps,
-            "theorem_width": rep.theorem_width, "n": int(n), "required_n": required,
-            "width_ratio": n / required,
+            "at_formula_width": rep.at_formula_width, "n": int(n), "formula_n": formula_n,
+            "width_ratio": n / formula_n, "formula": rep.formula,
             "widths": list(map(int, ticket.widths)),
-            "required_widths": list(map(int, rep.required_widths)),
+            "formula_widths": list(map(int, rep.formula_widths)),
             "sparsity": float(ticket.sparsity), "kept": int(ticket.kept),
             "source_params": int(ticket.spec.n_params),
             "timings": {"target": t1 - t0, "build": t2 - t1,
@@ -315,12 +322,12 @@ def _run_ticket(c: Construction):
 
 
 # ---------------------------------------------------------------------- lemmas
-def _lemma_summary(ns: np.ndarray, required: int) -> dict:
+def _lemma_summary(ns: np.ndarray, formula_n: int, formula: str) -> dict:
     q10, q50, q90 = np.quantile(ns, [0.1, 0.5, 0.9])
     return {"n_trials": [int(v) for v in ns], "median_n": float(q50), "q10_n": float(q10),
             "q90_n": float(q90), "mean_n": float(np.mean(ns)), "worst_n": int(ns.max()),
-            "required_n": int(required),
-            "success_at_required": float(np.mean(ns <= required))}
+            "formula_n": int(formula_n), "formula": formula,
+            "success_at_formula_n": float(np.mean(ns <= formula_n))}
 
 
 def _run_rss(config: dict, threads: int | None = None) -> dict:
@@ -331,7 +338,8 @@ def _run_rss(config: dict, threads: int | None = None) -> dict:
                          seed=config["seed"], max_n=config["max_n"], threads=threads,
                          progress=False)
     out = _lemma_summary(ns, bounds.rss_n(config["eps"], config["delta"], config["C"],
-                                          dist=config["dist"]))
+                                          dist=config["dist"]),
+                         bounds.FORMULAS["rss"].label(config["C"]))
     out.update({"theorem": "RSS lemma (Lueker 1998)", "d": 1, "exact_trials": len(ns),
                 "timings": {"total": time.perf_counter() - t0}})
     return out
@@ -346,7 +354,8 @@ def _run_mrss(config: dict, threads: int | None = None) -> dict:
                            num_targets=config["num_targets"], seed=config["seed"],
                            exact_max_n=config["exact_max_n"], threads=threads)
     out = _lemma_summary(np.asarray(res.n), bounds.mrss_n(config["eps"], config["d"],
-                                                          config["C"]))
+                                                          config["C"]),
+                         bounds.FORMULAS["mrss"].label(config["C"]))
     out.update({"theorem": "MRSS lemma (Becchetti et al. 2022)", "d": config["d"],
                 "exact_trials": int(np.sum(res.exact)),
                 "exact": [bool(v) for v in res.exact],
@@ -364,14 +373,16 @@ _LEMMA_COMMON = (
 EXPERIMENTS: dict[str, Experiment] = {
     "rss": Experiment("rss", "lemma", _LEMMA_COMMON + (
         Param("dist", _choice(distributions.NAMES), "uniform", "sample distribution"),
-        Param("C", _positive, 3.0, "constant of n = C log2(2/min(eps, delta))"),
+        Param("C", _positive, 3.0, "constant of n = C log2(2/min(eps, delta)) (the papers "
+              "give none; where 3 comes from: slth.bounds.FORMULAS)"),
         Param("max_n", _int(minimum=1), 4096, "longest stream tried"),
     ), _run_rss, "exact samples needed to cover [-1, 1] within eps (slth.rss.min_samples)"),
     "mrss": Experiment("mrss", "lemma", _LEMMA_COMMON + (
         Param("d", _int(minimum=1, maximum=64), 2, "dimension"),
         Param("dist", _choice(("uniform", "normal", "nsn", "nsn_vector")), "uniform",
               "vector distribution"),
-        Param("C", _positive, 3.0, "constant of slth.bounds.mrss_n"),
+        Param("C", _positive, 3.0, "constant of slth.bounds.mrss_n (the paper gives none; "
+              "where 3 comes from: slth.bounds.FORMULAS)"),
         Param("n_max", _int(minimum=1), 64, "largest n scanned"),
         Param("exact_max_n", _int(minimum=0), 32, "exact decisions up to this n"),
         Param("num_targets", _int(minimum=1), 64, "random targets per trial (d > 2)"),

@@ -8,6 +8,10 @@ every row it committed, and a restarted sweep skips them and duplicates none.
 Tables: ``results`` (finished tasks), ``failures`` (tasks that raised; retried on the
 next run), ``sweeps`` (the declarations run against this file), ``meta`` (format).
 
+Files written by earlier versions stay readable: :meth:`Store.rows` gives their result
+fields today's names (:data:`RENAMED_FIELDS`; their SQL columns keep the names they
+were created with) and adds the width formula's label where they lack it.
+
 Examples
 --------
 >>> import tempfile, os
@@ -36,8 +40,9 @@ from pathlib import Path
 import numpy as np
 
 import slth
+from slth import bounds
 
-__all__ = ["Store", "FORMAT", "to_records", "write_csv", "git_revision"]
+__all__ = ["Store", "FORMAT", "RENAMED_FIELDS", "to_records", "write_csv", "git_revision"]
 
 #: Format tag kept in the ``meta`` table.
 FORMAT = "slth-sweep-store-1"
@@ -45,9 +50,14 @@ FORMAT = "slth-sweep-store-1"
 #: Result fields that also get a column of their own (queryable with SQL).
 COLUMNS = (
     ("empirical", "REAL"), ("certified", "REAL"), ("theorem_eps", "REAL"), ("ok", "INTEGER"),
-    ("n", "INTEGER"), ("required_n", "INTEGER"), ("widths", "TEXT"),
-    ("required_widths", "TEXT"), ("sparsity", "REAL"), ("seconds", "REAL"),
+    ("n", "INTEGER"), ("formula_n", "INTEGER"), ("widths", "TEXT"),
+    ("formula_widths", "TEXT"), ("sparsity", "REAL"), ("seconds", "REAL"),
 )
+
+#: Result fields renamed since earlier versions wrote results files: old -> new.
+RENAMED_FIELDS = {"required_n": "formula_n", "required_widths": "formula_widths",
+                  "theorem_width": "at_formula_width",
+                  "success_at_required": "success_at_formula_n"}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,7 +101,7 @@ def git_revision() -> str:
 def _column_value(name: str, value):
     if value is None:
         return None
-    if name in ("widths", "required_widths"):
+    if name in ("widths", "formula_widths"):
         return "-".join(map(str, value))
     if name == "ok":
         return int(bool(value))
@@ -274,6 +284,9 @@ class Store:
 
         Rows come in the order of their keys; a field that is in both the config and
         the result (``n``) takes the result's value, the config's stays in ``config``.
+        Fields of rows written by earlier versions carry today's names
+        (:data:`RENAMED_FIELDS`), and rows with a ``formula_n`` but no ``formula`` get the
+        label of their width formula with their config's ``C``.
         """
         sql = ("SELECT key, config, result, version, git_revision, sweep, finished "
                "FROM results")
@@ -288,7 +301,8 @@ class Store:
         for key, config, result, version, rev, sweep, finished in self._con.execute(sql, args):
             if wanted is not None and key not in wanted:
                 continue
-            c, r = json.loads(config), json.loads(result)
+            c = json.loads(config)
+            r = _upgraded(json.loads(result), c)
             out.append({"key": key, **c, **r, "config": c, "version": version,
                         "git_revision": rev, "sweep": sweep, "finished": finished})
         return out
@@ -319,6 +333,19 @@ class Store:
         table = self.table(experiment)
         write_csv(table, path)
         return len(table)
+
+
+def _upgraded(result: dict, config: dict) -> dict:
+    """A stored result with the field names of earlier versions replaced by today's, and
+    the label of its width formula (``formula``) where an earlier version did not store
+    it."""
+    for old, new in RENAMED_FIELDS.items():
+        if old in result and new not in result:
+            result[new] = result.pop(old)
+    formula = bounds.FORMULAS.get(config.get("experiment"))
+    if "formula_n" in result and "formula" not in result and formula is not None:
+        result["formula"] = formula.label(config.get("C"))
+    return result
 
 
 # ----------------------------------------------------------------- tables

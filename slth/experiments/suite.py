@@ -3,9 +3,17 @@
 A small fixed sweep covering every construction of
 :data:`~slth.experiments.registry.CONSTRUCTIONS` (depth 2L, depth L+1 with ReLU and tanh,
 CNN unstructured and structured; ReLU unless said) and the random-subset-sum lemmas
-(1-D for uniform and NSN samples; multidimensional for d = 1, 2, 3), at the width the
-theorem requires and at smaller widths. Results go to ``OUT/verify-bounds.sqlite``
+(1-D for uniform and NSN samples; multidimensional for d = 1, 2, 3), at the width of each
+paper's formula and at smaller widths. Results go to ``OUT/verify-bounds.sqlite``
 (re-running resumes), figures to ``OUT/``.
+
+The papers state their widths up to constants they do not give; :mod:`slth.bounds`
+evaluates each formula with a named constant ``C`` (:data:`slth.bounds.FORMULAS`): this
+package's calibration or a placeholder. Every row names its formula (``formula``, the
+label, and ``C_origin``). The calibrated constants were fitted so that these rows pass,
+so the rows at a formula's width test the calibration, not the papers; the RSS lemma
+rows measure coverage with the estimator that fitted :data:`slth.bounds.RSS_C`
+(:func:`slth.rss.min_samples`), so they re-check that fit.
 
 Verdicts, per row (all seeds of a configuration together):
 
@@ -13,16 +21,16 @@ Verdicts, per row (all seeds of a configuration together):
   sup error) is at most eps; ``above eps (k/N)`` -- for k of the N seeds the empirical
   error (a lower bound) exceeds eps, so those tickets are provably not eps-close; ``open``
   -- neither; ``INCONSISTENT`` -- a lower bound above an upper bound (a bug). The
-  theorems promise eps-closeness with probability 1 - delta per draw, so at the theorem's
-  width a few seeds above eps are a finding about the constants, not a refutation; below
-  the theorem's width they promise nothing.
+  theorems promise eps-closeness with probability 1 - delta per draw at widths they state
+  up to a constant, so at the formula's width a few seeds above eps are a finding about
+  the constant ``C``, not a refutation; below it, nothing is promised with that ``C``.
 * lemmas: at width n, the fraction of trials whose first n samples cover the target
   set within eps, with a 95% Clopper-Pearson interval, against the lemma's 1 - delta:
   ``holds`` (interval above 1 - delta), ``fails`` (below), ``open`` (straddles).
 
-The theorems are consistent with the run when every row at the theorem's width is
-``certified`` / ``holds``. A row that is not is a finding about the theorem's constants
-(or the construction), not an error of the run: :attr:`SuiteResult.ok` reports it, and
+The run agrees with the constants in use when every row at its formula's width is
+``certified`` / ``holds``. A row that is not is a finding about a constant ``C`` (or the
+construction), not an error of the run: :attr:`SuiteResult.ok` reports it, and
 ``slth verify-bounds --strict`` turns it into a non-zero exit status.
 """
 
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,12 +46,13 @@ from pathlib import Path
 
 import numpy as np
 
+from slth import bounds
 from slth.experiments.grid import Sweep
 from slth.experiments.registry import CONSTRUCTIONS, EXPERIMENTS, resolve_n
 from slth.experiments.store import Store
 
-__all__ = ["suite_sweep", "verify_bounds", "ticket_table", "lemma_table", "SuiteResult",
-           "LEMMA_FACTORS"]
+__all__ = ["suite_sweep", "verify_bounds", "ticket_table", "lemma_table", "formula_legend",
+           "summary_lines", "SuiteResult", "LEMMA_FACTORS"]
 
 #: Widths of the lemma rows, as fractions of the lemma's n, per lemma.
 LEMMA_FACTORS = {"rss": (0.5, 1.0), "mrss": (0.1, 1.0)}
@@ -101,8 +111,8 @@ def ticket_table(rows: list[dict]) -> list[dict]:
     --------
     >>> r = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1],
     ...      "config": {"widths": [2, 1], "activation": "relu", "width_factor": 1.0},
-    ...      "required_widths": [2, 8, 1], "eps": 0.1, "n": 2, "required_n": 2,
-    ...      "empirical": 0.01, "certified": 0.05, "theorem_width": True, "seed": 0}
+    ...      "formula_widths": [2, 8, 1], "eps": 0.1, "n": 2, "formula_n": 2,
+    ...      "empirical": 0.01, "certified": 0.05, "at_formula_width": True, "seed": 0}
     >>> [(t["verdict"], t["seeds"]) for t in ticket_table([r, {**r, "seed": 1}])]
     [('certified', 2)]
     """
@@ -122,12 +132,13 @@ def ticket_table(rows: list[dict]) -> list[dict]:
         out.append({
             "theorem": r0["theorem"], "experiment": exp,
             "target": target,
-            "required_width": "-".join(map(str, r0["required_widths"])),
+            "formula_width": "-".join(map(str, r0["formula_widths"])),
             "used_width": "-".join(map(str, r0["widths"])),
-            "n": n, "required_n": r0["required_n"], "seeds": len(rs),
+            "n": n, "formula_n": r0["formula_n"], "seeds": len(rs),
             "empirical": float(emp.max()), "certified": float(cert.max()), "eps": eps,
             "verdict": _ticket_verdict(emp, cert, eps),
-            "theorem_width": bool(r0["theorem_width"]),
+            "at_formula_width": bool(r0["at_formula_width"]),
+            **_formula(exp, r0),
         })
     return out
 
@@ -141,10 +152,10 @@ def lemma_table(rows: list[dict], factors: dict | None = None,
     out = []
     for r in sorted((r for r in rows if EXPERIMENTS[r["experiment"]].family == "lemma"),
                     key=lambda r: (r["experiment"], r.get("d", 1), r["dist"], -r["eps"])):
-        req = int(r["required_n"])
+        formula_n = int(r["formula_n"])
         n_max = r.get("n_max", r.get("max_n"))
         target = 1.0 - r["delta"]
-        widths = sorted({resolve_n(req, {"width_factor": f})
+        widths = sorted({resolve_n(formula_n, {"width_factor": f})
                          for f in factors.get(r["experiment"], (1.0,))})
         sufficient = _sufficient_n(r["n_trials"], n_max, target, confidence)
         for n in widths:
@@ -157,11 +168,107 @@ def lemma_table(rows: list[dict], factors: dict | None = None,
                 "target": (f"[-1,1] {r['dist']}" if r["experiment"] == "rss"
                            else f"[-1,1]^{r['d']} {r['dist']}"),
                 "d": r.get("d", 1), "dist": r["dist"], "eps": r["eps"],
-                "required_n": req, "used_n": n, "trials": trials,
+                "formula_n": formula_n, "used_n": n, "trials": trials,
                 "success": wins / trials, "ci_low": lo, "ci_high": hi,
-                "one_minus_delta": target, "verdict": verdict, "theorem_width": n >= req,
+                "one_minus_delta": target, "verdict": verdict,
+                "at_formula_width": n >= formula_n,
                 "median_n": r["median_n"], "q90_n": r["q90_n"], "sufficient_n": sufficient,
+                **_formula(r["experiment"], r),
             })
+    return out
+
+
+def _formula(experiment: str, row: dict) -> dict:
+    """The label of a row's width formula with the row's ``C``, and where that ``C`` comes
+    from (:data:`slth.bounds.FORMULAS`)."""
+    f = bounds.FORMULAS[experiment]
+    return {"formula": f.label(row.get("C")), "C_origin": f.origin_of(row.get("C"))}
+
+
+def formula_legend(table: list[dict], width: int = 100) -> list[str]:
+    """Lines naming the width formula of each construction or lemma of ``table`` (lines of
+    :func:`ticket_table` or :func:`lemma_table`) once, with how its ``C`` was chosen.
+
+    Examples
+    --------
+    >>> row = {"experiment": "mrss", **_formula("mrss", {})}
+    >>> for line in formula_legend([row, row], width=80):
+    ...     print(line)
+      Becchetti et al. 2022's width formula with C = 3 (a placeholder, not fitted).
+        C: not given by the paper; the network formulas' constant, not fitted to
+        this lemma.
+    """
+    seen: dict = {}
+    for t in table:
+        seen.setdefault((t["experiment"], t["formula"]), t["C_origin"])
+    lines = []
+    for (exp, label), origin in seen.items():
+        how = ("set in the run's configuration" if origin == "given"
+               else bounds.FORMULAS[exp].fitted)
+        lines += textwrap.wrap(f"{label}. C: {how}.", width, initial_indent="  ",
+                               subsequent_indent="    ", break_long_words=False,
+                               break_on_hyphens=False)
+    return lines
+
+
+_TICKET_ORIGIN = {
+    "calibrated": "At the width of each paper's formula with this package's calibrated C "
+                  "(fitted so that these rows pass): {good} of {total} ticket rows certified "
+                  "within eps. This tests the calibration, not the papers, which give no "
+                  "constants.",
+    "placeholder": "At the width of the formula with a placeholder C (fitted to nothing): "
+                   "{good} of {total} ticket rows certified within eps.",
+    "paper": "At the width of the paper's formula with the paper's own constant: {good} of "
+             "{total} ticket rows certified within eps.",
+    "given": "At the width of the formula with a C set in the run's configuration: {good} "
+             "of {total} ticket rows certified within eps.",
+}
+_LEMMA_ORIGIN = {
+    "calibrated": "with this package's calibrated C",
+    "placeholder": "with a placeholder C (fitted to nothing)",
+    "paper": "with the paper's own constant",
+    "given": "with a C set in the run's configuration",
+}
+
+
+def summary_lines(tickets: list[dict], lemmas: list[dict]) -> list[str]:
+    """What the rows at a formula's width tested, in words, with their counts (one
+    paragraph per entry).
+
+    Examples
+    --------
+    >>> t = {"at_formula_width": True, "verdict": "certified", "C_origin": "calibrated"}
+    >>> x = {"at_formula_width": True, "verdict": "holds", "experiment": "rss",
+    ...      "C_origin": "calibrated"}
+    >>> for line in summary_lines([t, {**t, "at_formula_width": False}], [x]):
+    ...     print(line)
+    At the width of each paper's formula with this package's calibrated C (fitted so that these rows pass): 1 of 1 ticket rows certified within eps. This tests the calibration, not the papers, which give no constants.
+    Lemma rows at the formula's n: 1 of 1 hold (95% confidence). RSS: 1 of 1, with this package's calibrated C; RSS_C was fitted with the same estimator (slth.rss.min_samples), so these rows re-check the fit.
+    """  # noqa: E501
+    out = []
+    at_t = [t for t in tickets if t["at_formula_width"]]
+    for origin, text in _TICKET_ORIGIN.items():
+        rows = [t for t in at_t if t["C_origin"] == origin]
+        if rows:
+            good = sum(t["verdict"] == "certified" for t in rows)
+            out.append(text.format(good=good, total=len(rows)))
+    if not at_t:
+        out.append("No ticket row was built at its formula's width.")
+    at_l = [x for x in lemmas if x["at_formula_width"]]
+    if at_l:
+        good = sum(x["verdict"] == "holds" for x in at_l)
+        parts = [f"Lemma rows at the formula's n: {good} of {len(at_l)} hold (95% confidence)."]
+        groups: dict = defaultdict(list)
+        for x in at_l:
+            groups[(x["experiment"], x["C_origin"])].append(x)
+        for (exp, origin), rows in groups.items():
+            good = sum(x["verdict"] == "holds" for x in rows)
+            part = f"{exp.upper()}: {good} of {len(rows)}, {_LEMMA_ORIGIN[origin]}"
+            if exp == "rss" and origin == "calibrated":
+                part += ("; RSS_C was fitted with the same estimator (slth.rss.min_samples), "
+                         "so these rows re-check the fit")
+            parts.append(part + ".")
+        out.append(" ".join(parts))
     return out
 
 
@@ -192,15 +299,21 @@ class SuiteResult:
 
     @property
     def ok(self) -> bool:
-        """Every theorem-width row certified / holds, no inconsistency, no failed task."""
-        good_t = all(t["verdict"] == "certified" for t in self.tickets if t["theorem_width"])
-        good_l = all(x["verdict"] == "holds" for x in self.lemmas if x["theorem_width"])
+        """Every row at its formula's width certified / holds, no inconsistency, no failed
+        task."""
+        good_t = all(t["verdict"] == "certified" for t in self.tickets
+                     if t["at_formula_width"])
+        good_l = all(x["verdict"] == "holds" for x in self.lemmas if x["at_formula_width"])
         consistent = all(t["verdict"] != "INCONSISTENT" for t in self.tickets)
         return good_t and good_l and consistent and not self.failures
 
+    def summary(self) -> list[str]:
+        """What the rows at a formula's width tested, in words (:func:`summary_lines`)."""
+        return summary_lines(self.tickets, self.lemmas)
+
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "seconds": self.seconds, "reused_tasks": self.reused,
-                "store": self.store,
+        return {"ok": self.ok, "summary": self.summary(), "seconds": self.seconds,
+                "reused_tasks": self.reused, "store": self.store,
                 "figures": self.figures, "tickets": self.tickets, "lemmas": self.lemmas,
                 "failures": self.failures}
 

@@ -374,11 +374,13 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
         Seed of the random source.
     n : int, optional
         Copies per target neuron (and values per later-layer subset-sum problem);
-        ``None``: :func:`slth.bounds.burkholz_n`.
+        ``None``: the paper's width formula with the ``C`` in use
+        (:func:`slth.bounds.burkholz_n`; see :data:`slth.bounds.FORMULAS`).
     dist : {"uniform", "normal"}
         Distribution of the source entries.
     C : float
-        Unspecified constant of the width requirement.
+        Constant of the width formula, which the paper does not give (default: this
+        package's calibration, see :data:`slth.bounds.FORMULAS`).
     max_values : int
         Values of the exact part of a subset-sum problem. In the first layer, the first
         attempt is a ``"fine"`` window of ``max_values - 2`` values (greedy around the
@@ -533,8 +535,8 @@ class BurkholzBuild:
         widths = self.widths = target.widths
         L = self.L = target.depth
         homogeneous = self.homogeneous = act.homogeneous
-        self.required = bounds.burkholz_n(widths, eps, delta, C)
-        n = self.n = self.required if n is None else check_int(n, "n", minimum=1)
+        self.formula_n = bounds.burkholz_n(widths, eps, delta, C)
+        n = self.n = self.formula_n if n is None else check_int(n, "n", minimum=1)
         blk = self.blk = bounds.burkholz_block(n, dist)
         self.m = 2 * blk if homogeneous else blk
         c = self.c = n
@@ -958,16 +960,16 @@ class BurkholzBuild:
         ss = self.ss
         return {
             "construction": "burkholz", "eps": self.eps, "delta": self.delta, "n": self.n,
-            "required_n": self.required, "dist": self.dist, "seed": int(ss.entropy),
+            "formula_n": self.formula_n, "dist": self.dist, "seed": int(ss.entropy),
             "spawn_key": list(ss.spawn_key), "C": self.C, "max_values": self.max_values,
             "copies_read": self.cr, "refine": self.refine,
             "first_layer": "tree" if self.tree else "fine",
             "refine_tols": [list(t) for t in self.refine_tols] if self.refine else None,
             "values_per_problem": self.vpp, "block": self.m,
             "copies": self.c, "bias_neurons": self.m, "coarse_bias_neurons": self.mc,
-            "coarse_required": coarse_count(self.act,
-                                            bounds.burkholz_block(self.required, self.dist),
-                                            self.d0, self.max_values),
+            "coarse_formula": coarse_count(self.act,
+                                           bounds.burkholz_block(self.formula_n, self.dist),
+                                           self.d0, self.max_values),
             "alpha": self.alpha, "tau": self.tau, "activation": self.act.name,
             "homogeneous": self.homogeneous, "col_scale": self.col_record,
             "assumption_violations": self.violations, "choices": self.choices(),

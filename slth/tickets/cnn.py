@@ -67,6 +67,7 @@ from slth.tickets.ticket import (
     _jsonable,
     check_build_args,
     check_relu_without_biases,
+    upgrade_params,
 )
 
 __all__ = ["ConvSourceSpec", "CNNTicket", "cnn_unstructured", "check_cnn_target", "load"]
@@ -141,7 +142,7 @@ class ConvSourceSpec:
                    self.paddings, self.pool)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)         # Ticket's repr: no array dumps
 class CNNTicket(Ticket):
     """A pruned random CNN approximating a target CNN.
 
@@ -213,7 +214,8 @@ class CNNTicket(Ticket):
             "target_channels": "-".join(map(str, self.target.channels)),
             "kernel_sizes": "-".join(map(str, self.target.kernel_sizes)),
             "source_depth": self.depth,
-            "n": self.params.get("n"), "required_n": self.params.get("required_n"),
+            "n": self.params.get("n"), "formula_n": self.params.get("formula_n"),
+            "formula": self.formula,
             "source_params": self.spec.n_params, "kept": self.kept,
             "sparsity": self.sparsity, "kernels_removed": s["kernels_removed"],
             "filters_removed": s["filters_removed"], "structured": s["structured"],
@@ -291,7 +293,7 @@ def load(path: str | os.PathLike) -> Ticket:
             masks.append(m)
             weights.append(spec.layer(l) * m)
         errors = {k: z[f"err_{k}"] for k in header["errors"]}
-    params = header["params"]
+    params = upgrade_params(header["params"])
     if isinstance(params.get("seed"), str):
         params["seed"] = int(params["seed"])
     return CNNTicket(target, spec, tuple(weights), (None,) * spec.depth, (None,) * spec.depth,
@@ -380,12 +382,14 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     seed : int, SeedSequence, Generator or None
         Seed of the random source.
     n : int, optional
-        Channels per sign and input channel (blocks of ``2 n``). ``None``: the theorem's
-        :func:`slth.bounds.cnn_unstructured_n`.
+        Channels per sign and input channel (blocks of ``2 n``). ``None``: the paper's
+        width formula with the ``C`` in use (:func:`slth.bounds.cnn_unstructured_n`; see
+        :data:`slth.bounds.FORMULAS`).
     dist : {"uniform", "normal"}
         Distribution of the source entries.
     C : float
-        Constant of the subset-sum lemma.
+        Constant of the width formula, which the paper does not give (default: this
+        package's calibration, see :data:`slth.bounds.FORMULAS`).
     radius : float
         Max-norm radius of the inputs.
     max_values : int
@@ -416,7 +420,7 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     >>> from slth.nets import random_cnn_target
     >>> t = cnn_unstructured(random_cnn_target([1, 2], 3, seed=0), eps=0.2, delta=0.1,
     ...                      seed=0)
-    >>> t.params["n"] == t.params["required_n"], t.structure()["structured"]
+    >>> t.params["n"] == t.params["formula_n"], t.structure()["structured"]
     (True, False)
     """
     eps, delta, C, max_values, dist = check_build_args("cnn_unstructured", eps, delta, C,
@@ -424,8 +428,8 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     radius = check_positive(radius, "radius")
     target, violations = check_cnn_target(target, "cnn_unstructured", check_assumptions)
     ch, ksz = target.channels, target.kernel_sizes
-    required = bounds.cnn_unstructured_n(ch, ksz, eps, delta, C, radius)
-    n = required if n is None else check_int(n, "n", minimum=1)
+    formula_n = bounds.cnn_unstructured_n(ch, ksz, eps, delta, C, radius)
+    n = formula_n if n is None else check_int(n, "n", minimum=1)
     m = 2 * n
     ss = as_seed_sequence(seed)
     spec = source_spec(target, n, dist, ss)
@@ -478,7 +482,7 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     timer.times["total"] = time.perf_counter() - t_start
     params = {
         "construction": "cnn_unstructured", "eps": eps, "delta": delta, "n": n,
-        "required_n": required, "dist": dist, "seed": int(ss.entropy),
+        "formula_n": formula_n, "dist": dist, "seed": int(ss.entropy),
         "spawn_key": list(ss.spawn_key), "C": C, "radius": radius, "max_values": max_values,
         "values_per_problem": vpp, "block": m, "weight_eps": tol,
         "assumption_violations": violations,

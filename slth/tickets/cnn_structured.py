@@ -156,10 +156,11 @@ def cnn_structured(target, eps: float = 0.01, delta: float = 0.01, seed=None,
         Seed of the random source (standard normal entries).
     n : int, optional
         Channels per sign and input channel (blocks of ``2 n``). ``None``: the
-        requirement :func:`slth.bounds.cnn_structured_channels` (large: polynomial in
-        the kernel size; pass a smaller ``n`` to build at a practical width).
+        width formula :func:`slth.bounds.cnn_structured_channels` with the ``C`` in use (a
+        placeholder, see :data:`slth.bounds.FORMULAS`; large: polynomial in the kernel
+        size; pass a smaller ``n`` to build at a practical width).
     C, kernel_exponent : float
-        Constant and kernel-dimension exponent of the requirement (see
+        Constant and kernel-dimension exponent of the formula (see
         :func:`slth.bounds.cnn_structured_channels`).
     radius : float
         Max-norm radius of the inputs.
@@ -191,7 +192,7 @@ def cnn_structured(target, eps: float = 0.01, delta: float = 0.01, seed=None,
     --------
     >>> from slth.nets import random_cnn_target
     >>> t = cnn_structured(random_cnn_target([1, 2], 1, seed=0), eps=0.2, delta=0.1, seed=0)
-    >>> t.params["n"] == t.params["required_n"], t.structure()["structured"]
+    >>> t.params["n"] == t.params["formula_n"], t.structure()["structured"]
     (True, True)
     """
     eps = check_open_unit(eps, "eps")
@@ -204,8 +205,9 @@ def cnn_structured(target, eps: float = 0.01, delta: float = 0.01, seed=None,
     method = check_choice(method, "method", ("exact", "heuristic"))
     target, violations = check_cnn_target(target, "cnn_structured", check_assumptions)
     ch, ksz = target.channels, target.kernel_sizes
-    required = bounds.cnn_structured_channels(ch, ksz, eps, delta, C, radius, kernel_exponent)
-    n = required if n is None else check_int(n, "n", minimum=1)
+    formula_n = bounds.cnn_structured_channels(ch, ksz, eps, delta, C, radius,
+                                               kernel_exponent)
+    n = formula_n if n is None else check_int(n, "n", minimum=1)
     m = 2 * n
     ss = as_seed_sequence(seed)
     spec = source_spec(target, n, "normal", ss)
@@ -253,7 +255,7 @@ def cnn_structured(target, eps: float = 0.01, delta: float = 0.01, seed=None,
     timer.times["total"] = time.perf_counter() - t_start
     params = {
         "construction": "cnn_structured", "eps": eps, "delta": delta, "n": n,
-        "required_n": required, "dist": "normal", "seed": int(ss.entropy),
+        "formula_n": formula_n, "dist": "normal", "seed": int(ss.entropy),
         "spawn_key": list(ss.spawn_key), "C": C, "kernel_exponent": kernel_exponent,
         "radius": radius, "block": m, "weight_eps": tol, "group": group, "scale": scale,
         "method": method, "stages": stages, "assumption_violations": violations,

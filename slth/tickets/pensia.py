@@ -67,13 +67,15 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
         Seed of the random source; the ticket records its entropy.
     n : int, optional
         Neurons per sign in each block (blocks have ``2 n`` neurons). ``None``: the
-        theorem's requirement :func:`slth.bounds.pensia_n`.
+        paper's width formula with the ``C`` in use (:func:`slth.bounds.pensia_n`; see
+        :data:`slth.bounds.FORMULAS` for where ``C`` comes from).
     dist : {"uniform", "normal"}
         Distribution of the source entries.
     C : float
-        The unspecified constant of the subset-sum lemma (see :mod:`slth.bounds`).
+        Constant of the width formula, which the paper does not give (default: this
+        package's calibration, see :data:`slth.bounds.FORMULAS`).
     radius : float
-        Radius of the input ball (enters the required ``n``).
+        Radius of the input ball (enters the formula's ``n``).
     max_values : int
         Values per subset-sum problem (a prefix of each half block).
     check_assumptions : bool
@@ -99,7 +101,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     --------
     >>> from slth.nets import random_target
     >>> t = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=1)
-    >>> t.params["n"] == t.params["required_n"], t.widths
+    >>> t.params["n"] == t.params["formula_n"], t.widths
     (True, (3, 156, 4, 208, 2))
     """
     target = check_target(target)
@@ -108,8 +110,8 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     radius = check_positive(radius, "radius")
     dense_target, violations = check_pensia_target(target, check_assumptions)
     widths = target.widths
-    required = bounds.pensia_n(widths, eps, delta, C, radius)
-    n = required if n is None else check_int(n, "n", minimum=1)
+    formula_n = bounds.pensia_n(widths, eps, delta, C, radius)
+    n = formula_n if n is None else check_int(n, "n", minimum=1)
     ss = as_seed_sequence(seed)
     L = target.depth
     m = 2 * n
@@ -135,7 +137,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
         errors[f"layer{l + 1}_neg"] = e_neg
     timer.times["total"] = time.perf_counter() - t_start
     params = {
-        "construction": "pensia", "eps": eps, "delta": delta, "n": n, "required_n": required,
+        "construction": "pensia", "eps": eps, "delta": delta, "n": n, "formula_n": formula_n,
         "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
         "radius": radius, "max_values": max_values, "values_per_problem": vpp, "block": m,
         "assumption_violations": violations,

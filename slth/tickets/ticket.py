@@ -42,7 +42,7 @@ from numba import prange
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
-from slth import distributions
+from slth import bounds, distributions
 from slth._numba import kernel, num_threads, parallel_kernel
 from slth._validate import (
     check_int,
@@ -57,7 +57,10 @@ from slth.nets.activations import ACTIVATIONS, Activation
 from slth.nets.mlp import MLP
 
 __all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args",
-           "check_relu_without_biases", "check_target"]
+           "check_relu_without_biases", "check_target", "RENAMED_PARAMS", "upgrade_params"]
+
+#: Entries of ``params`` renamed since earlier versions wrote ticket files: old -> new.
+RENAMED_PARAMS = {"required_n": "formula_n", "coarse_required": "coarse_formula"}
 
 #: Entries drawn per block of rows: a layer of shape (rows, cols) is drawn in blocks of
 #: ``max(1, BLOCK_ENTRIES // cols)`` rows, each from its own SeedSequence child.
@@ -383,7 +386,8 @@ class Ticket:
         problems that were not solved because their neuron is pruned whole (copies of the
         depth-L+1 construction that no later neuron reads).
     params : dict
-        ``construction``, ``eps``, ``delta``, ``n``, ``required_n``, ``dist``, ``seed``
+        ``construction``, ``eps``, ``delta``, ``n``, ``formula_n`` (the paper's width
+        formula with the ``C`` in use, see :attr:`formula`), ``C``, ``dist``, ``seed``
         and construction-specific entries.
     timings : dict of str to float
         Wall time of each build phase, in seconds.
@@ -401,10 +405,12 @@ class Ticket:
     def __repr__(self) -> str:
         p = self.params
         target = getattr(self.target, "widths", type(self.target).__name__)
+        formula = bounds.FORMULAS.get(p.get("construction"))
+        origin = f" {formula.origin_of(p.get('C'))}" if formula is not None else ""
         return (f"{type(self).__name__}({p.get('construction')}, target={target}, "
                 f"source={getattr(self, 'widths', '?')}, n={p.get('n')} "
-                f"(required {p.get('required_n')}), eps={p.get('eps')}, "
-                f"kept={self.kept:,} of {self.spec.n_params:,})")
+                f"(formula n {p.get('formula_n')} with C={p.get('C')}{origin}), "
+                f"eps={p.get('eps')}, kept={self.kept:,} of {self.spec.n_params:,})")
 
     # ------------------------------------------------------------- views
     @property
@@ -418,9 +424,16 @@ class Ticket:
         return self.spec.widths
 
     @property
-    def theorem_width(self) -> bool:
-        """Whether the source is at least as wide as the theorem requires."""
-        return int(self.params["n"]) >= int(self.params["required_n"])
+    def at_formula_width(self) -> bool:
+        """Whether ``n`` is at least the width formula's ``n`` (``params["formula_n"]``)."""
+        return int(self.params["n"]) >= int(self.params["formula_n"])
+
+    @property
+    def formula(self) -> str:
+        """Which width formula gave ``params["formula_n"]``: the paper, the ``C`` in use and
+        where that ``C`` comes from (:meth:`slth.bounds.WidthFormula.label`)."""
+        p = self.params
+        return bounds.FORMULAS[p["construction"]].label(p.get("C"))
 
     @cached_property
     def source(self) -> MLP:
@@ -476,7 +489,8 @@ class Ticket:
             "construction": self.params.get("construction"),
             "target_widths": "-".join(map(str, self.target.widths)),
             "source_depth": self.depth,
-            "n": self.params.get("n"), "required_n": self.params.get("required_n"),
+            "n": self.params.get("n"), "formula_n": self.params.get("formula_n"),
+            "formula": self.formula,
             "source_params": self.spec.n_params, "kept": self.kept,
             # NaN marks problems not solved (copies of neurons that nothing reads)
             "sparsity": self.sparsity, "max_weight_error": float(np.nanmax(per_weight)),
@@ -600,11 +614,26 @@ def load(path: str | os.PathLike) -> Ticket:
             biases.append(z[f"b{l}"] if spec.bias[l] else None)
             bmasks.append(z[f"bm{l}"] if spec.bias[l] else None)
         errors = {k: z[f"err_{k}"] for k in header["errors"]}
-    params = header["params"]
+    params = upgrade_params(header["params"])
     if isinstance(params.get("seed"), str):
         params["seed"] = int(params["seed"])
     return Ticket(target, spec, tuple(weights), tuple(biases), tuple(bmasks), errors, params,
                   header["timings"])
+
+
+def upgrade_params(params: dict) -> dict:
+    """A ticket file's ``params`` with the names of earlier versions replaced by today's
+    (:data:`RENAMED_PARAMS`), in place.
+
+    Examples
+    --------
+    >>> upgrade_params({"n": 3, "required_n": 27})
+    {'n': 3, 'formula_n': 27}
+    """
+    for old, new in RENAMED_PARAMS.items():
+        if old in params and new not in params:
+            params[new] = params.pop(old)
+    return params
 
 
 def _restore_col_scale(spec: SourceSpec, params: dict) -> SourceSpec:

@@ -11,7 +11,9 @@ theorems' setting) or the max norm -- :func:`check` reports
   from the pruned network itself, the effective weights each target weight is
   represented by, and propagating their errors through the layers with interval
   bounds, Lipschitz constants and spectral norms (see :func:`certified_error`);
-* ``eps``: what the theorem promises at the width it requires.
+* ``eps``: the accuracy the theorem promises (with probability 1 - delta, at a width its
+  paper states up to a constant; :mod:`slth.bounds` evaluates that formula with a named
+  ``C``, and the report says which: ``formula``).
 
 CNN tickets are checked in the max norm (:func:`check_cnn`).
 

@@ -160,8 +160,8 @@ def check_cnn(ticket: Ticket, radius: float = 1.0, samples: int = 512, seed=0, *
     t1 = time.perf_counter()
     cert, layers = cnn_certified_error(ticket, radius)
     t2 = time.perf_counter()
-    required = bounds.cnn_widths(ticket.target.channels, int(ticket.params["required_n"]))
-    return make_report(ticket, emp, cert, worst, layers, required, radius, "inf",
+    formula = bounds.cnn_widths(ticket.target.channels, int(ticket.params["formula_n"]))
+    return make_report(ticket, emp, cert, worst, layers, formula, radius, "inf",
                        {"empirical": t1 - t0, "certified": t2 - t1})
 
 

@@ -15,7 +15,7 @@ from slth.tickets.ticket import Ticket
 from slth.verify.cnn import certify_cnn, check_cnn
 from slth.verify.fold import shared_folds
 from slth.verify.mlp import ABS_SLACK, REL_SLACK, certify_burkholz, certify_pensia
-from slth.verify.report import Report, make_report, mlp_required_widths
+from slth.verify.report import Report, make_report, mlp_formula_widths
 from slth.verify.search import empirical_error
 
 __all__ = ["CERTIFICATES", "certified_error", "check"]
@@ -100,6 +100,6 @@ def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
         t1 = time.perf_counter()
         cert, layers = certified_error(ticket, radius, norm)
     t2 = time.perf_counter()
-    return make_report(ticket, emp, cert, worst, layers, mlp_required_widths(ticket), radius,
+    return make_report(ticket, emp, cert, worst, layers, mlp_formula_widths(ticket), radius,
                        norm, {"empirical": t1 - t0, "certified": t2 - t1})
 

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from slth import bounds
 from slth.tickets.ticket import Ticket
 
-__all__ = ["Report", "make_report", "mlp_required_widths"]
+__all__ = ["Report", "make_report", "mlp_formula_widths"]
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,20 @@ class Report:
     eps : float
         The theorem's accuracy.
     ok : bool
-        ``empirical <= certified``, and, when ``n >= required_n`` (the width of the
-        paper's formula in :mod:`slth.bounds`, with the constant ``C`` in use),
-        ``certified <= eps`` and the target meets the theorem's assumptions.
+        ``empirical <= certified``, and, when ``n >= formula_n``, ``certified <= eps`` and
+        the target meets the theorem's assumptions.
     meets_eps : bool
         ``certified <= eps`` (the ticket is certified eps-close whatever its width).
-    theorem_width : bool
-        ``n >= required_n``.
+    at_formula_width : bool
+        ``n >= formula_n``.
+    formula_n : int
+        The ``n`` of the paper's width formula in :mod:`slth.bounds`, evaluated with the
+        constant ``C`` in use (which the papers do not give: see :attr:`formula`).
+    formula_widths : tuple
+        The source widths at ``formula_n``.
+    formula : str
+        Which formula and which ``C``, and where that ``C`` comes from
+        (:meth:`slth.bounds.WidthFormula.label`).
     """
 
     empirical: float
@@ -40,11 +47,12 @@ class Report:
     eps: float
     ok: bool
     meets_eps: bool
-    theorem_width: bool
+    at_formula_width: bool
     n: int
-    required_n: int
+    formula_n: int
     widths: tuple
-    required_widths: tuple
+    formula_widths: tuple
+    formula: str
     radius: float
     norm: str
     construction: str
@@ -58,9 +66,11 @@ class Report:
         return {
             "construction": self.construction, "empirical": self.empirical,
             "certified": self.certified, "eps": self.eps, "ok": self.ok,
-            "meets_eps": self.meets_eps, "theorem_width": self.theorem_width, "n": self.n,
-            "required_n": self.required_n, "source_widths": "-".join(map(str, self.widths)),
-            "required_widths": "-".join(map(str, self.required_widths)),
+            "meets_eps": self.meets_eps, "at_formula_width": self.at_formula_width,
+            "n": self.n, "formula_n": self.formula_n,
+            "source_widths": "-".join(map(str, self.widths)),
+            "formula_widths": "-".join(map(str, self.formula_widths)),
+            "formula": self.formula,
             "radius": self.radius, "norm": self.norm,
             "assumption_violations": "; ".join(self.assumption_violations) or "none",
         }
@@ -69,28 +79,28 @@ class Report:
         return "\n".join(f"{k:>22}: {v}" for k, v in self.summary().items())
 
 
-def mlp_required_widths(ticket: Ticket) -> tuple:
+def mlp_formula_widths(ticket: Ticket) -> tuple:
     """The source widths of an MLP ticket's construction (pensia or burkholz) at
-    ``required_n``: the paper's width formula in :mod:`slth.bounds`, with its ``C``."""
+    ``formula_n``: the paper's width formula in :mod:`slth.bounds`, with the ``C`` in use."""
     p = ticket.params
     w = ticket.target.widths
     if p["construction"] == "pensia":
-        return bounds.pensia_widths(w, int(p["required_n"]))
-    return bounds.burkholz_widths(w, int(p["required_n"]), bool(p["homogeneous"]),
-                                  int(p.get("coarse_required", 0)), p.get("dist", "uniform"))
+        return bounds.pensia_widths(w, int(p["formula_n"]))
+    return bounds.burkholz_widths(w, int(p["formula_n"]), bool(p["homogeneous"]),
+                                  int(p.get("coarse_formula", 0)), p.get("dist", "uniform"))
 
 
-def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required_widths,
+def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, formula_widths,
                 radius: float, norm: str, seconds: dict) -> Report:
     """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, when
-    ``n >= required_n``, ``certified <= eps`` and no violated assumption."""
+    ``n >= formula_n``, ``certified <= eps`` and no violated assumption."""
     p = ticket.params
     eps = float(p["eps"])
     violations = tuple(p.get("assumption_violations", ()))
-    theorem_width = ticket.theorem_width
+    at_formula = ticket.at_formula_width
     meets = cert <= eps
-    ok = emp <= cert and (not theorem_width or (meets and not violations))
-    return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
-                  int(p["required_n"]), tuple(ticket.widths), tuple(required_widths),
-                  radius, norm, str(p["construction"]), worst, violations, tuple(layers),
-                  seconds)
+    ok = emp <= cert and (not at_formula or (meets and not violations))
+    return Report(emp, cert, eps, bool(ok), bool(meets), bool(at_formula), int(p["n"]),
+                  int(p["formula_n"]), tuple(ticket.widths), tuple(formula_widths),
+                  ticket.formula, radius, norm, str(p["construction"]), worst, violations,
+                  tuple(layers), seconds)
