@@ -113,6 +113,14 @@ def _effective(t, l):
     return A, B
 
 
+def test_cnn_source_activation_must_be_the_targets(unstructured):
+    other = CNN(unstructured.target.kernels, None, "tanh", unstructured.target.paddings,
+                unstructured.target.pool)
+    with pytest.raises(ValueError, match="source activation 'relu'.*target's hidden "
+                                         "activation 'tanh'"):
+        dataclasses.replace(unstructured, target=other)
+
+
 @pytest.mark.parametrize("name", TICKETS)
 def test_recorded_errors_are_the_achieved_ones(name, request):
     t = request.getfixturevalue(name)

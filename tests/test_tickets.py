@@ -389,6 +389,44 @@ def test_summary_and_timings():
     assert s["max_weight_error"] == max(float(e.max()) for e in t.errors.values())
 
 
+def test_source_activation_must_be_the_targets(tmp_path):
+    import dataclasses
+    import json
+
+    tanh_target = random_target([3, 4, 2], norm="max", bias=True, activation="tanh", seed=0)
+    t = burkholz(tanh_target, eps=0.1, delta=0.1, seed=0, n=3)
+    relu_target = MLP(tanh_target.weights, tanh_target.biases, "relu")
+    with pytest.raises(ValueError, match="source activation 'tanh' .*differs from the "
+                                         "target's hidden activation 'relu'"):
+        dataclasses.replace(t, target=relu_target)
+    from slth.nets import activations
+
+    leaky = MLP(tanh_target.weights, tanh_target.biases, activations.leaky_relu(0.2))
+    lt = burkholz(leaky, eps=0.1, delta=0.1, seed=0, n=3)
+    with pytest.raises(ValueError, match=r"'leaky_relu' \(slope 0.2\) .*'leaky_relu' "
+                                         r"\(slope 0.3\)"):
+        dataclasses.replace(lt, target=MLP(leaky.weights, leaky.biases,
+                                           activations.leaky_relu(0.3)))
+    # a one-layer target has no hidden activation: its ReLU source is compared to nothing
+    one = burkholz(MLP([np.array([[0.5, -0.25]])], [np.array([0.1])], []), eps=0.1,
+                   delta=0.1, seed=0, n=3)
+    assert one.spec.activations[0].name == "relu"
+    dataclasses.replace(one, target=MLP([np.array([[0.2, 0.1]])], None, []))
+    # pensia's depth-2L source has the target's activation in every hidden layer
+    p = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=0, n=3)
+    assert [a.name for a in p.spec.activations] == ["relu"] * 3
+    # a saved ticket whose target activation was changed is refused when loaded
+    t.save(tmp_path / "t.npz")
+    with np.load(tmp_path / "t.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(bytes(arrays["header"]).decode())
+    header["target_activations"] = [["relu", None]]
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="bad.npz.*source activation 'tanh'.*'relu'"):
+        load(tmp_path / "bad.npz")
+
+
 def test_save_leaky_slope_and_refuse_custom(tmp_path):
     from slth.nets import activations
 

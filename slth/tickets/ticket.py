@@ -53,11 +53,11 @@ from slth._validate import (
     check_threads,
     resolve_max_bytes,
 )
-from slth.nets.activations import ACTIVATIONS, Activation
+from slth.nets.activations import ACTIVATIONS, Activation, same_activation
 from slth.nets.mlp import MLP
 
 __all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args",
-           "check_relu_without_biases", "check_target"]
+           "check_relu_without_biases", "check_source_activations", "check_target"]
 
 #: Entries drawn per block of rows: a layer of shape (rows, cols) is drawn in blocks of
 #: ``max(1, BLOCK_ENTRIES // cols)`` rows, each from its own SeedSequence child.
@@ -101,6 +101,53 @@ def check_relu_without_biases(target, construction: str, kind: str, hint: str = 
         if b is not None and np.any(b != 0):
             raise ValueError(f"target.biases[{l}] is non-zero: {construction} covers {kind} "
                              f"without biases{hint}")
+
+
+def _activation_label(a: Activation) -> str:
+    if a.homogeneous and a.slope_neg != 0.0:
+        return f"{a.name!r} (slope {a.slope_neg:g})"
+    return repr(a.name) if a.proved else f"{a.name!r} (custom)"
+
+
+def check_source_activations(target, activations: Sequence[Activation]) -> None:
+    """Refuse a source whose hidden activations differ from the target's.
+
+    The constructions represent the target with the target's own activation, and the
+    certificates assume it: a source computing with another activation is not the
+    network their bounds are about. Only hidden activations are compared (a one-layer
+    target has none, and its source may use any). When the target's hidden layers mix
+    activations, each source activation must be one of them.
+
+    Raises
+    ------
+    ValueError
+        Naming the source's and the target's activations.
+
+    Examples
+    --------
+    >>> from slth.nets import random_target
+    >>> from slth.nets.activations import get
+    >>> check_source_activations(random_target([2, 3, 1], seed=0), (get("relu"),) * 3)
+    >>> tanh = (get("tanh"),)
+    >>> check_source_activations(random_target([2, 3, 1], seed=0), tanh)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: source activation 'tanh' (source layer 1) differs from the target's hidden \
+activation 'relu': ...
+    """
+    hidden = tuple(target.activations)
+    if not hidden:
+        return
+    mixed = any(not same_activation(a, hidden[0]) for a in hidden)
+    for l, a in enumerate(activations):
+        if any(same_activation(a, h) for h in hidden) if mixed else same_activation(a, hidden[0]):
+            continue
+        want = ("one of " + ", ".join(_activation_label(h) for h in hidden) if mixed
+                else _activation_label(hidden[0]))
+        raise ValueError(f"source activation {_activation_label(a)} (source layer {l + 1}) "
+                         f"differs from the target's hidden activation {want}: the "
+                         "constructions and their certificates use the target's activation "
+                         "in the source")
 
 
 def _thread_count(threads) -> int:
@@ -398,6 +445,9 @@ class Ticket:
     params: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        check_source_activations(self.target, self.spec.activations)
+
     def __repr__(self) -> str:
         p = self.params
         target = getattr(self.target, "widths", type(self.target).__name__)
@@ -603,6 +653,10 @@ def load(path: str | os.PathLike) -> Ticket:
     params = header["params"]
     if isinstance(params.get("seed"), str):
         params["seed"] = int(params["seed"])
+    try:
+        check_source_activations(target, spec.activations)
+    except ValueError as exc:
+        raise ValueError(f"path: {os.fspath(path)!r} holds a ticket whose {exc}") from exc
     return Ticket(target, spec, tuple(weights), tuple(biases), tuple(bmasks), errors, params,
                   header["timings"])
 
