@@ -113,6 +113,25 @@ def _effective(t, l):
     return A, B
 
 
+def test_cnn_tickets_record_their_domain(unstructured, structured):
+    assert unstructured.domain == (1.0, "inf") == structured.domain
+    assert unstructured.params["norm"] == "inf" == structured.params["norm"]
+    t = cnn_unstructured(_target(3), eps=EPS, delta=DELTA, seed=0, n=3, radius=0.5)
+    assert t.domain == (0.5, "inf")
+    assert check_cnn(t, samples=32, image_size=5).radius == 0.5
+    assert cnn_certified_error(t)[0] == cnn_certified_error(t, 0.5)[0] \
+        < cnn_certified_error(t, 1.0)[0]
+    r = check(t, radius=1.0, samples=32)
+    assert r.domain_note == ("checked on the max-norm ball of radius 1; the ticket was built "
+                             "for radius 0.5") == r.summary()["domain_note"]
+    with pytest.raises(ValueError, match="norm must be 'inf'"):
+        check(t, norm="l2")
+    # files that predate the record: CNN tickets were built for the max-norm ball
+    old = dataclasses.replace(unstructured, params={
+        k: v for k, v in unstructured.params.items() if k not in ("radius", "norm")})
+    assert old.domain == (1.0, "inf") and check(old, samples=32).domain_note == ""
+
+
 def test_cnn_source_activation_must_be_the_targets(unstructured):
     other = CNN(unstructured.target.kernels, None, "tanh", unstructured.target.paddings,
                 unstructured.target.pool)

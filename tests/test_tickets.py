@@ -427,6 +427,19 @@ def test_source_activation_must_be_the_targets(tmp_path):
         load(tmp_path / "bad.npz")
 
 
+def test_tickets_record_their_domain():
+    import dataclasses
+
+    p = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=0, n=3, radius=2.0)
+    b = _build("relu", n=3)
+    assert p.domain == (2.0, "l2") and (p.params["radius"], p.params["norm"]) == (2.0, "l2")
+    assert b.domain == (1.0, "l2") and (b.params["radius"], b.params["norm"]) == (1.0, "l2")
+    # tickets from files that predate the record: the historical default
+    old = dataclasses.replace(b, params={k: v for k, v in b.params.items()
+                                         if k not in ("radius", "norm")})
+    assert old.domain == (1.0, "l2")
+
+
 def test_save_leaky_slope_and_refuse_custom(tmp_path):
     from slth.nets import activations
 

@@ -913,6 +913,7 @@ class BurkholzBuild:
                                             bounds.burkholz_block(self.required, self.dist),
                                             self.d0, self.max_values),
             "alpha": self.alpha, "tau": self.tau, "activation": self.act.name,
+            "radius": 1.0, "norm": "l2",
             "homogeneous": self.homogeneous, "col_scale": self.col_record,
             "assumption_violations": self.violations,
         }

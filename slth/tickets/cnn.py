@@ -152,6 +152,8 @@ class CNNTicket(Ticket):
 
     kernel_masks: tuple = field(default=())
 
+    DEFAULT_NORM = "inf"
+
     @cached_property
     def _network(self) -> CNN:
         return CNN(list(self.weights), None, self.spec.activations, self.spec.paddings,
@@ -479,7 +481,8 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     params = {
         "construction": "cnn_unstructured", "eps": eps, "delta": delta, "n": n,
         "required_n": required, "dist": dist, "seed": int(ss.entropy),
-        "spawn_key": list(ss.spawn_key), "C": C, "radius": radius, "max_values": max_values,
+        "spawn_key": list(ss.spawn_key), "C": C, "radius": radius, "norm": "inf",
+        "max_values": max_values,
         "values_per_problem": vpp, "block": m, "weight_eps": tol,
         "assumption_violations": violations,
     }

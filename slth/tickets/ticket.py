@@ -430,8 +430,9 @@ class Ticket:
         problems that were not solved because their neuron is pruned whole (copies of the
         depth-L+1 construction that no later neuron reads).
     params : dict
-        ``construction``, ``eps``, ``delta``, ``n``, ``required_n``, ``dist``, ``seed``
-        and construction-specific entries.
+        ``construction``, ``eps``, ``delta``, ``n``, ``required_n``, ``dist``, ``seed``,
+        the input domain the construction aimed at (``radius``, and ``norm``: ``"l2"``
+        or ``"inf"``; see :attr:`domain`) and construction-specific entries.
     timings : dict of str to float
         Wall time of each build phase, in seconds.
     """
@@ -466,6 +467,31 @@ class Ticket:
     def widths(self) -> tuple[int, ...]:
         """Widths of the source network."""
         return self.spec.widths
+
+    #: The norm of the input ball of tickets whose params do not record one (files
+    #: written before tickets recorded their domain).
+    DEFAULT_NORM = "l2"
+
+    @property
+    def domain(self) -> tuple[float, str]:
+        """The input ball the ticket was built for: ``(radius, norm)``, ``norm`` ``"l2"``
+        or ``"inf"`` (the max norm).
+
+        The construction's accuracy targets and the theorem's eps are for this ball, and
+        :func:`slth.verify.check` checks on it unless told otherwise. Tickets loaded from
+        files that predate the record get the constructions' historical default: radius
+        1, the l2 ball for MLP tickets and the max-norm ball for CNN tickets.
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import pensia
+        >>> pensia(random_target([2, 3, 1], seed=0), eps=0.1, delta=0.1, seed=1, n=4,
+        ...        radius=2.0).domain
+        (2.0, 'l2')
+        """
+        p = self.params
+        return float(p.get("radius", 1.0)), str(p.get("norm", self.DEFAULT_NORM))
 
     @property
     def theorem_width(self) -> bool:

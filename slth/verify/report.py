@@ -33,6 +33,12 @@ class Report:
         ``certified <= eps`` (the ticket is certified eps-close whatever its width).
     theorem_width : bool
         ``n >= required_n``.
+    radius, norm
+        The input ball checked.
+    domain_note : str
+        Empty when the ball checked is the ticket's own (:attr:`Ticket.domain`, the one
+        the theorem's eps and the construction's accuracy targets are for); otherwise which
+        ball was checked and which one the ticket was built for.
     """
 
     empirical: float
@@ -52,10 +58,11 @@ class Report:
     assumption_violations: tuple = ()
     layers: tuple = field(default=(), repr=False)
     seconds: dict = field(default_factory=dict)
+    domain_note: str = ""
 
     def summary(self) -> dict:
-        """Flat dict of the headline figures."""
-        return {
+        """Flat dict of the headline figures; ``domain_note`` only when it is not empty."""
+        out = {
             "construction": self.construction, "empirical": self.empirical,
             "certified": self.certified, "eps": self.eps, "ok": self.ok,
             "meets_eps": self.meets_eps, "theorem_width": self.theorem_width, "n": self.n,
@@ -64,6 +71,9 @@ class Report:
             "radius": self.radius, "norm": self.norm,
             "assumption_violations": "; ".join(self.assumption_violations) or "none",
         }
+        if self.domain_note:
+            out["domain_note"] = self.domain_note
+        return out
 
     def __str__(self) -> str:
         return "\n".join(f"{k:>22}: {v}" for k, v in self.summary().items())
@@ -81,9 +91,10 @@ def mlp_required_widths(ticket: Ticket) -> tuple:
 
 
 def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required_widths,
-                radius: float, norm: str, seconds: dict) -> Report:
+                radius: float, norm: str, seconds: dict, domain_note: str = "") -> Report:
     """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, when
-    ``n >= required_n``, ``certified <= eps`` and no violated assumption."""
+    ``n >= required_n``, ``certified <= eps`` and no violated assumption. ``domain_note``
+    from :func:`slth.verify.domain.resolve_domain`."""
     p = ticket.params
     eps = float(p["eps"])
     violations = tuple(p.get("assumption_violations", ()))
@@ -93,4 +104,4 @@ def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required
     return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
                   int(p["required_n"]), tuple(ticket.widths), tuple(required_widths),
                   radius, norm, str(p["construction"]), worst, violations, tuple(layers),
-                  seconds)
+                  seconds, domain_note)
