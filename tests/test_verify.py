@@ -159,6 +159,17 @@ def test_check_runs_on_the_tickets_domain_unless_told_otherwise():
         certified_error(t, norm="l1")
 
 
+def test_report_shows_source_and_used_widths():
+    t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=0), eps=0.1, delta=0.1,
+                 seed=0, n=30, copies_read=10)
+    r = check(t, samples=64, starts=1)
+    assert r.widths == t.widths and r.used_widths == t.used_widths
+    assert r.used_widths[1] < r.widths[1] and r.used_widths[2] < r.widths[2]
+    s = r.summary()
+    assert s["source_widths"] == "-".join(map(str, t.widths))
+    assert s["used_widths"] == "-".join(map(str, t.used_widths))
+
+
 def test_assumption_violation_reported():
     big = random_target([2, 3, 1], bound=1.5, seed=0)
     t = pensia(big, eps=0.1, delta=0.1, seed=0, check_assumptions=False)
@@ -186,11 +197,15 @@ def test_cli_build_and_verify(tmp_path, capsys):
     main(["verify", str(out), "--samples", "64", "--json"])
     narrow = json.loads(capsys.readouterr().out)
     assert narrow["meets_eps"] is False and narrow["radius"] == 1.0
-    assert "domain_note" not in narrow
+    assert narrow["source_widths"] == [3, 6, 4, 8, 2] and "domain_note" not in narrow
     # another ball than the ticket's: checked there, and said so
     main(["verify", str(out), "--samples", "64", "--radius", "2"])
     text = capsys.readouterr().out
     assert "note: checked on the l2 ball of radius 2; the ticket was built for radius 1" in text
+    assert "used_widths" in text and "source_widths" in text
+    assert main(["ticket", "info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "used_widths" in info and "used_sparsity" in info
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--widths", "3,4,2", "--eps", "2", "--out", str(out)])
     assert main(["ticket", "build", "--widths", "3,4,2", "--bias", "--eps", "0.1", "--n", "12",

@@ -31,7 +31,8 @@ def _verify(args) -> int:
     s = report.summary()
     s.update({f"seconds_{k}": v for k, v in report.seconds.items()})
     if args.json:
-        print(dumps({**s, "layers": list(report.layers)}))
+        print(dumps({**s, "source_widths": list(report.widths),
+                     "used_widths": list(report.used_widths), "layers": list(report.layers)}))
     else:
         notes = {k: s.pop(k) for k in ("domain_note",) if k in s}
         print(format_table([{"field": k, "value": v} for k, v in s.items()]))

@@ -7,7 +7,8 @@ import sys
 from slth._output import dumps, format_table
 
 TICKET_COLUMNS = {"theorem": "theorem", "target": "target",
-                  "required_width": "required width", "used_width": "used width",
+                  "required_width": "required width", "source_width": "source width",
+                  "used_width": "used width",
                   "seeds": "seeds", "empirical": "empirical error",
                   "certified": "certified error", "eps": "eps", "verdict": "verdict"}
 LEMMA_COLUMNS = {"theorem": "lemma", "target": "target", "eps": "eps",

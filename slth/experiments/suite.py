@@ -97,6 +97,11 @@ def _ticket_verdict(emp: np.ndarray, cert: np.ndarray, eps: float) -> str:
 def ticket_table(rows: list[dict]) -> list[dict]:
     """One line per (construction, target, activation, eps, width): worst case over seeds.
 
+    ``required_width`` are the source widths of the paper's formula, ``source_width``
+    those of the source built, ``used_width`` those of its neurons that take part in the
+    pruned network (:attr:`slth.tickets.Ticket.used_widths`; the largest over seeds, per
+    layer; ``-`` for rows stored before tickets reported them).
+
     Examples
     --------
     >>> r = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1],
@@ -123,13 +128,21 @@ def ticket_table(rows: list[dict]) -> list[dict]:
             "theorem": r0["theorem"], "experiment": exp,
             "target": target,
             "required_width": "-".join(map(str, r0["required_widths"])),
-            "used_width": "-".join(map(str, r0["widths"])),
+            "source_width": "-".join(map(str, r0["widths"])),
+            "used_width": _used_width(rs),
             "n": n, "required_n": r0["required_n"], "seeds": len(rs),
             "empirical": float(emp.max()), "certified": float(cert.max()), "eps": eps,
             "verdict": _ticket_verdict(emp, cert, eps),
             "theorem_width": bool(r0["theorem_width"]),
         })
     return out
+
+
+def _used_width(rows: list[dict]) -> str:
+    used = [r.get("used_widths") for r in rows]
+    if any(u is None for u in used):
+        return "-"
+    return "-".join(map(str, np.max(np.array(used), axis=0).tolist()))
 
 
 def lemma_table(rows: list[dict], factors: dict | None = None,

@@ -544,8 +544,150 @@ class Ticket:
                      "the dense boolean masks", "use ticket.mask_sparse()")
         return [m.toarray() if sparse.issparse(m) else m.copy() for m in self.mask_sparse()]
 
+    # ------------------------------------------------------------ used neurons
+    def used_neurons(self) -> list[NDArray[np.bool_]]:
+        """The neurons (CNN: channels) that take part in the pruned network's function,
+        one boolean array per source layer (input first).
+
+        The input and output layers count whole. A hidden neuron takes part when it is
+        *reached* -- it has a kept incoming weight from a reached neuron of the layer
+        before (the inputs are reached), or a kept bias, or its activation is not 0 at 0
+        (it then outputs a constant) -- and *read*: it has a kept outgoing weight to a
+        neuron of the next layer that is itself read (the outputs are). In the
+        constructions' tickets these are the neurons with a kept outgoing weight and a
+        kept incoming weight or bias. The pruned network restricted to these neurons
+        computes the same function (only zero terms and unread neurons are dropped).
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import pensia
+        >>> t = pensia(random_target([2, 3, 1], seed=0), eps=0.1, delta=0.1, seed=1, n=6)
+        >>> [int(u.sum()) for u in t.used_neurons()] == list(t.used_widths)
+        True
+        """
+        return [u.copy() for u in self._used]
+
+    @cached_property
+    def _used(self) -> tuple:
+        widths, L = self.widths, self.depth
+        links = [self._links(l) for l in range(L)]
+        reached = [np.ones(widths[0], dtype=bool)]
+        for l in range(L - 1):
+            w = links[l]
+            r = np.zeros(widths[l + 1], dtype=bool)
+            _rows_reading(w.indptr, w.indices, reached[l], r)
+            if self.bias_masks[l] is not None:
+                r |= self.bias_masks[l]
+            if self.spec.activations[l].phi0 != 0.0:
+                r[:] = True
+            reached.append(r)
+        read = [np.ones(widths[L], dtype=bool)]
+        for l in range(L - 1, 0, -1):
+            w = links[l]
+            c = np.zeros(widths[l], dtype=bool)
+            _columns_read(w.indptr, w.indices, read[0], c)
+            read.insert(0, c)
+        used = [reached[0]] + [reached[l] & read[l - 1] for l in range(1, L)] + [read[-1]]
+        for u in used:
+            u.flags.writeable = False
+        return tuple(used)
+
+    def _links(self, l: int) -> sparse.csr_matrix:
+        """Layer ``l``'s kept connections: a CSR matrix (outputs x inputs) whose stored
+        entries are the pairs of neurons joined by a kept weight."""
+        return self.weights[l].tocsr()
+
+    def _used_counts(self, l: int, rows: NDArray[np.bool_], cols: NDArray[np.bool_]):
+        """``(params, kept)`` of layer ``l`` between the neurons ``rows`` (its outputs) and
+        ``cols`` (its inputs): the source's parameters there and the kept ones."""
+        w = self._links(l)
+        nr = int(rows.sum())
+        params = nr * int(cols.sum()) + (nr if self.spec.bias[l] else 0)
+        kept = int(_count_between(w.indptr, w.indices, rows, cols))
+        if self.bias_masks[l] is not None:
+            kept += int(np.count_nonzero(self.bias_masks[l] & rows))
+        return params, kept
+
+    @property
+    def used_widths(self) -> tuple[int, ...]:
+        """Neurons (CNN: channels) per source layer that take part in the pruned
+        network's function (:meth:`used_neurons`), beside the source's :attr:`widths`."""
+        return tuple(int(u.sum()) for u in self._used)
+
+    @cached_property
+    def _used_totals(self) -> tuple[int, int]:
+        used = self._used
+        counts = [self._used_counts(l, used[l + 1], used[l]) for l in range(self.depth)]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    @property
+    def used_params(self) -> int:
+        """Parameters of the source restricted to the used neurons (:meth:`used_neurons`):
+        per layer, a weight (CNN: a kernel of ``k x k`` entries) between every used
+        output and every used input, and a bias per used output where the source layer
+        has biases. The source of that width and depth the ticket effectively needed."""
+        return self._used_totals[0]
+
+    @property
+    def used_sparsity(self) -> float:
+        """Fraction of :attr:`used_params` pruned away: ``1 - kept / used_params``, with
+        ``kept`` the kept parameters between used neurons. :attr:`sparsity` is the same
+        against the whole source (``spec.n_params``) and all of :attr:`kept`, which may
+        hold a few parameters of neurons that do not take part (the depth-L+1
+        construction solves every constant neuron's bias, and the later biases read only
+        some of them).
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import pensia
+        >>> t = pensia(random_target([2, 3, 1], seed=0), eps=0.1, delta=0.1, seed=1, n=6)
+        >>> t.used_params, t.spec.n_params, round(t.used_sparsity, 3), round(t.sparsity, 3)
+        (159, 264, 0.528, 0.716)
+        """
+        params, kept = self._used_totals
+        return 1.0 - kept / params if params else 0.0
+
+    def copies_read(self) -> list[dict]:
+        """How many copies of each target neuron the next source layer reads.
+
+        For constructions that represent each neuron of a hidden target layer by
+        ``params["copies"]`` copies (the depth-L+1 construction: ``n`` copies, laid out
+        as consecutive rows of source layer ``l + 1`` for target layer ``l``), one dict
+        per hidden target layer: ``layer`` (target layer, 1-based), ``copies`` (copies
+        per neuron in the source) and ``min``, ``median``, ``max`` over the layer's
+        neurons of the copies with a kept outgoing weight. ``params["copies_read"]`` is
+        the cap the construction was given; a few problems reach beyond it (see
+        :func:`slth.tickets.burkholz`). An empty list for constructions without copies.
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import burkholz
+        >>> t = burkholz(random_target([2, 3, 1], norm="max", seed=0), eps=0.1, delta=0.1,
+        ...              seed=1, n=40, copies_read=8)
+        >>> t.copies_read()
+        [{'layer': 1, 'copies': 40, 'min': 3, 'median': 3.0, 'max': 5}]
+        >>> t.widths, t.used_widths
+        ((2, 402, 160, 1), (2, 200, 11, 1))
+        """
+        c = self.params.get("copies")
+        if c is None:
+            return []
+        c, d = int(c), self.target.widths
+        out = []
+        for l in range(1, len(d) - 1):
+            read = read_columns(self.weights[l + 1])[:c * d[l]].reshape(d[l], c).sum(axis=1)
+            out.append({"layer": l, "copies": c, "min": int(read.min()),
+                        "median": float(np.median(read)), "max": int(read.max())})
+        return out
+
     def summary(self) -> dict:
-        """Headline figures as a flat dict (for tables and JSON)."""
+        """Headline figures as a flat dict (for tables and JSON): source and used widths
+        (:attr:`used_widths`), sparsity against the source and against the used neurons,
+        and for constructions with copies the copies read per target layer
+        (:meth:`copies_read`: min/median/max)."""
         per_weight = np.concatenate([np.ravel(e) for e in self.errors.values()]) \
             if self.errors else np.zeros(1)
         return {
@@ -553,11 +695,25 @@ class Ticket:
             "target_widths": "-".join(map(str, self.target.widths)),
             "source_depth": self.depth,
             "n": self.params.get("n"), "required_n": self.params.get("required_n"),
-            "source_params": self.spec.n_params, "kept": self.kept,
+            **self._usage_summary(),
             # NaN marks problems not solved (copies of neurons that nothing reads)
-            "sparsity": self.sparsity, "max_weight_error": float(np.nanmax(per_weight)),
+            "max_weight_error": float(np.nanmax(per_weight)),
             "build_seconds": float(self.timings.get("total", sum(self.timings.values()))),
         }
+
+    def _usage_summary(self) -> dict:
+        out = {
+            "source_widths": "-".join(map(str, self.widths)),
+            "used_widths": "-".join(map(str, self.used_widths)),
+            "source_params": self.spec.n_params, "used_params": self.used_params,
+            "kept": self.kept, "sparsity": self.sparsity, "used_sparsity": self.used_sparsity,
+        }
+        reads = self.copies_read()
+        if reads:
+            out["copies_read"] = "; ".join(
+                f"layer {r['layer']}: {r['min']}/{r['median']:g}/{r['max']} of {r['copies']}"
+                for r in reads) + f" (min/median/max; cap {self.params.get('copies_read')})"
+        return out
 
     # ------------------------------------------------------------ storage
     def save(self, path: str | os.PathLike) -> None:
@@ -858,6 +1014,37 @@ def gather_csr(shape: tuple[int, int], rows: Sequence[np.ndarray], cols: Sequenc
     out = sparse.coo_matrix((v, (r, c)), shape=shape).tocsr()
     out.sort_indices()
     return out
+
+
+@kernel
+def _rows_reading(indptr, indices, cols, out):  # pragma: no cover - compiled
+    # out[r] |= row r has a stored entry in a column where cols is True
+    for r in range(out.shape[0]):
+        for k in range(indptr[r], indptr[r + 1]):
+            if cols[indices[k]]:
+                out[r] = True
+                break
+
+
+@kernel
+def _columns_read(indptr, indices, rows, out):  # pragma: no cover - compiled
+    # out[c] |= column c has a stored entry in a row where rows is True
+    for r in range(indptr.shape[0] - 1):
+        if rows[r]:
+            for k in range(indptr[r], indptr[r + 1]):
+                out[indices[k]] = True
+
+
+@kernel
+def _count_between(indptr, indices, rows, cols):  # pragma: no cover - compiled
+    # stored entries in rows where rows is True and columns where cols is True
+    total = 0
+    for r in range(indptr.shape[0] - 1):
+        if rows[r]:
+            for k in range(indptr[r], indptr[r + 1]):
+                if cols[indices[k]]:
+                    total += 1
+    return total
 
 
 def read_columns(w) -> NDArray[np.bool_]:

@@ -33,6 +33,9 @@ class Report:
         ``certified <= eps`` (the ticket is certified eps-close whatever its width).
     theorem_width : bool
         ``n >= required_n``.
+    widths, used_widths : tuple of int
+        The source's widths, and those of its neurons that take part in the pruned
+        network's function (:meth:`slth.tickets.Ticket.used_neurons`).
     radius, norm
         The input ball checked.
     domain_note : str
@@ -58,6 +61,7 @@ class Report:
     assumption_violations: tuple = ()
     layers: tuple = field(default=(), repr=False)
     seconds: dict = field(default_factory=dict)
+    used_widths: tuple = ()
     domain_note: str = ""
 
     def summary(self) -> dict:
@@ -67,6 +71,7 @@ class Report:
             "certified": self.certified, "eps": self.eps, "ok": self.ok,
             "meets_eps": self.meets_eps, "theorem_width": self.theorem_width, "n": self.n,
             "required_n": self.required_n, "source_widths": "-".join(map(str, self.widths)),
+            "used_widths": "-".join(map(str, self.used_widths)),
             "required_widths": "-".join(map(str, self.required_widths)),
             "radius": self.radius, "norm": self.norm,
             "assumption_violations": "; ".join(self.assumption_violations) or "none",
@@ -104,4 +109,4 @@ def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required
     return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
                   int(p["required_n"]), tuple(ticket.widths), tuple(required_widths),
                   radius, norm, str(p["construction"]), worst, violations, tuple(layers),
-                  seconds, domain_note)
+                  seconds, tuple(ticket.used_widths), domain_note)
