@@ -168,6 +168,7 @@ def test_report_shows_source_and_used_widths():
     s = r.summary()
     assert s["source_widths"] == "-".join(map(str, t.widths))
     assert s["used_widths"] == "-".join(map(str, t.used_widths))
+    assert r.activation_note == "" and "activation_note" not in s
 
 
 def test_assumption_violation_reported():
@@ -244,6 +245,13 @@ def test_custom_activation_ticket():
     t = burkholz(MLP(base.weights, base.biases, act), eps=0.1, delta=0.1, seed=0)
     r = check(t, samples=256, starts=2)
     assert r.empirical <= r.certified <= r.eps and r.ok
+    # the certificate rests on the declared constants, and the report says so
+    assert "custom activation 'sin'" in r.activation_note and "not proved" in r.activation_note
+    assert "tangent remainder K = 0.166667, p = 3" in r.summary()["activation_note"]
+    # the same sine declared with a tangent remainder 1e-6 is refused: its ticket was
+    # certified at 1.1e-4 with a true error of 0.012
+    with pytest.raises(ValueError, match=r"remainder: declared K=1e-06 \(p=3\)"):
+        activations.custom(np.sin, lipschitz=1.0, derivative=np.cos, remainder=(1e-6, 3))
     narrow = burkholz(MLP(base.weights, base.biases, act), eps=0.1, delta=0.1, seed=0, n=1)
     r = check(narrow, samples=256, starts=2)
     assert r.empirical <= r.certified and not r.meets_eps

@@ -34,7 +34,7 @@ def _verify(args) -> int:
         print(dumps({**s, "source_widths": list(report.widths),
                      "used_widths": list(report.used_widths), "layers": list(report.layers)}))
     else:
-        notes = {k: s.pop(k) for k in ("domain_note",) if k in s}
+        notes = {k: s.pop(k) for k in ("domain_note", "activation_note") if k in s}
         print(format_table([{"field": k, "value": v} for k, v in s.items()]))
         for note in notes.values():
             print(f"note: {note}")

@@ -8,9 +8,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from slth import bounds
+from slth.nets.activations import same_activation
 from slth.tickets.ticket import Ticket
 
-__all__ = ["Report", "make_report", "mlp_required_widths"]
+__all__ = ["Report", "activation_note", "make_report", "mlp_required_widths"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class Report:
         Empty when the ball checked is the ticket's own (:attr:`Ticket.domain`, the one
         the theorem's eps and the construction's accuracy targets are for); otherwise which
         ball was checked and which one the ticket was built for.
+    activation_note : str
+        Empty when the certificate rests on proved activation constants; otherwise names
+        the custom activations (:func:`slth.nets.activations.custom`) whose declared
+        constants it rests on (tested on grids, not proved).
     """
 
     empirical: float
@@ -63,9 +68,11 @@ class Report:
     seconds: dict = field(default_factory=dict)
     used_widths: tuple = ()
     domain_note: str = ""
+    activation_note: str = ""
 
     def summary(self) -> dict:
-        """Flat dict of the headline figures; ``domain_note`` only when it is not empty."""
+        """Flat dict of the headline figures; ``domain_note`` and ``activation_note`` only
+        when they are not empty."""
         out = {
             "construction": self.construction, "empirical": self.empirical,
             "certified": self.certified, "eps": self.eps, "ok": self.ok,
@@ -76,8 +83,9 @@ class Report:
             "radius": self.radius, "norm": self.norm,
             "assumption_violations": "; ".join(self.assumption_violations) or "none",
         }
-        if self.domain_note:
-            out["domain_note"] = self.domain_note
+        for key in ("domain_note", "activation_note"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         return out
 
     def __str__(self) -> str:
@@ -95,6 +103,40 @@ def mlp_required_widths(ticket: Ticket) -> tuple:
                                   int(p.get("coarse_required", 0)), p.get("dist", "uniform"))
 
 
+def activation_note(ticket: Ticket) -> str:
+    """Which declared (not proved) activation constants a ticket's certificate rests on:
+    ``""`` when its activations are all built-in.
+
+    Examples
+    --------
+    >>> from slth.nets import MLP, activations, random_target
+    >>> from slth.tickets import burkholz
+    >>> sine = activations.custom(np.sin, lipschitz=1.0, derivative=np.cos,
+    ...                           remainder=(1 / 6, 3), name="sine")
+    >>> base = random_target([2, 3, 1], norm="max", seed=0)
+    >>> t = burkholz(MLP(base.weights, base.biases, sine), eps=0.1, delta=0.1, seed=0, n=3)
+    >>> activation_note(t)  # doctest: +ELLIPSIS
+    "the certificate rests on the declared constants of the custom activation 'sine' ..."
+    """
+    found: list = []
+    for a in (*ticket.spec.activations, *ticket.target.activations):
+        if not a.proved and not any(same_activation(a, b) for b in found):
+            found.append(a)
+    if not found:
+        return ""
+    parts = []
+    for a in found:
+        facts = [f"Lipschitz {a.lipschitz:g}", f"phi(0) = {a.phi0:g}", f"phi'(0) = {a.dphi0:g}"]
+        if a.remainder is not None:
+            facts.append(f"tangent remainder K = {a.remainder[0]:g}, p = {a.remainder[1]:g}")
+        if a.monotone:
+            facts.append("monotone")
+        parts.append(f"{a.name!r} ({', '.join(facts)})")
+    return (f"the certificate rests on the declared constants of the custom "
+            f"activation{'s' if len(parts) > 1 else ''} {'; '.join(parts)}: tested on grids "
+            f"(slth.nets.activations.check_constants), not proved")
+
+
 def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required_widths,
                 radius: float, norm: str, seconds: dict, domain_note: str = "") -> Report:
     """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, when
@@ -109,4 +151,4 @@ def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, required
     return Report(emp, cert, eps, bool(ok), bool(meets), bool(theorem_width), int(p["n"]),
                   int(p["required_n"]), tuple(ticket.widths), tuple(required_widths),
                   radius, norm, str(p["construction"]), worst, violations, tuple(layers),
-                  seconds, tuple(ticket.used_widths), domain_note)
+                  seconds, tuple(ticket.used_widths), domain_note, activation_note(ticket))
