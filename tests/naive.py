@@ -303,3 +303,32 @@ def tree_window(values, valid, target: float, k: int, wide: bool = False):
     mask = np.zeros(values.size, dtype=bool)
     mask[chosen + [packed[p] for p in picked]] = True
     return mask, abs(target - sum(values[j] for j in np.flatnonzero(mask)))
+
+
+def used_neurons_loop(links, bias_masks, phi0) -> list:
+    """The neurons taking part in a pruned network's function, by loops over dense masks.
+
+    ``links[l]`` (bool, outputs x inputs) marks the kept connections of layer ``l``,
+    ``bias_masks[l]`` its kept biases (or None), ``phi0[l]`` the value at 0 of the
+    activation after layer ``l``. A hidden neuron takes part when a chain of kept weights
+    (or a kept bias, or a non-zero phi(0)) reaches it from the inputs and another leads
+    from it to the outputs; inputs and outputs count whole.
+    """
+    L = len(links)
+    widths = [links[0].shape[1]] + [m.shape[0] for m in links]
+    reached = [[True] * widths[0]]
+    for l in range(L - 1):
+        layer = []
+        for j in range(widths[l + 1]):
+            on = phi0[l] != 0.0 or (bias_masks[l] is not None and bool(bias_masks[l][j]))
+            for i in range(widths[l]):
+                on = on or (bool(links[l][j, i]) and reached[l][i])
+            layer.append(on)
+        reached.append(layer)
+    leads = [None] * L + [[True] * widths[L]]
+    for l in range(L - 1, 0, -1):
+        leads[l] = [any(bool(links[l][k, i]) and leads[l + 1][k] for k in range(widths[l + 1]))
+                    for i in range(widths[l])]
+    return ([np.array(reached[0])]
+            + [np.array(reached[l]) & np.array(leads[l]) for l in range(1, L)]
+            + [np.array(leads[L])])

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from naive import best_subset_error, best_vector_subset, cnn_forward_loop
+from naive import best_subset_error, best_vector_subset, cnn_forward_loop, used_neurons_loop
 
 from slth import bounds
 from slth.nets import CNN, random_cnn_target, random_target
@@ -111,6 +111,59 @@ def _effective(t, l):
             elif u < 0:
                 B[j, s // m] += -u * V[j, s]
     return A, B
+
+
+@pytest.mark.parametrize("name", TICKETS)
+def test_used_channels_match_a_naive_loop(name, request):
+    t = request.getfixturevalue(name)
+    links = [m.any(axis=(2, 3)) for m in t.masks]
+    want = used_neurons_loop(links, [None] * len(links), [0.0] * (len(links) - 1))
+    used = t.used_neurons()
+    assert all(np.array_equal(u, w) for u, w in zip(used, want, strict=True))
+    assert t.used_widths == tuple(int(w.sum()) for w in want)
+    assert sum(t.used_widths) < sum(t.widths)
+    params = sum(int(want[l + 1].sum()) * int(want[l].sum()) * m.shape[2] * m.shape[3]
+                 for l, m in enumerate(t.masks))
+    kept = sum(int(m[np.ix_(want[l + 1], want[l])].sum()) for l, m in enumerate(t.masks))
+    assert t.used_params == params and kept == t.kept
+    assert t.used_sparsity == pytest.approx(1 - kept / params)
+    hidden = sum(t.widths[1:-1])
+    assert t.structure()["filters_removed"] == pytest.approx(
+        1 - sum(t.used_widths[1:-1]) / hidden)
+    # the pruned network on the used channels computes the same function
+    pruned = t.network()
+    small = CNN([k[np.ix_(used[l + 1], used[l])] for l, k in enumerate(pruned.kernels)],
+                None, pruned.activations, pruned.paddings, pruned.pool)
+    assert small.channels == t.used_widths
+    np.testing.assert_allclose(small(_x()), t(_x()), rtol=0, atol=1e-12)
+    assert t.summary()["used_widths"] == "-".join(map(str, t.used_widths))
+
+
+def test_cnn_tickets_record_their_domain(unstructured, structured):
+    assert unstructured.domain == (1.0, "inf") == structured.domain
+    assert unstructured.params["norm"] == "inf" == structured.params["norm"]
+    t = cnn_unstructured(_target(3), eps=EPS, delta=DELTA, seed=0, n=3, radius=0.5)
+    assert t.domain == (0.5, "inf")
+    assert check_cnn(t, samples=32, image_size=5).radius == 0.5
+    assert cnn_certified_error(t)[0] == cnn_certified_error(t, 0.5)[0] \
+        < cnn_certified_error(t, 1.0)[0]
+    r = check(t, radius=1.0, samples=32)
+    assert r.domain_note == ("checked on the max-norm ball of radius 1; the ticket was built "
+                             "for radius 0.5") == r.summary()["domain_note"]
+    with pytest.raises(ValueError, match="norm must be 'inf'"):
+        check(t, norm="l2")
+    # files that predate the record: CNN tickets were built for the max-norm ball
+    old = dataclasses.replace(unstructured, params={
+        k: v for k, v in unstructured.params.items() if k not in ("radius", "norm")})
+    assert old.domain == (1.0, "inf") and check(old, samples=32).domain_note == ""
+
+
+def test_cnn_source_activation_must_be_the_targets(unstructured):
+    other = CNN(unstructured.target.kernels, None, "tanh", unstructured.target.paddings,
+                unstructured.target.pool)
+    with pytest.raises(ValueError, match="source activation 'relu'.*target's hidden "
+                                         "activation 'tanh'"):
+        dataclasses.replace(unstructured, target=other)
 
 
 @pytest.mark.parametrize("name", TICKETS)

@@ -228,6 +228,8 @@ def test_rows_equal_direct_calls(reference):
     assert (r["empirical"], r["certified"], r["sparsity"]) == (
         rep.empirical, rep.certified, ticket.sparsity)
     assert r["widths"] == list(ticket.widths)
+    assert r["used_widths"] == list(ticket.used_widths)
+    assert (r["used_sparsity"], r["used_params"]) == (ticket.used_sparsity, ticket.used_params)
     for r in (r for r in rows if r["experiment"] == "rss"):
         expect = rss.min_samples(r["eps"], "uniform", trials=16, seed=r["seed"], progress=False)
         assert r["n_trials"] == expect.tolist()

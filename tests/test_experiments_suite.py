@@ -105,6 +105,30 @@ def test_verdict_rules():
     assert success_at([1, 2, 65], 100, n_max=64) == (2, 3)
 
 
+def test_ticket_lines_show_source_and_used_widths(quick):
+    _, res, out = quick
+    con = sqlite3.connect(out / "verify-bounds-quick.sqlite")
+    used = defaultdict(list)
+    for exp, n, result in con.execute("SELECT experiment, n, result FROM results"):
+        if exp in CONSTRUCTIONS:
+            r = json.loads(result)
+            used[(exp, n, "-".join(map(str, r["widths"])))].append(r["used_widths"])
+    con.close()
+    for t in res["tickets"]:
+        source = [int(w) for w in t["source_width"].split("-")]
+        widths = used[(t["experiment"], t["n"], t["source_width"])]
+        assert t["used_width"] == "-".join(map(str, np.max(widths, axis=0)))
+        assert all(u <= s for u, s in zip(map(int, t["used_width"].split("-")), source,
+                                          strict=True))
+    # rows stored before tickets reported their used widths
+    row = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1], "seed": 0,
+           "config": {"widths": [2, 1], "activation": "relu"}, "formula_widths": [2, 8, 1],
+           "eps": 0.1, "n": 2, "formula_n": 2, "at_formula_width": True, "empirical": 0.0,
+           "certified": 0.0}
+    line = ticket_table([row])[0]
+    assert (line["source_width"], line["used_width"]) == ("2-8-1", "-")
+
+
 def test_bad_output_folder_is_a_clear_error(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -87,6 +87,81 @@ def test_custom_activation():
         MLP([np.ones((2, 1)), np.ones((1, 2))], None, np.sin)
 
 
+@pytest.mark.parametrize("act", [*(activations.get(n) for n in activations.NAMES),
+                                 activations.leaky_relu(0.2), activations.leaky_relu(0.0)],
+                         ids=[*activations.NAMES, "leaky_relu(0.2)", "leaky_relu(0)"])
+def test_builtin_activations_pass_the_checks_of_declared_constants(act):
+    assert act.proved
+    activations.check_constants(act)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"lipschitz": 0.9}, r"lipschitz: declared 0.9, measured slope 1 "),
+    ({"phi0": 0.1}, r"phi0: declared 0.1, measured fn\(0\) = 0"),
+    ({"dphi0": 0.9}, r"dphi0: declared phi'\(0\) = 0.9, measured 1"),
+    ({"remainder": (0.3, 3.0)}, r"remainder: declared K=0.3 \(p=3\).*measured K >= 0.333"),
+    ({"remainder": (1.0, 4.0)}, r"remainder: declared K=1 \(p=4\)"),
+    ({"slope_neg": 0.0}, r"slope_neg: declared 0 \(phi\(t\) = t for t >= 0"),
+    ({"fn": np.sin, "monotone": True}, r"monotone: declared True, measured a decrease"),
+])
+def test_check_constants_refuses_what_the_grids_contradict(change, match):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=match):
+        activations.check_constants(dataclasses.replace(activations.get("tanh"), **change))
+
+
+def test_custom_activation_constants_are_checked():
+    # the sine with a tangent remainder of 1e-6 (certified 1.1e-4, true error 0.012) ...
+    with pytest.raises(ValueError, match=r"remainder: declared K=1e-06 \(p=3\) .*measured "
+                                         r"K >= 0.166667"):
+        activations.custom(np.sin, lipschitz=1.0, derivative=np.cos, remainder=(1e-6, 3))
+    # ... and its true constants
+    sine = activations.custom(np.sin, lipschitz=1.0, derivative=np.cos, remainder=(1 / 6, 3),
+                              name="sine")
+    assert (sine.phi0, sine.dphi0, sine.remainder, sine.proved) == (0.0, 1.0, (1 / 6, 3.0),
+                                                                    False)
+    with pytest.raises(ValueError, match=r"lipschitz: declared 0.99, measured slope 1"):
+        activations.custom(np.sin, lipschitz=0.99)
+    with pytest.raises(ValueError, match=r"monotone: declared True"):
+        activations.custom(np.sin, lipschitz=1.0, monotone=True)
+    with pytest.raises(ValueError, match=r"dphi0: declared phi'\(0\) = 2, measured 1"):
+        activations.custom(np.sin, lipschitz=1.0, derivative=lambda x: 2 * np.cos(x))
+    # tanh through custom: accepted, monotone, with its proved constants declared
+    tanh = activations.custom(np.tanh, lipschitz=1.0, remainder=(1 / 3, 3), monotone=True)
+    assert abs(tanh.dphi0 - 1.0) < 1e-9 and not tanh.proved
+    # a kink at 0: phi'(0) is the right derivative
+    kink = activations.custom(lambda t: np.where(t >= 0, t, 0.5 * np.tanh(t)), lipschitz=1.0,
+                              derivative=lambda t: np.where(np.asarray(t) >= 0, 1.0, 0.5))
+    assert kink.dphi0 == 1.0
+    with pytest.raises(ValueError, match="remainder\\[1\\] \\(p\\) must be > 1"):
+        activations.custom(np.sin, lipschitz=1.0, remainder=(1.0, 1.0))
+    with pytest.raises(ValueError, match="remainder\\[0\\] \\(K\\) must be >= 0"):
+        activations.custom(np.sin, lipschitz=1.0, remainder=(-1.0, 3.0))
+    with pytest.raises(TypeError, match="remainder must be a pair"):
+        activations.custom(np.sin, lipschitz=1.0, remainder=(1.0,))
+    with pytest.raises(ValueError, match="finite"):
+        activations.custom(lambda t: np.where(np.abs(t) < 10, t, np.nan), lipschitz=1.0)
+    with pytest.raises(TypeError, match="derivative must be callable"):
+        activations.custom(np.sin, lipschitz=1.0, derivative=1.0)
+
+
+def test_same_activation():
+    relu, tanh = activations.get("relu"), activations.get("tanh")
+    assert activations.same_activation(activations.leaky_relu(0.0), relu)
+    assert not activations.same_activation(activations.leaky_relu(0.2),
+                                           activations.leaky_relu(0.3))
+    assert not activations.same_activation(relu, tanh)
+    sine = activations.custom(np.sin, lipschitz=1.0, name="sine")
+    assert activations.same_activation(sine, activations.custom(np.sin, lipschitz=1.0,
+                                                                name="sine"))
+    assert not activations.same_activation(sine, activations.custom(np.sin, lipschitz=2.0,
+                                                                    name="sine"))
+    # a custom activation is not the built-in of its name
+    assert not activations.same_activation(
+        activations.custom(np.tanh, lipschitz=1.0, name="tanh"), tanh)
+
+
 def test_leaky_relu_factory():
     act = activations.leaky_relu(0.2)
     np.testing.assert_array_equal(act(np.array([-1.0, 2.0])), [-0.2, 2.0])

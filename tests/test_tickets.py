@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from naive import best_subset_error, index_order_errors, mlp_forward
+from naive import best_subset_error, index_order_errors, mlp_forward, used_neurons_loop
 from scipy import sparse
 
 from slth import bounds
@@ -387,6 +387,130 @@ def test_summary_and_timings():
     assert s["kept"] == t.kept and s["source_params"] == t.spec.n_params
     assert set(t.timings) >= {"draw", "solve", "assemble", "total"}
     assert s["max_weight_error"] == max(float(e.max()) for e in t.errors.values())
+
+
+def _weight_and_bias_masks(ticket):
+    """The dense masks split into weight masks and bias masks (None where no bias)."""
+    masks, out_w, out_b, k = ticket.masks, [], [], 0
+    for b in ticket.source.biases:
+        out_w.append(masks[k])
+        k += 1
+        out_b.append(masks[k] if b is not None else None)
+        k += b is not None
+    return out_w, out_b
+
+
+def test_used_neurons_match_a_naive_loop(ticket):
+    links, bias_masks = _weight_and_bias_masks(ticket)
+    phi0 = [a.phi0 for a in ticket.spec.activations]
+    want = used_neurons_loop(links, bias_masks, phi0)
+    got = ticket.used_neurons()
+    assert [g.dtype for g in got] == [np.dtype(bool)] * len(want)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    assert ticket.used_widths == tuple(int(w.sum()) for w in want)
+    # the constructions' tickets keep no weight of a neuron they prune: the local rule
+    # (a kept outgoing weight, and a kept incoming weight or bias) gives the same neurons
+    for l in range(1, ticket.depth):
+        local = links[l].any(axis=0) & (links[l - 1].any(axis=1) | (
+            bias_masks[l - 1] if bias_masks[l - 1] is not None else False))
+        assert np.array_equal(local, want[l])
+    params = kept = 0
+    for l, (m, bm) in enumerate(zip(links, bias_masks, strict=True)):
+        rows, cols = want[l + 1], want[l]
+        params += int(rows.sum()) * int(cols.sum()) + (int(rows.sum()) if bm is not None else 0)
+        kept += int(m[np.ix_(rows, cols)].sum()) + (int(bm[rows].sum()) if bm is not None else 0)
+    # burkholz keeps the incoming weights of constant neurons whose output no bias uses
+    assert ticket.used_params == params and kept <= ticket.kept
+    assert ticket.used_sparsity == pytest.approx(1 - kept / params)
+    assert ticket.used_params <= ticket.spec.n_params
+    s = ticket.summary()
+    assert s["used_widths"] == "-".join(map(str, ticket.used_widths))
+    assert s["used_sparsity"] == ticket.used_sparsity and s["used_params"] == params
+
+
+def test_pruned_network_on_the_used_neurons_is_the_same_function(ticket):
+    pruned = ticket.network().dense()
+    used = ticket.used_neurons()
+    ws = [w[np.ix_(used[l + 1], used[l])] for l, w in enumerate(pruned.weights)]
+    bs = [None if b is None else b[used[l + 1]] for l, b in enumerate(pruned.biases)]
+    small = MLP(ws, bs, pruned.activations)
+    assert small.widths == ticket.used_widths
+    x = np.random.default_rng(3).normal(size=(16, 3))
+    # other sums of the same terms: the linear-regime tickets' large second-layer columns
+    # cancel to about 1e-10 (softplus)
+    np.testing.assert_allclose(small(x), ticket(x), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_burkholz_reads_few_copies_of_many(activation):
+    target = random_target([3, 4, 2], norm="max", bias=True, activation=activation, seed=2)
+    t = burkholz(target, eps=0.1, delta=0.1, seed=3, n=40, copies_read=8, max_values=8)
+    # unread copies are pruned whole: the used widths are below the source's
+    assert t.used_widths[0] == 3 and t.used_widths[-1] == 2
+    assert all(u < w for u, w in zip(t.used_widths[1:-1], t.widths[1:-1], strict=True))
+    assert t.used_sparsity < t.sparsity
+    read = t.network().dense().weights[2][:, :4 * 40].reshape(2, 4, 40) != 0
+    per_neuron = read.any(axis=0).sum(axis=1)          # copies of each neuron read
+    assert t.copies_read() == [{"layer": 1, "copies": 40, "min": int(per_neuron.min()),
+                                "median": float(np.median(per_neuron)),
+                                "max": int(per_neuron.max())}]
+    assert t.params["copies_read"] == 8 and per_neuron.max() <= 8 + 10
+    assert "copies_read" in t.summary() and "cap 8" in t.summary()["copies_read"]
+    one = burkholz(random_target([3, 2], norm="max", bias=True, seed=0), eps=0.1, delta=0.1,
+                   seed=1, n=5)
+    assert one.copies_read() == [] and pensia(random_target([3, 4, 2], seed=0), eps=0.1,
+                                               delta=0.1, seed=0, n=3).copies_read() == []
+
+
+def test_source_activation_must_be_the_targets(tmp_path):
+    import dataclasses
+    import json
+
+    tanh_target = random_target([3, 4, 2], norm="max", bias=True, activation="tanh", seed=0)
+    t = burkholz(tanh_target, eps=0.1, delta=0.1, seed=0, n=3)
+    relu_target = MLP(tanh_target.weights, tanh_target.biases, "relu")
+    with pytest.raises(ValueError, match="source activation 'tanh' .*differs from the "
+                                         "target's hidden activation 'relu'"):
+        dataclasses.replace(t, target=relu_target)
+    from slth.nets import activations
+
+    leaky = MLP(tanh_target.weights, tanh_target.biases, activations.leaky_relu(0.2))
+    lt = burkholz(leaky, eps=0.1, delta=0.1, seed=0, n=3)
+    with pytest.raises(ValueError, match=r"'leaky_relu' \(slope 0.2\) .*'leaky_relu' "
+                                         r"\(slope 0.3\)"):
+        dataclasses.replace(lt, target=MLP(leaky.weights, leaky.biases,
+                                           activations.leaky_relu(0.3)))
+    # a one-layer target has no hidden activation: its ReLU source is compared to nothing
+    one = burkholz(MLP([np.array([[0.5, -0.25]])], [np.array([0.1])], []), eps=0.1,
+                   delta=0.1, seed=0, n=3)
+    assert one.spec.activations[0].name == "relu"
+    dataclasses.replace(one, target=MLP([np.array([[0.2, 0.1]])], None, []))
+    # pensia's depth-2L source has the target's activation in every hidden layer
+    p = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=0, n=3)
+    assert [a.name for a in p.spec.activations] == ["relu"] * 3
+    # a saved ticket whose target activation was changed is refused when loaded
+    t.save(tmp_path / "t.npz")
+    with np.load(tmp_path / "t.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(bytes(arrays["header"]).decode())
+    header["target_activations"] = [["relu", None]]
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="bad.npz.*source activation 'tanh'.*'relu'"):
+        load(tmp_path / "bad.npz")
+
+
+def test_tickets_record_their_domain():
+    import dataclasses
+
+    p = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=0, n=3, radius=2.0)
+    b = _build("relu", n=3)
+    assert p.domain == (2.0, "l2") and (p.params["radius"], p.params["norm"]) == (2.0, "l2")
+    assert b.domain == (1.0, "l2") and (b.params["radius"], b.params["norm"]) == (1.0, "l2")
+    # tickets from files that predate the record: the historical default
+    old = dataclasses.replace(b, params={k: v for k, v in b.params.items()
+                                         if k not in ("radius", "norm")})
+    assert old.domain == (1.0, "l2")
 
 
 def test_save_leaky_slope_and_refuse_custom(tmp_path):

@@ -139,6 +139,38 @@ def test_report_fields_and_bad_input():
         check("ticket.npz")
 
 
+def test_check_runs_on_the_tickets_domain_unless_told_otherwise():
+    t = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=0, n=4, radius=2.0)
+    r = check(t, samples=64, starts=1)
+    assert (r.radius, r.norm, r.domain_note) == (2.0, "l2", "")
+    assert "domain_note" not in r.summary()
+    assert certified_error(t)[0] == certified_error(t, 2.0, "l2")[0]
+    assert empirical_error(t, samples=64, starts=0)[0] == \
+        empirical_error(t, 2.0, samples=64, starts=0, norm="l2")[0]
+    r1 = check(t, radius=1.0, samples=64, starts=1)
+    assert r1.radius == 1.0 and r1.certified < r.certified
+    assert r1.domain_note == ("checked on the l2 ball of radius 1; the ticket was built for "
+                              "radius 2") == r1.summary()["domain_note"]
+    assert "built for radius 2" in str(r1)
+    r2 = check(t, norm="inf", samples=64, starts=1)
+    assert r2.domain_note == ("checked on the max-norm ball of radius 2; the ticket was "
+                              "built for the l2 ball of radius 2")
+    with pytest.raises(ValueError, match="norm must be one of 'l2', 'inf'; got 'l1'"):
+        certified_error(t, norm="l1")
+
+
+def test_report_shows_source_and_used_widths():
+    t = burkholz(random_target([3, 4, 2], norm="max", bias=True, seed=0), eps=0.1, delta=0.1,
+                 seed=0, n=30, copies_read=10)
+    r = check(t, samples=64, starts=1)
+    assert r.widths == t.widths and r.used_widths == t.used_widths
+    assert r.used_widths[1] < r.widths[1] and r.used_widths[2] < r.widths[2]
+    s = r.summary()
+    assert s["source_widths"] == "-".join(map(str, t.widths))
+    assert s["used_widths"] == "-".join(map(str, t.used_widths))
+    assert r.activation_note == "" and "activation_note" not in s
+
+
 def test_assumption_violation_reported():
     big = random_target([2, 3, 1], bound=1.5, seed=0)
     t = pensia(big, eps=0.1, delta=0.1, seed=0, check_assumptions=False)
@@ -164,7 +196,17 @@ def test_cli_build_and_verify(tmp_path, capsys):
                  "--eps", "0.1", "--out", str(out)]) == 0
     capsys.readouterr()
     main(["verify", str(out), "--samples", "64", "--json"])
-    assert json.loads(capsys.readouterr().out)["meets_eps"] is False
+    narrow = json.loads(capsys.readouterr().out)
+    assert narrow["meets_eps"] is False and narrow["radius"] == 1.0
+    assert narrow["source_widths"] == [3, 6, 4, 8, 2] and "domain_note" not in narrow
+    # another ball than the ticket's: checked there, and said so
+    main(["verify", str(out), "--samples", "64", "--radius", "2"])
+    text = capsys.readouterr().out
+    assert "note: checked on the l2 ball of radius 2; the ticket was built for radius 1" in text
+    assert "used_widths" in text and "source_widths" in text
+    assert main(["ticket", "info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "used_widths" in info and "used_sparsity" in info
     with pytest.raises(SystemExit):
         main(["ticket", "build", "--widths", "3,4,2", "--eps", "2", "--out", str(out)])
     assert main(["ticket", "build", "--widths", "3,4,2", "--bias", "--eps", "0.1", "--n", "12",
@@ -203,6 +245,13 @@ def test_custom_activation_ticket():
     t = burkholz(MLP(base.weights, base.biases, act), eps=0.1, delta=0.1, seed=0)
     r = check(t, samples=256, starts=2)
     assert r.empirical <= r.certified <= r.eps and r.ok
+    # the certificate rests on the declared constants, and the report says so
+    assert "custom activation 'sin'" in r.activation_note and "not proved" in r.activation_note
+    assert "tangent remainder K = 0.166667, p = 3" in r.summary()["activation_note"]
+    # the same sine declared with a tangent remainder 1e-6 is refused: its ticket was
+    # certified at 1.1e-4 with a true error of 0.012
+    with pytest.raises(ValueError, match=r"remainder: declared K=1e-06 \(p=3\)"):
+        activations.custom(np.sin, lipschitz=1.0, derivative=np.cos, remainder=(1e-6, 3))
     narrow = burkholz(MLP(base.weights, base.biases, act), eps=0.1, delta=0.1, seed=0, n=1)
     r = check(narrow, samples=256, starts=2)
     assert r.empirical <= r.certified and not r.meets_eps

@@ -150,7 +150,9 @@ def _print(ticket, as_json: bool, extra: dict | None = None) -> None:
     s.update(extra or {})
     if as_json:
         print(dumps({**s, "params": ticket.params,
-                     "source_widths": list(ticket.widths)}))
+                     "source_widths": list(ticket.widths),
+                     "used_widths": list(ticket.used_widths),
+                     "copies_read": ticket.copies_read()}))
     else:
         print(format_table([{"field": k, "value": v} for k, v in s.items()]))
 

@@ -11,8 +11,10 @@ def register(sub) -> None:
                        description="Lower bound (sampling + local maximisation) and certified "
                                    "upper bound on the sup error over the input ball.")
     p.add_argument("path", help="ticket file written by `slth ticket build`")
-    p.add_argument("--radius", type=float, default=1.0)
-    p.add_argument("--norm", choices=("l2", "inf"), default="l2")
+    p.add_argument("--radius", type=float, default=None,
+                   help="radius of the input ball (default: the ticket's)")
+    p.add_argument("--norm", choices=("l2", "inf"), default=None,
+                   help="norm of the input ball (default: the ticket's; CNN tickets: inf)")
     p.add_argument("--samples", type=int, default=2048)
     p.add_argument("--starts", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -29,8 +31,12 @@ def _verify(args) -> int:
     s = report.summary()
     s.update({f"seconds_{k}": v for k, v in report.seconds.items()})
     if args.json:
-        print(dumps({**s, "layers": list(report.layers)}))
+        print(dumps({**s, "source_widths": list(report.widths),
+                     "used_widths": list(report.used_widths), "layers": list(report.layers)}))
     else:
+        notes = {k: s.pop(k) for k in ("domain_note", "activation_note") if k in s}
         print(format_table([{"field": k, "value": v} for k, v in s.items()]))
+        for note in notes.values():
+            print(f"note: {note}")
     # exit status 1 when the check fails, so scripts can rely on it
     return 0 if report.ok else 1

@@ -8,7 +8,8 @@ import textwrap
 from slth._output import dumps, format_table
 
 TICKET_COLUMNS = {"theorem": "theorem", "target": "target",
-                  "formula_width": "formula width", "used_width": "used width",
+                  "formula_width": "formula width", "source_width": "source width",
+                  "used_width": "used width",
                   "seeds": "seeds", "empirical": "empirical error",
                   "certified": "certified error", "eps": "eps", "verdict": "verdict"}
 LEMMA_COLUMNS = {"theorem": "lemma", "target": "target", "eps": "eps",

@@ -107,6 +107,11 @@ def _ticket_verdict(emp: np.ndarray, cert: np.ndarray, eps: float) -> str:
 def ticket_table(rows: list[dict]) -> list[dict]:
     """One line per (construction, target, activation, eps, width): worst case over seeds.
 
+    ``formula_width`` are the source widths of the paper's formula, ``source_width``
+    those of the source built, ``used_width`` those of its neurons that take part in the
+    pruned network (:attr:`slth.tickets.Ticket.used_widths`; the largest over seeds, per
+    layer; ``-`` for rows stored before tickets reported them).
+
     Examples
     --------
     >>> r = {"experiment": "pensia", "theorem": "T", "widths": [2, 8, 1],
@@ -133,7 +138,8 @@ def ticket_table(rows: list[dict]) -> list[dict]:
             "theorem": r0["theorem"], "experiment": exp,
             "target": target,
             "formula_width": "-".join(map(str, r0["formula_widths"])),
-            "used_width": "-".join(map(str, r0["widths"])),
+            "source_width": "-".join(map(str, r0["widths"])),
+            "used_width": _used_width(rs),
             "n": n, "formula_n": r0["formula_n"], "seeds": len(rs),
             "empirical": float(emp.max()), "certified": float(cert.max()), "eps": eps,
             "verdict": _ticket_verdict(emp, cert, eps),
@@ -141,6 +147,13 @@ def ticket_table(rows: list[dict]) -> list[dict]:
             **_formula(exp, r0),
         })
     return out
+
+
+def _used_width(rows: list[dict]) -> str:
+    used = [r.get("used_widths") for r in rows]
+    if any(u is None for u in used):
+        return "-"
+    return "-".join(map(str, np.max(np.array(used), axis=0).tolist()))
 
 
 def lemma_table(rows: list[dict], factors: dict | None = None,

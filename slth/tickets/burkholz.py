@@ -971,6 +971,7 @@ class BurkholzBuild:
                                            bounds.burkholz_block(self.formula_n, self.dist),
                                            self.d0, self.max_values),
             "alpha": self.alpha, "tau": self.tau, "activation": self.act.name,
+            "radius": 1.0, "norm": "l2",
             "homogeneous": self.homogeneous, "col_scale": self.col_record,
             "assumption_violations": self.violations, "choices": self.choices(),
         }

@@ -47,6 +47,7 @@ from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
 
 from slth import bounds, distributions
 from slth._validate import (
@@ -153,6 +154,8 @@ class CNNTicket(Ticket):
 
     kernel_masks: tuple = field(default=())
 
+    DEFAULT_NORM = "inf"
+
     @cached_property
     def _network(self) -> CNN:
         return CNN(list(self.weights), None, self.spec.activations, self.spec.paddings,
@@ -169,6 +172,15 @@ class CNNTicket(Ticket):
     @property
     def kept(self) -> int:
         return int(sum(int(m.sum()) for m in self.kernel_masks))
+
+    def _links(self, l: int) -> sparse.csr_matrix:
+        # channels joined by a kernel with a kept entry
+        return sparse.csr_matrix(self.kernel_masks[l].any(axis=(2, 3)))
+
+    def _used_counts(self, l: int, rows: NDArray[np.bool_], cols: NDArray[np.bool_]):
+        m = self.kernel_masks[l]
+        kk = m.shape[2] * m.shape[3]
+        return int(rows.sum()) * int(cols.sum()) * kk, int(m[rows][:, cols].sum())
 
     def mask_sparse(self) -> list:
         """The masks (dense boolean kernels; a CNN ticket keeps them dense)."""
@@ -215,9 +227,8 @@ class CNNTicket(Ticket):
             "kernel_sizes": "-".join(map(str, self.target.kernel_sizes)),
             "source_depth": self.depth,
             "n": self.params.get("n"), "formula_n": self.params.get("formula_n"),
-            "formula": self.formula,
-            "source_params": self.spec.n_params, "kept": self.kept,
-            "sparsity": self.sparsity, "kernels_removed": s["kernels_removed"],
+            "formula": self.formula, **self._usage_summary(),
+            "kernels_removed": s["kernels_removed"],
             "filters_removed": s["filters_removed"], "structured": s["structured"],
             "max_weight_error": float(per_weight.max()),
             "build_seconds": float(self.timings.get("total", sum(self.timings.values()))),
@@ -483,7 +494,8 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     params = {
         "construction": "cnn_unstructured", "eps": eps, "delta": delta, "n": n,
         "formula_n": formula_n, "dist": dist, "seed": int(ss.entropy),
-        "spawn_key": list(ss.spawn_key), "C": C, "radius": radius, "max_values": max_values,
+        "spawn_key": list(ss.spawn_key), "C": C, "radius": radius, "norm": "inf",
+        "max_values": max_values,
         "values_per_problem": vpp, "block": m, "weight_eps": tol,
         "assumption_violations": violations,
     }

@@ -139,7 +139,8 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     params = {
         "construction": "pensia", "eps": eps, "delta": delta, "n": n, "formula_n": formula_n,
         "dist": dist, "seed": int(ss.entropy), "spawn_key": list(ss.spawn_key), "C": C,
-        "radius": radius, "max_values": max_values, "values_per_problem": vpp, "block": m,
+        "radius": radius, "norm": "l2", "max_values": max_values, "values_per_problem": vpp,
+        "block": m,
         "assumption_violations": violations,
     }
     return Ticket(target, spec, tuple(weights), (None,) * (2 * L), (None,) * (2 * L), errors,

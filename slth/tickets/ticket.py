@@ -53,11 +53,12 @@ from slth._validate import (
     check_threads,
     resolve_max_bytes,
 )
-from slth.nets.activations import ACTIVATIONS, Activation
+from slth.nets.activations import ACTIVATIONS, Activation, same_activation
 from slth.nets.mlp import MLP
 
 __all__ = ["SourceSpec", "Ticket", "load", "BLOCK_ENTRIES", "check_build_args",
-           "check_relu_without_biases", "check_target", "RENAMED_PARAMS", "upgrade_params"]
+           "check_relu_without_biases", "check_source_activations", "check_target",
+           "RENAMED_PARAMS", "upgrade_params"]
 
 #: Entries of ``params`` renamed since earlier versions wrote ticket files: old -> new.
 RENAMED_PARAMS = {"required_n": "formula_n", "coarse_required": "coarse_formula"}
@@ -104,6 +105,53 @@ def check_relu_without_biases(target, construction: str, kind: str, hint: str = 
         if b is not None and np.any(b != 0):
             raise ValueError(f"target.biases[{l}] is non-zero: {construction} covers {kind} "
                              f"without biases{hint}")
+
+
+def _activation_label(a: Activation) -> str:
+    if a.homogeneous and a.slope_neg != 0.0:
+        return f"{a.name!r} (slope {a.slope_neg:g})"
+    return repr(a.name) if a.proved else f"{a.name!r} (custom)"
+
+
+def check_source_activations(target, activations: Sequence[Activation]) -> None:
+    """Refuse a source whose hidden activations differ from the target's.
+
+    The constructions represent the target with the target's own activation, and the
+    certificates assume it: a source computing with another activation is not the
+    network their bounds are about. Only hidden activations are compared (a one-layer
+    target has none, and its source may use any). When the target's hidden layers mix
+    activations, each source activation must be one of them.
+
+    Raises
+    ------
+    ValueError
+        Naming the source's and the target's activations.
+
+    Examples
+    --------
+    >>> from slth.nets import random_target
+    >>> from slth.nets.activations import get
+    >>> check_source_activations(random_target([2, 3, 1], seed=0), (get("relu"),) * 3)
+    >>> tanh = (get("tanh"),)
+    >>> check_source_activations(random_target([2, 3, 1], seed=0), tanh)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: source activation 'tanh' (source layer 1) differs from the target's hidden \
+activation 'relu': ...
+    """
+    hidden = tuple(target.activations)
+    if not hidden:
+        return
+    mixed = any(not same_activation(a, hidden[0]) for a in hidden)
+    for l, a in enumerate(activations):
+        if any(same_activation(a, h) for h in hidden) if mixed else same_activation(a, hidden[0]):
+            continue
+        want = ("one of " + ", ".join(_activation_label(h) for h in hidden) if mixed
+                else _activation_label(hidden[0]))
+        raise ValueError(f"source activation {_activation_label(a)} (source layer {l + 1}) "
+                         f"differs from the target's hidden activation {want}: the "
+                         "constructions and their certificates use the target's activation "
+                         "in the source")
 
 
 def _thread_count(threads) -> int:
@@ -387,8 +435,9 @@ class Ticket:
         depth-L+1 construction that no later neuron reads).
     params : dict
         ``construction``, ``eps``, ``delta``, ``n``, ``formula_n`` (the paper's width
-        formula with the ``C`` in use, see :attr:`formula`), ``C``, ``dist``, ``seed``
-        and construction-specific entries.
+        formula with the ``C`` in use, see :attr:`formula`), ``C``, ``dist``, ``seed``,
+        the input domain the construction aimed at (``radius``, and ``norm``: ``"l2"``
+        or ``"inf"``; see :attr:`domain`) and construction-specific entries.
     timings : dict of str to float
         Wall time of each build phase, in seconds.
     """
@@ -401,6 +450,9 @@ class Ticket:
     errors: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_source_activations(self.target, self.spec.activations)
 
     def __repr__(self) -> str:
         p = self.params
@@ -422,6 +474,31 @@ class Ticket:
     def widths(self) -> tuple[int, ...]:
         """Widths of the source network."""
         return self.spec.widths
+
+    #: The norm of the input ball of tickets whose params do not record one (files
+    #: written before tickets recorded their domain).
+    DEFAULT_NORM = "l2"
+
+    @property
+    def domain(self) -> tuple[float, str]:
+        """The input ball the ticket was built for: ``(radius, norm)``, ``norm`` ``"l2"``
+        or ``"inf"`` (the max norm).
+
+        The construction's accuracy targets and the theorem's eps are for this ball, and
+        :func:`slth.verify.check` checks on it unless told otherwise. Tickets loaded from
+        files that predate the record get the constructions' historical default: radius
+        1, the l2 ball for MLP tickets and the max-norm ball for CNN tickets.
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import pensia
+        >>> pensia(random_target([2, 3, 1], seed=0), eps=0.1, delta=0.1, seed=1, n=4,
+        ...        radius=2.0).domain
+        (2.0, 'l2')
+        """
+        p = self.params
+        return float(p.get("radius", 1.0)), str(p.get("norm", self.DEFAULT_NORM))
 
     @property
     def at_formula_width(self) -> bool:
@@ -481,8 +558,150 @@ class Ticket:
                      "the dense boolean masks", "use ticket.mask_sparse()")
         return [m.toarray() if sparse.issparse(m) else m.copy() for m in self.mask_sparse()]
 
+    # ------------------------------------------------------------ used neurons
+    def used_neurons(self) -> list[NDArray[np.bool_]]:
+        """The neurons (CNN: channels) that take part in the pruned network's function,
+        one boolean array per source layer (input first).
+
+        The input and output layers count whole. A hidden neuron takes part when it is
+        *reached* -- it has a kept incoming weight from a reached neuron of the layer
+        before (the inputs are reached), or a kept bias, or its activation is not 0 at 0
+        (it then outputs a constant) -- and *read*: it has a kept outgoing weight to a
+        neuron of the next layer that is itself read (the outputs are). In the
+        constructions' tickets these are the neurons with a kept outgoing weight and a
+        kept incoming weight or bias. The pruned network restricted to these neurons
+        computes the same function (only zero terms and unread neurons are dropped).
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import pensia
+        >>> t = pensia(random_target([2, 3, 1], seed=0), eps=0.1, delta=0.1, seed=1, n=6)
+        >>> [int(u.sum()) for u in t.used_neurons()] == list(t.used_widths)
+        True
+        """
+        return [u.copy() for u in self._used]
+
+    @cached_property
+    def _used(self) -> tuple:
+        widths, L = self.widths, self.depth
+        links = [self._links(l) for l in range(L)]
+        reached = [np.ones(widths[0], dtype=bool)]
+        for l in range(L - 1):
+            w = links[l]
+            r = np.zeros(widths[l + 1], dtype=bool)
+            _rows_reading(w.indptr, w.indices, reached[l], r)
+            if self.bias_masks[l] is not None:
+                r |= self.bias_masks[l]
+            if self.spec.activations[l].phi0 != 0.0:
+                r[:] = True
+            reached.append(r)
+        read = [np.ones(widths[L], dtype=bool)]
+        for l in range(L - 1, 0, -1):
+            w = links[l]
+            c = np.zeros(widths[l], dtype=bool)
+            _columns_read(w.indptr, w.indices, read[0], c)
+            read.insert(0, c)
+        used = [reached[0]] + [reached[l] & read[l - 1] for l in range(1, L)] + [read[-1]]
+        for u in used:
+            u.flags.writeable = False
+        return tuple(used)
+
+    def _links(self, l: int) -> sparse.csr_matrix:
+        """Layer ``l``'s kept connections: a CSR matrix (outputs x inputs) whose stored
+        entries are the pairs of neurons joined by a kept weight."""
+        return self.weights[l].tocsr()
+
+    def _used_counts(self, l: int, rows: NDArray[np.bool_], cols: NDArray[np.bool_]):
+        """``(params, kept)`` of layer ``l`` between the neurons ``rows`` (its outputs) and
+        ``cols`` (its inputs): the source's parameters there and the kept ones."""
+        w = self._links(l)
+        nr = int(rows.sum())
+        params = nr * int(cols.sum()) + (nr if self.spec.bias[l] else 0)
+        kept = int(_count_between(w.indptr, w.indices, rows, cols))
+        if self.bias_masks[l] is not None:
+            kept += int(np.count_nonzero(self.bias_masks[l] & rows))
+        return params, kept
+
+    @property
+    def used_widths(self) -> tuple[int, ...]:
+        """Neurons (CNN: channels) per source layer that take part in the pruned
+        network's function (:meth:`used_neurons`), beside the source's :attr:`widths`."""
+        return tuple(int(u.sum()) for u in self._used)
+
+    @cached_property
+    def _used_totals(self) -> tuple[int, int]:
+        used = self._used
+        counts = [self._used_counts(l, used[l + 1], used[l]) for l in range(self.depth)]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    @property
+    def used_params(self) -> int:
+        """Parameters of the source restricted to the used neurons (:meth:`used_neurons`):
+        per layer, a weight (CNN: a kernel of ``k x k`` entries) between every used
+        output and every used input, and a bias per used output where the source layer
+        has biases. The source of that width and depth the ticket effectively needed."""
+        return self._used_totals[0]
+
+    @property
+    def used_sparsity(self) -> float:
+        """Fraction of :attr:`used_params` pruned away: ``1 - kept / used_params``, with
+        ``kept`` the kept parameters between used neurons. :attr:`sparsity` is the same
+        against the whole source (``spec.n_params``) and all of :attr:`kept`, which may
+        hold a few parameters of neurons that do not take part (the depth-L+1
+        construction solves every constant neuron's bias, and the later biases read only
+        some of them).
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import pensia
+        >>> t = pensia(random_target([2, 3, 1], seed=0), eps=0.1, delta=0.1, seed=1, n=6)
+        >>> t.used_params, t.spec.n_params, round(t.used_sparsity, 3), round(t.sparsity, 3)
+        (159, 264, 0.528, 0.716)
+        """
+        params, kept = self._used_totals
+        return 1.0 - kept / params if params else 0.0
+
+    def copies_read(self) -> list[dict]:
+        """How many copies of each target neuron the next source layer reads.
+
+        For constructions that represent each neuron of a hidden target layer by
+        ``params["copies"]`` copies (the depth-L+1 construction: ``n`` copies, laid out
+        as consecutive rows of source layer ``l + 1`` for target layer ``l``), one dict
+        per hidden target layer: ``layer`` (target layer, 1-based), ``copies`` (copies
+        per neuron in the source) and ``min``, ``median``, ``max`` over the layer's
+        neurons of the copies with a kept outgoing weight. ``params["copies_read"]`` is
+        the cap the construction was given; a few problems reach beyond it (see
+        :func:`slth.tickets.burkholz`). An empty list for constructions without copies.
+
+        Examples
+        --------
+        >>> from slth.nets import random_target
+        >>> from slth.tickets import burkholz
+        >>> t = burkholz(random_target([2, 3, 1], norm="max", seed=0), eps=0.1, delta=0.1,
+        ...              seed=1, n=40, copies_read=8)
+        >>> t.copies_read()
+        [{'layer': 1, 'copies': 40, 'min': 3, 'median': 3.0, 'max': 5}]
+        >>> t.widths, t.used_widths
+        ((2, 402, 160, 1), (2, 200, 11, 1))
+        """
+        c = self.params.get("copies")
+        if c is None:
+            return []
+        c, d = int(c), self.target.widths
+        out = []
+        for l in range(1, len(d) - 1):
+            read = read_columns(self.weights[l + 1])[:c * d[l]].reshape(d[l], c).sum(axis=1)
+            out.append({"layer": l, "copies": c, "min": int(read.min()),
+                        "median": float(np.median(read)), "max": int(read.max())})
+        return out
+
     def summary(self) -> dict:
-        """Headline figures as a flat dict (for tables and JSON)."""
+        """Headline figures as a flat dict (for tables and JSON): source and used widths
+        (:attr:`used_widths`), sparsity against the source and against the used neurons,
+        and for constructions with copies the copies read per target layer
+        (:meth:`copies_read`: min/median/max)."""
         per_weight = np.concatenate([np.ravel(e) for e in self.errors.values()]) \
             if self.errors else np.zeros(1)
         return {
@@ -490,12 +709,25 @@ class Ticket:
             "target_widths": "-".join(map(str, self.target.widths)),
             "source_depth": self.depth,
             "n": self.params.get("n"), "formula_n": self.params.get("formula_n"),
-            "formula": self.formula,
-            "source_params": self.spec.n_params, "kept": self.kept,
+            "formula": self.formula, **self._usage_summary(),
             # NaN marks problems not solved (copies of neurons that nothing reads)
-            "sparsity": self.sparsity, "max_weight_error": float(np.nanmax(per_weight)),
+            "max_weight_error": float(np.nanmax(per_weight)),
             "build_seconds": float(self.timings.get("total", sum(self.timings.values()))),
         }
+
+    def _usage_summary(self) -> dict:
+        out = {
+            "source_widths": "-".join(map(str, self.widths)),
+            "used_widths": "-".join(map(str, self.used_widths)),
+            "source_params": self.spec.n_params, "used_params": self.used_params,
+            "kept": self.kept, "sparsity": self.sparsity, "used_sparsity": self.used_sparsity,
+        }
+        reads = self.copies_read()
+        if reads:
+            out["copies_read"] = "; ".join(
+                f"layer {r['layer']}: {r['min']}/{r['median']:g}/{r['max']} of {r['copies']}"
+                for r in reads) + f" (min/median/max; cap {self.params.get('copies_read')})"
+        return out
 
     # ------------------------------------------------------------ storage
     def save(self, path: str | os.PathLike) -> None:
@@ -617,6 +849,10 @@ def load(path: str | os.PathLike) -> Ticket:
     params = upgrade_params(header["params"])
     if isinstance(params.get("seed"), str):
         params["seed"] = int(params["seed"])
+    try:
+        check_source_activations(target, spec.activations)
+    except ValueError as exc:
+        raise ValueError(f"path: {os.fspath(path)!r} holds a ticket whose {exc}") from exc
     return Ticket(target, spec, tuple(weights), tuple(biases), tuple(bmasks), errors, params,
                   header["timings"])
 
@@ -807,6 +1043,37 @@ def gather_csr(shape: tuple[int, int], rows: Sequence[np.ndarray], cols: Sequenc
     out = sparse.coo_matrix((v, (r, c)), shape=shape).tocsr()
     out.sort_indices()
     return out
+
+
+@kernel
+def _rows_reading(indptr, indices, cols, out):  # pragma: no cover - compiled
+    # out[r] |= row r has a stored entry in a column where cols is True
+    for r in range(out.shape[0]):
+        for k in range(indptr[r], indptr[r + 1]):
+            if cols[indices[k]]:
+                out[r] = True
+                break
+
+
+@kernel
+def _columns_read(indptr, indices, rows, out):  # pragma: no cover - compiled
+    # out[c] |= column c has a stored entry in a row where rows is True
+    for r in range(indptr.shape[0] - 1):
+        if rows[r]:
+            for k in range(indptr[r], indptr[r + 1]):
+                out[indices[k]] = True
+
+
+@kernel
+def _count_between(indptr, indices, rows, cols):  # pragma: no cover - compiled
+    # stored entries in rows where rows is True and columns where cols is True
+    total = 0
+    for r in range(indptr.shape[0] - 1):
+        if rows[r]:
+            for k in range(indptr[r], indptr[r + 1]):
+                if cols[indices[k]]:
+                    total += 1
+    return total
 
 
 def read_columns(w) -> NDArray[np.bool_]:

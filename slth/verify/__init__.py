@@ -1,7 +1,8 @@
 """How close is a ticket to its target? Lower bound, certified upper bound, the theorem's eps.
 
 For an input domain -- the ball ``{x : ||x|| <= radius}`` in the l2 norm (the
-theorems' setting) or the max norm -- :func:`check` reports
+theorems' setting) or the max norm; by default the ticket's own (``Ticket.domain``), and a
+report checked on another says so -- :func:`check` reports
 
 * ``empirical``: a lower bound on ``sup_x ||target(x) - ticket(x)||_2``, the largest
   error found at random inputs (inside the ball and on its boundary) and after local

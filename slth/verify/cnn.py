@@ -14,16 +14,20 @@ import time
 import numpy as np
 
 from slth import bounds
-from slth._validate import as_generator, check_int, check_positive
+from slth._validate import as_generator, check_int
 from slth.tickets.ticket import Ticket
+from slth.verify.domain import resolve_domain
 from slth.verify.mlp import ABS_SLACK, REL_SLACK
 from slth.verify.report import Report, make_report
 
 __all__ = ["cnn_certified_error", "cnn_empirical_error", "check_cnn", "certify_cnn"]
 
 
-def cnn_certified_error(ticket: Ticket, radius: float = 1.0):
+def cnn_certified_error(ticket: Ticket, radius: float | None = None):
     """Rigorous bound on ``sup_x max |target(x) - ticket(x)|`` for a CNN ticket.
+
+    Over the max-norm ball of ``radius`` (default: the ticket's,
+    :attr:`~slth.tickets.Ticket.domain`).
 
     From the pruned kernels, for each target layer the effective kernels
     ``A_jc = sum u_s V_js`` (kept positive ``u_s`` of block ``c``) and
@@ -50,7 +54,7 @@ def cnn_certified_error(ticket: Ticket, radius: float = 1.0):
         If a 1 x 1 layer of the ticket does not have the univariate layout (a channel
         keeping a weight to an input channel outside its block, or more than one).
     """
-    radius = check_positive(radius, "radius")
+    radius, _, _ = resolve_domain(ticket, radius, "inf", norms=("inf",))
     t = ticket.target
     m = int(ticket.params["block"])
     P = np.full(t.channels[0], radius)
@@ -91,11 +95,12 @@ def cnn_certified_error(ticket: Ticket, radius: float = 1.0):
     return bound * (1 + REL_SLACK) + ABS_SLACK, layers
 
 
-def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512, seed=0, *,
-                        image_size: int = 8, chunk: int = 64, rounds: int = 16):
+def cnn_empirical_error(ticket: Ticket, radius: float | None = None, samples: int = 512,
+                        seed=0, *, image_size: int = 8, chunk: int = 64, rounds: int = 16):
     """Largest ``max |target(x) - ticket(x)|`` found (a lower bound on the sup).
 
-    Inputs are ``image_size x image_size`` images with ``c_0`` channels: half uniform in
+    Inputs are ``image_size x image_size`` images with ``c_0`` channels (``radius``
+    defaults to the ticket's, :attr:`~slth.tickets.Ticket.domain`): half uniform in
     ``[-radius, radius]``, half random corners (entries ``+-radius``), where the
     piecewise-linear error tends to peak. Then ``rounds`` rounds of local search from
     the worst image (``samples`` more evaluations in all): copies of it, each with a
@@ -108,6 +113,7 @@ def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512,
     (float, ndarray)
         The error and the image where it was found.
     """
+    radius, _, _ = resolve_domain(ticket, radius, "inf", norms=("inf",))
     f = ticket.target
     g = ticket.compact() if hasattr(ticket, "compact") else ticket.network()
     rng = as_generator(seed)
@@ -133,9 +139,12 @@ def cnn_empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 512,
     return best, best_x
 
 
-def check_cnn(ticket: Ticket, radius: float = 1.0, samples: int = 512, seed=0, *,
+def check_cnn(ticket: Ticket, radius: float | None = None, samples: int = 512, seed=0, *,
               image_size: int = 8) -> Report:
     """Empirical and certified max-norm error of a CNN ticket, next to the theorem's eps.
+
+    On the max-norm ball of ``radius`` (default: the ticket's,
+    :attr:`~slth.tickets.Ticket.domain`; on another radius ``report.domain_note`` says so).
 
     Examples
     --------
@@ -152,7 +161,7 @@ def check_cnn(ticket: Ticket, radius: float = 1.0, samples: int = 512, seed=0, *
     if not isinstance(ticket, Ticket) or not isinstance(ticket.target, CNN):
         raise TypeError(f"ticket must be a CNN ticket (slth.tickets.cnn_unstructured or "
                         f"cnn_structured), got {type(ticket).__name__}")
-    radius = check_positive(radius, "radius")
+    radius, _, note = resolve_domain(ticket, radius, "inf", norms=("inf",))
     samples = check_int(samples, "samples", minimum=1)
     image_size = check_int(image_size, "image_size", minimum=1)
     t0 = time.perf_counter()
@@ -162,7 +171,7 @@ def check_cnn(ticket: Ticket, radius: float = 1.0, samples: int = 512, seed=0, *
     t2 = time.perf_counter()
     formula = bounds.cnn_widths(ticket.target.channels, int(ticket.params["formula_n"]))
     return make_report(ticket, emp, cert, worst, layers, formula, radius, "inf",
-                       {"empirical": t1 - t0, "certified": t2 - t1})
+                       {"empirical": t1 - t0, "certified": t2 - t1}, note)
 
 
 def certify_cnn(ticket: Ticket, radius: float, norm: str):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 
-from slth._validate import check_choice, check_int, check_positive
+from slth._validate import check_int
 from slth.tickets.ticket import Ticket
 from slth.verify.cnn import certify_cnn, check_cnn
+from slth.verify.domain import resolve_domain
 from slth.verify.fold import shared_folds
 from slth.verify.mlp import ABS_SLACK, REL_SLACK, certify_burkholz, certify_pensia
 from slth.verify.report import Report, make_report, mlp_formula_widths
@@ -26,8 +27,11 @@ CERTIFICATES = {"pensia": certify_pensia, "burkholz": certify_burkholz,
                 "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn}
 
 
-def certified_error(ticket: Ticket, radius: float = 1.0, norm: str = "l2"):
+def certified_error(ticket: Ticket, radius: float | None = None, norm: str | None = None):
     """Rigorous upper bound on ``sup ||target(x) - ticket(x)||_2`` over the ball.
+
+    The ball is the ticket's own (:attr:`~slth.tickets.Ticket.domain`) unless ``radius``
+    or ``norm`` say otherwise.
 
     The bound is recomputed from the pruned network: for every target weight the
     effective weight the ticket realises (a sum of kept source weights or products of
@@ -52,8 +56,7 @@ def certified_error(ticket: Ticket, radius: float = 1.0, norm: str = "l2"):
     ValueError
         If the ticket's masks do not have the layout of its construction.
     """
-    radius = check_positive(radius, "radius")
-    norm = check_choice(norm, "norm", ("l2", "inf"))
+    radius, norm, _ = resolve_domain(ticket, radius, norm)
     construction = ticket.params.get("construction")
     if construction not in CERTIFICATES:
         raise ValueError(f"ticket.params['construction'] must be one of {tuple(CERTIFICATES)}, "
@@ -62,34 +65,40 @@ def certified_error(ticket: Ticket, radius: float = 1.0, norm: str = "l2"):
     return float(bound) * (1 + REL_SLACK) + ABS_SLACK, layers
 
 
-def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
-          norm: str = "l2", starts: int = 4, maxiter: int = 50) -> Report:
+def check(ticket: Ticket, radius: float | None = None, samples: int = 2048, seed=0, *,
+          norm: str | None = None, starts: int = 4, maxiter: int = 50) -> Report:
     """Empirical and certified error of a ticket on the ball, next to the theorem's eps.
 
     Parameters
     ----------
     ticket : Ticket
-    radius : float
-        Radius of the input ball.
+    radius : float, optional
+        Radius of the input ball (default: the ticket's, :attr:`Ticket.domain`).
     samples : int
         Random inputs (half inside the ball, half on its boundary).
     seed : int, Generator or None
         Seed of the random inputs.
-    norm : {"l2", "inf"}
-        Norm of the input ball (the output error is always measured in l2).
+    norm : {"l2", "inf"}, optional
+        Norm of the input ball (default: the ticket's; the output error is always
+        measured in l2 for MLP tickets; CNN tickets: ``"inf"`` only, see
+        :func:`~slth.verify.cnn.check_cnn`).
     starts, maxiter : int
         Local maximisations from the worst samples, and their iteration cap.
 
     Returns
     -------
     Report
+        On another ball than the ticket's, ``report.domain_note`` says so (the theorem's
+        eps is for the ticket's ball).
     """
     if not isinstance(ticket, Ticket):
         raise TypeError(f"ticket must be a slth.tickets.Ticket, got {type(ticket).__name__}")
     if str(ticket.params.get("construction", "")).startswith("cnn_"):
+        if norm is not None and norm != "inf":
+            raise ValueError(f"norm must be 'inf' (or None) for CNN tickets (max-norm inputs "
+                             f"and errors), got {norm!r}")
         return check_cnn(ticket, radius, samples, seed)
-    radius = check_positive(radius, "radius")
-    norm = check_choice(norm, "norm", ("l2", "inf"))
+    radius, norm, note = resolve_domain(ticket, radius, norm)
     samples = check_int(samples, "samples", minimum=1)
     starts = check_int(starts, "starts", minimum=0)
     maxiter = check_int(maxiter, "maxiter", minimum=1)
@@ -101,5 +110,5 @@ def check(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
         cert, layers = certified_error(ticket, radius, norm)
     t2 = time.perf_counter()
     return make_report(ticket, emp, cert, worst, layers, mlp_formula_widths(ticket), radius,
-                       norm, {"empirical": t1 - t0, "certified": t2 - t1})
+                       norm, {"empirical": t1 - t0, "certified": t2 - t1}, note)
 

@@ -3,15 +3,59 @@
 :func:`sample_ball` draws the random inputs of the searches; :func:`to_ball` maps an
 unconstrained variable onto the open ball (with :func:`from_ball` its inverse and
 :func:`pullback` its vector-Jacobian product), so that the local maximisation of
-:func:`slth.verify.empirical_error` runs without constraints.
+:func:`slth.verify.empirical_error` runs without constraints. :func:`resolve_domain`
+gives the ball a check runs on: the ticket's own (``Ticket.domain``) unless the caller
+asks for another, which the report then notes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["sample_ball", "to_ball", "from_ball", "pullback"]
+from slth._validate import check_choice, check_positive
+
+__all__ = ["sample_ball", "to_ball", "from_ball", "pullback", "resolve_domain"]
+
+_BALLS = {"l2": "l2 ball", "inf": "max-norm ball"}
+
+
+def resolve_domain(ticket, radius: float | None = None, norm: str | None = None,
+                   norms: Sequence[str] = ("l2", "inf")) -> tuple[float, str, str]:
+    """The ball a check of ``ticket`` runs on: ``(radius, norm, note)``.
+
+    ``radius`` and ``norm`` default to the ticket's domain (:attr:`Ticket.domain`);
+    ``norms`` are those the check supports. ``note`` is empty on the ticket's own ball,
+    and otherwise says which ball was checked and which one the ticket was built for.
+
+    Raises
+    ------
+    ValueError
+        A radius that is not positive and finite, a norm outside ``norms``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> ticket = SimpleNamespace(domain=(1.0, "l2"))
+    >>> resolve_domain(ticket)
+    (1.0, 'l2', '')
+    >>> resolve_domain(ticket, radius=2)[2]
+    'checked on the l2 ball of radius 2; the ticket was built for radius 1'
+    >>> resolve_domain(ticket, norm="inf")[2]
+    'checked on the max-norm ball of radius 1; the ticket was built for the l2 ball of radius 1'
+    """
+    built_radius, built_norm = ticket.domain
+    radius = built_radius if radius is None else check_positive(radius, "radius")
+    norm = check_choice(built_norm if norm is None else norm, "norm", tuple(norms))
+    note = ""
+    if (radius, norm) != (built_radius, built_norm):
+        built = (f"radius {built_radius:g}" if norm == built_norm
+                 else f"the {_BALLS.get(built_norm, built_norm)} of radius {built_radius:g}")
+        note = (f"checked on the {_BALLS[norm]} of radius {radius:g}; the ticket was built "
+                f"for {built}")
+    return radius, norm, note
 
 
 def sample_ball(rng: np.random.Generator, size: int, dim: int, radius: float,

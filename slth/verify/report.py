@@ -8,9 +8,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from slth import bounds
+from slth.nets.activations import same_activation
 from slth.tickets.ticket import Ticket
 
-__all__ = ["Report", "make_report", "mlp_formula_widths"]
+__all__ = ["Report", "activation_note", "make_report", "mlp_formula_widths"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,19 @@ class Report:
     formula : str
         Which formula and which ``C``, and where that ``C`` comes from
         (:meth:`slth.bounds.WidthFormula.label`).
+    widths, used_widths : tuple of int
+        The source's widths, and those of its neurons that take part in the pruned
+        network's function (:meth:`slth.tickets.Ticket.used_neurons`).
+    radius, norm
+        The input ball checked.
+    domain_note : str
+        Empty when the ball checked is the ticket's own (:attr:`Ticket.domain`, the one
+        eps and the construction's accuracy targets are for); otherwise which ball was
+        checked and which one the ticket was built for.
+    activation_note : str
+        Empty when the certificate rests on proved activation constants; otherwise names
+        the custom activations (:func:`slth.nets.activations.custom`) whose declared
+        constants it rests on (tested on grids, not proved).
     """
 
     empirical: float
@@ -60,20 +74,29 @@ class Report:
     assumption_violations: tuple = ()
     layers: tuple = field(default=(), repr=False)
     seconds: dict = field(default_factory=dict)
+    used_widths: tuple = ()
+    domain_note: str = ""
+    activation_note: str = ""
 
     def summary(self) -> dict:
-        """Flat dict of the headline figures."""
-        return {
+        """Flat dict of the headline figures; ``domain_note`` and ``activation_note`` only
+        when they are not empty."""
+        out = {
             "construction": self.construction, "empirical": self.empirical,
             "certified": self.certified, "eps": self.eps, "ok": self.ok,
             "meets_eps": self.meets_eps, "at_formula_width": self.at_formula_width,
             "n": self.n, "formula_n": self.formula_n,
             "source_widths": "-".join(map(str, self.widths)),
+            "used_widths": "-".join(map(str, self.used_widths)),
             "formula_widths": "-".join(map(str, self.formula_widths)),
             "formula": self.formula,
             "radius": self.radius, "norm": self.norm,
             "assumption_violations": "; ".join(self.assumption_violations) or "none",
         }
+        for key in ("domain_note", "activation_note"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
 
     def __str__(self) -> str:
         return "\n".join(f"{k:>22}: {v}" for k, v in self.summary().items())
@@ -90,10 +113,45 @@ def mlp_formula_widths(ticket: Ticket) -> tuple:
                                   int(p.get("coarse_formula", 0)), p.get("dist", "uniform"))
 
 
+def activation_note(ticket: Ticket) -> str:
+    """Which declared (not proved) activation constants a ticket's certificate rests on:
+    ``""`` when its activations are all built-in.
+
+    Examples
+    --------
+    >>> from slth.nets import MLP, activations, random_target
+    >>> from slth.tickets import burkholz
+    >>> sine = activations.custom(np.sin, lipschitz=1.0, derivative=np.cos,
+    ...                           remainder=(1 / 6, 3), name="sine")
+    >>> base = random_target([2, 3, 1], norm="max", seed=0)
+    >>> t = burkholz(MLP(base.weights, base.biases, sine), eps=0.1, delta=0.1, seed=0, n=3)
+    >>> activation_note(t)  # doctest: +ELLIPSIS
+    "the certificate rests on the declared constants of the custom activation 'sine' ..."
+    """
+    found: list = []
+    for a in (*ticket.spec.activations, *ticket.target.activations):
+        if not a.proved and not any(same_activation(a, b) for b in found):
+            found.append(a)
+    if not found:
+        return ""
+    parts = []
+    for a in found:
+        facts = [f"Lipschitz {a.lipschitz:g}", f"phi(0) = {a.phi0:g}", f"phi'(0) = {a.dphi0:g}"]
+        if a.remainder is not None:
+            facts.append(f"tangent remainder K = {a.remainder[0]:g}, p = {a.remainder[1]:g}")
+        if a.monotone:
+            facts.append("monotone")
+        parts.append(f"{a.name!r} ({', '.join(facts)})")
+    return (f"the certificate rests on the declared constants of the custom "
+            f"activation{'s' if len(parts) > 1 else ''} {'; '.join(parts)}: tested on grids "
+            f"(slth.nets.activations.check_constants), not proved")
+
+
 def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, formula_widths,
-                radius: float, norm: str, seconds: dict) -> Report:
+                radius: float, norm: str, seconds: dict, domain_note: str = "") -> Report:
     """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, when
-    ``n >= formula_n``, ``certified <= eps`` and no violated assumption."""
+    ``n >= formula_n``, ``certified <= eps`` and no violated assumption. ``domain_note``
+    from :func:`slth.verify.domain.resolve_domain`."""
     p = ticket.params
     eps = float(p["eps"])
     violations = tuple(p.get("assumption_violations", ()))
@@ -103,4 +161,5 @@ def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, formula_
     return Report(emp, cert, eps, bool(ok), bool(meets), bool(at_formula), int(p["n"]),
                   int(p["formula_n"]), tuple(ticket.widths), tuple(formula_widths),
                   ticket.formula, radius, norm, str(p["construction"]), worst, violations,
-                  tuple(layers), seconds)
+                  tuple(layers), seconds, tuple(ticket.used_widths), domain_note,
+                  activation_note(ticket))

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from slth._validate import as_generator
 from slth.nets.mlp import MLP
 from slth.tickets.ticket import Ticket
-from slth.verify.domain import from_ball, pullback, sample_ball, to_ball
+from slth.verify.domain import from_ball, pullback, resolve_domain, sample_ball, to_ball
 from slth.verify.fold import folded_network, smooth_folded_network
 
 __all__ = ["BATCH_DENSE_DENSITY", "BATCH_DENSE_BYTES", "empirical_error"]
@@ -43,20 +43,22 @@ def _errors(f: MLP, g: MLP, x: NDArray[np.float64], chunk: int = 64) -> NDArray[
     return out
 
 
-def empirical_error(ticket: Ticket, radius: float = 1.0, samples: int = 2048, seed=0, *,
-                    norm: str = "l2", starts: int = 4, maxiter: int = 50):
+def empirical_error(ticket: Ticket, radius: float | None = None, samples: int = 2048, seed=0,
+                    *, norm: str | None = None, starts: int = 4, maxiter: int = 50):
     """Largest ``||target(x) - ticket(x)||_2`` found on the ball (a lower bound on the sup).
 
     Random inputs, then L-BFGS from the worst ones, on the ticket's function folded
     where it can be (:func:`~slth.verify.fold.folded_network`,
     :func:`~slth.verify.fold.smooth_folded_network`); the reported error is recomputed
-    with the ticket's own network.
+    with the ticket's own network. The ball is the ticket's own
+    (:attr:`~slth.tickets.Ticket.domain`) unless ``radius`` or ``norm`` say otherwise.
 
     Returns
     -------
     (float, ndarray)
         The error and the input where it was found.
     """
+    radius, norm, _ = resolve_domain(ticket, radius, norm)
     # search on the folded network when there is one (the same function, much cheaper);
     # every reported error is recomputed with the ticket's own network
     f, g = ticket.target, folded_network(ticket)
