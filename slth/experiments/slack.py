@@ -181,19 +181,18 @@ def ticket_setup(experiment: str, widths=None, eps: float = 0.1, delta: float = 
     ('pensia', 'relu', (3, 2, 1))
     """
     from slth import bounds
-    from slth.experiments.registry import CONSTRUCTIONS, get_experiment
+    from slth.experiments.constructions import CONSTRUCTIONS, ticket_params
 
-    exp = get_experiment(experiment)
-    if exp.family != "ticket":
+    if experiment not in CONSTRUCTIONS:
         raise ValueError(f"experiment must be a ticket construction, one of "
                          f"{sorted(CONSTRUCTIONS)}; got {experiment!r}")
     eps, delta = check_open_unit(eps, "eps"), check_open_unit(delta, "delta")
     target_seed = check_int(target_seed, "target_seed", minimum=0)
     given = {"widths": widths, "activation": activation, "kernel": kernel, "eps": eps,
              "delta": delta, "C": bounds.FORMULAS[experiment].C if C is None else C}
-    config = {p.name: (p.convert(given[p.name], p.name) if given.get(p.name) is not None
-                       else p.default) for p in exp.params}
     construction = CONSTRUCTIONS[experiment]
+    config = {p.name: (p.convert(given[p.name], p.name) if given.get(p.name) is not None
+                       else p.default) for p in ticket_params(construction)}
     return construction, config, construction.make_target(config,
                                                           np.random.SeedSequence(target_seed))
 
@@ -367,9 +366,9 @@ def slack_table(rows) -> list[dict]:
     >>> line["lower_n"] <= line["certified_n"] <= line["formula_n"]
     True
     """
-    from slth.experiments.registry import EXPERIMENTS
+    from slth.experiments.constructions import CONSTRUCTIONS
 
-    order = {name: i for i, name in enumerate(EXPERIMENTS)}
+    order = {name: i for i, name in enumerate(("rss", "mrss", *CONSTRUCTIONS))}
 
     def shown(n, n_max):
         return f"> {n_max}" if n is None else n

@@ -1,0 +1,243 @@
+"""The ticket constructions a sweep can run, and the fields of experiment configs.
+
+:data:`CONSTRUCTIONS` holds one :class:`Construction` per construction (its theorem, its
+builder, its random target, its formula's ``n``); :class:`Param` and the converters
+validate the fields of a config. :mod:`slth.experiments.registry` makes experiments of
+them, and :mod:`slth.experiments.slack` searches their sufficient widths.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from slth._validate import check_choice, check_int, check_open_unit, check_positive
+
+__all__ = ["REQUIRED", "Param", "Construction", "CONSTRUCTIONS", "ticket_params", "resolve_n"]
+
+REQUIRED = object()
+
+
+# ------------------------------------------------------------------ parameters
+def _widths(value, name: str) -> list[int]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of layer widths such as [4, 4, 2], "
+                        f"got {value!r}")
+    w = [check_int(v, f"{name}[{i}]", minimum=1) for i, v in enumerate(value)]
+    if len(w) < 2:
+        raise ValueError(f"{name} must list at least an input and an output width, got {w!r}")
+    return w
+
+
+def _float(check: Callable | None = None):
+    def conv(value, name):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+        v = float(value)
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+        return check(v, name) if check else v
+    return conv
+
+
+def _int(minimum: int | None = None, maximum: int | None = None):
+    return lambda value, name: check_int(value, name, minimum, maximum)
+
+
+def _choice(choices):
+    def conv(value, name):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, one of {', '.join(map(repr, choices))}; "
+                            f"got {value!r}")
+        return check_choice(value, name, choices)
+    return conv
+
+
+def _optional(conv):
+    return lambda value, name: None if value is None else conv(value, name)
+
+
+_seed = _int(minimum=0, maximum=2**63 - 1)
+_eps = _float(check_open_unit)
+_positive = _float(check_positive)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One configuration field: its converter/validator, default and documentation.
+
+    ``convert(value, name)`` returns the canonical value or raises ``ValueError`` /
+    ``TypeError`` naming ``name``. A field whose default is :data:`REQUIRED` must be given.
+    ``vector=True`` marks fields whose single value is itself a list (layer widths).
+    """
+
+    name: str
+    convert: Callable[[Any, str], Any]
+    default: Any = REQUIRED
+    help: str = ""
+    vector: bool = False
+
+
+# --------------------------------------------------------------- constructions
+def _mlp_target(norm: str, bias: bool):
+    def make(config: dict, seed: np.random.SeedSequence):
+        from slth.nets import random_target
+
+        return random_target(config["widths"], activation=config["activation"], norm=norm,
+                             bias=bias, seed=seed)
+    return make
+
+
+def _cnn_target(config: dict, seed: np.random.SeedSequence):
+    from slth.nets import random_cnn_target
+
+    k = config["kernel"]
+    return random_cnn_target(config["widths"], k, padding="same" if k % 2 else k // 2,
+                             activation=config["activation"], seed=seed)
+
+
+def _cnn_unstructured_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.cnn_unstructured_n(target.channels, config["kernel"], config["eps"],
+                                     config["delta"], config["C"])
+
+
+def _cnn_structured_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.cnn_structured_channels(target.channels, config["kernel"], config["eps"],
+                                          config["delta"], config["C"])
+
+
+def _pensia_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.pensia_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
+def _burkholz_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.burkholz_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
+@dataclass(frozen=True)
+class Construction:
+    """A ticket construction as a sweep sees it.
+
+    Attributes
+    ----------
+    name : str
+        Experiment name (``experiment = "..."`` in a sweep file).
+    theorem : str
+        Short citation, shown in tables and legends.
+    builder : str
+        ``"module:function"`` of the construction, imported when a task runs; called as
+        ``builder(target, eps=, delta=, seed=, n=, C=, dist=, threads=)``.
+    make_target : callable
+        ``(config, SeedSequence) -> target``: the random target of the config's shape.
+    formula_n : callable
+        ``(target, config) -> int``: the ``n`` of the paper's width formula with the
+        config's ``C`` (what ``n=None`` builds; :data:`slth.bounds.FORMULAS`).
+    activations : tuple of str
+        Target activations the construction supports.
+    default_shape : list of int
+        Default ``widths``.
+    dists : tuple of str
+        Source distributions the construction offers (passed as ``dist=`` when more
+        than one).
+    extra : tuple of Param
+        Further fields (e.g. the kernel size of a CNN target).
+    suite : dict
+        Widths of the construction in ``slth verify-bounds``: ``{"width_factor": [...]}``
+        or ``{"n": [...]}``.
+    """
+
+    name: str
+    theorem: str
+    builder: str
+    make_target: Callable
+    formula_n: Callable
+    activations: tuple[str, ...] = ("relu",)
+    default_shape: tuple[int, ...] = (4, 4, 2)
+    dists: tuple[str, ...] = ("uniform", "normal")
+    extra: tuple[Param, ...] = field(default=())
+    suite: dict = field(default_factory=lambda: {"width_factor": [0.25, 0.5, 1.0]})
+
+    def build(self, target, config: dict, n: int, seed, threads: int | None):
+        module, func = self.builder.split(":")
+        fn = getattr(importlib.import_module(module), func)
+        opts = {"dist": config["dist"]} if len(self.dists) > 1 else {}
+        return fn(target, eps=config["eps"], delta=config["delta"], seed=seed, n=n,
+                  C=config["C"], threads=threads, **opts)
+
+
+#: The ticket constructions a sweep can run; adding one is adding an entry here.
+CONSTRUCTIONS: dict[str, Construction] = {
+    c.name: c for c in (
+        Construction("pensia", "Pensia et al. 2020, depth 2L", "slth.tickets:pensia",
+                     _mlp_target("spectral", False), _pensia_formula_n),
+        Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
+                     _mlp_target("max", True), _burkholz_formula_n,
+                     activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus")),
+        Construction("cnn_unstructured", "da Cunha et al. 2022, CNN depth 2L",
+                     "slth.tickets:cnn_unstructured", _cnn_target,
+                     _cnn_unstructured_formula_n,
+                     default_shape=(1, 2, 2),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
+                                  "kernel side of the target CNN"),)),
+        # the structured formula (slth.bounds.cnn_structured_channels, with a placeholder
+        # C) gives thousands of channels even for 2 x 2 kernels: the suite runs fixed
+        # smaller widths
+        Construction("cnn_structured", "da Cunha et al. 2023, CNN structured",
+                     "slth.tickets:cnn_structured", _cnn_target, _cnn_structured_formula_n,
+                     default_shape=(1, 2, 2), dists=("normal",),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 2,
+                                  "kernel side of the target CNN"),),
+                     suite={"n": [50, 150, 400]}),
+    )
+}
+
+
+def ticket_params(c: Construction) -> tuple[Param, ...]:
+    return (
+        Param("widths", _widths, list(c.default_shape), "target layer widths", vector=True),
+        Param("activation", _choice(c.activations), c.activations[0], "target activation"),
+        Param("eps", _eps, REQUIRED, "theorem accuracy, in (0, 1)"),
+        Param("delta", _eps, 0.1, "failure probability, in (0, 1)"),
+        Param("n", _optional(_int(minimum=1)), None, "source width parameter (overrides "
+              "width_factor)"),
+        Param("width_factor", _optional(_positive), None,
+              "n = max(1, round(width_factor * formula_n)), formula_n from the paper's "
+              "width formula with C; default 1 (the formula's width)"),
+        Param("seed", _seed, 0, "seed of target, source and test inputs"),
+        Param("C", _positive, 3.0, "constant C of the width formula (the paper gives none; "
+              "where 3 comes from: slth.bounds.FORMULAS)"),
+        Param("dist", _choice(c.dists), "uniform", "distribution of the source entries"),
+        Param("samples", _int(minimum=1), 1024, "random test inputs of slth.verify.check"),
+        Param("starts", _int(minimum=0), 4, "local maximisations of slth.verify.check"),
+        *c.extra,
+    )
+
+
+def resolve_n(formula_n: int, config: dict) -> int:
+    """The ``n`` a ticket task builds at: ``config["n"]`` or the width factor times the
+    formula's ``n``.
+
+    Examples
+    --------
+    >>> resolve_n(27, {"n": None, "width_factor": 0.5})
+    14
+    >>> resolve_n(27, {"n": 5, "width_factor": None})
+    5
+    """
+    if config.get("n") is not None:
+        return int(config["n"])
+    factor = 1.0 if config.get("width_factor") is None else float(config["width_factor"])
+    return max(1, int(math.floor(factor * formula_n + 0.5)))
