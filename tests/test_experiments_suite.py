@@ -13,6 +13,7 @@ import pytest
 
 from slth.cli import main
 from slth.experiments.registry import CONSTRUCTIONS
+from slth.experiments.store import Store
 from slth.experiments.suite import ticket_table
 from slth.mrss import success_at
 
@@ -45,8 +46,34 @@ def test_quick_suite_covers_every_construction_and_lemma(quick):
     names = {p.name for p in out.iterdir()}
     assert {"verify-bounds-quick.sqlite", "verify-bounds-quick.json",
             "quick_overparameterization.png", "quick_samples_needed.png",
-            "quick_success_heatmap_rss.png", "quick_success_heatmap_mrss.png"} <= names
+            "quick_success_heatmap_rss.png", "quick_success_heatmap_mrss.png",
+            "quick_slack.png"} <= names
     assert json.loads((out / "verify-bounds-quick.json").read_text())["tickets"] == res["tickets"]
+
+
+def test_slack_lines_equal_database_and_their_summary(quick):
+    """The slack table of verify-bounds is its store's slack rows, and the summary's ranges
+    are those of the rows with a calibrated formula (placeholders said apart)."""
+    from slth.experiments.suite import slack_summary
+
+    _, res, out = quick
+    with Store(out / "verify-bounds-quick.sqlite") as st:
+        rows = st.rows("slack")
+    assert {(r["of"], r["eps"]) for r in rows} == {(x["of"], x["eps"]) for x in res["slack"]}
+    assert {x["of"] for x in res["slack"]} == {"pensia", "burkholz", "rss"}
+    for x in res["slack"]:
+        r = next(r for r in rows if (r["of"], r["eps"]) == (x["of"], x["eps"]))
+        assert x["formula_n"] == r["formula_n"] and x["certified_n"] == r["certified_n"]
+    assert res["summary"][-1] == slack_summary(res["slack"])
+    ratios = [x["ratio"] for x in res["slack"] if x["of"] in ("pensia", "burkholz")]
+    assert f"give {min(ratios):.3g} to {max(ratios):.3g} times" in res["summary"][-1]
+    placeholder = {**res["slack"][-1], "of": "cnn_structured", "target": "1-2-2 conv2x2 relu",
+                   "ratio": 21.5, "implied_C": 0.14}
+    text = slack_summary([placeholder])
+    assert "placeholder formula gives 21.5 times" in text and "calibrated" not in text
+    missing = {**placeholder, "ratio": None, "certified_n": "> 1024"}
+    assert "Not certified up to n_max: cnn_structured" in slack_summary([placeholder, missing])
+    assert slack_summary([missing]).startswith("Slack: no construction was certified")
 
 
 def test_ticket_lines_equal_database(quick):

@@ -60,7 +60,7 @@ def _pick(rows, columns):
 
 
 def _verify_bounds(args) -> int:
-    from slth.experiments.suite import verify_bounds
+    from slth.experiments.suite import slack_summary, summary_lines, verify_bounds
 
     try:
         res = verify_bounds(args.out, quick=args.quick, workers=args.workers,
@@ -88,8 +88,13 @@ def _verify_bounds(args) -> int:
         print(format_table(_pick(lemmas, LEMMA_COLUMNS)))
         _legend(res.lemmas, "formula n: the n of each lemma's width formula, evaluated with a "
                             "constant C that the papers do not give:")
+        if res.slack:
+            from slth.cli.slack import print_slack
+
+            print("\nSlack: how much wider than necessary the formulas are (slth slack)")
+            print_slack(res.slack)
         print()
-        for paragraph in res.summary():
+        for paragraph in summary_lines(res.tickets, res.lemmas):
             print(textwrap.fill(paragraph, 100, break_long_words=False,
                                 break_on_hyphens=False))
         at_t = [t for t in res.tickets if t["at_formula_width"]]
@@ -103,6 +108,9 @@ def _verify_bounds(args) -> int:
                 print(f"  {x['theorem']}, {x['target']}, eps {x['eps']:g}, n {x['used_n']}: "
                       f"{x['verdict']} (success {x['success']:.3f}, 95% CI "
                       f"[{x['ci_low']:.3f}, {x['ci_high']:.3f}] vs {x['one_minus_delta']:g})")
+        if res.slack:
+            print(textwrap.fill(slack_summary(res.slack), 100, break_long_words=False,
+                                break_on_hyphens=False))
         if res.reused:
             print(f"Reused {res.reused} finished task(s) from {res.store} (--fresh recomputes).")
         print(f"Results: {res.store}")

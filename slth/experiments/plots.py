@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack", "plot_store",
            "suite_figures", "KINDS", "FORMATS"]
@@ -350,14 +351,17 @@ def slack(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]
         ax.set_yscale("log")
         eps_shown = sorted({r["eps"] for rs in groups[name].values() for r in rs})
         ax.set_xticks([1.0 / e for e in eps_shown], [f"{e:g}" for e in eps_shown])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        for axis in (ax.yaxis,):
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        lo, hi = ax.get_ylim()
+        # minor labels only where the axis spans less than a decade (else they crowd)
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}") if hi < 10 * lo
+                                     else NullFormatter())
         ax.set_xlabel("eps (log scale, decreasing)")
         ax.set_ylabel("n (log scale)")
         formulas = sorted({r["formula"] for rs in groups[name].values() for r in rs})
-        ax.set_title(f"{name}\n" + "\n".join(formulas), fontsize=8)
+        ax.set_title(f"{name}\n" + "\n".join(textwrap.fill(f, 70) for f in formulas),
+                     fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.suptitle("Sufficient widths (a fraction 1 - delta of seeds within eps) against the "

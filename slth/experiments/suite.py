@@ -49,10 +49,11 @@ import numpy as np
 from slth import bounds
 from slth.experiments.grid import Sweep
 from slth.experiments.registry import CONSTRUCTIONS, EXPERIMENTS, resolve_n
+from slth.experiments.slack import slack_table
 from slth.experiments.store import Store
 
-__all__ = ["suite_sweep", "verify_bounds", "ticket_table", "lemma_table", "formula_legend",
-           "summary_lines", "SuiteResult", "LEMMA_FACTORS"]
+__all__ = ["suite_sweep", "slack_grids", "verify_bounds", "ticket_table", "lemma_table",
+           "formula_legend", "summary_lines", "slack_summary", "SuiteResult", "LEMMA_FACTORS"]
 
 #: Widths of the lemma rows, as fractions of the lemma's n, per lemma.
 LEMMA_FACTORS = {"rss": (0.5, 1.0), "mrss": (0.1, 1.0)}
@@ -67,7 +68,7 @@ def suite_sweep(quick: bool = False) -> Sweep:
     --------
     >>> s = suite_sweep(quick=True)
     >>> sorted({t.experiment for t in s.tasks()})
-    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'mrss', 'pensia', 'rss']
+    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'mrss', 'pensia', 'rss', 'slack']
     """
     seeds = 1 if quick else 5
     grids = []
@@ -82,7 +83,27 @@ def suite_sweep(quick: bool = False) -> Sweep:
     grids.append({"experiment": "mrss", "d": [1, 2] if quick else [1, 2, 3],
                   "eps": [0.2, 0.1] if quick else [0.2, 0.1, 0.05], "delta": 0.1,
                   "trials": 8 if quick else 40, "seed": 0})
-    return Sweep(grids, name="verify-bounds-quick" if quick else "verify-bounds")
+    return Sweep(grids + slack_grids(quick),
+                 name="verify-bounds-quick" if quick else "verify-bounds")
+
+
+def slack_grids(quick: bool = False) -> list[dict]:
+    """The slack rows of ``slth verify-bounds`` (:mod:`slth.experiments.slack`): the
+    smallest widths within eps for a fraction 0.9 of 5 seeds (``quick``: 2), per
+    construction and eps, beside the formulas' widths; the lemmas over 200 (40) trials.
+    The structured CNN searches up to n = 1024 (its formula's n is 13,217)."""
+    if quick:
+        return [{"experiment": "slack", "of": ["pensia", "burkholz"], "eps": 0.1,
+                 "trials": 2, "samples": 128, "starts": 1},
+                {"experiment": "slack", "of": "rss", "eps": 0.1, "trials": 50}]
+    return [{"experiment": "slack", "of": ["pensia", "cnn_unstructured"], "eps": [0.1, 0.03],
+             "trials": 5},
+            {"experiment": "slack", "of": "burkholz", "activation": ["relu", "tanh"],
+             "eps": [0.1, 0.03], "trials": 5},
+            {"experiment": "slack", "of": "cnn_structured", "kernel": 2, "eps": 0.1,
+             "trials": 5, "n_max": 1024},
+            {"experiment": "slack", "of": "rss", "eps": [0.1, 0.03, 0.01], "trials": 200},
+            {"experiment": "slack", "of": "mrss", "d": 2, "eps": [0.2, 0.1], "trials": 40}]
 
 
 # -------------------------------------------------------------------- tables
@@ -244,9 +265,10 @@ _LEMMA_ORIGIN = {
 }
 
 
-def summary_lines(tickets: list[dict], lemmas: list[dict]) -> list[str]:
+def summary_lines(tickets: list[dict], lemmas: list[dict],
+                  slack: list[dict] | None = None) -> list[str]:
     """What the rows at a formula's width tested, in words, with their counts (one
-    paragraph per entry).
+    paragraph per entry), and the range of the slack rows (:func:`slack_summary`).
 
     Examples
     --------
@@ -282,7 +304,50 @@ def summary_lines(tickets: list[dict], lemmas: list[dict]) -> list[str]:
                          "so these rows re-check the fit")
             parts.append(part + ".")
         out.append(" ".join(parts))
+    if slack:
+        out.append(slack_summary(slack))
     return out
+
+
+def slack_summary(slack: list[dict]) -> str:
+    """The slack rows in one paragraph: the range of ``formula n / certified n`` and of the
+    implied constant ``C*`` over the constructions whose formula has a calibrated ``C``;
+    the others (placeholders) and the rows not certified up to ``n_max`` said apart.
+
+    Examples
+    --------
+    >>> rows = [{"of": "pensia", "ratio": 1.9, "implied_C": 1.6, "certified_n": 14,
+    ...          "seeds": 5, "delta": 0.1, "target": "4-4-2 relu", "eps": 0.1},
+    ...         {"of": "burkholz", "ratio": 2.5, "implied_C": 1.2, "certified_n": 10,
+    ...          "seeds": 5, "delta": 0.1, "target": "4-4-2 tanh", "eps": 0.1}]
+    >>> print(slack_summary(rows))  # doctest: +NORMALIZE_WHITESPACE
+    Slack: at the smallest widths found certified within eps for a fraction 0.9 of 5 seeds,
+    the formulas with this package's calibrated C = 3 give 1.9 to 2.5 times that n; C* = 1.2
+    to 1.6 would give it.
+    """
+    rows = [r for r in slack if r["of"] not in ("rss", "mrss")]
+    found = [r for r in rows if r["ratio"] not in (None, "-")]
+    if not found:
+        return "Slack: no construction was certified within eps up to its n_max."
+    calibrated = [r for r in found if bounds.FORMULAS[r["of"]].origin == "calibrated"]
+    text = (f"Slack: at the smallest widths found certified within eps for a fraction "
+            f"{1 - found[0]['delta']:g} of {found[0]['seeds']} seeds,")
+    if calibrated:
+        ratios = [float(r["ratio"]) for r in calibrated]
+        cs = [float(r["implied_C"]) for r in calibrated]
+        text += (f" the formulas with this package's calibrated C = {bounds.DEFAULT_C:g} give "
+                 f"{min(ratios):.3g} to {max(ratios):.3g} times that n; C* = {min(cs):.2g} to "
+                 f"{max(cs):.2g} would give it.")
+    for r in found:
+        if r not in calibrated:
+            text += (f" {r['of']} {r['target']} eps {r['eps']:g}: its placeholder formula "
+                     f"gives {float(r['ratio']):.3g} times (C* = {float(r['implied_C']):.2g}).")
+    missing = [r for r in rows if r["ratio"] in (None, "-")]
+    if missing:
+        text += " Not certified up to n_max: " + "; ".join(
+            f"{r['of']} {r['target']} eps {r['eps']:g} ({r['certified_n']})"
+            for r in missing) + "."
+    return text
 
 
 def _sufficient_n(n_trials, n_max, target: float, confidence: float) -> int | None:
@@ -309,6 +374,7 @@ class SuiteResult:
     seconds: float = 0.0
     failures: list = field(default_factory=list)
     reused: int = 0
+    slack: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -322,13 +388,13 @@ class SuiteResult:
 
     def summary(self) -> list[str]:
         """What the rows at a formula's width tested, in words (:func:`summary_lines`)."""
-        return summary_lines(self.tickets, self.lemmas)
+        return summary_lines(self.tickets, self.lemmas, self.slack)
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "summary": self.summary(), "seconds": self.seconds,
                 "reused_tasks": self.reused, "store": self.store,
                 "figures": self.figures, "tickets": self.tickets, "lemmas": self.lemmas,
-                "failures": self.failures}
+                "slack": self.slack, "failures": self.failures}
 
 
 def verify_bounds(out: str | os.PathLike = "slth-output", *, quick: bool = False,
@@ -373,7 +439,8 @@ def verify_bounds(out: str | os.PathLike = "slth-output", *, quick: bool = False
     tickets, lemmas = ticket_table(rows), lemma_table(rows)
     figures = plots.suite_figures(rows, folder, formats, prefix="quick_" if quick else "")
     result = SuiteResult(tickets, lemmas, os.fspath(db), figures, 0.0, summary.failures,
-                         summary.skipped)
+                         summary.skipped,
+                         slack_table([r for r in rows if r["experiment"] == "slack"]))
     result.seconds = time.perf_counter() - t0
     with open(folder / f"{sweep.name}.json", "w", encoding="utf-8") as fh:
         json.dump(result.as_dict(), fh, indent=2, default=str)
