@@ -553,3 +553,18 @@ def test_empirical_error_does_not_depend_on_blas_threads():
                          text=True, timeout=300, check=True).stdout.split("\n")
     pairs = list(zip(out[0:12:2], out[1:12:2], strict=True))
     assert len(pairs) == 6 and all(a == b for a, b in pairs)
+
+
+def test_report_names_the_choices_that_depart_from_the_paper():
+    """A smooth burkholz ticket's report lists the linear-regime scale and (phi(0) != 0)
+    the coarse bias neurons; a pensia ticket's lists none."""
+    sig = random_target([3, 4, 2], norm="max", bias=True, seed=0, activation="sigmoid")
+    t = burkholz(sig, eps=0.1, delta=0.1, seed=1, n=6)
+    r = check(t, samples=32, starts=0)
+    assert r.choices == tuple(t.params["choices"])
+    assert any(c.startswith("linear_regime_scale: alpha = ") for c in r.choices)
+    assert any(c.startswith("coarse_bias_neurons: ") for c in r.choices)
+    assert "choices" in r.summary() and "linear_regime_scale" in str(r)
+    p = check(pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=1, n=4),
+              samples=32, starts=0)
+    assert p.choices == () and "choices" not in p.summary()

@@ -54,6 +54,9 @@ class Report:
         Empty when the certificate rests on proved activation constants; otherwise names
         the custom activations (:func:`slth.nets.activations.custom`) whose declared
         constants it rests on (tested on grids, not proved).
+    choices : tuple of str
+        This package's choices in use where the construction departs from its paper
+        (``Ticket.params["choices"]``, e.g. the depth-L+1 linear-regime scale).
     """
 
     empirical: float
@@ -77,10 +80,11 @@ class Report:
     used_widths: tuple = ()
     domain_note: str = ""
     activation_note: str = ""
+    choices: tuple = ()
 
     def summary(self) -> dict:
-        """Flat dict of the headline figures; ``domain_note`` and ``activation_note`` only
-        when they are not empty."""
+        """Flat dict of the headline figures; ``choices``, ``domain_note`` and
+        ``activation_note`` only when they are not empty."""
         out = {
             "construction": self.construction, "empirical": self.empirical,
             "certified": self.certified, "eps": self.eps, "ok": self.ok,
@@ -93,6 +97,8 @@ class Report:
             "radius": self.radius, "norm": self.norm,
             "assumption_violations": "; ".join(self.assumption_violations) or "none",
         }
+        if self.choices:
+            out["choices"] = "; ".join(self.choices)
         for key in ("domain_note", "activation_note"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
@@ -162,4 +168,4 @@ def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, formula_
                   int(p["formula_n"]), tuple(ticket.widths), tuple(formula_widths),
                   ticket.formula, radius, norm, str(p["construction"]), worst, violations,
                   tuple(layers), seconds, tuple(ticket.used_widths), domain_note,
-                  activation_note(ticket))
+                  activation_note(ticket), tuple(p.get("choices", ())))
