@@ -64,6 +64,18 @@ def _ticket_rows(rows):
             and EXPERIMENTS[r["experiment"]].family == "ticket"]
 
 
+def _panels(count: int, most_columns: int, size: tuple, fig: Figure | None):
+    """A figure (``fig`` or a new one) with ``count`` panels in rows of at most
+    ``most_columns``, each of ``size`` inches; the unused cells hidden."""
+    ncols = min(most_columns, count)
+    nrows = -(-count // ncols)
+    fig = fig or Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def _lemma_rows(rows):
     return [r for r in rows if r["experiment"] in ("rss", "mrss")]
 
@@ -94,12 +106,7 @@ def overparameterization(rows: list[dict], *, fig: Figure | None = None,
     from slth.experiments.registry import EXPERIMENTS
 
     names = [e for e in EXPERIMENTS if e in panels]
-    ncols = min(2, len(names))
-    nrows = -(-len(names) // ncols)
-    fig = fig or Figure(figsize=(6.5 * ncols, 4.6 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
+    fig, axes = _panels(len(names), 2, (6.5, 4.6), fig)
     data = {}
     for ax, name in zip(axes, names, strict=False):
         groups = panels[name]
@@ -311,12 +318,7 @@ def slack(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]
     from slth.experiments.registry import EXPERIMENTS
 
     names = [e for e in EXPERIMENTS if e in groups]
-    ncols = min(3, len(names))
-    nrows = -(-len(names) // ncols)
-    fig = fig or Figure(figsize=(5.0 * ncols, 4.2 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
+    fig, axes = _panels(len(names), 3, (5.0, 4.2), fig)
     data = {}
     for ax, name in zip(axes, names, strict=False):
         for i, (target, rs) in enumerate(sorted(groups[name].items())):
