@@ -11,7 +11,7 @@ SLACK_COLUMNS = {"of": "construction", "target": "target", "eps": "eps", "seeds"
                  "formula_n": "formula n", "certified_n": "certified n",
                  "certified_ci": "95% CI at it", "empirical_n": "empirical n",
                  "lower_n": "lower bound", "ratio": "formula / certified",
-                 "implied_C": "C*"}
+                 "implied_C": "C*", "nested": "nested"}
 
 
 def register(sub) -> None:
@@ -53,7 +53,10 @@ def print_slack(lines: list[dict], out=None) -> None:
                         for r in lines]), file=out)
     print("certified n / empirical n: smallest n found with the certified (empirical) error "
           "within eps for a fraction 1 - delta of the seeds; formula n: the width formula "
-          "below, with its C; C*: the C at which that formula gives the certified n.",
+          "below, with its C; C*: the C at which that formula gives the certified n; "
+          "nested: whether a wider source contains the narrower one (the lemmas' streams "
+          "do; the constructions draw a new source per width, so their search can land on "
+          "an n that passes while a larger one fails).",
           file=out)
     for label in sorted({r["formula"] for r in lines}):
         print(f"  formula n: {label}", file=out)
