@@ -520,9 +520,9 @@ class WidthFormula:
         The formula without its constant, called with the construction's arguments.
     C : float
         The constant in use by default.
-    alternatives : tuple of float
-        Other constants of the same origin (the lemma's constant for other sample
-        distributions, :data:`RSS_C`).
+    per_dist : dict, optional
+        The constant per sample distribution, where it depends on it (:data:`RSS_C`);
+        ``C`` is then that of uniform samples.
     origin : {"paper", "calibrated", "placeholder"}
         Where ``C`` comes from: the paper's own constant, this package's calibration, or
         a placeholder (neither given by the paper nor fitted).
@@ -537,7 +537,7 @@ class WidthFormula:
     C: float
     origin: str
     fitted: str
-    alternatives: tuple = ()
+    per_dist: dict | None = None
 
     def n(self, *args, C: float | None = None, **kwargs) -> int:
         """The formula's ``n`` for the construction's arguments (``C`` default :attr:`C`)."""
@@ -556,30 +556,45 @@ class WidthFormula:
         n = check_int(n, "n", minimum=1)
         return n / self.term(*args, **kwargs)
 
-    def label(self, C: float | None = None) -> str:
-        """``"<paper>'s width formula with C = <value> (<origin>)"``, as outputs name it.
+    def default_C(self, dist: str | None = None) -> float:
+        """The constant in use for samples of ``dist`` (:attr:`per_dist`), else :attr:`C`.
+
+        Examples
+        --------
+        >>> FORMULAS["rss"].default_C("uniform_product"), FORMULAS["pensia"].default_C()
+        (5.0, 3.0)
+        """
+        if self.per_dist is not None and dist is not None and dist in self.per_dist:
+            return float(self.per_dist[dist])
+        return self.C
+
+    def label(self, C: float | None = None, dist: str | None = None) -> str:
+        """``"<paper>'s width formula with C = <value> (<origin>)"``, as outputs name it
+        (``dist``: the sample distribution, for formulas whose constant depends on it).
 
         Examples
         --------
         >>> FORMULAS["pensia"].label()
         "Pensia et al. 2020's width formula with C = 3 (this package's calibration)"
         """
-        C = self.C if C is None else float(C)
+        C = self.default_C(dist) if C is None else float(C)
         origin = {"paper": "the paper's constant", "calibrated": "this package's calibration",
                   "placeholder": "a placeholder, not fitted",
-                  "given": "given by the caller"}[self.origin_of(C)]
+                  "given": "given by the caller"}[self.origin_of(C, dist)]
         return f"{self.paper}'s width formula with C = {C:g} ({origin})"
 
-    def origin_of(self, C: float | None = None) -> str:
-        """Where a constant comes from: :attr:`origin` for the default ``C`` and its
-        :attr:`alternatives`, ``"given"`` (by the caller) for any other.
+    def origin_of(self, C: float | None = None, dist: str | None = None) -> str:
+        """Where a constant comes from: :attr:`origin` for the constant in use
+        (:meth:`default_C`), ``"given"`` (by the caller) for any other.
 
         Examples
         --------
         >>> FORMULAS["mrss"].origin_of(), FORMULAS["mrss"].origin_of(5.0)
         ('placeholder', 'given')
+        >>> FORMULAS["rss"].origin_of(3.0, "uniform_product")
+        'given'
         """
-        if C is None or float(C) == self.C or float(C) in self.alternatives:
+        if C is None or float(C) == self.default_C(dist):
             return self.origin
         return "given"
 
@@ -597,7 +612,7 @@ FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
                  "coverage probability 1 - delta at eps = delta in {0.2, 0.1, 0.03, 0.01, "
                  "0.001} in 3000 trials of slth.rss.min_samples (the estimator the lemma "
                  "rows of slth verify-bounds use again), per sample distribution",
-                 tuple(RSS_C.values())),
+                 RSS_C),
     WidthFormula("mrss", "Becchetti et al. 2022", "vectors", mrss_term, DEFAULT_C,
                  "placeholder", "not given by the paper; the network formulas' constant, "
                  "not fitted to this lemma"),

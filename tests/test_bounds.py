@@ -131,3 +131,13 @@ def test_formulas_match_their_functions_and_implied_constants_round_trip(name, a
     assert label.startswith(f"{f.paper}'s width formula with C = ")
     assert ("calibration" in label) == (f.origin == "calibrated")
     assert "given by the caller" in f.label(C=f.C * 2)
+
+
+def test_rss_formula_labels_the_constant_of_its_distribution():
+    f = bounds.FORMULAS["rss"]
+    assert f.default_C("uniform_product") == bounds.RSS_C["uniform_product"] == 5.0
+    assert "C = 5 (this package's calibration)" in f.label(dist="uniform_product")
+    assert "C = 3 (given by the caller)" in f.label(3.0, "uniform_product")
+    assert "C = 3 (this package's calibration)" in f.label(3.0, "uniform")
+    assert f.n(0.01, 0.01, C=f.default_C("uniform_product")) == bounds.rss_n(
+        0.01, 0.01, dist="uniform_product")

@@ -131,7 +131,7 @@ def _run_rss(config: dict, threads: int | None = None) -> dict:
                          progress=False)
     out = _lemma_summary(ns, bounds.rss_n(config["eps"], config["delta"], config["C"],
                                           dist=config["dist"]),
-                         bounds.FORMULAS["rss"].label(config["C"]))
+                         bounds.FORMULAS["rss"].label(config["C"], config["dist"]))
     out.update({"theorem": "RSS lemma (Lueker 1998)", "d": 1, "exact_trials": len(ns),
                 "timings": {"total": time.perf_counter() - t0}})
     return out
@@ -165,8 +165,9 @@ _LEMMA_COMMON = (
 EXPERIMENTS: dict[str, Experiment] = {
     "rss": Experiment("rss", "lemma", _LEMMA_COMMON + (
         Param("dist", _choice(distributions.NAMES), "uniform", "sample distribution"),
-        Param("C", _positive, 3.0, "constant of n = C log2(2/min(eps, delta)) (the papers "
-              "give none; where 3 comes from: slth.bounds.FORMULAS)"),
+        Param("C", _optional(_positive), None, "constant of n = C log2(2/min(eps, delta)) "
+              "(the papers give none; default: this package's calibration for the "
+              "distribution, slth.bounds.RSS_C)"),
         Param("max_n", _int(minimum=1), 4096, "longest stream tried"),
     ), _run_rss, "exact samples needed to cover [-1, 1] within eps (slth.rss.min_samples)"),
     "mrss": Experiment("mrss", "lemma", _LEMMA_COMMON + (

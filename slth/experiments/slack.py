@@ -347,7 +347,7 @@ def lemma_slack(experiment: str, eps: float, delta: float = 0.1, *, d: int = 1,
     formula_n = formula.n(*args, C=C)
     return SlackRow(
         experiment, f"[-1,1]^{d} {dist}" if d > 1 else f"[-1,1] {dist}", eps, delta, trials,
-        formula_n, formula.label(C), sufficient, ci, sufficient, ci,
+        formula_n, formula.label(C, dist), sufficient, ci, sufficient, ci,
         bounds.counting_lower_n(eps, d), _implied(formula, sufficient, args),
         _implied(formula, sufficient, args),
         formula_n / sufficient if sufficient else None, True, n_max,

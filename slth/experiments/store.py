@@ -344,7 +344,7 @@ def _upgraded(result: dict, config: dict) -> dict:
             result[new] = result.pop(old)
     formula = bounds.FORMULAS.get(config.get("experiment"))
     if "formula_n" in result and "formula" not in result and formula is not None:
-        result["formula"] = formula.label(config.get("C"))
+        result["formula"] = formula.label(config.get("C"), config.get("dist"))
     return result
 
 

@@ -216,7 +216,8 @@ def _formula(experiment: str, row: dict) -> dict:
     """The label of a row's width formula with the row's ``C``, and where that ``C`` comes
     from (:data:`slth.bounds.FORMULAS`)."""
     f = bounds.FORMULAS[experiment]
-    return {"formula": f.label(row.get("C")), "C_origin": f.origin_of(row.get("C"))}
+    return {"formula": f.label(row.get("C"), row.get("dist")),
+            "C_origin": f.origin_of(row.get("C"), row.get("dist"))}
 
 
 def formula_legend(table: list[dict], width: int = 100) -> list[str]:
