@@ -14,7 +14,7 @@ import pytest
 from slth.cli import main
 from slth.experiments.registry import CONSTRUCTIONS
 from slth.experiments.store import Store
-from slth.experiments.suite import ticket_table
+from slth.experiments.suite import theorem_summary, ticket_table
 from slth.mrss import success_at
 
 
@@ -167,3 +167,20 @@ def test_bad_output_folder_is_a_clear_error(tmp_path, capsys):
         main(["verify-bounds", "--quick", "--out", str(blocker / "sub"), "--workers", "1"])
     assert "cannot create the folder" in capsys.readouterr().err
     assert blocker.read_text() == "x"
+
+
+def test_summary_names_every_theorem_run(quick):
+    _, res, _ = quick
+    summary = " ".join(res["summary"])
+    theorems = {t["theorem"] for t in res["tickets"]}
+    assert len(theorems) == len(CONSTRUCTIONS)
+    for theorem in theorems:
+        assert f"{theorem}:" in summary
+    # a theorem built only below its formula's width: its best row is named
+    rows = [{"theorem": "S", "at_formula_width": False, "verdict": "open", "n": n,
+             "certified": c, "eps": 0.1, "target": "1-2-2"} for n, c in ((50, 0.4), (400, 0.2))]
+    text = theorem_summary(rows)
+    assert "S: not built at the formula's width" in text
+    assert "none certified up to n = 400" in text and "0.2 at n = 400" in text
+    rows[0]["verdict"], rows[0]["certified"] = "certified", 0.05
+    assert "certified from n = 50" in theorem_summary(rows)

@@ -53,7 +53,8 @@ from slth.experiments.slack import slack_table
 from slth.experiments.store import Store
 
 __all__ = ["suite_sweep", "slack_grids", "verify_bounds", "ticket_table", "lemma_table",
-           "formula_legend", "summary_lines", "slack_summary", "SuiteResult", "LEMMA_FACTORS"]
+           "theorem_summary", "formula_legend", "summary_lines", "slack_summary",
+           "SuiteResult", "LEMMA_FACTORS"]
 
 #: Widths of the lemma rows, as fractions of the lemma's n, per lemma.
 LEMMA_FACTORS = {"rss": (0.5, 1.0), "mrss": (0.1, 1.0)}
@@ -273,13 +274,16 @@ def summary_lines(tickets: list[dict], lemmas: list[dict],
 
     Examples
     --------
-    >>> t = {"at_formula_width": True, "verdict": "certified", "C_origin": "calibrated"}
+    >>> t = {"at_formula_width": True, "verdict": "certified", "C_origin": "calibrated",
+    ...      "theorem": "Pensia et al. 2020", "n": 27, "certified": 0.01, "eps": 0.1,
+    ...      "target": "4-4-2 relu"}
     >>> x = {"at_formula_width": True, "verdict": "holds", "experiment": "rss",
     ...      "C_origin": "calibrated"}
-    >>> for line in summary_lines([t, {**t, "at_formula_width": False}], [x]):
+    >>> for line in summary_lines([t, {**t, "at_formula_width": False, "n": 14}], [x]):
     ...     print(line)
     At the width of each paper's formula with this package's calibrated C (fitted so that these rows pass): 1 of 1 ticket rows certified within eps. This tests the calibration, not the papers, which give no constants.
     Lemma rows at the formula's n: 1 of 1 hold (95% confidence). RSS: 1 of 1, with this package's calibrated C; RSS_C was fitted with the same estimator (slth.rss.min_samples), so these rows re-check the fit.
+    Theorems run: Pensia et al. 2020: 1 of 1 rows at the formula's width certified; below it, certified from n = 14 (4-4-2 relu, eps 0.1).
     """  # noqa: E501
     out = []
     at_t = [t for t in tickets if t["at_formula_width"]]
@@ -305,9 +309,65 @@ def summary_lines(tickets: list[dict], lemmas: list[dict],
                          "so these rows re-check the fit")
             parts.append(part + ".")
         out.append(" ".join(parts))
+    if tickets:
+        out.append(theorem_summary(tickets))
     if slack:
         out.append(slack_summary(slack))
     return out
+
+
+def theorem_summary(tickets: list[dict]) -> str:
+    """Every theorem whose tickets the run built, in one paragraph, certified or not.
+
+    Per theorem: its rows at the formula's width (certified / in all), and below that width
+    the smallest ``n`` whose row is certified in every seed (or the best certified error
+    found when none is), so that a theorem run only at practical widths (the structured
+    CNN, whose formula is a placeholder far beyond them) is named as well.
+
+    Examples
+    --------
+    >>> t = {"theorem": "A", "at_formula_width": True, "verdict": "certified", "n": 9,
+    ...      "certified": 0.01, "eps": 0.1, "target": "4-4-2 relu"}
+    >>> s = {"theorem": "B", "at_formula_width": False, "verdict": "open", "n": 50,
+    ...      "certified": 0.3, "eps": 0.1, "target": "1-2-2 conv2x2 relu"}
+    >>> print(theorem_summary([t, s, {**s, "n": 400, "certified": 0.05,
+    ...                                "verdict": "certified"}]))
+    Theorems run: A: 1 of 1 rows at the formula's width certified; B: not built at the formula's width; below it, certified from n = 400 (1-2-2 conv2x2 relu, eps 0.1).
+    """  # noqa: E501
+    by_theorem: dict = defaultdict(list)
+    for t in tickets:
+        by_theorem[t["theorem"]].append(t)
+    parts = []
+    for theorem, rows in by_theorem.items():
+        at = [t for t in rows if t["at_formula_width"]]
+        below = [t for t in rows if not t["at_formula_width"]]
+        bits = []
+        if at:
+            good = sum(t["verdict"] == "certified" for t in at)
+            bits.append(f"{good} of {len(at)} rows at the formula's width certified")
+        else:
+            bits.append("not built at the formula's width")
+        if below:
+            bits.append("below it, " + _smallest_certified(below))
+        parts.append(f"{theorem}: " + "; ".join(bits))
+    return "Theorems run: " + "; ".join(parts) + "."
+
+
+def _smallest_certified(rows: list[dict]) -> str:
+    groups: dict = defaultdict(list)
+    for t in rows:
+        groups[(t["target"], t["eps"])].append(t)
+    out = []
+    for (target, eps), rs in groups.items():
+        ok = sorted(t["n"] for t in rs if t["verdict"] == "certified")
+        if ok:
+            out.append(f"certified from n = {ok[0]} ({target}, eps {eps:g})")
+        else:
+            best = min(rs, key=lambda t: t["certified"])
+            out.append(f"none certified up to n = {max(t['n'] for t in rs)} ({target}, eps "
+                       f"{eps:g}; smallest certified error {best['certified']:.3g} at n = "
+                       f"{best['n']})")
+    return ", ".join(out)
 
 
 def slack_summary(slack: list[dict]) -> str:
