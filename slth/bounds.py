@@ -28,8 +28,11 @@ tickets of small random targets built at the formula's width are certified eps-c
 (``slth verify-bounds`` and the package's tests; those rows test the calibration). The
 depth-L+1 first layer's block of ``ceil(5n/3)`` neurons per sign is the ratio of two
 calibrated subset-sum constants (:func:`burkholz_block`). The multidimensional formula
-(:func:`mrss_n`) and the structured CNN formula (:func:`cnn_structured_channels`) take
-``C = 3`` as a placeholder.
+(:func:`mrss_n`) takes ``C = 3`` as a placeholder. The structured CNN formula
+(:func:`cnn_structured_channels`) is a placeholder as a whole: the paper's width statement
+is not transcribed here, and in its place this package evaluates Becchetti et al.'s i.i.d.
+multidimensional RSS rate with ``d = k^2``, exponent ``a = 3``, ``C = 3`` and a union
+bound over the structured problems; its label says so (:attr:`WidthFormula.stands_in`).
 
 Examples
 --------
@@ -306,11 +309,13 @@ def as_eps(eps) -> float:
 
 __all__ += ["cnn_weight_eps", "cnn_problems", "cnn_unstructured_n", "cnn_unstructured_n_expr",
             "cnn_structured_channels", "cnn_structured_channels_expr", "cnn_widths",
+            "cnn_structured_eta",
             "DEFAULT_KERNEL_EXPONENT", "cnn_unstructured_term", "cnn_structured_term"]
 
-#: Exponent of the kernel dimension ``D = k^2`` in the structured formula (check): the
-#: multidimensional RSS bound of Becchetti et al. (``n = O(D^3 log(1/eps)(log(1/eps) +
-#: log D))``), which the NSN variant of da Cunha, d'Amore, Natale builds on.
+#: Exponent ``a`` of the kernel dimension ``D = k^2`` in the structured placeholder
+#: formula: that of the i.i.d. multidimensional RSS bound of Becchetti et al.
+#: (``n = O(d^3 log(1/eps)(log(1/eps) + log d))``), which the NSN variant of da Cunha,
+#: d'Amore, Natale builds on. Not the paper's exponent, which is not transcribed here.
 DEFAULT_KERNEL_EXPONENT = 3.0
 
 
@@ -406,20 +411,27 @@ def cnn_unstructured_n_expr():
 def cnn_structured_channels(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
                             C: float = DEFAULT_C, radius: float = 1.0,
                             kernel_exponent: float = DEFAULT_KERNEL_EXPONENT) -> int:
-    """Random channels per sign and input channel of the structured CNN ticket.
+    """Random channels per sign and input channel of the structured CNN ticket, by a
+    placeholder formula (not da Cunha, d'Amore, Natale's statement).
 
-    Each target kernel (a vector in R^D, ``D = k^2``) is a multidimensional subset sum
-    of NSN vectors within ``e`` (:func:`cnn_weight_eps`) in the max norm, with failure
-    probability ``delta / P`` (:func:`cnn_problems`, structured). The formula is
-    the form of the multidimensional RSS bound,
+    The paper's width statement (its exponents in the kernel size, channels and depth,
+    and its NSN multidimensional RSS lemma) is not transcribed here. In its place this
+    evaluates Becchetti et al.'s i.i.d. multidimensional RSS rate: each target kernel (a
+    vector in R^D, ``D = k^2``) is one subset-sum problem within ``e``
+    (:func:`cnn_weight_eps`) in the max norm, with failure probability ``delta / P``
+    (:func:`cnn_problems`, structured; a union bound), and
 
         n = ceil(C D^a log2(1/eta) (log2(1/eta) + log2 D)),   eta = min(e, delta / P),
 
-    with ``D = max_l k_l^2``. The paper proves a polynomial bound of this kind for NSN
-    vectors without stating constants usable here (check); ``C`` (default
-    :data:`DEFAULT_C`) and the exponent ``a = kernel_exponent`` (default
-    :data:`DEFAULT_KERNEL_EXPONENT`) are named parameters. The source layer pair of
-    target layer ``l`` has ``2 n c_{l-1}`` intermediate channels.
+    with ``D = max_l k_l^2``. ``C`` (default :data:`DEFAULT_C`, the network formulas'
+    constant, not fitted to this construction) and ``a = kernel_exponent`` (default
+    :data:`DEFAULT_KERNEL_EXPONENT`, Becchetti et al.'s exponent) are this package's
+    choices. The i.i.d. rate does not cover the construction's vectors, which share their
+    scalar factor across output channels (the dependence the paper's NSN lemma handles).
+    The source layer pair of target layer ``l`` has ``2 n c_{l-1}`` intermediate channels
+    (:func:`cnn_widths`): this package's layout (a 1 x 1 convolution with one weight per
+    intermediate channel, then a k x k convolution, normal entries), which may differ from
+    the paper's source architecture.
 
     Examples
     --------
@@ -430,23 +442,45 @@ def cnn_structured_channels(channels: Sequence[int], kernel_sizes, eps: float, d
                                                   kernel_exponent))
 
 
+def cnn_structured_eta(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
+                       radius: float = 1.0) -> float:
+    """``eta = min(e, delta / P)``: the per-problem accuracy and failure probability of the
+    structured placeholder formula (:func:`cnn_structured_channels`).
+
+    Examples
+    --------
+    >>> round(cnn_structured_eta([1, 2, 2], 1, eps=0.2, delta=0.1), 6)
+    0.008333
+    """
+    c, ks = _cnn_shape(channels, kernel_sizes)
+    delta = check_open_unit(delta, "delta")
+    e = cnn_weight_eps(c, ks, eps, radius)
+    return min(e, delta / cnn_problems(c, ks, structured=True))
+
+
 def cnn_structured_term(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
                         radius: float = 1.0,
                         kernel_exponent: float = DEFAULT_KERNEL_EXPONENT) -> float:
     """``D^a log2(1/eta) (log2(1/eta) + log2 D)``: the term :func:`cnn_structured_channels`
-    multiplies by ``C``."""
-    c, ks = _cnn_shape(channels, kernel_sizes)
-    delta = check_open_unit(delta, "delta")
+    multiplies by ``C`` (``eta`` from :func:`cnn_structured_eta`)."""
+    _, ks = _cnn_shape(channels, kernel_sizes)
     a = check_positive(kernel_exponent, "kernel_exponent")
-    e = cnn_weight_eps(c, ks, eps, radius)
-    eta = min(e, delta / cnn_problems(c, ks, structured=True))
+    eta = cnn_structured_eta(channels, ks, eps, delta, radius)
     D = max(k * k for k in ks)
     lg = math.log2(1.0 / eta)
     return D**a * lg * (lg + math.log2(D))
 
 
 def cnn_structured_channels_expr():
-    """The structured formula as a sympy expression in ``D = k^2``, eta, C, a."""
+    """The structured placeholder formula (:func:`cnn_structured_channels`) as a sympy
+    expression in ``D = k^2``, ``eta`` (:func:`cnn_structured_eta`), ``C`` and the
+    exponent ``a``: Becchetti et al.'s i.i.d. MRSS rate, not the paper's statement.
+
+    Examples
+    --------
+    >>> print(cnn_structured_channels_expr())
+    C*D**a*(log(D)/log(2) + log(1/eta)/log(2))*log(1/eta)/log(2)
+    """
     D, eta, C, a = sp.symbols("D eta C a", positive=True)
     lg = sp.log(1 / eta, 2)
     return C * D**a * lg * (lg + sp.log(D, 2))
@@ -528,6 +562,14 @@ class WidthFormula:
         a placeholder (neither given by the paper nor fitted).
     fitted : str
         How ``C`` was chosen.
+    stands_in : str, optional
+        For a formula that is a placeholder as a whole (the paper's statement not
+        transcribed): what is evaluated in its place, a format string over ``C``,
+        ``C_origin`` and the names of :attr:`params`. :meth:`label` then reads
+        ``"placeholder for <paper>'s width formula ...: <stands_in>"``.
+    params : dict, optional
+        The formula's other named parameters and their defaults (``{"kernel_exponent":
+        3.0}``), shown by :meth:`label`.
     """
 
     name: str
@@ -538,6 +580,8 @@ class WidthFormula:
     origin: str
     fitted: str
     per_dist: dict | None = None
+    stands_in: str | None = None
+    params: dict | None = None
 
     def n(self, *args, C: float | None = None, **kwargs) -> int:
         """The formula's ``n`` for the construction's arguments (``C`` default :attr:`C`)."""
@@ -568,20 +612,41 @@ class WidthFormula:
             return float(self.per_dist[dist])
         return self.C
 
-    def label(self, C: float | None = None, dist: str | None = None) -> str:
+    def label(self, C: float | None = None, dist: str | None = None, **params) -> str:
         """``"<paper>'s width formula with C = <value> (<origin>)"``, as outputs name it
-        (``dist``: the sample distribution, for formulas whose constant depends on it).
+        (``dist``: the sample distribution, for formulas whose constant depends on it;
+        ``params``: values of :attr:`params` other than their defaults). A formula that
+        stands in for a paper's untranscribed one (:attr:`stands_in`) is named as the
+        placeholder it is, with its parameters.
 
         Examples
         --------
         >>> FORMULAS["pensia"].label()
         "Pensia et al. 2020's width formula with C = 3 (this package's calibration)"
+        >>> print(FORMULAS["cnn_structured"].label(kernel_exponent=2))
+        ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+        placeholder for da Cunha et al. 2023's width formula (not the paper's statement): ...
+        d = k^2, exponent a = 2, C = 3 (this package's choice, not fitted), union bound ...
         """
         C = self.default_C(dist) if C is None else float(C)
-        origin = {"paper": "the paper's constant", "calibrated": "this package's calibration",
-                  "placeholder": "a placeholder, not fitted",
-                  "given": "given by the caller"}[self.origin_of(C, dist)]
-        return f"{self.paper}'s width formula with C = {C:g} ({origin})"
+        where = self.origin_of(C, dist)
+        if self.stands_in is not None:
+            origin = {"placeholder": "this package's choice, not fitted"}.get(
+                where, self._ORIGIN_TEXT[where])
+            values = {**(self.params or {}), **{k: v for k, v in params.items()
+                                                 if v is not None}}
+            unknown = set(values) - set(self.params or {})
+            if unknown:
+                raise ValueError(f"params of {self.name!r} are {sorted(self.params or {})}, "
+                                 f"got {sorted(unknown)}")
+            text = self.stands_in.format(C=f"{C:g}", C_origin=origin,
+                                         **{k: f"{float(v):g}" for k, v in values.items()})
+            return (f"placeholder for {self.paper}'s width formula (not the paper's "
+                    f"statement): {text}")
+        return f"{self.paper}'s width formula with C = {C:g} ({self._ORIGIN_TEXT[where]})"
+
+    _ORIGIN_TEXT = {"paper": "the paper's constant", "calibrated": "this package's calibration",
+                    "placeholder": "a placeholder, not fitted", "given": "given by the caller"}
 
     def origin_of(self, C: float | None = None, dist: str | None = None) -> str:
         """Where a constant comes from: :attr:`origin` for the constant in use
@@ -627,6 +692,12 @@ FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
                  .replace("4-4-2", "1-2-2 3x3")),
     WidthFormula("cnn_structured", "da Cunha et al. 2023", "channels per sign and input "
                  "channel", cnn_structured_term, DEFAULT_C, "placeholder",
-                 "not the paper's statement: Becchetti et al.'s i.i.d. MRSS rate with "
-                 "d = k^2, exponent 3 and a union bound, with the network formulas' C"),
+                 "the formula is a placeholder, not the paper's statement (which is not "
+                 "transcribed here); C is the network formulas' constant, not fitted to "
+                 "this construction",
+                 stands_in="Becchetti et al. 2022's i.i.d. MRSS rate n = C d^a "
+                 "log2(1/eta) (log2(1/eta) + log2 d) with d = k^2, exponent a = "
+                 "{kernel_exponent}, C = {C} ({C_origin}), union bound over the P "
+                 "structured problems (eta = min(e, delta / P))",
+                 params={"kernel_exponent": DEFAULT_KERNEL_EXPONENT}),
 )}

@@ -128,7 +128,10 @@ def test_formulas_match_their_functions_and_implied_constants_round_trip(name, a
         assert f.n(*args, C=c) == n == direct(c)
         assert f.n(*args, C=c * (1 + 1e-6)) == n + 1
     label = f.label()
-    assert label.startswith(f"{f.paper}'s width formula with C = ")
+    if f.stands_in is None:
+        assert label.startswith(f"{f.paper}'s width formula with C = ")
+    else:
+        assert label.startswith(f"placeholder for {f.paper}'s width formula")
     assert ("calibration" in label) == (f.origin == "calibrated")
     assert "given by the caller" in f.label(C=f.C * 2)
 
@@ -141,3 +144,51 @@ def test_rss_formula_labels_the_constant_of_its_distribution():
     assert "C = 3 (this package's calibration)" in f.label(3.0, "uniform")
     assert f.n(0.01, 0.01, C=f.default_C("uniform_product")) == bounds.rss_n(
         0.01, 0.01, dist="uniform_product")
+
+
+def test_cnn_structured_placeholder_by_hand_and_by_its_sympy_expression():
+    """The structured placeholder (Becchetti et al.'s i.i.d. MRSS rate with d = k^2, a
+    union bound over the 2 sum_l c_{l-1} c_l kernels) against arithmetic done here and
+    against its sympy expression evaluated numerically."""
+    # 1-2-2 target, 2x2 kernels, eps = delta = 0.1: e = (1.1^(1/2) - 1) / (c k^2 = 8),
+    # P = 2 (1*2 + 2*2) = 12, eta = min(e, 0.1 / 12) = e ~ 0.0061011, D = 4
+    e = (math.sqrt(1.1) - 1) / 8
+    assert e < 0.1 / 12
+    lg = math.log2(1 / e)
+    assert abs(lg - 7.356713) < 1e-6
+    assert math.ceil(3 * 4**3 * lg * (lg + 2)) == 13217
+    assert bounds.cnn_structured_channels([1, 2, 2], 2, 0.1, 0.1) == 13217
+    # 1x1 kernels: D = 1 leaves log2(1/eta)^2, eta = delta / P = 0.1 / 12
+    assert bounds.cnn_structured_eta([1, 2, 2], 1, 0.2, 0.1) == pytest.approx(0.1 / 12)
+    assert bounds.cnn_structured_channels([1, 2, 2], 1, 0.2, 0.1) == math.ceil(
+        3 * math.log2(120) ** 2)
+    expr = bounds.cnn_structured_channels_expr()
+    D, eta, C, a = sp.symbols("D eta C a", positive=True)
+    for ch, k, eps, delta, c, ex in [([1, 2, 2], 2, 0.1, 0.1, 3.0, 3.0),
+                                     ([1, 8, 16], 3, 0.1, 0.01, 3.0, 3.0),
+                                     ([3, 4], [2], 0.03, 0.05, 0.5, 2.0),
+                                     ([2, 2, 2], [3, 1], 0.2, 0.1, 1.0, 1.5)]:
+        et = bounds.cnn_structured_eta(ch, k, eps, delta)
+        side = max([k] if isinstance(k, int) else k)
+        val = float(expr.subs({D: side**2, eta: et, C: c, a: ex}))
+        assert math.ceil(val - 1e-9) == bounds.cnn_structured_channels(
+            ch, k, eps, delta, C=c, kernel_exponent=ex)
+
+
+def test_cnn_structured_label_reads_as_a_placeholder_with_its_parameters():
+    f = bounds.FORMULAS["cnn_structured"]
+    assert f.origin == "placeholder" and f.params == {"kernel_exponent": 3.0}
+    label = f.label()
+    for part in ("placeholder for da Cunha et al. 2023's width formula",
+                 "not the paper's statement", "Becchetti et al. 2022's i.i.d. MRSS rate",
+                 "d = k^2", "exponent a = 3,", "C = 3 (this package's choice, not fitted)",
+                 "union bound over the P structured problems"):
+        assert part in label, part
+    assert "exponent a = 2," in f.label(kernel_exponent=2.0)
+    assert "exponent a = 3," in f.label(kernel_exponent=None)
+    assert "C = 5 (given by the caller)" in f.label(5.0)
+    with pytest.raises(ValueError, match="kernel_exponent"):
+        f.label(exponent=2.0)
+    # a formula with only a placeholder constant keeps the usual label
+    assert bounds.FORMULAS["mrss"].label() == (
+        "Becchetti et al. 2022's width formula with C = 3 (a placeholder, not fitted)")

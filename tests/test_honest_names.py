@@ -197,6 +197,28 @@ def test_every_table_row_names_its_formula(suite_outputs):
     assert bounds.FORMULAS["burkholz"].fitted in plain.replace("\n    ", " ")
 
 
+
+def test_structured_cnn_outputs_name_their_placeholder():
+    """The structured CNN width formula is a placeholder as a whole (the paper's statement
+    is not transcribed): its ticket's report, summary and ``slth verify`` say so, with
+    the placeholder's parameters."""
+    from slth.nets import random_cnn_target
+    from slth.tickets import cnn_structured
+
+    ticket = cnn_structured(random_cnn_target([1, 2], 1, seed=0), eps=0.2, delta=0.1,
+                            seed=0, n=20, progress=False)
+    report = verify.check(ticket, samples=16, seed=0)
+    label = bounds.FORMULAS["cnn_structured"].label()
+    assert report.formula == ticket.formula == label
+    assert report.summary()["formula"] == label
+    for part in ("placeholder for da Cunha et al. 2023's width formula",
+                 "not the paper's statement", "d = k^2", "exponent a = 3",
+                 "C = 3 (this package's choice, not fitted)", "union bound"):
+        assert part in report.formula, part
+    for text in (str(report), str(report.summary())):
+        assert problems(text, shows_width=True) == []
+        assert "placeholder for da Cunha et al. 2023" in text.replace("\n", " ")
+
 # ------------------------------------------------- files of earlier versions
 def as_written_before(path: Path) -> None:
     """Rewrite a ticket file with the ``params`` names of earlier versions."""

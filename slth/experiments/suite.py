@@ -373,7 +373,8 @@ def _smallest_certified(rows: list[dict]) -> str:
 def slack_summary(slack: list[dict]) -> str:
     """The slack rows in one paragraph: the range of ``formula n / certified n`` and of the
     implied constant ``C*`` over the constructions whose formula has a calibrated ``C``;
-    the others (placeholders) and the rows not certified up to ``n_max`` said apart.
+    the others (placeholders; a formula that stands in for an untranscribed one named with
+    its parameters) and the rows not certified up to ``n_max`` said apart.
 
     Examples
     --------
@@ -403,6 +404,8 @@ def slack_summary(slack: list[dict]) -> str:
         if r not in calibrated:
             text += (f" {r['of']} {r['target']} eps {r['eps']:g}: its placeholder formula "
                      f"gives {float(r['ratio']):.3g} times (C* = {float(r['implied_C']):.2g}).")
+            if bounds.FORMULAS[r["of"]].stands_in is not None:
+                text += f" Its formula: {r.get('formula') or bounds.FORMULAS[r['of']].label()}."
     missing = [r for r in rows if r["ratio"] in (None, "-")]
     if missing:
         text += " Not certified up to n_max: " + "; ".join(
