@@ -317,3 +317,14 @@ def test_results_files_of_earlier_versions_read_plot_and_export(tmp_path):
     assert {"formula_n", "formula_widths", "at_formula_width", "formula",
             "success_at_formula_n"} <= set(header)
     assert problems(out, shows_width=True) == []
+
+
+def test_ticket_formula_names_the_placeholder_parameters_it_used():
+    from slth.nets import random_cnn_target
+    from slth.tickets import cnn_structured
+
+    target = random_cnn_target([1, 2], 1, seed=0)
+    for a in (2.0, 3.0):
+        t = cnn_structured(target, eps=0.2, delta=0.1, seed=0, n=20, kernel_exponent=a)
+        assert f"exponent a = {a:g}," in t.formula
+        assert t.formula.startswith("placeholder for da Cunha et al. 2023")

@@ -510,7 +510,10 @@ class Ticket:
         """Which width formula gave ``params["formula_n"]``: the paper, the ``C`` in use and
         where that ``C`` comes from (:meth:`slth.bounds.WidthFormula.label`)."""
         p = self.params
-        return bounds.FORMULAS[p["construction"]].label(p.get("C"))
+        formula = bounds.FORMULAS[p["construction"]]
+        # a placeholder formula names its parameters as this ticket used them
+        named = {k: p.get(k) for k in (formula.params or {})}
+        return formula.label(p.get("C"), **named)
 
     @cached_property
     def source(self) -> MLP:
