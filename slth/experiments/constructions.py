@@ -192,9 +192,9 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      default_shape=(1, 2, 2),
                      extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
                                   "kernel side of the target CNN"),)),
-        # the structured formula (slth.bounds.cnn_structured_channels, with a placeholder
-        # C) gives thousands of channels even for 2 x 2 kernels: the suite runs fixed
-        # smaller widths
+        # the structured formula (slth.bounds.cnn_structured_channels, a placeholder for
+        # the paper's) gives thousands of channels even for 2 x 2 kernels: the suite runs
+        # fixed smaller widths
         Construction("cnn_structured", "da Cunha et al. 2023, CNN structured",
                      "slth.tickets:cnn_structured", _cnn_target, _cnn_structured_formula_n,
                      default_shape=(1, 2, 2), dists=("normal",),
