@@ -134,8 +134,11 @@ def rss_n_expr():
 def rss_problems(widths: Sequence[int], construction: str = "pensia", n: int = 1) -> int:
     """Number of subset-sum problems a construction solves (for union bounds and cost).
 
-    ``pensia``: two per target weight (the sign split). ``burkholz``: per copy of each
-    target neuron, two per first-layer weight and one per later weight, plus biases.
+    ``pensia``: two per target weight (the sign split, as in the paper; the build solves
+    the negative side in the first layer only, it is dead in the later ones, so this
+    count bounds the problems solved from above and the union bound over it holds).
+    ``burkholz``: per copy of each target neuron, two per first-layer weight and one per
+    later weight, plus biases.
     """
     w = check_widths(widths)
     if construction == "pensia":
@@ -360,7 +363,9 @@ def cnn_weight_eps(channels: Sequence[int], kernel_sizes, eps: float,
 
 def cnn_problems(channels: Sequence[int], kernel_sizes, structured: bool = False) -> int:
     """Subset-sum problems of a CNN construction: two (the sign split) per target kernel
-    entry (unstructured) or per target kernel (structured, multidimensional).
+    entry (unstructured) or per target kernel (structured, multidimensional). The
+    paper's count: the unstructured build solves one in the later layers (their
+    negative side is dead), so this bounds the problems solved from above.
 
     Examples
     --------

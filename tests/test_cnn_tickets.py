@@ -172,13 +172,17 @@ def test_recorded_errors_are_the_achieved_ones(name, request):
     for l in range(t.target.depth):
         A, B = _effective(t, l)
         K = t.target.kernels[l]
-        e_pos, e_neg = t.errors[f"layer{l + 1}_pos"], t.errors[f"layer{l + 1}_neg"]
+        e_pos, e_neg = t.errors[f"layer{l + 1}_pos"], t.errors.get(f"layer{l + 1}_neg")
+        if e_neg is None:               # a later layer's dead side: not solved, none kept
+            assert l > 0 and not B.any()
         if t.params["construction"] == "cnn_unstructured":
             np.testing.assert_allclose(e_pos, np.abs(A - K), atol=1e-12)
-            np.testing.assert_allclose(e_neg, np.abs(B + K), atol=1e-12)
+            if e_neg is not None:
+                np.testing.assert_allclose(e_neg, np.abs(B + K), atol=1e-12)
         else:
             np.testing.assert_allclose(e_pos, np.abs(A - K).max(axis=(2, 3)), atol=1e-12)
-            np.testing.assert_allclose(e_neg, np.abs(B + K).max(axis=(2, 3)), atol=1e-12)
+            if e_neg is not None:
+                np.testing.assert_allclose(e_neg, np.abs(B + K).max(axis=(2, 3)), atol=1e-12)
 
 
 def test_unstructured_errors_are_optimal_by_brute_force():
@@ -197,8 +201,58 @@ def test_unstructured_errors_are_optimal_by_brute_force():
             neg = prods[u[block] < 0]
             assert t.errors[f"layer{l + 1}_pos"][j, c, p, q] == pytest.approx(
                 best_subset_error(pos, K[j, c, p, q]), abs=1e-12)
-            assert t.errors[f"layer{l + 1}_neg"][j, c, p, q] == pytest.approx(
-                best_subset_error(neg, K[j, c, p, q]), abs=1e-12)
+            if l == 0:                  # later layers read ReLU outputs: no negative side
+                assert t.errors[f"layer{l + 1}_neg"][j, c, p, q] == pytest.approx(
+                    best_subset_error(neg, K[j, c, p, q]), abs=1e-12)
+            else:
+                assert f"layer{l + 1}_neg" not in t.errors
+
+
+def test_unstructured_later_layers_solve_and_keep_only_live_channels():
+    """Intermediate channels of target layers >= 2 read ReLU outputs (>= 0): those with
+    ``u < 0`` output zero. None is kept. The negative side solved as in the first layer
+    (what a build solving both sides would keep) adds kept weights and changes neither
+    the outputs nor the certified bound: those channels are dead."""
+    from slth.tickets.search import UnivariateLayer
+
+    target = _target(3, seed=1, channels=(2, 3, 2))
+    t = cnn_unstructured(target, eps=EPS, delta=DELTA, seed=3, n=6)
+    assert sorted(t.errors) == ["layer1_neg", "layer1_pos", "layer2_pos"]
+    src, m = t.source, t.params["block"]
+    U, V = src.kernels[2], src.kernels[3]
+    u = np.array([U[s, s // m, 0, 0] for s in range(U.shape[0])])
+    m1, m2 = t.masks[2], t.masks[3]
+    assert not m1[u < 0].any() and not m2[:, u < 0].any()
+    kept = np.flatnonzero(m1.any(axis=(1, 2, 3)))
+    assert np.array_equal(kept, np.flatnonzero(m2.any(axis=(0, 2, 3))))
+    assert (u[kept] > 0).all()           # live kept channels: all kept channels
+    # both sides solved, as in the first layer: the same positive side, plus the dead
+    K = target.kernels[1]
+    c_out, c_in, k, _ = K.shape
+    both = UnivariateLayer(u, c_in, m, t.params["max_values"], homogeneous=True,
+                           tol=t.params["weight_eps"])
+    rows, cols, _, (e_pos, _) = both.solve_rows(
+        V.transpose(0, 2, 3, 1).reshape(c_out * k * k, m * c_in),
+        K.transpose(0, 2, 3, 1).reshape(c_out * k * k, c_in), 0, {})
+    np.testing.assert_array_equal(
+        e_pos.reshape(c_out, k, k, c_in).transpose(0, 3, 1, 2), t.errors["layer2_pos"])
+    assert rows[1].size and (u[cols[1]] < 0).all()
+    dead = np.zeros((c_out * k * k, m * c_in), dtype=bool)
+    dead[rows[1], cols[1]] = True
+    masks = list(t.masks)
+    masks[3] = m2 | dead.reshape(c_out, k, k, m * c_in).transpose(0, 3, 1, 2)
+    masks[2] = m1.copy()
+    s = np.flatnonzero(masks[3].any(axis=(0, 2, 3)))
+    masks[2][s, s // m, 0, 0] = True
+    aug = dataclasses.replace(t, kernel_masks=tuple(masks), weights=tuple(
+        p * q for p, q in zip(src.kernels, masks, strict=True)))
+    assert aug.kept == t.kept + rows[1].size + int((u[s] < 0).sum()) > t.kept
+    assert aug.compact().channels[3] > t.compact().channels[3] == t.used_widths[3]
+    x = _x((8, 2, 6, 6), seed=5) * 2.0
+    np.testing.assert_allclose(aug(x), t(x), rtol=0, atol=1e-12)
+    assert cnn_certified_error(aug)[0] == pytest.approx(cnn_certified_error(t)[0], rel=1e-12)
+    r = check_cnn(t, samples=64, image_size=5)
+    assert r.ok and r.empirical <= r.certified
 
 
 def test_staged_mrss_one_stage_is_exact_and_stages_never_hurt():

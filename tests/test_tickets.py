@@ -106,6 +106,70 @@ def test_pensia_recorded_errors_are_achieved():
                 best_subset_error(vals, W[j, i]), abs=1e-12)
 
 
+def _univariate_weights(U, m):
+    """``u[s]``: the weight of univariate neuron ``s`` to its input ``s // m``."""
+    s = np.arange(U.shape[0])
+    return U[s, s // m]
+
+
+def test_pensia_later_layers_solve_and_keep_only_live_neurons():
+    """Univariate neurons of target layers >= 2 read ReLU outputs (>= 0): those with
+    ``u < 0`` output zero. None is kept. The negative side solved as in the first layer
+    (what a build solving both sides would keep) adds kept weights and changes neither
+    the outputs nor the certified bound: those neurons are dead."""
+    from dataclasses import replace
+
+    from slth.tickets.search import UnivariateLayer
+    from slth.verify import certified_error, check
+
+    target = random_target([3, 4, 3, 2], seed=1)
+    t = pensia(target, eps=0.1, delta=0.1, seed=2, n=6)
+    assert sorted(t.errors) == ["layer1_neg", "layer1_pos", "layer2_pos", "layer3_pos"]
+    src, m = t.source, t.params["block"]
+    tol = bounds.pensia_weight_eps(target.widths, 0.1)
+    weights, extra = list(t.weights), 0
+    for l in range(1, target.depth):
+        W = target.weights[l]
+        u = _univariate_weights(src.weights[2 * l], m)
+        hidden, out = t.weights[2 * l].toarray(), t.weights[2 * l + 1].toarray()
+        assert not hidden[u < 0].any() and not out[:, u < 0].any()
+        kept = np.flatnonzero(hidden.any(axis=1))
+        assert np.array_equal(kept, np.flatnonzero(out.any(axis=0)))
+        assert (u[kept] > 0).all()       # live kept neurons: all kept neurons
+        A = np.zeros_like(W)             # effective weights, one term at a time
+        for j in range(W.shape[0]):
+            for s in kept:
+                A[j, s // m] += out[j, s] * u[s]
+        np.testing.assert_allclose(np.abs(A - W), t.errors[f"layer{l + 1}_pos"], atol=1e-14)
+        # both sides solved, as in the first layer: the same positive side, plus the dead
+        both = UnivariateLayer(u, W.shape[1], m, t.params["max_values"], homogeneous=True,
+                               tol=tol)
+        rows, cols, vals, (e_pos, _) = both.solve_rows(src.weights[2 * l + 1], W, 0, {})
+        assert np.array_equal(e_pos, t.errors[f"layer{l + 1}_pos"])
+        neg = [(r, c, v) for r, c, v in zip(rows[1], cols[1], vals[1], strict=True)]
+        assert neg and all(u[c] < 0 for _, c, _ in neg)
+        out_aug = out.copy()
+        for r, c, v in neg:
+            out_aug[r, c] = v
+        read = np.flatnonzero(out_aug.any(axis=0))
+        hidden_aug = np.zeros_like(hidden)
+        hidden_aug[read, read // m] = u[read]
+        extra += len(neg) + int((u[read] < 0).sum())
+        weights[2 * l] = sparse.csr_matrix(hidden_aug)
+        weights[2 * l + 1] = sparse.csr_matrix(out_aug)
+    aug = replace(t, weights=tuple(weights))
+    assert aug.kept == t.kept + extra > t.kept
+    assert sum(aug.used_widths) > sum(t.used_widths)
+    x = np.random.default_rng(0).normal(size=(64, 3)) * 3.0
+    np.testing.assert_allclose(aug(x), t(x), rtol=0, atol=1e-12)
+    (c_aug, layers_aug), (c, layers) = certified_error(aug), certified_error(t)
+    assert c_aug == pytest.approx(c, rel=1e-12)
+    assert [d["bound"] for d in layers_aug] == pytest.approx([d["bound"] for d in layers],
+                                                            rel=1e-12)
+    r = check(t, samples=256)
+    assert r.ok and r.empirical <= r.certified
+
+
 def test_burkholz_first_layer_errors_are_achieved():
     """The recorded first-layer errors (fine windows, then further attempts) equal the
     effective weights' errors, read off the dense masked source term by term."""
@@ -1377,3 +1441,13 @@ def test_kept_entries_equal_numpy_indexing():
     assert np.array_equal(rows, r + 100)
     assert np.array_equal(cols_, idx[i, t])
     assert np.array_equal(vals, W[r, idx[i, t]])
+
+
+def test_univariate_layer_positive_only_needs_a_sign_split():
+    from slth.tickets.search import UnivariateLayer
+
+    u = np.array([0.5, -0.5, 0.25, -0.25])
+    with pytest.raises(ValueError, match="positive_only=True needs homogeneous=True"):
+        UnivariateLayer(u, 1, 4, 4, homogeneous=False, positive_only=True)
+    layer = UnivariateLayer(u, 1, 4, 4, homogeneous=True, positive_only=True)
+    assert len(layer.sides) == 1 and layer.sides[0][0].tolist() == [[0, 2]]

@@ -25,6 +25,14 @@ problem per (output channel, input channel, kernel position, sign) and masks sin
 weights; :func:`slth.tickets.cnn_structured` solves one multidimensional problem per
 (output channel, input channel, sign) and keeps or removes whole kernels.
 
+In target layers ``l >= 2`` the input ``x`` is a ReLU output (``x >= 0``), so
+``relu(-x_c) = 0``: every channel with ``u_s < 0`` outputs zero on every input, and
+``K * x = K * relu(x)`` needs the positive side only. :func:`cnn_unstructured` solves
+and keeps only that side there (the source keeps its ``2 n`` channels per block, as in
+the paper; the dead half is pruned whole, and the ticket records no ``_neg`` errors for
+these layers). Keeping channels that change nothing in the function would only inflate
+the kept count, the used and the compact widths.
+
 Examples
 --------
 >>> from slth.nets import random_cnn_target
@@ -382,7 +390,9 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
     exactly by :func:`slth.rss.solve_many` through the shared search of
     :mod:`slth.tickets.search` (a prefix of ``max_values`` candidates, then a second
     attempt over the largest ones for entries above the per-entry accuracy of
-    :func:`slth.bounds.cnn_weight_eps`).
+    :func:`slth.bounds.cnn_weight_eps`). In layers ``l >= 2``, whose inputs are ReLU
+    outputs, only the positive side is solved and kept (the channels with ``u_s < 0``
+    are dead there; see the module docstring).
 
     Parameters
     ----------
@@ -459,37 +469,39 @@ def cnn_unstructured(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=N
         c_in, c_out, k = ch[l], ch[l + 1], ksz[l]
         with timer("draw"):
             u = univariate_weights(spec, 2 * l, m)
-        layer = UnivariateLayer(u, c_in, m, max_values, homogeneous=True, tol=tol)
+        # later layers read ReLU outputs: their u < 0 channels are dead, not solved
+        layer = UnivariateLayer(u, c_in, m, max_values, homogeneous=True, tol=tol,
+                                positive_only=l > 0)
         vpp.append(layer.values_per_problem)
         K = target.kernels[l]
         mask2 = np.zeros(spec.shape(2 * l + 1), dtype=bool)
         w2 = np.zeros(spec.shape(2 * l + 1))
-        e_pos, e_neg = np.empty(K.shape), np.empty(K.shape)
+        errs = [np.empty(K.shape) for _ in layer.sides]
         nblocks = -(-c_out // spec.block_rows(2 * l + 1))
-        with progress_bar(nblocks, progress, 2 * K.size, f"cnn layer {l + 1}") as bar:
+        with progress_bar(nblocks, progress, len(errs) * K.size, f"cnn layer {l + 1}") as bar:
             for r0, V in timer.timed(spec.iter_blocks(2 * l + 1), "draw"):
                 R = V.shape[0]
                 # rows (j, p, q), columns: intermediate channels
                 rows_v = V.transpose(0, 2, 3, 1).reshape(R * k * k, m * c_in)
                 rows_t = K[r0:r0 + R].transpose(0, 2, 3, 1).reshape(R * k * k, c_in)
                 with timer("solve"):
-                    rr, cc, _, (ep, en) = layer.solve_rows(rows_v, rows_t, 0, opts)
+                    rr, cc, _, es = layer.solve_rows(rows_v, rows_t, 0, opts)
                 blk = np.zeros((R * k * k, m * c_in), dtype=bool)
                 for r_, c_ in zip(rr, cc, strict=True):
                     blk[r_, c_] = True
                 blk = blk.reshape(R, k, k, m * c_in).transpose(0, 3, 1, 2)
                 mask2[r0:r0 + R] = blk
                 w2[r0:r0 + R] = V * blk
-                e_pos[r0:r0 + R] = ep.reshape(R, k, k, c_in).transpose(0, 3, 1, 2)
-                e_neg[r0:r0 + R] = en.reshape(R, k, k, c_in).transpose(0, 3, 1, 2)
+                for e, part in zip(errs, es, strict=True):
+                    e[r0:r0 + R] = part.reshape(R, k, k, c_in).transpose(0, 3, 1, 2)
                 bar.update(1)
         with timer("assemble"):
             mask1 = first_layer_mask(spec, 2 * l, m, mask2.any(axis=(0, 2, 3)))
             w1 = spec.layer(2 * l) * mask1
         weights += [w1, w2]
         masks += [mask1, mask2]
-        errors[f"layer{l + 1}_pos"] = e_pos
-        errors[f"layer{l + 1}_neg"] = e_neg
+        for side, e in zip(("pos", "neg"), errs, strict=False):
+            errors[f"layer{l + 1}_{side}"] = e
     timer.times["total"] = time.perf_counter() - t_start
     params = {
         "construction": "cnn_unstructured", "eps": eps, "delta": delta, "n": n,

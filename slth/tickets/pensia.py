@@ -10,6 +10,14 @@ neurons of block ``i`` with ``sum_{S+} v_jk u_k ~ w_ji`` and a subset ``S-`` of 
 negative ones with ``sum_{S-} v_jk u_k ~ w_ji``: two random subset-sum problems over
 products of two source weights, solved exactly in batches by :func:`slth.rss.solve_many`.
 
+In target layers ``l >= 2`` the inputs are ReLU outputs (``x_i >= 0``): there
+``relu(-x_i) = 0`` and every neuron with ``u_k < 0`` outputs zero on every input. Only
+the positive side is solved and kept (``w x = w relu(x)``); the negative half of each
+block stays in the source (it is the paper's source) and is pruned whole, and the
+ticket records no ``_neg`` errors for these layers. Solving it would keep neurons that
+change nothing in the function, only the kept count and the used widths. The first
+layer reads inputs of either sign and solves both sides.
+
 Each problem uses at most ``max_values`` neurons of its half block (exact subset sum
 costs ``2^(k/2)`` per problem): first the prefix in neuron order; problems whose error
 exceeds the per-weight accuracy of :func:`slth.bounds.pensia_weight_eps` are solved
@@ -103,6 +111,8 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     >>> t = pensia(random_target([3, 4, 2], seed=0), eps=0.1, delta=0.1, seed=1)
     >>> t.params["n"] == t.params["formula_n"], t.widths
     (True, (3, 156, 4, 208, 2))
+    >>> sorted(t.errors)                        # layer 2 reads ReLU outputs: one side
+    ['layer1_neg', 'layer1_pos', 'layer2_pos']
     """
     target = check_target(target)
     eps, delta, C, max_values, dist = check_build_args("pensia", eps, delta, C, max_values, dist)
@@ -134,7 +144,8 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
         weights += [hidden, out]
         vpp.append(values)
         errors[f"layer{l + 1}_pos"] = e_pos
-        errors[f"layer{l + 1}_neg"] = e_neg
+        if e_neg is not None:
+            errors[f"layer{l + 1}_neg"] = e_neg
     timer.times["total"] = time.perf_counter() - t_start
     params = {
         "construction": "pensia", "eps": eps, "delta": delta, "n": n, "formula_n": formula_n,
@@ -176,27 +187,33 @@ def solve_layer_pair(spec: SourceSpec, l: int, wt: np.ndarray, m: int, max_value
     is drawn (:class:`slth.tickets.search.UnivariateLayer`), and keeps the univariate
     neurons the output layer reads. Returns the two pruned layers (CSR), the errors of
     the positive and the negative side ``(d_out, d_in)``, and the values per problem.
+    For ``l >= 1`` the inputs are ReLU outputs: only the positive side is solved (the
+    neurons with ``u < 0`` are dead, none is kept) and its negative errors are ``None``.
     """
     threads = opts["threads"]
     d_out, d_in = wt.shape
+    positive_only = l > 0
     with timer("draw"):
         u = np.empty(m * d_in)
         for r0, W, _ in spec.iter_blocks(2 * l, threads):
             rr = np.arange(r0, r0 + W.shape[0])
             u[rr] = W[rr - r0, rr // m]
-    layer = UnivariateLayer(u, d_in, m, max_values, homogeneous=True, tol=tol)
+    layer = UnivariateLayer(u, d_in, m, max_values, homogeneous=True, tol=tol,
+                            positive_only=positive_only)
     rows, cols, vals = [], [], []
-    e_pos, e_neg = np.empty((d_out, d_in)), np.empty((d_out, d_in))
+    errs = [np.empty((d_out, d_in)) for _ in layer.sides]
     nblocks = -(-d_out // spec.block_rows(2 * l + 1))
-    with progress_bar(nblocks, progress, 2 * d_out * d_in, f"pensia layer {l + 1}") as bar:
+    with progress_bar(nblocks, progress, len(errs) * d_out * d_in,
+                      f"pensia layer {l + 1}") as bar:
         for r0, W, _ in timer.timed(spec.iter_blocks(2 * l + 1, threads), "draw"):
             R = W.shape[0]
             with timer("solve"):
-                r_, c_, v_, (ep, en) = layer.solve_rows(W, wt[r0:r0 + R], r0, opts)
+                r_, c_, v_, es = layer.solve_rows(W, wt[r0:r0 + R], r0, opts)
             rows += r_
             cols += c_
             vals += v_
-            e_pos[r0:r0 + R], e_neg[r0:r0 + R] = ep, en
+            for e, part in zip(errs, es, strict=True):
+                e[r0:r0 + R] = part
             bar.update(1)
     with timer("assemble"):
         out = gather_csr((d_out, m * d_in), rows, cols, vals)
@@ -204,4 +221,5 @@ def solve_layer_pair(spec: SourceSpec, l: int, wt: np.ndarray, m: int, max_value
         hidden = sparse.csr_matrix(
             (u[used], used // m, np.searchsorted(used, np.arange(m * d_in + 1))),
             shape=(m * d_in, d_in))
-    return hidden, out, e_pos, e_neg, layer.values_per_problem
+    e_neg = None if positive_only else errs[1]
+    return hidden, out, errs[0], e_neg, layer.values_per_problem

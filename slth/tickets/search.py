@@ -397,12 +397,32 @@ class UnivariateLayer:
     redundant); this depends only on the earlier calls' results. A ``"tree"`` first
     attempt (a k-tree search over ``first_values`` values, not bounded by ``cap``) is
     followed by the same further attempts, and by fine windows from ``cap + 2`` values.
+
+    With ``positive_only`` (sign split only), only the neurons with ``u > 0`` are
+    candidates and only that side is solved: for ReLU neurons whose inputs are
+    themselves ReLU outputs (``x >= 0``), ``relu(u x) = 0`` whenever ``u < 0``, so the
+    other half block is dead and a subset sum over it could change nothing.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> u = rng.uniform(-1.0, 1.0, 2 * 8)             # d_in = 2 inputs, blocks of m = 8
+    >>> W = rng.uniform(-1.0, 1.0, (3, 16))
+    >>> wt = rng.uniform(-0.5, 0.5, (3, 2))
+    >>> both = UnivariateLayer(u, 2, 8, 8, homogeneous=True).solve_rows(W, wt, 0, {})
+    >>> live = UnivariateLayer(u, 2, 8, 8, homogeneous=True,
+    ...                        positive_only=True).solve_rows(W, wt, 0, {})
+    >>> len(both[3]), len(live[3]), bool((u[np.concatenate(live[1])] > 0).all())
+    (2, 1, True)
+    >>> bool(np.array_equal(both[3][0], live[3][0]))   # the same answers on the live side
+    True
     """
 
     def __init__(self, u: np.ndarray, d_in: int, m: int, cap: int, homogeneous: bool,
                  gain: float = 1.0, tol: float = np.inf, orders=("largest",),
                  first: str | None = None, first_values: int | None = None,
-                 refine_tol: float = np.inf, refine_values: int = 0):
+                 refine_tol: float = np.inf, refine_values: int = 0,
+                 positive_only: bool = False):
         self.u, self.d_in, self.m, self.gain, self.cap, self.tol = u, d_in, m, gain, cap, tol
         self.refine_tol, self.refine_values = refine_tol, refine_values
         self.orders, self.first = orders, first
@@ -411,8 +431,13 @@ class UnivariateLayer:
         self.homogeneous = homogeneous
         self.first_extra = 0                # values added to first_values (see above)
         self._solved = self._refined = 0
+        if positive_only and not homogeneous:
+            raise ValueError("positive_only=True needs homogeneous=True (a sign-split layer), "
+                             "got homogeneous=False")
         if homogeneous:
-            self.sides = [prefix_index(u > 0, d_in, m, m), prefix_index(u < 0, d_in, m, m)]
+            self.sides = [prefix_index(u > 0, d_in, m, m)]
+            if not positive_only:
+                self.sides.append(prefix_index(u < 0, d_in, m, m))
         else:
             self.sides = [prefix_index(np.ones_like(u, dtype=bool), d_in, m, m)]
 
@@ -429,7 +454,7 @@ class UnivariateLayer:
         block, or all of them for a ``first`` window), the further attempts
         (:func:`second_attempt`) all of them, and only for the problems that need it.
         Returns COO pieces (rows, cols, values) of the kept weights and one error
-        array ``(R, d_in)`` per side.
+        array ``(R, d_in)`` per side solved (``u > 0`` first).
         """
         R, d_in = W.shape[0], self.d_in
         targets = wt.reshape(-1)
