@@ -382,13 +382,16 @@ def cnn_structured(target, eps: float = 0.01, delta: float = 0.01, seed=None,
     ss = as_seed_sequence(seed)
     spec = source_spec(target, n, "normal", ss)
     L = target.depth
+    what = f"a cnn_structured build with n={n} for channels {ch}"
+    # the pruned kernels alone, before drawing anything; then with the working set
+    check_memory(estimate_bytes(spec), resolve_max_bytes(max_bytes), "target", what,
+                 "use a smaller n")
     us = [univariate_weights(spec, 2 * l, m) for l in range(L)]
     kk = [int(max((u.reshape(-1, m) > 0).sum(axis=1).max(),
                   (u.reshape(-1, m) < 0).sum(axis=1).max() if l == 0 else 0))
           for l, u in enumerate(us)]
     check_memory(build_bytes(spec, m, kk, group, refine), resolve_max_bytes(max_bytes),
-                 "target", f"a cnn_structured build with n={n} for channels {ch}",
-                 "use a smaller n")
+                 "target", what, "use a smaller n")
     tol = bounds.cnn_weight_eps(ch, ksz, eps, radius)
     opts = {"group": group, "scale": scale, "refine": refine, "method": method,
             "threads": threads, "max_bytes": max_bytes}
