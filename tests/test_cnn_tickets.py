@@ -21,11 +21,6 @@ from slth.verify import certified_error, check, check_cnn, cnn_certified_error
 
 EPS, DELTA = 0.2, 0.1
 
-# small structured builds end above their solver tolerance on purpose; the warning has
-# its own tests below
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::slth.tickets.cnn_structured.ToleranceWarning")
-
 
 def _target(k=3, seed=0, channels=(1, 2, 2)):
     return random_cnn_target(list(channels), k, padding="same" if k % 2 else 1, seed=seed)
