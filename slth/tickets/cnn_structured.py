@@ -212,12 +212,19 @@ def _first_at_most(sorted_norms, a, bound):
 
 def _refine(vectors, order, sorted_norms, count, masks, targets, residual, err, tol,
             width, opts, max_rounds: int = 64) -> int:
-    """The refinement pass of :func:`staged_mrss` (updates masks, residual, err)."""
+    """The refinement pass of :func:`staged_mrss` (updates masks, residual, err).
+
+    A problem's window is centred where the candidates' norm meets the residual's; once
+    a window fails to improve, the next is shifted half a window towards larger, then
+    smaller candidates; a problem stops after three failures in a row.
+    """
+    shifts = np.array([0, -(width // 2), width // 2])
+    fails = np.zeros(len(err), dtype=np.int64)
     active = (err > tol) & (count > 0)
     rounds = 0
     while active.any() and rounds < max_rounds:
         a = np.flatnonzero(active)
-        centre = _first_at_most(sorted_norms, a, err[a])
+        centre = _first_at_most(sorted_norms, a, err[a]) + shifts[fails[a]]
         starts = np.clip(centre - width // 2, 0, np.maximum(count[a] - width, 0))
         idx, ok = _windows(order, sorted_norms, count, a, starts, width)
         xs = vectors[a[:, None], idx] * ok[:, :, None]
@@ -234,8 +241,8 @@ def _refine(vectors, order, sorted_norms, count, masks, targets, residual, err, 
         better = e < err[a]                 # kept only if the recomputed error decreases
         b = a[better]
         masks[b], residual[b], err[b] = trial[better], res[better], e[better]
-        active[:] = False
-        active[b] = err[b] > tol[b]
+        fails[a] = np.where(better, 0, fails[a] + 1)
+        active = (err > tol) & (count > 0) & (fails < len(shifts))
         rounds += 1
     return rounds
 
