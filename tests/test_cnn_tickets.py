@@ -315,13 +315,15 @@ def test_structured_warns_when_problems_end_above_tolerance():
     assert t.params["above_tolerance"] == 0 and t.params["worst_excess"] <= 1
 
 
-def test_structured_memory_estimate_covers_the_build():
+@pytest.mark.parametrize("refine", [0, 24])
+def test_structured_memory_estimate_covers_the_build(refine):
     """The estimate is at least the build's traced peak, and not far above it."""
     target = _target(3, channels=(1, 3, 4))
     cnn_structured(target, eps=EPS, delta=DELTA, seed=0, n=8)            # compile first
     n = 600
     tracemalloc.start()
-    t = cnn_structured(target, eps=EPS, delta=DELTA, seed=0, n=n, refine=0, progress=False)
+    t = cnn_structured(target, eps=EPS, delta=DELTA, seed=0, n=n, refine=refine,
+                       progress=False)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     m = 2 * n
@@ -329,7 +331,7 @@ def test_structured_memory_estimate_covers_the_build():
           for l, c in enumerate(target.channels[:-1])]
     kk = [int((u.reshape(-1, m) > 0).sum(axis=1).max()) for u in us]
     kk[0] = max(kk[0], int((us[0].reshape(-1, m) < 0).sum(axis=1).max()))
-    est = build_bytes(t.spec, m, kk, 20, 0)
+    est = build_bytes(t.spec, m, kk, 20, refine)
     assert peak <= est <= 3 * peak
 
 

@@ -110,7 +110,7 @@ def _residuals(vectors, masks, targets):
     return targets - np.einsum("pk,pkd->pd", masks, vectors)
 
 
-def _windows(order, sorted_norms, count, a, starts, width):
+def _windows(order, count, a, starts, width):
     """Candidate indices (sorted order) ``starts .. starts + width`` of problems ``a``."""
     sel = starts[:, None] + np.arange(width)[None, :]
     ok = sel < count[a, None]
@@ -187,7 +187,7 @@ def staged_mrss(vectors: np.ndarray, valid: np.ndarray, targets: np.ndarray, tol
         a = np.flatnonzero(active)
         if stages > 0:
             ptr[a] = np.maximum(ptr[a], _first_at_most(sorted_norms, a, scale * err[a]))
-        idx, ok = _windows(order, sorted_norms, count, a, ptr[a], group)
+        idx, ok = _windows(order, count, a, ptr[a], group)
         xs = vectors[a[:, None], idx] * ok[:, :, None]
         chosen = solve_many(np.ascontiguousarray(xs), residual[a], **opts).masks & ok
         r, t = np.nonzero(chosen)
@@ -226,7 +226,7 @@ def _refine(vectors, order, sorted_norms, count, masks, targets, residual, err, 
         a = np.flatnonzero(active)
         centre = _first_at_most(sorted_norms, a, err[a]) + shifts[fails[a]]
         starts = np.clip(centre - width // 2, 0, np.maximum(count[a] - width, 0))
-        idx, ok = _windows(order, sorted_norms, count, a, starts, width)
+        idx, ok = _windows(order, count, a, starts, width)
         xs = vectors[a[:, None], idx] * ok[:, :, None]
         old = np.take_along_axis(masks[a], idx, axis=1) & ok
         goal = residual[a] + np.einsum("pg,pgd->pd", old, xs)
