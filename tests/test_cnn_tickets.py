@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from naive import best_subset_error, best_vector_subset, cnn_forward_loop, used_
 from slth import bounds
 from slth.nets import CNN, random_cnn_target, random_target
 from slth.tickets import cnn_structured, cnn_unstructured, pensia
-from slth.tickets.cnn_structured import staged_mrss
+from slth.tickets.cnn_structured import ToleranceWarning, build_bytes, staged_mrss
 from slth.verify import certified_error, check, check_cnn, cnn_certified_error
 
 EPS, DELTA = 0.2, 0.1
@@ -255,24 +257,131 @@ def test_unstructured_later_layers_solve_and_keep_only_live_channels():
     assert r.ok and r.empirical <= r.certified
 
 
-def test_staged_mrss_one_stage_is_exact_and_stages_never_hurt():
-    rng = np.random.default_rng(5)
-    u = rng.standard_normal(10)
-    x = u[None, :, None] * rng.standard_normal((3, 10, 4))
-    z = rng.uniform(-0.2, 0.2, (3, 4))
-    valid = np.ones((3, 10), bool)
+def _staged_problems(seed, P=3, k=10, D=4):
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(k)
+    x = u[None, :, None] * rng.standard_normal((P, k, D))
+    z = rng.uniform(-0.3, 0.3, (P, D))
+    valid = np.ones((P, k), bool)
     valid[1, 7:] = False
-    masks, err, stages = staged_mrss(x, valid, z, 0.0, group=16)
-    assert stages == 1
+    return x, valid, z
+
+
+@pytest.mark.parametrize("norm", [1, np.inf])
+def test_staged_mrss_one_stage_is_exact_and_stages_never_hurt(norm):
+    x, valid, z = _staged_problems(5)
+    r = staged_mrss(x, valid, z, 0.0, group=16, norm=norm, refine=0)
+    assert r.stages == 1 and r.refinements == 0
     for i in range(3):
-        best, _ = best_vector_subset(x[i][valid[i]], z[i])
-        assert err[i] == pytest.approx(best, abs=1e-12)
-        assert not np.any(masks[i] & ~valid[i])
+        best, _ = best_vector_subset(x[i][valid[i]], z[i], ord=norm)
+        assert r.errors[i] == pytest.approx(best, abs=1e-12)
+        assert not np.any(r.masks[i] & ~valid[i])
     # several small stages: never worse than the empty subset, errors recomputed
-    masks, err, stages = staged_mrss(x, valid, z, 0.0, group=3)
-    assert stages > 1
-    np.testing.assert_allclose(err, np.abs(z - np.einsum("pk,pkd->pd", masks, x)).max(1))
-    assert np.all(err <= np.abs(z).max(axis=1) + 1e-15)
+    r = staged_mrss(x, valid, z, 0.0, group=3, norm=norm, refine=0)
+    assert r.stages > 1
+    res = z - np.einsum("pk,pkd->pd", r.masks, x)
+    np.testing.assert_allclose(r.residuals, res, atol=1e-15)
+    np.testing.assert_allclose(r.errors, np.linalg.norm(res, ord=norm, axis=1))
+    assert np.all(r.errors <= np.linalg.norm(z, ord=norm, axis=1) + 1e-15)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_staged_mrss_refinement_never_hurts_and_is_bounded_by_brute_force(seed):
+    """Staged groups of 3 over 14 candidates, then windows of 6: the refined l1 error is
+    never above the staged one and never below the brute-force minimum over all subsets;
+    a window over every candidate reaches that minimum."""
+    x, valid, z = _staged_problems(seed, P=4, k=14, D=3)
+    staged = staged_mrss(x, valid, z, 0.0, group=3, refine=0)
+    refined = staged_mrss(x, valid, z, 0.0, group=3, refine=6)
+    whole = staged_mrss(x, valid, z, 0.0, group=3, refine=14)
+    assert refined.refinements >= 1
+    for i in range(4):
+        best, _ = best_vector_subset(x[i][valid[i]], z[i], ord=1)
+        assert best - 1e-12 <= refined.errors[i] <= staged.errors[i]
+        assert whole.errors[i] == pytest.approx(best, abs=1e-12)
+        assert not np.any(refined.masks[i] & ~valid[i])
+        assert refined.errors[i] == pytest.approx(
+            np.abs(z[i] - x[i][refined.masks[i]].sum(axis=0)).sum(), abs=1e-12)
+
+
+def test_staged_mrss_stops_at_its_tolerance():
+    x, valid, z = _staged_problems(1, P=4, k=30, D=2)
+    tol = np.array([0.0, 0.5, 0.05, 10.0])
+    r = staged_mrss(x, valid, z, tol, group=4, refine=6)
+    assert not r.masks[3].any() and r.errors[3] == pytest.approx(np.abs(z[3]).sum())
+    assert r.errors[1] <= 0.5
+
+
+def test_structured_keeps_no_dead_channel_in_later_layers():
+    """Later layers read ReLU outputs: a channel with u < 0 would output 0, so none is
+    kept and only the positive side is solved (and recorded)."""
+    t = cnn_structured(_target(3, channels=(1, 2, 3, 2)), eps=EPS, delta=DELTA, seed=2,
+                       n=30)
+    assert list(t.errors) == ["layer1_pos", "layer1_neg", "layer2_pos", "layer3_pos"]
+    m = t.params["block"]
+    for l in range(t.target.depth):
+        U = t.source.kernels[2 * l]
+        c_mid = U.shape[0]
+        u = U[np.arange(c_mid), np.arange(c_mid) // m, 0, 0]
+        kept = t.kernel_masks[2 * l + 1].any(axis=(0, 2, 3))
+        assert np.array_equal(kept, t.kernel_masks[2 * l].any(axis=(1, 2, 3)))
+        assert kept[u < 0].any() == (l == 0)
+    assert t.params["problems"] == 2 * 2 + 3 * 2 + 2 * 3
+
+
+def test_structured_build_solves_each_problem_as_staged_mrss_does():
+    """The blockwise build gives the masks of one staged_mrss call over the whole layer
+    (candidates gathered from the dense source)."""
+    target = _target(2, channels=(1, 3, 2))
+    t = cnn_structured(target, eps=EPS, delta=DELTA, seed=5, n=25, group=6, refine=8)
+    m = t.params["block"]
+    src = t.source
+    for l, side in [(0, 1), (0, -1), (1, 1)]:
+        K = target.kernels[l]
+        c_out, c_in = K.shape[:2]
+        u = src.kernels[2 * l][np.arange(m * c_in), np.arange(m * c_in) // m, 0, 0]
+        V = src.kernels[2 * l + 1].reshape(c_out, m * c_in, -1)
+        for c in range(c_in):
+            s = c * m + np.flatnonzero(side * u[c * m:(c + 1) * m] > 0)
+            x = V[:, s] * u[s][None, :, None]
+            r = staged_mrss(x, np.ones(x.shape[:2], bool), K[:, c].reshape(c_out, -1),
+                            t.params["problem_tol"][l], group=6, refine=8)
+            assert np.array_equal(r.masks, t.kernel_masks[2 * l + 1][:, s].all(axis=(2, 3)))
+            key = f"layer{l + 1}_{'pos' if side > 0 else 'neg'}"
+            np.testing.assert_allclose(t.errors[key][:, c], np.abs(r.residuals).max(axis=1))
+
+
+def test_structured_warns_when_problems_end_above_tolerance():
+    target = _target(3)
+    with pytest.warns(ToleranceWarning, match=r"\d+ of 8 subset-sum problems ended above"):
+        t = cnn_structured(target, eps=EPS, delta=DELTA, seed=0, n=4)
+    p = t.params
+    assert p["problems"] == 8 and 0 < p["above_tolerance"] <= 8 and p["worst_excess"] > 1
+    # 1 x 1 kernels: scalar subset sums over 50 candidates reach the tolerance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ToleranceWarning)
+        t = cnn_structured(_target(1), eps=EPS, delta=DELTA, seed=0, n=50)
+    assert t.params["above_tolerance"] == 0 and t.params["worst_excess"] <= 1
+
+
+@pytest.mark.parametrize("refine", [0, 24])
+def test_structured_memory_estimate_covers_the_build(refine):
+    """The estimate is at least the build's traced peak, and not far above it."""
+    target = _target(3, channels=(1, 3, 4))
+    cnn_structured(target, eps=EPS, delta=DELTA, seed=0, n=8)            # compile first
+    n = 600
+    tracemalloc.start()
+    t = cnn_structured(target, eps=EPS, delta=DELTA, seed=0, n=n, refine=refine,
+                       progress=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    m = 2 * n
+    us = [t.source.kernels[2 * l][np.arange(m * c), np.arange(m * c) // m, 0, 0]
+          for l, c in enumerate(target.channels[:-1])]
+    kk = [int((u.reshape(-1, m) > 0).sum(axis=1).max()) for u in us]
+    kk[0] = max(kk[0], int((us[0].reshape(-1, m) < 0).sum(axis=1).max()))
+    est = build_bytes(t.spec, m, kk, 20, refine)
+    assert peak <= est <= 3 * peak
 
 
 @pytest.mark.parametrize("name", TICKETS)
