@@ -11,9 +11,9 @@ image size, images smaller than the receptive field included.
 layer, and :func:`class_problem` derives each class's LP from it (variables outside the
 image fixed to 0, their rows dropped): the input as ``x = p - q`` with ``p, q >= 0``,
 ``p + q <= radius`` (the convex hull of ``(relu(x), relu(-x))`` on ``[-radius, radius]``),
-the target's convolutions
-``z = K * h``, the ticket's in its exact effective form ``w = A * relu(x) + B * relu(-x)``
-(first layer) and ``w = A * g`` (later layers, whose inputs are ReLU outputs), each
+the target's convolutions ``z = K * h``, the ticket's in its exact effective form
+``w = A * relu(x) + B * relu(-x)`` (first layer) and ``w = A * g`` (later layers, whose
+inputs are ReLU outputs), each
 ReLU by its triangle relaxation on the pre-activation bounds of the sign-aware
 propagation, and the valid couplings ``elo <= w - z <= ehi`` and
 ``min(elo, 0) <= g - h <= max(ehi, 0)``. Its size does not depend on the ticket's
@@ -280,10 +280,22 @@ def dual_bound(f, A_ub, b_ub, A_eq, b_eq, lo, hi, y_ub, y_eq) -> float:
     return float(terms.sum() + 2 * (terms.size + 2) * u * np.abs(terms).sum())
 
 
+def _highs(lp, f):
+    """HiGHS on one class LP (``lp`` from :func:`class_problem`), maximising ``f^T v``:
+    its multipliers ``(y_ub, y_eq)`` (``>= 0`` on the inequalities), or ``None``."""
+    A_ub, b_ub, A_eq, b_eq, lo, hi = lp[:6]
+    res = linprog(-f, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq,
+                  bounds=np.column_stack([lo, hi]), method="highs",
+                  options={"presolve": False})
+    if res.status != 0:
+        return None
+    return -res.ineqlin.marginals, -res.eqlin.marginals
+
+
 def _solve_class(lp, f, duals, floor: float) -> float:
-    """Bound on ``max f^T v`` of one class LP (``lp`` from :func:`class_problem`): first
-    the duals of an LP already solved (restricted to the rows this class keeps, still
-    valid multipliers); HiGHS is run only if that bound is above ``floor``."""
+    """Bound on ``max f^T v`` of one class LP: first the duals of an LP already solved
+    (restricted to the rows this class keeps, still valid multipliers); HiGHS is run
+    only if that bound is above ``floor``."""
     A_ub, b_ub, A_eq, b_eq, lo, hi, keep_ub, keep_eq = lp
     bound = np.inf
     if duals is not None:
@@ -291,26 +303,19 @@ def _solve_class(lp, f, duals, floor: float) -> float:
                            duals[1][keep_eq])
         if bound <= floor:
             return bound
-    res = linprog(-f, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq,
-                  bounds=np.column_stack([lo, hi]), method="highs",
-                  options={"presolve": False})
-    if res.status == 0:
-        y_ub, y_eq = -res.ineqlin.marginals, -res.eqlin.marginals
-    else:                              # no duals: the box alone still gives a bound
-        y_ub, y_eq = np.zeros(b_ub.size), np.zeros(b_eq.size)
-    return min(bound, dual_bound(f, A_ub, b_ub, A_eq, b_eq, lo, hi, y_ub, y_eq))
+    # without duals the box alone still gives a bound
+    y = _highs(lp, f) or (np.zeros(b_ub.size), np.zeros(b_eq.size))
+    return min(bound, dual_bound(f, A_ub, b_ub, A_eq, b_eq, lo, hi, *y))
 
 
 def _full_duals(lp, f):
-    """HiGHS's duals of one class LP, scattered back onto the interior LP's rows."""
-    A_ub, b_ub, A_eq, b_eq, lo, hi, keep_ub, keep_eq = lp
-    res = linprog(-f, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq,
-                  bounds=np.column_stack([lo, hi]), method="highs",
-                  options={"presolve": False})
-    if res.status != 0:
+    """HiGHS's multipliers of one class LP, scattered back onto the interior LP's rows."""
+    y = _highs(lp, f)
+    if y is None:
         return None
+    keep_ub, keep_eq = lp[6:]
     y_ub, y_eq = np.zeros(keep_ub.size), np.zeros(keep_eq.size)
-    y_ub[keep_ub], y_eq[keep_eq] = -res.ineqlin.marginals, -res.eqlin.marginals
+    y_ub[keep_ub], y_eq[keep_eq] = y
     return y_ub, y_eq
 
 
