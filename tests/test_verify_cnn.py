@@ -224,3 +224,14 @@ def test_report_lists_every_certificate_and_the_choice_is_checked(tiny, monkeypa
     assert "skipped" in r.summary()["certificates"]
     with pytest.raises(ValueError, match="no certificate was computed"):
         cnn_certified_error(tiny, certificates=["lp"])
+
+
+def test_depth_three_lp_is_between_gradient_ascent_and_the_sign_aware_bound():
+    target = random_cnn_target([1, 2, 2, 2], [3, 1, 3], padding="same", seed=2)
+    t = cnn_unstructured(target, eps=EPS, delta=DELTA, seed=2, n=2)
+    found, layers = cnn_certificates(t)
+    assert layers[-1]["classes"] == 81
+    emp = max(cnn_empirical_error(t, samples=64, seed=s, image_size=size)[0]
+              for s, size in ((0, 2), (1, 5)))
+    emp = max(emp, _sup_on_grid(t, 2, np.linspace(-1, 1, 5)))
+    assert emp <= found["lp"] <= found["sign_aware"] * (1 + 1e-9) + 1e-12
