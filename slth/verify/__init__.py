@@ -26,6 +26,8 @@ Submodules, one concern each:
 * :mod:`slth.verify.search`: the empirical error (a lower bound);
 * :mod:`slth.verify.mlp`: the certificates of MLP tickets (upper bounds);
 * :mod:`slth.verify.cnn`: the empirical and certified errors of CNN tickets;
+* :mod:`slth.verify.cnn_lp`: their LP certificate, one linear program per output-pixel
+  class;
 * :mod:`slth.verify.report`: the :class:`Report`;
 * :mod:`slth.verify.dispatch`: :func:`check` and :func:`certified_error`, which dispatch on
   the ticket's construction.

@@ -57,6 +57,10 @@ class Report:
     choices : tuple of str
         This package's choices in use where the construction departs from its paper
         (``Ticket.params["choices"]``, e.g. the depth-L+1 linear-regime scale).
+    certificates : dict
+        Every certificate computed, by name (CNN tickets:
+        :func:`slth.verify.cnn.cnn_certificates`), or the reason it was skipped (a
+        string); ``certified`` is the smallest. Empty when there is one certificate.
     """
 
     empirical: float
@@ -81,6 +85,7 @@ class Report:
     domain_note: str = ""
     activation_note: str = ""
     choices: tuple = ()
+    certificates: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """Flat dict of the headline figures; ``choices``, ``domain_note`` and
@@ -99,6 +104,10 @@ class Report:
         }
         if self.choices:
             out["choices"] = "; ".join(self.choices)
+        if self.certificates:
+            out["certificates"] = "; ".join(
+                f"{k}: {v}" if isinstance(v, str) else f"{k}: {v:.6g}"
+                for k, v in self.certificates.items())
         for key in ("domain_note", "activation_note"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
@@ -154,10 +163,12 @@ def activation_note(ticket: Ticket) -> str:
 
 
 def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, formula_widths,
-                radius: float, norm: str, seconds: dict, domain_note: str = "") -> Report:
+                radius: float, norm: str, seconds: dict, domain_note: str = "",
+                certificates: dict | None = None) -> Report:
     """The :class:`Report` of a check: ``ok`` needs ``empirical <= certified`` and, when
     ``n >= formula_n``, ``certified <= eps`` and no violated assumption. ``domain_note``
-    from :func:`slth.verify.domain.resolve_domain`."""
+    from :func:`slth.verify.domain.resolve_domain`; ``certificates``: every bound
+    computed (``cert`` is their smallest)."""
     p = ticket.params
     eps = float(p["eps"])
     violations = tuple(p.get("assumption_violations", ()))
@@ -168,4 +179,5 @@ def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, formula_
                   int(p["formula_n"]), tuple(ticket.widths), tuple(formula_widths),
                   ticket.formula, radius, norm, str(p["construction"]), worst, violations,
                   tuple(layers), seconds, tuple(ticket.used_widths), domain_note,
-                  activation_note(ticket), tuple(p.get("choices", ())))
+                  activation_note(ticket), tuple(p.get("choices", ())),
+                  dict(certificates or {}))
