@@ -15,7 +15,9 @@ extra.
 from slth.lab._torch import INSTALL_HINT
 from slth.lab.check import certificate_gap, check, layout_support
 from slth.lab.convert import MaskedCNN, MaskedMLP, to_ticket, to_torch, torch_dtype
+from slth.lab.search import SearchResult, edge_popup, gem_miner
 from slth.lab.threads import get_threads, set_threads, threads
 
-__all__ = ["INSTALL_HINT", "MaskedCNN", "MaskedMLP", "certificate_gap", "check", "get_threads",
-           "layout_support", "set_threads", "threads", "to_ticket", "to_torch", "torch_dtype"]
+__all__ = ["INSTALL_HINT", "MaskedCNN", "MaskedMLP", "SearchResult", "certificate_gap", "check",
+           "edge_popup", "gem_miner", "get_threads", "layout_support", "set_threads", "threads",
+           "to_ticket", "to_torch", "torch_dtype"]
