@@ -325,3 +325,46 @@ def test_search_arguments_are_checked(lab):
         lab.gem_miner(m, x, y, density=0.5, support=[np.ones((3, 2), bool)])
     with pytest.raises(TypeError, match="MaskedMLP"):
         lab.edge_popup(random_target([2, 3, 1], seed=0), x, y, density=0.5)
+
+
+def test_searches_on_a_cnn_source_give_a_checked_cnn_ticket(lab):
+    from slth import verify
+    from slth.tickets import CNNTicket, cnn_unstructured
+
+    t = cnn_unstructured(random_cnn_target([1, 2], 3, seed=0), eps=0.2, delta=0.1, seed=3,
+                         n=4)
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 1, 5, 5))
+    support = lab.layout_support(t)
+    for search, kw in ((lab.edge_popup, {}), (lab.gem_miner, {"rounds": 1})):
+        m = lab.to_torch(t.spec)
+        r = search(m, x, t.target(x), density=0.3, steps=10, support=support, **kw)
+        u = lab.to_ticket(m, t, searcher=r.searcher)
+        assert isinstance(u, CNNTicket) and u.kept == sum(int(k.sum()) for k in r.masks)
+        assert all(np.array_equal(w, s * k) for w, s, k in
+                   zip(u.weights, t.source.parameters(), r.masks, strict=True))
+        report = verify.check(u, samples=64)
+        assert report.empirical <= report.certified < np.inf
+
+
+# ------------------------------------------------------ subset sum by gradient
+def test_rounded_relaxed_subset_sum_is_never_better_than_the_exact_optimum(lab):
+    from slth import rss
+    from slth.lab.subset_sum import relaxed_subset_sum, subset_sum_by_gradient
+
+    out = subset_sum_by_gradient(10, 100, trials=2, steps=300, seed=3)
+    assert out["relaxed"].shape == out["exact"].shape == (2, 100)
+    assert np.all(out["relaxed"] >= out["exact"])
+    assert np.all(out["exact"] <= out["covering"][:, None] + 1e-15)
+    # the errors are those of the subsets returned (recomputed here), and the exact
+    # optimum is that of a brute force over all subsets
+    rng = np.random.default_rng(0)
+    values, z = rng.uniform(-1, 1, 8), rng.uniform(-1, 1, 30)
+    masks, errors = relaxed_subset_sum(values, z, steps=300)
+    np.testing.assert_allclose(errors, np.abs(z - (values * masks).sum(axis=1)), atol=1e-15)
+    sums = np.array([values[list(s)].sum() for k in range(9)
+                     for s in itertools.combinations(range(8), k)])
+    brute = np.abs(z[:, None] - sums[None, :]).min(axis=1)
+    np.testing.assert_allclose(rss.solve_many(values, z).errors, brute, atol=1e-12)
+    assert np.all(errors >= brute - 1e-12)
+    with pytest.raises(ValueError, match="values must have shape"):
+        relaxed_subset_sum(np.ones((2, 3)), [0.1, 0.2, 0.3])

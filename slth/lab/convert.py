@@ -171,9 +171,9 @@ class MaskedMLP(_Masked):
             w = w.toarray() if sparse.issparse(w) else np.asarray(w, dtype=np.float64)
             lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=dtype)
             with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(w))
+                lin.weight.copy_(torch.from_numpy(np.array(w)))
                 if b is not None:
-                    lin.bias.copy_(torch.from_numpy(np.asarray(b, dtype=np.float64)))
+                    lin.bias.copy_(torch.from_numpy(np.array(b, dtype=np.float64)))
             self.layers.append(lin)
         self.acts = nn.ModuleList(_Act(a) for a in activations)
         self._mask_all(masks)
@@ -203,9 +203,9 @@ class MaskedCNN(_Masked):
             conv = nn.Conv2d(k.shape[1], k.shape[0], k.shape[2], padding=int(p),
                              bias=b is not None, dtype=dtype)
             with torch.no_grad():
-                conv.weight.copy_(torch.from_numpy(k))
+                conv.weight.copy_(torch.from_numpy(np.array(k)))
                 if b is not None:
-                    conv.bias.copy_(torch.from_numpy(np.asarray(b, dtype=np.float64)))
+                    conv.bias.copy_(torch.from_numpy(np.array(b, dtype=np.float64)))
             self.convs.append(conv)
         self.acts = nn.ModuleList(_Act(a) for a in activations)
         self.pool = pool
@@ -214,7 +214,7 @@ class MaskedCNN(_Masked):
             head = np.asarray(head, dtype=np.float64)
             self.head = nn.Linear(head.shape[1], head.shape[0], bias=False, dtype=dtype)
             with torch.no_grad():
-                self.head.weight.copy_(torch.from_numpy(head))
+                self.head.weight.copy_(torch.from_numpy(np.array(head)))
         self._mask_all(masks)
 
     def _layers(self):
@@ -296,7 +296,7 @@ def _check_unchanged(module: _Masked, source: list) -> None:
                          f"{len(source)}: not this ticket's source")
     for name, t, s in zip(module.masked_names(), tensors, source, strict=True):
         if tuple(t.shape) != s.shape or not torch.equal(
-                t.detach(), torch.from_numpy(s).to(t.dtype)):
+                t.detach(), torch.from_numpy(np.array(s)).to(t.dtype)):
             raise ValueError(f"module: {name} differs from the ticket's source (fine-tuned "
                              "weights, or another source): a ticket only prunes its source")
 

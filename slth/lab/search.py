@@ -119,8 +119,9 @@ def _check_args(module, x, y, density, loss, steps, lr, batch):
     steps = check_int(steps, "steps", minimum=1)
     lr = check_positive(lr, "lr")
     dtype = module.mask_buffers()[0].dtype
-    x = torch.as_tensor(np.asarray(x, dtype=np.float64)).to(dtype)
-    y = torch.as_tensor(np.asarray(y)).to(torch.long if loss == "cross_entropy" else dtype)
+    # copies: the caller's arrays may be read-only, and are never written to
+    x = torch.from_numpy(np.array(x, dtype=np.float64)).to(dtype)
+    y = torch.from_numpy(np.array(y)).to(torch.long if loss == "cross_entropy" else dtype)
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ValueError(f"x and y must hold the same number (> 0) of examples, got "
                          f"{tuple(x.shape)} and {tuple(y.shape)}")
