@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from slth import bounds
+from slth._validate import check_int
 from slth.nets.cnn import CNN
 from slth.tickets.ticket import Ticket
 from slth.verify import certified_error, check_cnn, empirical_error
@@ -137,13 +138,15 @@ def layout_support(ticket: Ticket) -> list[NDArray[np.bool_]]:
                      f"'cnn_unstructured', 'cnn_structured', got {construction!r}")
 
 
-def check(ticket: Ticket, radius: float | None = None, samples: int = 2048, seed=0, *,
+def check(ticket: Ticket, radius: float | None = None, samples: int | None = None, seed=0, *,
           norm: str | None = None) -> Report:
     """:func:`slth.verify.check`, or, when the construction's certificate does not apply
     to the ticket's masks, the empirical error alone.
 
-    Parameters as :func:`slth.verify.check` (CNN tickets: max-norm inputs, as
-    :func:`slth.verify.check_cnn`).
+    Parameters as :func:`slth.verify.check`; ``samples`` defaults to that of
+    :func:`slth.verify.check` (2048) for MLP tickets and of :func:`slth.verify.check_cnn`
+    (512) for CNN tickets, which are checked on max-norm inputs (``norm`` ``"inf"`` or
+    None).
 
     Returns
     -------
@@ -162,15 +165,20 @@ def check(ticket: Ticket, radius: float | None = None, samples: int = 2048, seed
     (inf, 'no certificate: ticket: layer 1 does not')
     """
     cnn = isinstance(ticket.target, CNN)
+    if cnn and norm not in (None, "inf"):
+        raise ValueError(f"norm must be 'inf' (or None) for CNN tickets (max-norm inputs "
+                         f"and errors), got {norm!r}")
+    samples = (512 if cnn else 2048) if samples is None else samples
     gap = certificate_gap(ticket)
     if not gap:
         if cnn:
-            return check_cnn(ticket, radius, min(samples, 512), seed)
+            return check_cnn(ticket, radius, samples, seed)
         return verify_check(ticket, radius, samples, seed, norm=norm)
     t0 = time.perf_counter()
     if cnn:
         radius, norm, note = resolve_domain(ticket, radius, "inf", norms=("inf",))
-        emp, worst = cnn_empirical_error(ticket, radius, min(samples, 512), seed)
+        emp, worst = cnn_empirical_error(ticket, radius, check_int(samples, "samples",
+                                                                   minimum=1), seed)
         formula = bounds.cnn_widths(ticket.target.channels, int(ticket.params["formula_n"]))
     else:
         radius, norm, note = resolve_domain(ticket, radius, norm)

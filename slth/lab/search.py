@@ -381,7 +381,9 @@ def gem_miner(module: _Masked, x, y, *, density: float, steps: int = 300,
                 s.clamp_(0.0, 1.0).mul_(f)
         r = (t + 1) // period
         if (t + 1) % period == 0 and 1 <= r <= rounds:
-            _freeze_lowest(scores, flags, int(math.ceil(total * density ** (r / rounds))))
+            # floor (up to rounding of the power): never above the target density
+            keep = max(1, int(math.floor(total * density ** (r / rounds) * (1 + 1e-12))))
+            _freeze_lowest(scores, flags, keep)
 
     with _deterministic():
         losses = _train(module, masks_of, scores, x, y, loss, steps, lr, momentum,
