@@ -27,11 +27,13 @@ def test_importing_slth_never_imports_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_lab_without_torch_names_the_extra():
+@pytest.mark.parametrize("use", ["from slth.lab import to_torch", "slth.lab.edge_popup",
+                                 "import slth.lab.convert"])
+def test_lab_without_torch_names_the_extra(use):
     # sys.modules[name] = None makes ``import name`` raise ImportError: torch "missing"
-    out = _run("import sys\nsys.modules['torch'] = None\nimport slth.lab")
+    out = _run(f"import sys\nsys.modules['torch'] = None\nimport slth.lab\n{use}")
     assert out.returncode != 0
-    assert 'pip install "slth[lab]"' in out.stderr
+    assert "ImportError" in out.stderr and 'pip install "slth[lab]"' in out.stderr
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,15 @@ def torch(lab):
     import torch
 
     return torch
+
+
+def test_every_public_name_loads(lab):
+    import types
+
+    for name in lab.__all__:
+        assert not isinstance(getattr(lab, name), types.ModuleType), name
+    with pytest.raises(AttributeError, match="no attribute"):
+        lab.nothing_here
 
 
 # ------------------------------------------------------------------ threads

@@ -31,9 +31,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from torch.nn.utils import prune
 
-from slth.lab._torch import nn, torch
+from slth.lab._torch import nn, prune, torch
 from slth.nets.activations import Activation
 from slth.nets.cnn import CNN
 from slth.nets.mlp import MLP
