@@ -21,6 +21,18 @@ Three tables, all measured in this process:
    channels dropped) against the masked dense source it was pruned from (the baseline),
    and the same for the unstructured ticket; the target's own time for scale.
 
+4. smallest certified width of the structured ticket (eps = 0.1, delta = 0.01) for the
+   1-8-16 target with 3 x 3, 2 x 2 and 1 x 1 kernels and a 3-8-16 3 x 3 target
+   (``--widths`` only runs this table): on a ladder ``n = 100 * 2^(i/2)``, the first
+   ``n`` whose bound is <= eps, per solver setting (``group`` / ``refine`` of
+   :func:`slth.tickets.cnn_structured`: ``16 / 0`` is the staged pass alone, the
+   defaults add the removal-aware refinement) and per certificate (interval, sign-aware,
+   LP; one build serves all three, each certificate in turn replacing the previous one),
+   with build time and peak memory of the process. It assumes the bound falls with
+   ``n`` (it does on these ladders, not provably). The code before the l1 objective is
+   not reachable from here: its figures, measured with the same ladder, are in the
+   README's benchmark section.
+
 A warm-up build (numba compilation) runs first and is not timed. ``--quick`` uses 8x8
 images and smaller grids; the full run uses 28x28 images for verification and speed.
 """
@@ -29,7 +41,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
+import warnings
 
 import numba
 import numpy as np
@@ -38,7 +52,9 @@ from slth import bounds
 from slth._output import dumps, format_table
 from slth.nets import random_cnn_target
 from slth.tickets import cnn_structured, cnn_unstructured
+from slth.tickets.cnn_structured import ToleranceWarning
 from slth.verify import check_cnn
+from slth.verify.cnn import CNN_CERTIFICATES, cnn_certificates
 
 EPS = (0.1, 0.05, 0.01)
 DELTA = 0.01
@@ -160,11 +176,74 @@ def speed(target, n_struct: int, size: int, batch: int, repeat: int) -> list[dic
     return rows
 
 
+#: Targets of the smallest-certified-width table: (channels, kernel side).
+WIDTH_TARGETS = (((1, 8, 16), 3), ((1, 8, 16), 2), ((1, 8, 16), 1), ((3, 8, 16), 3))
+#: Solver settings compared: (group, refine).
+SOLVERS = ((16, 0), (20, 24))
+
+
+def smallest_certified(channels, k: int, group: int, refine: int, n_max: int,
+                       eps: float = 0.1) -> dict:
+    """Climb the ladder until every certificate is <= eps (or ``n > n_max``)."""
+    target = random_cnn_target(list(channels), k, padding="same" if k % 2 else k // 2,
+                               seed=0)
+    found: dict = {}
+    last = {}
+    for i in range(40):
+        n = int(round(100 * 2 ** (i / 2)))
+        if n > n_max or len(found) == len(CNN_CERTIFICATES):
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ToleranceWarning)
+            ticket, build_s = _timed(cnn_structured, target, eps=eps, delta=DELTA, seed=0,
+                                     n=n, group=group, refine=refine, progress=False)
+        certs, _ = cnn_certificates(ticket)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+        for name in CNN_CERTIFICATES:
+            value = certs[name]
+            if name not in found and not isinstance(value, str) and value <= eps:
+                found[name] = {"n": n, "bound": value, "build_s": build_s,
+                               "peak_gib": peak, "kept": ticket.kept,
+                               "compact": "-".join(map(str, ticket.compact().channels))}
+        last = {"n": n, **{k: v for k, v in certs.items()}}
+    rows = []
+    for name in CNN_CERTIFICATES:
+        f = found.get(name)
+        rows.append({"target": "-".join(map(str, channels)) + f" {k}x{k}",
+                     "group/refine": f"{group}/{refine}", "certificate": name,
+                     "certified_n": f["n"] if f else f">{last.get('n')}",
+                     "bound": f["bound"] if f else last.get(name),
+                     "build_s": f["build_s"] if f else "-",
+                     "peak_gib": f["peak_gib"] if f else "-",
+                     "kept": f["kept"] if f else "-", "compact": f["compact"] if f else "-"})
+    return rows
+
+
+def widths_table(quick: bool) -> list[dict]:
+    targets = WIDTH_TARGETS[1:3] if quick else WIDTH_TARGETS
+    n_max = 3200 if quick else 36204
+    return [row for ch, k in targets for group, refine in SOLVERS
+            for row in smallest_certified(ch, k, group, refine, n_max)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8x8 images, smaller grids")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--widths", action="store_true",
+                        help="only the smallest-certified-width table")
     args = parser.parse_args(argv)
+    if args.widths:
+        cnn_structured(random_cnn_target([1, 2], 3, seed=1), eps=0.2, delta=0.1, seed=0,
+                       n=20)
+        rows = widths_table(args.quick)
+        if args.json:
+            print(dumps({"widths": rows}))
+        else:
+            print("## smallest certified width of the structured ticket (eps = 0.1, "
+                  f"delta = {DELTA}; peak_gib: the process's peak so far)")
+            print(format_table(rows))
+        return 0
     target = random_cnn_target([1, 8, 16], 3, padding="same", seed=0)
     size = 8 if args.quick else 28
     verify_kw = {"samples": 128, "seed": 0, "image_size": size}

@@ -357,11 +357,15 @@ def test_structured_warns_when_problems_end_above_tolerance():
         t = cnn_structured(target, eps=EPS, delta=DELTA, seed=0, n=4)
     p = t.params
     assert p["problems"] == 8 and 0 < p["above_tolerance"] <= 8 and p["worst_excess"] > 1
+    # the report counts them too
+    note = check_cnn(t, samples=16, image_size=4, certificates=["interval"]).above_tolerance
+    assert note.startswith(f"{p['above_tolerance']} of 8 subset-sum problems")
     # 1 x 1 kernels: scalar subset sums over 50 candidates reach the tolerance
     with warnings.catch_warnings():
         warnings.simplefilter("error", ToleranceWarning)
         t = cnn_structured(_target(1), eps=EPS, delta=DELTA, seed=0, n=50)
     assert t.params["above_tolerance"] == 0 and t.params["worst_excess"] <= 1
+    assert check_cnn(t, samples=16, image_size=4, certificates=["interval"]).above_tolerance == ""
 
 
 @pytest.mark.parametrize("refine", [0, 24])

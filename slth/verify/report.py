@@ -11,7 +11,7 @@ from slth import bounds
 from slth.nets.activations import same_activation
 from slth.tickets.ticket import Ticket
 
-__all__ = ["Report", "activation_note", "make_report", "mlp_formula_widths"]
+__all__ = ["Report", "activation_note", "make_report", "mlp_formula_widths", "tolerance_note"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class Report:
     choices : tuple of str
         This package's choices in use where the construction departs from its paper
         (``Ticket.params["choices"]``, e.g. the depth-L+1 linear-regime scale).
+    above_tolerance : str
+        Empty, or how many of the construction's subset-sum problems ended above their
+        tolerance (:func:`tolerance_note`).
     certificates : dict
         Every certificate computed, by name (CNN tickets:
         :func:`slth.verify.cnn.cnn_certificates`), or the reason it was skipped (a
@@ -86,6 +89,7 @@ class Report:
     activation_note: str = ""
     choices: tuple = ()
     certificates: dict = field(default_factory=dict)
+    above_tolerance: str = ""
 
     def summary(self) -> dict:
         """Flat dict of the headline figures; ``choices``, ``domain_note`` and
@@ -108,7 +112,7 @@ class Report:
             out["certificates"] = "; ".join(
                 f"{k}: {v}" if isinstance(v, str) else f"{k}: {v:.6g}"
                 for k, v in self.certificates.items())
-        for key in ("domain_note", "activation_note"):
+        for key in ("domain_note", "activation_note", "above_tolerance"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         return out
@@ -180,4 +184,23 @@ def make_report(ticket: Ticket, emp: float, cert: float, worst, layers, formula_
                   ticket.formula, radius, norm, str(p["construction"]), worst, violations,
                   tuple(layers), seconds, tuple(ticket.used_widths), domain_note,
                   activation_note(ticket), tuple(p.get("choices", ())),
-                  dict(certificates or {}))
+                  dict(certificates or {}), tolerance_note(p))
+
+
+def tolerance_note(params: dict) -> str:
+    """How many of the construction's subset-sum problems ended above their tolerance
+    (``params["above_tolerance"]`` of :func:`slth.tickets.cnn_structured`); empty when
+    none did or the construction does not count them.
+
+    Examples
+    --------
+    >>> tolerance_note({"above_tolerance": 3, "problems": 144, "worst_excess": 2.5})
+    '3 of 144 subset-sum problems ended above their tolerance (worst 2.5x)'
+    >>> tolerance_note({"above_tolerance": 0, "problems": 144})
+    ''
+    """
+    above = int(params.get("above_tolerance", 0) or 0)
+    if not above:
+        return ""
+    return (f"{above} of {params['problems']} subset-sum problems ended above their "
+            f"tolerance (worst {float(params.get('worst_excess', float('nan'))):.3g}x)")
