@@ -205,7 +205,7 @@ def smallest_certified(channels, k: int, group: int, refine: int, n_max: int,
                 found[name] = {"n": n, "bound": value, "build_s": build_s,
                                "peak_gib": peak, "kept": ticket.kept,
                                "compact": "-".join(map(str, ticket.compact().channels))}
-        last = {"n": n, **{k: v for k, v in certs.items()}}
+        last = {"n": n, **certs}
     rows = []
     for name in CNN_CERTIFICATES:
         f = found.get(name)

@@ -169,11 +169,7 @@ class MaskedMLP(_Masked):
         for w, b in zip(weights, biases, strict=True):
             w = w.toarray() if sparse.issparse(w) else np.asarray(w, dtype=np.float64)
             lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=dtype)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(np.array(w)))
-                if b is not None:
-                    lin.bias.copy_(torch.from_numpy(np.array(b, dtype=np.float64)))
-            self.layers.append(lin)
+            self.layers.append(_load(lin, w, b))
         self.acts = nn.ModuleList(_Act(a) for a in activations)
         self._mask_all(masks)
 
@@ -186,6 +182,15 @@ class MaskedMLP(_Masked):
             if l < len(self.acts):
                 x = self.acts[l](x)
         return x
+
+
+def _load(layer, weight, bias):
+    """``layer`` with the source's weight (and bias) copied in (cast to its dtype)."""
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(np.array(weight, dtype=np.float64)))
+        if bias is not None:
+            layer.bias.copy_(torch.from_numpy(np.array(bias, dtype=np.float64)))
+    return layer
 
 
 class MaskedCNN(_Masked):
@@ -201,11 +206,7 @@ class MaskedCNN(_Masked):
             k = np.asarray(k, dtype=np.float64)
             conv = nn.Conv2d(k.shape[1], k.shape[0], k.shape[2], padding=int(p),
                              bias=b is not None, dtype=dtype)
-            with torch.no_grad():
-                conv.weight.copy_(torch.from_numpy(np.array(k)))
-                if b is not None:
-                    conv.bias.copy_(torch.from_numpy(np.array(b, dtype=np.float64)))
-            self.convs.append(conv)
+            self.convs.append(_load(conv, k, b))
         self.acts = nn.ModuleList(_Act(a) for a in activations)
         self.pool = pool
         self.head = None
