@@ -157,6 +157,9 @@ class Construction:
     suite : dict
         Widths of the construction in ``slth verify-bounds``: ``{"width_factor": [...]}``
         or ``{"n": [...]}``.
+    default_C : float
+        Default constant ``C`` of the width formula (:data:`slth.bounds.FORMULAS` says
+        whether it is the paper's or this package's calibration).
     """
 
     name: str
@@ -169,6 +172,7 @@ class Construction:
     dists: tuple[str, ...] = ("uniform", "normal")
     extra: tuple[Param, ...] = field(default=())
     suite: dict = field(default_factory=lambda: {"width_factor": [0.25, 0.5, 1.0]})
+    default_C: float = 3.0
 
     def build(self, target, config: dict, n: int, seed, threads: int | None):
         module, func = self.builder.split(":")
@@ -217,8 +221,8 @@ def ticket_params(c: Construction) -> tuple[Param, ...]:
               "n = max(1, round(width_factor * formula_n)), formula_n from the paper's "
               "width formula with C; default 1 (the formula's width)"),
         Param("seed", _seed, 0, "seed of target, source and test inputs"),
-        Param("C", _positive, 3.0, "constant C of the width formula (the paper gives none; "
-              "where 3 comes from: slth.bounds.FORMULAS)"),
+        Param("C", _positive, c.default_C, "constant C of the width formula (where its "
+              "default comes from: slth.bounds.FORMULAS)"),
         Param("dist", _choice(c.dists), "uniform", "distribution of the source entries"),
         Param("samples", _int(minimum=1), 1024, "random test inputs of slth.verify.check"),
         Param("starts", _int(minimum=0), 4, "local maximisations of slth.verify.check"),
