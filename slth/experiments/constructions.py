@@ -127,6 +127,13 @@ def _burkholz_formula_n(target, config) -> int:
     return bounds.burkholz_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
+def _fischer_burkholz_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.fischer_burkholz_n(target.widths, config["eps"], config["delta"],
+                                     config["C"])
+
+
 @dataclass(frozen=True)
 class Construction:
     """A ticket construction as a sweep sees it.
@@ -190,6 +197,9 @@ CONSTRUCTIONS: dict[str, Construction] = {
         Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
                      _mlp_target("max", True), _burkholz_formula_n,
                      activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus")),
+        Construction("fischer_burkholz", "Fischer & Burkholz 2021, depth 2L with biases",
+                     "slth.tickets:fischer_burkholz", _mlp_target("spectral", True),
+                     _fischer_burkholz_formula_n, dists=("uniform", "normal", "he")),
         Construction("cnn_unstructured", "da Cunha et al. 2022, CNN depth 2L",
                      "slth.tickets:cnn_unstructured", _cnn_target,
                      _cnn_unstructured_formula_n,

@@ -69,7 +69,8 @@ def suite_sweep(quick: bool = False) -> Sweep:
     --------
     >>> s = suite_sweep(quick=True)
     >>> sorted({t.experiment for t in s.tasks()})
-    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'mrss', 'pensia', 'rss', 'slack']
+    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'fischer_burkholz', 'mrss', 'pensia', 'rss',
+     'slack']
     """
     seeds = 1 if quick else 5
     grids = []
@@ -101,6 +102,7 @@ def slack_grids(quick: bool = False) -> list[dict]:
              "trials": 5},
             {"experiment": "slack", "of": "burkholz", "activation": ["relu", "tanh"],
              "eps": [0.1, 0.03], "trials": 5},
+            {"experiment": "slack", "of": "fischer_burkholz", "eps": [0.1, 0.03], "trials": 5},
             {"experiment": "slack", "of": "cnn_structured", "kernel": 2, "eps": 0.1,
              "trials": 5, "n_max": 1024},
             {"experiment": "slack", "of": "rss", "eps": [0.1, 0.03, 0.01], "trials": 200},
