@@ -308,3 +308,23 @@ def test_sklearn_mlp_ticket():
     assert cert <= 0.1
     got = scale * ticket(x)[:, 0]
     assert np.max(np.abs(got - model.predict(x))) <= scale * cert
+
+
+def test_cli_build_and_verify(tmp_path, capsys):
+    import json
+
+    from slth.cli import main
+
+    out = tmp_path / "t.npz"
+    assert main(["ticket", "build", "--construction", "fischer_burkholz", "--widths", "3,4,2",
+                 "--bias", "--dist", "he", "--eps", "0.1", "--delta", "0.1", "--out", str(out),
+                 "--json", "--no-progress"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["params"]["dist"] == "he" and built["n"] == built["formula_n"]
+    code = main(["verify", str(out), "--samples", "64", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == (0 if report["ok"] else 1) and report["empirical"] <= report["certified"]
+    assert report["eps"] == pytest.approx(0.1 * built["params"]["output_scale"])
+    with pytest.raises(ValueError, match="--dist he"):
+        main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2", "--dist",
+              "he", "--out", str(out)])
