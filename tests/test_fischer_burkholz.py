@@ -325,6 +325,7 @@ def test_cli_build_and_verify(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == (0 if report["ok"] else 1) and report["empirical"] <= report["certified"]
     assert report["eps"] == pytest.approx(0.1 * built["params"]["output_scale"])
-    with pytest.raises(ValueError, match="--dist he"):
+    with pytest.raises(SystemExit):
         main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2", "--dist",
               "he", "--out", str(out)])
+    assert "--dist he applies to fischer_burkholz only" in capsys.readouterr().err

@@ -39,8 +39,11 @@ Source distributions (``dist``):
   (:func:`he_scaled_target`: layer ``l``'s weights scaled by ``s_{2l-1} s_{2l}``, its
   biases by ``S_{2l}``; ``Ticket.target``) within ``S_{2L} eps``; ``params`` record
   ``output_scale = S_{2L}`` and ``relative_eps = eps``. The small ``beta`` makes the
-  bias products small: targets with large biases are out of reach of the bias block at
-  small ``n`` (check how the paper treats this).
+  bias products small (of order ``beta`` against the target's biases): on a 3-4-2
+  target with biases up to 0.39, at the formula's width for eps = 0.1, ``beta = 0.05``
+  left relative certified errors of 0.081 and 0.089 (two seeds), nearly all from the
+  first layer's biases, against about 1e-4 for ``beta`` in {0.2, 0.5, 1} (check how the
+  paper treats targets with large biases).
 
 Where this departs from the paper: the subset sums are solved with the exact and
 windowed searches of :mod:`slth.tickets.search` (the paper's code enumerates subsets of
