@@ -21,7 +21,7 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)
+>>> list(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
 ['rss', 'mrss', 'pensia', 'burkholz', 'fischer_burkholz', 'cnn_unstructured', 'cnn_structured',
  'slack']
 >>> EXPERIMENTS["rss"].family

@@ -222,7 +222,7 @@ def fischer_burkholz(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=N
     >>> tg = random_target([3, 4, 2], bias=True, seed=0)
     >>> t = fischer_burkholz(tg, eps=0.1, delta=0.1, seed=1)
     >>> t.params["n"], t.widths
-    (28, (3, 224, 4, 280, 2))
+    (27, (3, 216, 4, 270, 2))
     >>> sorted(t.errors)
     ['layer1_bias', 'layer1_neg', 'layer1_pos', 'layer2_bias', 'layer2_pos']
     """
