@@ -329,3 +329,16 @@ def test_cli_build_and_verify(tmp_path, capsys):
         main(["ticket", "build", "--construction", "pensia", "--widths", "3,4,2", "--dist",
               "he", "--out", str(out)])
     assert "--dist he applies to fischer_burkholz only" in capsys.readouterr().err
+
+
+def test_lab_layout_support_covers_the_ticket():
+    from slth.lab.checks import certificate_gap, layout_support
+
+    t = fischer_burkholz(_target(), eps=0.1, delta=0.1, seed=1, n=3)
+    support = layout_support(t)
+    assert all(np.all(a <= b) for a, b in zip(t.masks, support, strict=True))
+    assert certificate_gap(t) == ""
+    bm = [m.copy() for m in t.bias_masks]
+    bm[0][0] = True                         # outside the support: a univariate bias
+    assert not support[1][0] and "univariate" in certificate_gap(
+        dataclasses.replace(t, bias_masks=tuple(bm)))
