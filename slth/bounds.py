@@ -68,7 +68,7 @@ __all__ = [
     "rss_problems", "width_from_term", "rss_term", "pensia_term", "burkholz_term", "mrss_n",
     "mrss_term", "WidthFormula", "FORMULAS", "counting_lower_n", "fischer_burkholz_weight_eps",
     "fischer_burkholz_n", "fischer_burkholz_term", "fischer_burkholz_n_expr",
-    "fischer_burkholz_widths",
+    "fischer_burkholz_widths", "fischer_burkholz_problems",
 ]
 
 #: Constant ``C`` of the networks' width formulas (not given by the papers; this package's
@@ -302,7 +302,13 @@ def burkholz_widths(widths: Sequence[int], n: int, homogeneous: bool = True,
 # ---------------------------------------------------------- Fischer & Burkholz
 def fischer_burkholz_problems(widths: Sequence[int]) -> int:
     """Subset-sum problems of the depth-2L construction with biases: two per target
-    weight (the sign split) and one per target bias (over the bias block)."""
+    weight (the sign split) and one per target bias (over the bias block).
+
+    Examples
+    --------
+    >>> fischer_burkholz_problems([4, 4, 2])
+    54
+    """
     w = check_widths(widths)
     return sum(w[l + 1] * (2 * w[l] + 1) for l in range(len(w) - 1))
 

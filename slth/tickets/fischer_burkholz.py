@@ -373,6 +373,18 @@ def sklearn_target(model, normalize: bool = True) -> tuple[MLP, float]:
     ------
     ValueError
         If the model is not fitted or its activation is not ``"relu"``.
+
+    Examples
+    --------
+    Any object with the fitted attributes will do (here a stand-in for a model):
+
+    >>> from types import SimpleNamespace
+    >>> model = SimpleNamespace(coefs_=[np.array([[4.0, 0.0]]), np.array([[1.0], [0.0]])],
+    ...                         intercepts_=[np.array([2.0, 0.0]), np.array([0.5])],
+    ...                         activation="relu")
+    >>> f, scale = sklearn_target(model)
+    >>> scale, f(np.array([[0.25]])) * scale      # relu(4 x + 2) + 0.5 = 3.5
+    (4.0, array([[3.5]]))
     """
     coefs = getattr(model, "coefs_", None)
     intercepts = getattr(model, "intercepts_", None)
