@@ -321,6 +321,9 @@ def run_teacher_student(config: dict, threads: int | None = None) -> dict:
         "sparsity": float(searched.sparsity),
         "mse": float(np.mean((pred - y_test) ** 2)),
         "zero_mse": float(np.mean(y_test ** 2)),
+        # the zero network's largest error on the test inputs (a lower bound on its sup):
+        # a searched ticket near it has learnt nothing
+        "zero_sup": float(np.linalg.norm(y_test, axis=1).max()),
         "train_loss": float(found.losses[-1]),
         "empirical": float(rep.empirical),
         "certified": float(rep.certified) if math.isfinite(rep.certified) else None,
@@ -397,8 +400,10 @@ def smallest_widths(rows: Sequence[dict], eps_levels: Sequence[float] = EPS_LEVE
     for r in rows:
         if r.get("experiment") != "lab_teacher_student":
             continue
-        # the config's density (a fraction or "constructed"); the row's is the one found
-        key = (_target_label(r), r["searcher"], _density_label(r.get("config", r)))
+        # the config's widths (the target's) and density (a fraction or "constructed");
+        # a store row's own are the source's widths and the density found
+        c = r.get("config", r)
+        key = (_target_label(c), r["searcher"], _density_label(c))
         groups[key][r["n"]].append(r)
     out = []
     for (target, searcher, density), by_n in sorted(groups.items()):
