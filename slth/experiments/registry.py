@@ -23,7 +23,7 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)
+>>> list(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
 ['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack',
  'lab_subset_sum', 'lab_teacher_student']
 >>> EXPERIMENTS["rss"].family
@@ -71,7 +71,7 @@ class Experiment:
     """A named experiment: its fields and the function computing one task."""
 
     name: str
-    family: str                      # "ticket" or "lemma"
+    family: str                      # "ticket", "lemma", "slack" or "lab"
     params: tuple[Param, ...]
     run: Callable[[dict, int | None], dict]
     description: str = ""
