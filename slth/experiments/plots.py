@@ -526,10 +526,10 @@ def lab_teacher_student(rows: list[dict], *, fig: Figure | None = None,
     """Searched against constructed tickets (``"lab_teacher_student"`` rows): empirical sup
     error against the source width ``n`` (log-log), one panel per target.
 
-    One colour per density, solid for edge-popup and dashed for GEM-MINER (median over
-    seeds, band 10-90%); black, the constructed ticket on the same sources (solid:
-    empirical, dashed: certified); grey, the zero network (what a search that learnt
-    nothing gives); dotted lines at the accuracies ``eps_levels``
+    One colour per density, solid with dots for edge-popup and dashed with triangles for
+    GEM-MINER (median over seeds, band 10-90%); black, the constructed ticket on the same
+    sources (solid: empirical, dashed: certified); grey, the zero network (what a search
+    that learnt nothing gives); dotted lines at the accuracies ``eps_levels``
     (:data:`slth.experiments.lab.EPS_LEVELS`), the vertical line at the formula's ``n``.
     """
     from slth.experiments.lab import EPS_LEVELS, _density_label, _target_label
@@ -556,8 +556,9 @@ def lab_teacher_student(rows: list[dict], *, fig: Figure | None = None,
             xs = np.array(sorted(by_n))
             q = np.array([_quantiles([r["empirical"] for r in by_n[x]]) for x in xs])
             color = f"C{densities.index(density) % 10}"
-            ax.plot(xs, q[:, 1], "-" if searcher == "edge_popup" else "--", marker="o",
-                    ms=4, color=color, label=f"{searcher}, density {density}")
+            ep = searcher == "edge_popup"
+            ax.plot(xs, q[:, 1], "-" if ep else "--", marker="o" if ep else "^",
+                    ms=4 if ep else 5, color=color, label=f"{searcher}, density {density}")
             ax.fill_between(xs, q[:, 0], q[:, 2], color=color, alpha=0.12, lw=0)
             entry[(searcher, density)] = {"n": xs, "q10": q[:, 0], "median": q[:, 1],
                                           "q90": q[:, 2]}
