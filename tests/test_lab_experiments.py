@@ -237,3 +237,28 @@ def test_figures_draw_the_rows(tmp_path):
     written = plots.suite_figures(rows + ss, tmp_path)
     assert sorted(Path(p).name for p in written) == ["lab_subset_sum.png",
                                                       "lab_teacher_student.png"]
+
+
+def test_cli_prints_the_table_and_its_json(tmp_path, capsys):
+    import json
+
+    from slth.cli import main
+
+    path = tmp_path / "rows.sqlite"
+    with Store(path) as st:
+        for i, (n, e) in enumerate(((4, 0.5), (16, 0.05))):
+            r = _ts_row(n, 0, e, 0.01)
+            config = {"experiment": "lab_teacher_student", **r["config"]}
+            result = {k: v for k, v in r.items() if k not in ("config", "experiment")
+                      and k not in r["config"]}
+            st.add(f"k{i}", config, {**result, "timings": {"total": 0.0}})
+    assert main(["sweep", "search-widths", str(path), "--eps", "0.1", "0.01", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert [(r["eps"], r["search_n"], r["construction_n"]) for r in table] == [
+        (0.1, 16, 4), (0.01, None, 4)]      # certified 0.01 <= 0.01 at n = 4
+    assert main(["sweep", "search-widths", str(path)]) == 0
+    assert "not reached up to n = 16" in capsys.readouterr().out
+    empty = tmp_path / "empty.sqlite"
+    Store(empty).close()
+    assert main(["sweep", "search-widths", str(empty)]) != 0
+    assert "no lab_teacher_student rows" in capsys.readouterr().err
