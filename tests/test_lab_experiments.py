@@ -260,5 +260,6 @@ def test_cli_prints_the_table_and_its_json(tmp_path, capsys):
     assert "not reached up to n = 16" in capsys.readouterr().out
     empty = tmp_path / "empty.sqlite"
     Store(empty).close()
-    assert main(["sweep", "search-widths", str(empty)]) != 0
+    with pytest.raises(SystemExit):
+        main(["sweep", "search-widths", str(empty)])
     assert "no lab_teacher_student rows" in capsys.readouterr().err
