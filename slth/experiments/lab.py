@@ -20,6 +20,20 @@ smallest width at which search reaches a sup error ``<= eps`` for ``eps`` in
 :data:`EPS_LEVELS`, beside the smallest width at which the construction is certified
 within ``eps`` in the same grid, and the formula's ``n`` at that ``eps``.
 
+Where this departs from the papers' own experiments, and why:
+
+* the searches train on inputs from the theorem's domain, half uniform in the ball and
+  half on its boundary (:func:`slth.verify.domain.sample_ball`, where the sup error is
+  usually attained), with the MSE to the target as loss: the papers train classifiers
+  with cross-entropy on image data sets;
+* edge-popup's default learning rate is 0.03, not the reference's 0.1
+  (:data:`DEFAULT_LR`); its scores, GEM-MINER's and their schedules are the references'
+  (:mod:`slth.lab.search`);
+* PyTorch runs on one thread in every task (the networks are small; tasks run in
+  parallel instead), so a task's result does not depend on the thread count;
+* the covering radius of 4a is computed up to
+  :data:`slth.lab.subset_sum.COVERING_MAX_N` values (memory of the exact enumeration).
+
 PyTorch is imported inside the run functions only: ``import slth.experiments`` never
 imports it.
 
