@@ -21,7 +21,7 @@ reaches an empirical sup error <= eps, for eps in {0.1, 0.03, 0.01}, beside the 
 at which the construction is certified within eps and the formula's n.
 
 ``--subset K`` runs K tasks of the full grid chosen at random (seed 0) and extrapolates
-its time: the measured task-seconds times 360 / K, over the workers (tasks are
+its time: the measured task-seconds times (tasks of the grid) / K, over the workers (tasks are
 independent, so the wall time of the full grid is about that sum over the workers);
 the same from the tasks' CPU seconds gives the time on cores not shared with other
 work (on a loaded machine the wall times also count waiting).
