@@ -258,6 +258,10 @@ def test_cli_prints_the_table_and_its_json(tmp_path, capsys):
         (0.1, 16, 4), (0.01, None, 4)]      # certified 0.01 <= 0.01 at n = 4
     assert main(["sweep", "search-widths", str(path)]) == 0
     assert "not reached up to n = 16" in capsys.readouterr().out
+    out = tmp_path / "figures"
+    assert main(["plot", str(path), "--kind", "lab-teacher-student", "--out", str(out)]) == 0
+    assert (out / "lab_teacher_student.png").is_file()
+    capsys.readouterr()
     empty = tmp_path / "empty.sqlite"
     Store(empty).close()
     with pytest.raises(SystemExit):
