@@ -12,6 +12,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"rss"``: :func:`slth.rss.min_samples` ``(eps, dist, trials, seed)`` -- per trial, the
   exact smallest n covering [-1, 1] within eps.
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
+* ``"imp"``, ``"essential_sparsity"``: tickets found by training, with PyTorch
+  (:mod:`slth.experiments.weak`; torch is imported when a task runs).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
 
@@ -21,8 +23,9 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)
-['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack']
+>>> list(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
+['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack',
+ 'imp', 'essential_sparsity']
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
@@ -234,6 +237,15 @@ EXPERIMENTS["slack"] = Experiment("slack", "slack", (
           "sample distribution (lemmas; default uniform)"),
 ), _run_slack, "smallest widths certified / empirically within eps for a fraction 1 - delta "
    "of seeds, beside the formula's (slth.experiments.slack)")
+
+
+from slth.experiments import weak  # noqa: E402 - its params use this module's Param
+
+EXPERIMENTS["imp"] = Experiment("imp", "weak", weak.IMP_PARAMS, weak.run_imp,
+                                "iterative magnitude pruning with rewinding (slth.lab.imp)")
+EXPERIMENTS["essential_sparsity"] = Experiment(
+    "essential_sparsity", "weak", weak.ESSENTIAL_PARAMS, weak.run_essential,
+    "one-shot magnitude pruning without retraining (slth.lab.essential)")
 
 
 def get_experiment(name) -> Experiment:

@@ -46,7 +46,6 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -281,7 +280,7 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
             train(other, x, y, **fit)
             row["reinit_accuracy"] = accuracy(other, xt, yt)
         if level >= 1 and "random_prune" in baselines:
-            other = copy.deepcopy(model)
+            other = lenet(data.features, data.classes, hidden, seed=t_init)
             apply_masks(other, random_masks(masks, random_seeds[level - 1]))
             rewind(other, res.rewind_state)
             train(other, x, y, start_step=rewind_step, **fit)
