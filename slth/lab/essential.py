@@ -28,7 +28,7 @@ Examples
 >>> import numpy as np
 >>> s = np.linspace(0, 1, 11)
 >>> acc = np.where(s <= 0.7, 0.9, 0.9 - 3 * (s - 0.7))
->>> float(essential_sparsity(s, acc, 0.9)), float(knee(s, acc))
+>>> round(essential_sparsity(s, acc, 0.9), 9), round(knee(s, acc), 9)
 (0.7, 0.7)
 """
 

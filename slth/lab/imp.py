@@ -40,8 +40,8 @@ Examples
 >>> from slth.lab.imp import imp
 >>> ds = load_dataset("teacher", seed=0, samples=300, widths=(4, 8, 3))
 >>> res = imp(ds, hidden=(16, 8), levels=2, epochs=2, seed=0)
->>> [round(lv["density"], 4) for lv in res.levels]
-[1.0, 0.8, 0.64]
+>>> [lv["remaining"] for lv in res.levels]   # 192, minus ceil(0.2 * 192), ...
+[192, 153, 122]
 """
 
 from __future__ import annotations
