@@ -506,7 +506,7 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
     data = {}
     for (ax, ax_iou), r in zip(axes, rows, strict=True):
         label = _weak_label(r)
-        ax.plot(r["sparsity"], r["accuracy"], "o-", ms=3, label="one-shot, global magnitude")
+        ax.plot(r["sparsities"], r["accuracy"], "o-", ms=3, label="one-shot, global magnitude")
         ax.axhline(r["dense_accuracy"] - r["drop"], color="grey", lw=0.8, ls=":")
         ax.axvline(r["essential_sparsity"], color="C2", ls=":",
                    label=f"essential sparsity {r['essential_sparsity']:.3f}")
@@ -525,7 +525,7 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
         ax_iou.set_xlabel("density (IMP level)")
         ax_iou.set_ylabel("IoU(one-shot mask, IMP mask)")
         ax_iou.set_title("Overlap of one-shot and IMP masks", fontsize=9)
-        data[label] = {"sparsity": list(r["sparsity"]), "accuracy": list(r["accuracy"]),
+        data[label] = {"sparsity": list(r["sparsities"]), "accuracy": list(r["accuracy"]),
                        "essential_sparsity": r["essential_sparsity"], "knee": r["knee"],
                        "nm": dict(r["nm"]), "iou": list(zip(r["imp_density"], r["imp_iou"],
                                                             strict=True))}

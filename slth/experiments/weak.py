@@ -153,7 +153,7 @@ def run_essential(config: dict, threads=None):
                    for r, m in zip(res.levels[1:], res.masks[1:], strict=True)]
     return {
         "theorem": "Essential sparsity (Jaiswal et al. 2023)",
-        "sparsity": grid, "accuracy": [float(a) for a in acc], "dense_accuracy": dense,
+        "sparsities": grid, "accuracy": [float(a) for a in acc], "dense_accuracy": dense,
         "essential_sparsity": essential_sparsity(grid, acc, dense, config["drop"]),
         "knee": knee(grid, acc), "drop": config["drop"], "nm": nm,
         "imp_density": [r["density"] for r in res.levels[1:]],
