@@ -37,26 +37,32 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--levels", type=int, default=None)
+    ap.add_argument("--every", type=int, default=None, help="baselines every N levels")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     set_threads(1)
     size, hidden = (8, (64, 32)) if args.quick else (28, (300, 100))
-    epochs = args.epochs or (15 if args.quick else 20)
+    epochs = args.epochs or 15
+    every = args.every or (1 if args.quick else 3)
     levels = args.levels if args.levels is not None else (6 if args.quick else 18)
     data = load_dataset("mnist5k", seed=0, size=size)
     t0 = time.perf_counter()
-    res = imp(data, hidden=hidden, levels=levels, epochs=epochs, seed=0)
-    imp_seconds = time.perf_counter() - t0
     print(f"IMP, LeNet-{'-'.join(map(str, hidden))}, MNIST-5k {size}x{size}, {epochs} epochs "
-          f"a run, {res.prunable} prunable weights, total {imp_seconds:.1f} s")
+          f"a run, baselines every {every} levels")
     print(f"{'level':>5} {'density':>8} {'IMP':>6} {'reinit':>6} {'random':>6} "
-          f"{'IMP s':>6} {'level s':>7}")
-    for r in res.levels:
+          f"{'IMP s':>6} {'level s':>7}", flush=True)
+
+    def show(r):
         def f(v):
             return "   -  " if v is None else f"{v:6.3f}"
         print(f"{r['level']:5d} {r['density']:8.4f} {f(r['accuracy'])} "
               f"{f(r['reinit_accuracy'])} {f(r['random_prune_accuracy'])} "
-              f"{r['seconds']:6.1f} {r['total_seconds']:7.1f}")
+              f"{r['seconds']:6.1f} {r['total_seconds']:7.1f}", flush=True)
+
+    res = imp(data, hidden=hidden, levels=levels, epochs=epochs, baselines_every=every,
+              seed=0, on_level=show)
+    imp_seconds = time.perf_counter() - t0
+    print(f"{res.prunable} prunable weights, IMP total {imp_seconds:.1f} s")
 
     t1 = time.perf_counter()
     model = lenet(data.features, data.classes, hidden, seed=0)

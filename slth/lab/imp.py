@@ -218,7 +218,8 @@ def _numpy_state(state: dict) -> dict:
 
 def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
         epochs: int = 40, lr: float = 0.1, batch_size: int = 128, rewind_step: int = 0,
-        baselines=BASELINES, seed=0) -> ImpResult:
+        baselines=BASELINES, baselines_every: int = 1, seed=0,
+        on_level=None) -> ImpResult:
     """Iterative magnitude pruning with rewinding, and its random baselines.
 
     Parameters
@@ -237,9 +238,14 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
         initial weights, Frankle & Carbin; > 0: rewinding, Frankle et al. 2020).
     baselines : sequence of {"reinit", "random_prune"}
         Baselines trained at every level >= 1.
+    baselines_every : int
+        Train the baselines at the levels that are multiples of this (1: every level).
     seed : int or SeedSequence
         Children: initial weights, data order, the reinitialisations, the random masks.
+    on_level : callable, optional
+        Called with each level's row of :attr:`ImpResult.levels` once it is done.
     """
+    baselines_every = check_int(baselines_every, "baselines_every", minimum=1)
     levels = check_int(levels, "levels", minimum=0)
     rewind_step = check_int(rewind_step, "rewind_step", minimum=0)
     if not 0.0 < fraction < 1.0:
@@ -274,12 +280,13 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
                "reinit_accuracy": None, "random_prune_accuracy": None}
         res.masks.append(masks)
         res.trained.append(_numpy_state(_weights_state(model)))
-        if level >= 1 and "reinit" in baselines:
+        with_baselines = level >= 1 and level % baselines_every == 0
+        if with_baselines and "reinit" in baselines:
             other = lenet(data.features, data.classes, hidden, seed=reinit_seeds[level - 1])
             apply_masks(other, masks)
             train(other, x, y, **fit)
             row["reinit_accuracy"] = accuracy(other, xt, yt)
-        if level >= 1 and "random_prune" in baselines:
+        if with_baselines and "random_prune" in baselines:
             other = lenet(data.features, data.classes, hidden, seed=t_init)
             apply_masks(other, random_masks(masks, random_seeds[level - 1]))
             rewind(other, res.rewind_state)
@@ -287,4 +294,6 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
             row["random_prune_accuracy"] = accuracy(other, xt, yt)
         row["total_seconds"] = time.perf_counter() - t0
         res.levels.append(row)
+        if on_level is not None:
+            on_level(row)
     return res
