@@ -370,3 +370,14 @@ def test_bad_experiment_config_is_named():
         Sweep.from_dict({"grid": [{"experiment": "imp", "dataset": "cifar10"}]}).tasks()
     with pytest.raises(ValueError, match="size must be 28 or 8"):
         Sweep.from_dict({"grid": [{"experiment": "imp", "size": 16}]}).tasks()
+
+
+def test_baselines_every_and_on_level(teacher):
+    seen = []
+    res = imp(teacher, hidden=(8,), levels=4, epochs=1, baselines_every=2, seed=0,
+              on_level=seen.append)
+    assert seen == res.levels
+    assert [lv["reinit_accuracy"] is not None for lv in res.levels] == [False, False, True,
+                                                                         False, True]
+    with pytest.raises(ValueError, match="baselines_every must be >= 1"):
+        imp(teacher, hidden=(8,), levels=1, epochs=1, baselines_every=0)
