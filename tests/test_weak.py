@@ -381,3 +381,16 @@ def test_baselines_every_and_on_level(teacher):
                                                                          False, True]
     with pytest.raises(ValueError, match="baselines_every must be >= 1"):
         imp(teacher, hidden=(8,), levels=1, epochs=1, baselines_every=0)
+
+
+def test_pretrain_finetune(teacher):
+    from slth.lab.essential import pretrain_finetune
+
+    pre = load_dataset("teacher", seed=3, samples=300, widths=(6, 10, 3))
+    a = pretrain_finetune(pre, teacher, hidden=(12,), pre_epochs=2, epochs=2, seed=0)
+    b = pretrain_finetune(pre, teacher, hidden=(12,), pre_epochs=2, epochs=2, seed=0)
+    assert a[-1].out_features == teacher.classes == 4           # the new output layer
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    other = load_dataset("teacher", seed=3, samples=300, widths=(5, 10, 3))
+    with pytest.raises(ValueError, match="5 input features and down 6"):
+        pretrain_finetune(other, teacher, hidden=(12,), pre_epochs=1, epochs=1)

@@ -130,6 +130,7 @@ def run_essential(config: dict, threads=None):
         nm_curve,
         one_shot_curve,
         one_shot_masks,
+        pretrain_finetune,
     )
     from slth.lab.imp import apply_masks, imp, lenet, rewind
     from slth.lab.masks import iou
@@ -139,25 +140,35 @@ def run_essential(config: dict, threads=None):
     t0 = time.perf_counter()
     data = _data(config)
     with threads_({"torch": threads or 1, "numba": get_threads()["numba"]}):
-        res = imp(data, hidden=config["hidden"], levels=config["imp_levels"],
-                  epochs=config["epochs"], lr=config["lr"], batch_size=config["batch_size"],
-                  baselines=(), seed=config["seed"])
-        model = lenet(data.features, data.classes, config["hidden"], seed=0)
-        apply_masks(model, res.masks[0])
-        rewind(model, res.trained[0])          # the trained dense network
+        fit = {"epochs": config["epochs"], "lr": config["lr"],
+               "batch_size": config["batch_size"]}
+        if config["pretrain"]:
+            pre = _data({**config, "dataset": "mnist5k", "size": 8,
+                         "train_limit": config["pretrain"]})
+            model = pretrain_finetune(pre, data, hidden=config["hidden"],
+                                      pre_epochs=config["pretrain_epochs"],
+                                      seed=config["seed"], **fit)
+            levels, masks = [], []         # IMP is run without pre-training only
+        else:
+            res = imp(data, hidden=config["hidden"], levels=config["imp_levels"],
+                      baselines=(), seed=config["seed"], **fit)
+            model = lenet(data.features, data.classes, config["hidden"], seed=0)
+            apply_masks(model, res.masks[0])
+            rewind(model, res.trained[0])          # the trained dense network
+            levels, masks = res.levels[1:], res.masks[1:]
         grid = sparsity_grid(config["points"])
         acc = one_shot_curve(model, data.x_test, data.y_test, grid)
         dense = float(acc[0])
         nm = nm_curve(model, data.x_test, data.y_test)
         overlap = [iou(one_shot_masks(model, 1 - r["density"]), m)
-                   for r, m in zip(res.levels[1:], res.masks[1:], strict=True)]
+                   for r, m in zip(levels, masks, strict=True)]
     return {
         "theorem": "Essential sparsity (Jaiswal et al. 2023)",
         "sparsities": grid, "accuracy": [float(a) for a in acc], "dense_accuracy": dense,
         "essential_sparsity": essential_sparsity(grid, acc, dense, config["drop"]),
         "knee": knee(grid, acc), "drop": config["drop"], "nm": nm,
-        "imp_density": [r["density"] for r in res.levels[1:]],
-        "imp_accuracy": [r["accuracy"] for r in res.levels[1:]],
+        "imp_density": [r["density"] for r in levels],
+        "imp_accuracy": [r["accuracy"] for r in levels],
         "imp_iou": overlap,
         "timings": {"total": time.perf_counter() - t0},
     }
@@ -175,6 +186,9 @@ ESSENTIAL_PARAMS = _COMMON + (
     Param("drop", _fraction, 0.01, "accuracy drop allowed (0.01: one point)"),
     Param("imp_levels", _int(minimum=0), 5, "IMP rounds whose masks are compared with the "
           "one-shot masks (IoU)"),
+    Param("pretrain", _int(minimum=0), 0, "pre-train on this many MNIST-5k 8x8 training "
+          "images, then fine-tune on the data set (digits; 0: train on it directly)"),
+    Param("pretrain_epochs", _int(minimum=1), 20, "epochs of the pre-training"),
 )
 
 #: A cheap config of each experiment (CI's smoke size, a few seconds each).
