@@ -9,6 +9,11 @@
 * :func:`success_heatmap` -- success probability over (n, eps), with the 95%
   Clopper-Pearson lower bound beside it (and the intervals written in small grids);
 * :func:`slack` -- the formulas' widths against the widths that suffice, vs ``1/eps``;
+* :func:`imp_curves` -- test accuracy of IMP tickets against density (log axis), beside
+  the random-reinit and random-prune baselines (``"imp"`` rows);
+* :func:`essential` -- accuracy after one-shot magnitude pruning against sparsity, the
+  essential sparsity and the knee marked, N:M patterns as points, and the IoU of the
+  one-shot and IMP masks (``"essential_sparsity"`` rows);
 * :func:`construction_widths` -- the width formulas of all constructions side by side for
   one target, vs ``1/eps`` (rows of
   :func:`slth.experiments.constructions.formula_widths`, not of a store);
@@ -46,11 +51,11 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "KINDS", "FORMATS"]
+           "lab_teacher_student", "imp_curves", "essential", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
-         "lab-teacher-student")
+         "lab-teacher-student", "imp", "essential-sparsity")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -441,6 +446,96 @@ def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple
     return fig, data
 
 
+# ------------------------------------------------------------ trained tickets
+def _rows_of(rows, experiment):
+    return [r for r in rows if r["experiment"] == experiment]
+
+
+def _weak_label(r) -> str:
+    c = r["config"]
+    data = c["dataset"] + (f" {c['size']}x{c['size']}" if c["dataset"] == "mnist5k" else "")
+    return f"{data} {'-'.join(map(str, c['hidden']))} seed {c['seed']}"
+
+
+def imp_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy against density (log axis, falling to the right) for IMP and its
+    baselines, one panel per (data set, hidden widths, seed).
+
+    Examples
+    --------
+    >>> row = {"experiment": "imp", "config": {"dataset": "digits", "size": 28,
+    ...        "hidden": [8], "seed": 0}, "density": [1.0, 0.8], "accuracy": [0.9, 0.91],
+    ...        "reinit_accuracy": [None, 0.85], "random_prune_accuracy": [None, 0.8]}
+    >>> fig, data = imp_curves([row])
+    >>> data["digits 8 seed 0"]["reinit"]
+    [[0.8, 0.85]]
+    """
+    rows = _rows_of(rows, "imp")
+    if not rows:
+        raise ValueError("rows: no 'imp' rows to plot")
+    fig, axes = _panels(len(rows), 2, (5.5, 4.0), fig)
+    data = {}
+    for ax, r in zip(axes, rows, strict=False):
+        label = _weak_label(r)
+        curves = {}
+        for key, name, style in (("accuracy", "IMP (rewound)", "o-"),
+                                 ("reinit_accuracy", "reinit", "s--"),
+                                 ("random_prune_accuracy", "random prune", "^:")):
+            pts = [[d, a] for d, a in zip(r["density"], r[key], strict=True) if a is not None]
+            curves["imp" if key == "accuracy" else name.replace(" ", "_")] = pts
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(xs, ys, style, ms=3, label=name)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("density of the prunable weights")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"IMP, {label}", fontsize=9)
+        ax.legend(fontsize=7)
+        data[label] = curves
+    return fig, data
+
+
+def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """One-shot pruning without retraining: accuracy against sparsity with the essential
+    sparsity (dotted) and the knee (dashed) marked and the N:M patterns as points (left);
+    IoU of the one-shot and IMP masks at IMP's densities (right). One row of panels per
+    (data set, hidden widths, seed).
+    """
+    rows = _rows_of(rows, "essential_sparsity")
+    if not rows:
+        raise ValueError("rows: no 'essential_sparsity' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_iou), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        ax.plot(r["sparsities"], r["accuracy"], "o-", ms=3, label="one-shot, global magnitude")
+        ax.axhline(r["dense_accuracy"] - r["drop"], color="grey", lw=0.8, ls=":")
+        ax.axvline(r["essential_sparsity"], color="C2", ls=":",
+                   label=f"essential sparsity {r['essential_sparsity']:.3f}")
+        ax.axvline(r["knee"], color="C3", ls="--", label=f"knee {r['knee']:.3f}")
+        for i, (pattern, acc) in enumerate(sorted(r["nm"].items())):
+            if not pattern.endswith("global"):
+                n, m = map(int, pattern.split(":"))
+                ax.plot([1 - n / m], [acc], "D", color=f"C{4 + i % 5}", label=pattern)
+        ax.set_xlabel("sparsity of the prunable weights")
+        ax.set_ylabel("test accuracy (no retraining)")
+        ax.set_title(f"Essential sparsity, {label}", fontsize=9)
+        ax.legend(fontsize=7)
+        ax_iou.plot(r["imp_density"], r["imp_iou"], "o-", ms=3)
+        ax_iou.set_xscale("log")
+        ax_iou.invert_xaxis()
+        ax_iou.set_xlabel("density (IMP level)")
+        ax_iou.set_ylabel("IoU(one-shot mask, IMP mask)")
+        ax_iou.set_title("Overlap of one-shot and IMP masks", fontsize=9)
+        data[label] = {"sparsity": list(r["sparsities"]), "accuracy": list(r["accuracy"]),
+                       "essential_sparsity": r["essential_sparsity"], "knee": r["knee"],
+                       "nm": dict(r["nm"]), "iou": list(zip(r["imp_density"], r["imp_iou"],
+                                                            strict=True))}
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -454,6 +549,10 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
                     ("lab_teacher_student", lab_teacher_student)):
         if _lab_rows(rows, exp):
             written += _save(fn(rows)[0], folder, f"{prefix}{exp}", formats)
+    if _rows_of(rows, "imp"):
+        written += _save(imp_curves(rows)[0], folder, f"{prefix}imp", formats)
+    if _rows_of(rows, "essential_sparsity"):
+        written += _save(essential(rows)[0], folder, f"{prefix}essential_sparsity", formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -515,6 +614,10 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(lab_subset_sum(rows)[0], folder, "lab_subset_sum", formats)
     if kind == "lab-teacher-student":
         return _save(lab_teacher_student(rows)[0], folder, "lab_teacher_student", formats)
+    if kind == "imp":
+        return _save(imp_curves(rows)[0], folder, "imp", formats)
+    if kind == "essential-sparsity":
+        return _save(essential(rows)[0], folder, "essential_sparsity", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
 

@@ -12,6 +12,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"rss"``: :func:`slth.rss.min_samples` ``(eps, dist, trials, seed)`` -- per trial, the
   exact smallest n covering [-1, 1] within eps.
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
+* ``"imp"``, ``"essential_sparsity"``: tickets found by training, with PyTorch
+  (:mod:`slth.experiments.weak`; torch is imported when a task runs).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
 * ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
@@ -258,6 +260,13 @@ EXPERIMENTS["lab_teacher_student"] = Experiment(
     "lab_teacher_student", "lab", TEACHER_STUDENT_PARAMS, run_teacher_student,
     "edge-popup / GEM-MINER in a construction's own source, against its ticket "
     "(slth.experiments.lab)", check_teacher_student)
+from slth.experiments import weak  # noqa: E402 - its params use this module's Param
+
+EXPERIMENTS["imp"] = Experiment("imp", "weak", weak.IMP_PARAMS, weak.run_imp,
+                                "iterative magnitude pruning with rewinding (slth.lab.imp)")
+EXPERIMENTS["essential_sparsity"] = Experiment(
+    "essential_sparsity", "weak", weak.ESSENTIAL_PARAMS, weak.run_essential,
+    "one-shot magnitude pruning without retraining (slth.lab.essential)")
 
 
 def get_experiment(name) -> Experiment:
