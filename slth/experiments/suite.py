@@ -68,7 +68,7 @@ def suite_sweep(quick: bool = False) -> Sweep:
     Examples
     --------
     >>> s = suite_sweep(quick=True)
-    >>> sorted({t.experiment for t in s.tasks()})
+    >>> sorted({t.experiment for t in s.tasks()})  # doctest: +NORMALIZE_WHITESPACE
     ['burkholz', 'cnn_structured', 'cnn_unstructured', 'malach', 'mrss', 'pensia', 'rss',
      'slack']
     """
