@@ -245,3 +245,22 @@ def test_registered_experiment_and_figure():
     assert data[2]["exact"].tolist() == [r["exact"] for r in rows]
     with pytest.raises(ValueError, match="no malach_neuron_pruning rows"):
         plots.neuron_pruning([])
+
+
+def test_cli_builds_and_saves_a_malach_ticket(tmp_path, capsys):
+    from slth.cli import main
+    from slth.tickets import load
+
+    out = tmp_path / "m.npz"
+    assert main(["ticket", "build", "--construction", "malach", "--widths", "2,2,1",
+                 "--eps", "0.1", "--delta", "0.1", "--n", "50", "--out", str(out),
+                 "--no-progress", "--json"]) == 0
+    t = load(out)
+    assert t.params["construction"] == "malach" and t.params["C"] == bounds.MALACH_C
+    direct = malach(random_target([2, 2, 1], seed=0), eps=0.1, delta=0.1, seed=0, n=50)
+    assert all(np.array_equal(a, b) for a, b in zip(t.masks, direct.masks, strict=True))
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["ticket", "build", "--construction", "malach", "--widths", "2,2,1",
+              "--max-values", "8", "--out", str(out)])
+    assert "--max-values applies to subset-sum constructions" in capsys.readouterr().err
