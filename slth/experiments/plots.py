@@ -424,7 +424,7 @@ def neuron_pruning(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figu
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("hidden neurons N of the random network (log scale)")
-        ax.set_ylabel("sup error on the unit ball (log scale)")
+        ax.set_ylabel("error: sup on the ball, or max on the inputs (log scale)")
         ax.set_title(f"target: one linear neuron, d = {d}", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
