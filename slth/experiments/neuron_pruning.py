@@ -22,7 +22,8 @@ random depth-2 ReLU network with ``N = 2 n d`` hidden neurons, weights i.i.d. un
   none does: an achievable error), ``lp_bound`` (the linear-programming relaxation over
   ``s in [0, 1]^N``: no subset does better on these inputs, so no subset does better
   on the ball) and, for ``N <= exact_max``, ``exact`` (the optimum over all subsets on
-  these inputs, :func:`scipy.optimize.milp`).
+  these inputs, :func:`scipy.optimize.milp`; ``exact_optimal`` says whether the solver
+  proved it within its time limit, otherwise it is the best subset found, not a bound).
 
 Both source and target are positively homogeneous, so the sup over the ball is the sup
 over the sphere, where the inputs are sampled. ``lp_bound`` and ``exact`` are lower
