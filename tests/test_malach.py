@@ -264,3 +264,13 @@ def test_cli_builds_and_saves_a_malach_ticket(tmp_path, capsys):
         main(["ticket", "build", "--construction", "malach", "--widths", "2,2,1",
               "--max-values", "8", "--out", str(out)])
     assert "--max-values applies to subset-sum constructions" in capsys.readouterr().err
+
+
+def test_formula_widths_counts_the_source_malach_draws():
+    from slth.experiments.constructions import formula_widths
+
+    (row,) = formula_widths([0.1], [2, 2, 1], constructions=["malach"])
+    assert row["formula_n"] == bounds.malach_n([2, 2, 1], 0.1, 0.1)
+    t = malach(random_target([2, 2, 1], seed=0), eps=0.1, delta=0.1, seed=0, n=7)
+    count = CONSTRUCTIONS["malach"].source_params(t.target, {"dist": "uniform"}, 7)
+    assert count == t.spec.n_params

@@ -11,6 +11,9 @@
 * :func:`slack` -- the formulas' widths against the widths that suffice, vs ``1/eps``;
 * :func:`neuron_pruning` -- one random network pruned by weights and by whole neurons
   (Malach et al. 2020's negative result), error vs hidden width, one panel per ``d``.
+* :func:`construction_widths` -- the width formulas of all constructions side by side for
+  one target, vs ``1/eps`` (rows of
+  :func:`slth.experiments.constructions.formula_widths`, not of a store).
 
 Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
 ``(figure, data)``, ``data`` holding exactly the numbers drawn.
@@ -40,8 +43,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
-           "neuron_pruning", "plot_store",
-           "suite_figures", "KINDS", "FORMATS"]
+           "neuron_pruning", "construction_widths", "plot_store", "suite_figures",
+           "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "neuron-pruning")
@@ -429,6 +432,67 @@ def neuron_pruning(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figu
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.suptitle("Malach et al. 2020: pruning weights vs pruning whole neurons")
+    return fig, data
+
+
+# ------------------------------------------------------- widths side by side
+def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """The constructions' width formulas side by side against ``1/eps`` (log-log).
+
+    Left: the formula's ``n`` (what it counts differs between constructions: the legend
+    says it); right: the source parameters that ``n`` means, the comparable size. Rows
+    come from :func:`slth.experiments.constructions.formula_widths`; each line is
+    labelled with its formula and constant (:data:`slth.bounds.FORMULAS`).
+
+    Examples
+    --------
+    >>> from slth.experiments.constructions import formula_widths
+    >>> fig, data = construction_widths(formula_widths([0.1, 0.01], constructions=["pensia"]))
+    >>> data["pensia"]["source_params"].tolist()
+    [3024.0, 3584.0]
+    """
+    by_name: dict = defaultdict(list)
+    for r in rows:
+        by_name[r["construction"]].append(r)
+    if not by_name:
+        raise ValueError("rows: no construction widths to plot")
+    if fig is None:
+        fig = Figure(figsize=(13.0, 5.6), layout="constrained")
+    ax_n, ax_p = fig.subplots(1, 2)
+    data = {}
+    for i, (name, rs) in enumerate(by_name.items()):
+        rs = sorted(rs, key=lambda r: -r["eps"])
+        x = np.array([1.0 / r["eps"] for r in rs])
+        entry = {"x": x, "formula_n": np.array([r["formula_n"] for r in rs], dtype=float),
+                 "source_params": np.array([np.nan if r["source_params"] is None
+                                            else r["source_params"] for r in rs],
+                                           dtype=float),
+                 "label": rs[0]["label"]}
+        style = dict(color=f"C{i % 10}", marker="os^vDP*Xh<>"[i % 11], ms=4)
+        ax_n.plot(x, entry["formula_n"], "-", **style,
+                  label=f"{rs[0]['theorem']} ({rs[0]['quantity']})")
+        if np.isfinite(entry["source_params"]).any():
+            ax_p.plot(x, entry["source_params"], "-", **style,
+                      label=textwrap.fill(rs[0]["label"], 60))
+        data[name] = entry
+    eps_shown = sorted({r["eps"] for r in rows})
+    ticks = eps_shown if len(eps_shown) <= 8 else eps_shown[::max(1, len(eps_shown) // 6)]
+    for ax, what in ((ax_n, "formula's n"), (ax_p, "source parameters")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks([1.0 / e for e in ticks], [f"{e:.2g}" for e in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("eps (log scale, decreasing)")
+        ax.set_ylabel(f"{what} (log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+    ax_n.set_title("The formula's n (each counts its own unit)", fontsize=9)
+    ax_p.set_title("Source size at that n", fontsize=9)
+    ax_n.legend(fontsize=7, loc="upper left")
+    ax_p.legend(fontsize=6, loc="upper left")
+    target = rows[0].get("target", "")
+    fig.suptitle("Width formulas of the constructions" + (f", target {target}" if target
+                                                           else "") +
+                 " (constants: this package's calibrations or placeholders, see labels)")
     return fig, data
 
 
