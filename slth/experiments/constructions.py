@@ -134,6 +134,13 @@ def _burkholz_formula_n(target, config) -> int:
     return bounds.burkholz_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
+def _fischer_burkholz_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.fischer_burkholz_n(target.widths, config["eps"], config["delta"],
+                                     config["C"])
+
+
 def _dense_params(widths, bias) -> int:
     return int(sum(widths[l + 1] * (widths[l] + int(b)) for l, b in enumerate(bias)))
 
@@ -167,6 +174,14 @@ def _cnn_source_params(target, config, n: int) -> int:
     c, k = bounds.cnn_widths(target.channels, n), config["kernel"]
     # per target layer a 1 x 1 convolution then a k x k one (slth.tickets.cnn)
     return int(sum(c[l + 1] * c[l] * (1 if l % 2 == 0 else k * k) for l in range(len(c) - 1)))
+
+
+def _fischer_burkholz_source_params(target, config, n: int) -> int:
+    from slth import bounds
+
+    # every source layer has biases (slth.tickets.fischer_burkholz)
+    w = bounds.fischer_burkholz_widths(target.widths, n)
+    return _dense_params(w, [True] * (len(w) - 1))
 
 
 @dataclass(frozen=True)
@@ -239,6 +254,10 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      _mlp_target("max", True), _burkholz_formula_n,
                      activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus"),
                      source_params=_burkholz_source_params),
+        Construction("fischer_burkholz", "Fischer & Burkholz 2021, depth 2L with biases",
+                     "slth.tickets:fischer_burkholz", _mlp_target("spectral", True),
+                     _fischer_burkholz_formula_n, dists=("uniform", "normal", "he"),
+                     source_params=_fischer_burkholz_source_params),
         # the formula is polynomial in 1/eps (122,560 neurons per sign for a 2-2-1 target
         # at eps = 0.1): the suite's rows are a 2-2-1 target at 1/1000, 1/100 and all of it
         Construction("malach", "Malach et al. 2020, depth 2L, one pair per weight",

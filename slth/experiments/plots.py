@@ -13,7 +13,11 @@
   (Malach et al. 2020's negative result), error vs hidden width, one panel per ``d``.
 * :func:`construction_widths` -- the width formulas of all constructions side by side for
   one target, vs ``1/eps`` (rows of
-  :func:`slth.experiments.constructions.formula_widths`, not of a store).
+  :func:`slth.experiments.constructions.formula_widths`, not of a store);
+* :func:`lab_subset_sum` -- relaxed (GEM-MINER) against exact subset sum: error and time
+  vs n;
+* :func:`lab_teacher_student` -- searched against constructed tickets: sup error vs
+  source width, per searcher and density, with eps and the formula's n.
 
 Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
 ``(figure, data)``, ``data`` holding exactly the numbers drawn.
@@ -43,11 +47,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
-           "neuron_pruning", "construction_widths", "plot_store", "suite_figures",
-           "KINDS", "FORMATS"]
+           "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
+           "lab_teacher_student", "neuron_pruning", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
-KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "neuron-pruning")
+KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
+         "lab-teacher-student", "neuron-pruning")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -507,6 +512,10 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
     if _neuron_rows(rows):
         written += _save(neuron_pruning(rows)[0], folder, f"{prefix}neuron_pruning", formats)
+    for exp, fn in (("lab_subset_sum", lab_subset_sum),
+                    ("lab_teacher_student", lab_teacher_student)):
+        if _lab_rows(rows, exp):
+            written += _save(fn(rows)[0], folder, f"{prefix}{exp}", formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -566,5 +575,150 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(slack(rows)[0], folder, "slack", formats)
     if kind == "neuron-pruning":
         return _save(neuron_pruning(rows)[0], folder, "neuron_pruning", formats)
+    if kind == "lab-subset-sum":
+        return _save(lab_subset_sum(rows)[0], folder, "lab_subset_sum", formats)
+    if kind == "lab-teacher-student":
+        return _save(lab_teacher_student(rows)[0], folder, "lab_teacher_student", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
+
+
+# ------------------------------------------------------------------------ lab
+def _lab_rows(rows, experiment):
+    return [r for r in rows if r["experiment"] == experiment]
+
+
+def lab_subset_sum(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """GEM-MINER's relaxed subset sum against the exact one (``"lab_subset_sum"`` rows).
+
+    Left: the error ``|z - sum of the subset|`` against ``n`` (log scale), median over all
+    targets and value sets with a 10-90% band, for the rounded relaxation and the exact
+    optimum, and the covering radius of the value sets (median; the exact optimum's
+    worst case over [-1, 1]; not computed above ``COVERING_MAX_N``). Right: seconds per
+    target of each solver (the covering radius is one computation per value set).
+    """
+    groups: dict = defaultdict(list)
+    for r in _lab_rows(rows, "lab_subset_sum"):
+        groups[r["config"]["dist"]].append(r)
+    if not groups:
+        raise ValueError("rows: no lab_subset_sum rows to plot")
+    fig = fig or Figure(figsize=(11.0, 4.4), layout="constrained")
+    ax_err, ax_time = fig.subplots(1, 2)
+    data = {}
+    for i, (dist, rs) in enumerate(sorted(groups.items())):
+        by_n = defaultdict(list)
+        for r in rs:
+            by_n[r["n"]].append(r)
+        ns = np.array(sorted(by_n))
+        entry: dict = {"n": ns}
+        for j, (kind, style) in enumerate((("relaxed", "-"), ("exact", "--"))):
+            q = np.array([_quantiles(np.concatenate([np.ravel(r[f"{kind}_errors"])
+                                                     for r in by_n[n]])) for n in ns])
+            color = f"C{(2 * i + j) % 10}"
+            what = ("rounded relaxation (GEM-MINER)" if kind == "relaxed"
+                    else "exact optimum (rss.solve_many)")
+            ax_err.plot(ns, q[:, 1], style, marker="o", ms=4, color=color,
+                        label=f"{dist}: {what}")
+            ax_err.fill_between(ns, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
+            secs = np.array([np.median([r["seconds_per_target"][kind] for r in by_n[n]])
+                             for n in ns])
+            ax_time.plot(ns, secs, style, marker="o", ms=4, color=color,
+                         label=f"{dist}: {what}")
+            entry[kind] = {"q10": q[:, 0], "median": q[:, 1], "q90": q[:, 2],
+                           "seconds_per_target": secs}
+        cov = np.array([np.median([c for r in by_n[n] for c in r["covering"]
+                                   if c is not None] or [np.nan]) for n in ns])
+        shown = np.isfinite(cov)
+        if shown.any():
+            ax_err.plot(ns[shown], cov[shown], ":", marker="s", ms=4, color="0.2",
+                        label=f"{dist}: covering radius (worst target in [-1, 1])")
+        entry["covering"] = cov
+        data[dist] = entry
+    ax_err.set_yscale("log")
+    ax_err.set_xlabel("n (values)")
+    ax_err.set_ylabel("|z - subset sum|, targets z uniform on [-1, 1]")
+    ax_err.set_title("Error: median, band 10-90% over targets and value sets", fontsize=9)
+    ax_time.set_yscale("log")
+    ax_time.set_xlabel("n (values)")
+    ax_time.set_ylabel("seconds per target")
+    ax_time.set_title("Time (median over value sets)", fontsize=9)
+    for ax in (ax_err, ax_time):
+        ax.set_xticks(sorted({int(n) for v in data.values() for n in v["n"]}))
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Subset sum by gradient (relaxed, rounded) against the exact optimum")
+    return fig, data
+
+
+def lab_teacher_student(rows: list[dict], *, fig: Figure | None = None,
+                        eps_levels=None) -> tuple[Figure, dict]:
+    """Searched against constructed tickets (``"lab_teacher_student"`` rows): empirical sup
+    error against the source width ``n`` (log-log), one panel per target.
+
+    One colour per density, solid with dots for edge-popup and dashed with triangles for
+    GEM-MINER (median over seeds, band 10-90%); black, the constructed ticket on the same
+    sources (solid: empirical, dashed: certified); grey, the zero network (what a search
+    that learnt nothing gives); dotted lines at the accuracies ``eps_levels``
+    (:data:`slth.experiments.lab.EPS_LEVELS`), the vertical line at the formula's ``n``.
+    """
+    from slth.experiments.lab import EPS_LEVELS, _density_label, _target_label
+
+    eps_levels = EPS_LEVELS if eps_levels is None else tuple(eps_levels)
+    panels: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in _lab_rows(rows, "lab_teacher_student"):
+        c = r["config"]
+        panels[_target_label(c)][(r["searcher"], _density_label(c))][r["n"]].append(r)
+    if not panels:
+        raise ValueError("rows: no lab_teacher_student rows to plot")
+    fig, axes = _panels(len(panels), 2, (6.5, 4.8), fig)
+    data = {}
+    for ax, (target, curves) in zip(axes, sorted(panels.items()), strict=False):
+        densities = sorted({d for _, d in curves}, key=lambda d: (d == "constructed", d))
+        every: dict = defaultdict(list)
+        for by_n in curves.values():
+            for n, rs in by_n.items():
+                every[n].extend(rs)
+        ns = np.array(sorted(every))
+        entry: dict = {"n": ns, "formula_n": sorted({r["formula_n"] for rs in every.values()
+                                                      for r in rs})}
+        for (searcher, density), by_n in sorted(curves.items()):
+            xs = np.array(sorted(by_n))
+            q = np.array([_quantiles([r["empirical"] for r in by_n[x]]) for x in xs])
+            color = f"C{densities.index(density) % 10}"
+            ep = searcher == "edge_popup"
+            ax.plot(xs, q[:, 1], "-" if ep else "--", marker="o" if ep else "^",
+                    ms=4 if ep else 5, color=color, label=f"{searcher}, density {density}")
+            ax.fill_between(xs, q[:, 0], q[:, 2], color=color, alpha=0.12, lw=0)
+            entry[(searcher, density)] = {"n": xs, "q10": q[:, 0], "median": q[:, 1],
+                                          "q90": q[:, 2]}
+        # the constructed ticket and the zero network: one value per (n, seed)
+        for kind, style, label in (("constructed_empirical", "-", "constructed, empirical"),
+                                   ("constructed_certified", "--", "constructed, certified"),
+                                   ("zero_sup", ":", "zero network")):
+            med = np.array([np.median(list({r["config"]["seed"]: r[kind]
+                                            for r in every[n]}.values())) for n in ns])
+            ax.plot(ns, med, style, color="k" if kind != "zero_sup" else "0.5", lw=1.6,
+                    marker="s" if kind != "zero_sup" else None, ms=4, label=label)
+            entry[kind] = med
+        for e in eps_levels:
+            ax.axhline(e, color="0.3", ls=":", lw=1.0)
+            ax.annotate(f"eps = {e:g}", (ns[0], e), fontsize=7, color="0.3",
+                        xytext=(2, 2), textcoords="offset points")
+        for fn in entry["formula_n"]:
+            ax.axvline(fn, color="k", lw=1.0, alpha=0.6)
+            ax.annotate(f"formula n = {fn}", (fn, ax.get_ylim()[1]), fontsize=7,
+                        rotation=90, ha="right", va="top")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(ns, [str(int(n)) for n in ns])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("source width parameter n")
+        ax.set_ylabel("empirical sup error ||f(x) - g(x)||_2 on the theorem's domain")
+        ax.set_title(target, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6.5, loc="lower left")
+        data[target] = entry
+    fig.suptitle("Search (edge-popup, GEM-MINER) against construction\nin the theorem's own "
+                 "source (median over seeds, band 10-90%)", fontsize=10)
+    return fig, data

@@ -14,6 +14,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
+* ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
+  (:mod:`slth.experiments.lab`; needs the ``lab`` extra when a task runs).
 * ``"malach_neuron_pruning"``: one random depth-2 network pruned by weights and by whole
   neurons (:mod:`slth.experiments.neuron_pruning`).
 
@@ -23,9 +25,10 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
-['rss', 'mrss', 'pensia', 'burkholz', 'malach', 'cnn_unstructured', 'cnn_structured',
- 'slack', 'malach_neuron_pruning']
+>>> list(EXPERIMENTS)[:4]
+['rss', 'mrss', 'pensia', 'burkholz']
+>>> {'slack', 'lab_teacher_student'} <= set(EXPERIMENTS)
+True
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
@@ -54,6 +57,13 @@ from slth.experiments.constructions import (
     resolve_n,
     ticket_params,
 )
+from slth.experiments.lab import (
+    SUBSET_SUM_PARAMS,
+    TEACHER_STUDENT_PARAMS,
+    check_teacher_student,
+    run_subset_sum,
+    run_teacher_student,
+)
 
 __all__ = ["Param", "Experiment", "Construction", "CONSTRUCTIONS", "EXPERIMENTS",
            "get_experiment", "run_config"]
@@ -64,10 +74,12 @@ class Experiment:
     """A named experiment: its fields and the function computing one task."""
 
     name: str
-    family: str                      # "ticket", "lemma", "slack" or "comparison"
+    family: str                      # "ticket", "lemma", "slack", "lab" or "comparison"
     params: tuple[Param, ...]
     run: Callable[[dict, int | None], dict]
     description: str = ""
+    #: ``(config, where)`` -> None: checks across fields, raising ``ValueError``
+    check: Callable[[dict, str], None] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -260,6 +272,17 @@ EXPERIMENTS["malach_neuron_pruning"] = Experiment("malach_neuron_pruning", "comp
 ), _run_neuron_pruning, "one random depth-2 network pruned by weights (malach) and by whole "
    "neurons (greedy, LP lower bound, exact MILP) against one linear neuron "
    "(slth.experiments.neuron_pruning)")
+
+
+# search against construction (slth.lab, PyTorch imported when a task runs)
+EXPERIMENTS["lab_subset_sum"] = Experiment(
+    "lab_subset_sum", "lab", SUBSET_SUM_PARAMS, run_subset_sum,
+    "GEM-MINER's relaxed subset sum, rounded, against the exact optimum and the covering "
+    "radius (slth.lab.subset_sum_by_gradient)")
+EXPERIMENTS["lab_teacher_student"] = Experiment(
+    "lab_teacher_student", "lab", TEACHER_STUDENT_PARAMS, run_teacher_student,
+    "edge-popup / GEM-MINER in a construction's own source, against its ticket "
+    "(slth.experiments.lab)", check_teacher_student)
 
 
 def get_experiment(name) -> Experiment:
