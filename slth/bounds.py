@@ -218,6 +218,74 @@ def pensia_widths(widths: Sequence[int], n: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+# -------------------------------------------------------------------- Malach et al.
+#: Constant ``C`` of :func:`malach_n`: not the paper's (its statement gives the width as a
+#: polynomial; its proof's constants are not transcribed here, (check)). ``C = 4`` is this
+#: package's derivation of a sufficient constant for the form of :func:`malach_term`: for
+#: ``u, v`` i.i.d. uniform on [-1, 1] the density of ``|u| v`` is ``-ln|t| / 2``,
+#: decreasing in ``|t|``, so every window of width ``e`` inside [-1, 1] holds mass at least
+#: that of ``[1 - e, 1]``, ``(e + (1 - e) ln(1 - e)) / 2 >= e^2 / 4``; a neuron of a block of
+#: ``2 n`` has the right sign and a good product with probability at least ``e^2 / 8``, and
+#: ``(1 - e^2 / 8)^(2 n) <= exp(-n e^2 / 4) <= delta_w`` for ``n >= 4 ln(1 / delta_w) / e^2``.
+#: Not fitted to anything (a placeholder in :data:`FORMULAS`'s terms).
+MALACH_C = 4.0
+
+
+def malach_n(widths: Sequence[int], eps: float, delta: float, C: float = MALACH_C,
+             radius: float = 1.0) -> int:
+    """Neurons per sign in each block of Malach et al.'s depth-2L construction.
+
+    ``n = ceil(C ln(1 / delta_w) / eps_w^2)``, with the per-weight accuracy ``eps_w`` of
+    :func:`pensia_weight_eps` (the same layout and error propagation) and
+    ``delta_w = delta / (2 sum_l d_l d_{l-1})`` (a union bound over both signs of every
+    target weight). Each target weight keeps one neuron per sign (a good pair); the
+    chance that one random neuron is good is of order ``eps_w^2`` at worst, hence the
+    width polynomial in ``1 / eps`` (Pensia et al.'s subset sums need ``log(1 / eps)``).
+    ``C`` defaults to :data:`MALACH_C`, this package's derivation, not the paper's.
+
+    Examples
+    --------
+    >>> malach_n([2, 2, 1], 0.1, 0.1)
+    122560
+    >>> malach_n([2, 2, 1], 0.1, 0.1, C=0.01)
+    307
+    """
+    return width_from_term(C, malach_term(widths, eps, delta, radius))
+
+
+def malach_term(widths: Sequence[int], eps: float, delta: float, radius: float = 1.0) -> float:
+    """``ln(1 / delta_w) / eps_w^2``: the term :func:`malach_n` multiplies by ``C``.
+
+    Examples
+    --------
+    >>> round(malach_term([2, 2, 1], 0.1, 0.1), 1)
+    30639.9
+    """
+    w = check_widths(widths)
+    delta = check_open_unit(delta, "delta")
+    eps_w = pensia_weight_eps(w, eps, radius)
+    delta_w = delta / rss_problems(w, "pensia")
+    return math.log(1.0 / delta_w) / eps_w**2
+
+
+def malach_n_expr():
+    """Malach's ``n`` (this package's form, :func:`malach_n`) as a sympy expression in
+    the widths' scale ``d``, depth ``L``, eps, delta and C (inputs in the unit ball).
+
+    With all widths ``d``: ``eps_w = eps / (2 L d)``, ``delta_w = delta / (2 L d^2)``.
+
+    Examples
+    --------
+    >>> print(malach_n_expr())
+    4*C*L**2*d**2*log(2*L*d**2/delta)/epsilon**2
+    """
+    d, L, eps, delta, C = sp.symbols("d L epsilon delta C", positive=True)
+    return C * sp.log(2 * L * d**2 / delta) * (2 * L * d / eps) ** 2
+
+
+__all__ += ["MALACH_C", "malach_n", "malach_term", "malach_n_expr"]
+
+
 # ------------------------------------------------------------------- Burkholz
 def burkholz_n(widths: Sequence[int], eps: float, delta: float, C: float = DEFAULT_C) -> int:
     """Copies per target neuron (and samples per problem) of the depth-L+1 construction.
@@ -787,6 +855,13 @@ FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
                  "not fitted to this lemma"),
     WidthFormula("pensia", "Pensia et al. 2020", "neurons per sign in each block",
                  pensia_term, DEFAULT_C, "calibrated", _NETWORK_FIT),
+    WidthFormula("malach", "Malach et al. 2020", "neurons per sign in each block",
+                 malach_term, MALACH_C, "placeholder",
+                 "not given in the paper's statement (its proof's constants are not "
+                 "transcribed here); C = 4 is this package's derivation of a sufficient "
+                 "constant for its form ln(1/delta_w)/eps_w^2 (each neuron of a block is "
+                 "good with probability >= eps_w^2/8; see slth.bounds.MALACH_C), not "
+                 "fitted"),
     WidthFormula("burkholz", "Burkholz 2022", "copies per target neuron", burkholz_term,
                  DEFAULT_C, "calibrated", _NETWORK_FIT + "; the first layer's block of "
                  "ceil(5n/3) per sign is the ratio of two calibrated RSS constants "

@@ -122,6 +122,12 @@ def _pensia_formula_n(target, config) -> int:
     return bounds.pensia_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
+def _malach_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.malach_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
 def _burkholz_formula_n(target, config) -> int:
     from slth import bounds
 
@@ -252,6 +258,13 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      "slth.tickets:fischer_burkholz", _mlp_target("spectral", True),
                      _fischer_burkholz_formula_n, dists=("uniform", "normal", "he"),
                      source_params=_fischer_burkholz_source_params),
+        # the formula is polynomial in 1/eps (122,560 neurons per sign for a 2-2-1 target
+        # at eps = 0.1): the suite's rows are a 2-2-1 target at 1/1000, 1/100 and all of it
+        Construction("malach", "Malach et al. 2020, depth 2L, one pair per weight",
+                     "slth.tickets:malach", _mlp_target("spectral", False), _malach_formula_n,
+                     default_shape=(2, 2, 1), dists=("uniform",),
+                     suite={"width_factor": [0.001, 0.01, 1.0]}, default_C=4.0,
+                     source_params=_pensia_source_params),
         Construction("cnn_unstructured", "da Cunha et al. 2022, CNN depth 2L",
                      "slth.tickets:cnn_unstructured", _cnn_target,
                      _cnn_unstructured_formula_n,

@@ -14,6 +14,8 @@
 * :func:`essential` -- accuracy after one-shot magnitude pruning against sparsity, the
   essential sparsity and the knee marked, N:M patterns as points, and the IoU of the
   one-shot and IMP masks (``"essential_sparsity"`` rows);
+* :func:`neuron_pruning` -- one random network pruned by weights and by whole neurons
+  (Malach et al. 2020's negative result), error vs hidden width, one panel per ``d``.
 * :func:`construction_widths` -- the width formulas of all constructions side by side for
   one target, vs ``1/eps`` (rows of
   :func:`slth.experiments.constructions.formula_widths`, not of a store);
@@ -51,11 +53,12 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "imp_curves", "essential", "KINDS", "FORMATS"]
+           "lab_teacher_student", "imp_curves", "essential", "neuron_pruning", "KINDS",
+           "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
-         "lab-teacher-student", "imp", "essential-sparsity")
+         "lab-teacher-student", "imp", "essential-sparsity", "neuron-pruning")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -385,6 +388,64 @@ def slack(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]
     return fig, data
 
 
+# ------------------------------------------------------------- neuron pruning
+def _neuron_rows(rows):
+    return [r for r in rows if r["experiment"] == "malach_neuron_pruning"]
+
+
+def neuron_pruning(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Pruning weights against pruning whole neurons of the same random network, one panel
+    per input dimension ``d`` (:mod:`slth.experiments.neuron_pruning`): against the hidden
+    width ``N`` (log-log), the weight-pruned ticket's certified error (an upper bound) and
+    its largest error on the inputs, and for neuron subsets the greedy subset's error
+    (achieved), the exact optimum on the inputs and the LP relaxation's bound (both lower
+    bounds on every neuron subset's sup error). Medians over seeds.
+
+    Examples
+    --------
+    >>> rows = [{"experiment": "malach_neuron_pruning", "d": 8, "hidden": h,
+    ...          "weight_certified": 1 / h, "weight_sample": 0.5 / h, "greedy": 0.3,
+    ...          "lp_bound": 0.0, "exact": None} for h in (16, 256)]
+    >>> fig, data = neuron_pruning(rows)
+    >>> data[8]["greedy"].tolist(), data[8]["exact"].tolist()
+    ([0.3, 0.3], [nan, nan])
+    """
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for r in _neuron_rows(rows):
+        groups[int(r["d"])][int(r["hidden"])].append(r)
+    if not groups:
+        raise ValueError("rows: no malach_neuron_pruning rows to plot")
+    ds = sorted(groups)
+    fig, axes = _panels(len(ds), 3, (5.0, 4.2), fig)
+    curves = (("weight_certified", "weights: certified", "C0", "-", "o"),
+              ("weight_sample", "weights: on the inputs", "C0", ":", "o"),
+              ("greedy", "neurons: greedy subset", "C3", "-", "s"),
+              ("exact", "neurons: exact optimum (lower bound)", "C1", "--", "D"),
+              ("lp_bound", "neurons: LP bound (lower bound)", "C2", "--", "v"))
+    data = {}
+    for ax, d in zip(axes, ds, strict=False):
+        hidden = np.array(sorted(groups[d]), dtype=float)
+        entry = {"hidden": hidden}
+        for key, label, color, style, marker in curves:
+            y = np.array([np.median([np.nan if r.get(key) is None else r[key]
+                                     for r in groups[d][h]]) for h in sorted(groups[d])])
+            entry[key] = y
+            shown = np.isfinite(y) & (y > 0)
+            if shown.any():
+                ax.plot(hidden[shown], y[shown], style, color=color, marker=marker, ms=4,
+                        label=label)
+        data[d] = entry
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("hidden neurons N of the random network (log scale)")
+        ax.set_ylabel("error: sup on the ball, or max on the inputs (log scale)")
+        ax.set_title(f"target: one linear neuron, d = {d}", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Malach et al. 2020: pruning weights vs pruning whole neurons")
+    return fig, data
+
+
 # ------------------------------------------------------- widths side by side
 def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
     """The constructions' width formulas side by side against ``1/eps`` (log-log).
@@ -545,6 +606,8 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
                          f"{prefix}overparameterization", formats)
     if _slack_rows(rows):
         written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
+    if _neuron_rows(rows):
+        written += _save(neuron_pruning(rows)[0], folder, f"{prefix}neuron_pruning", formats)
     for exp, fn in (("lab_subset_sum", lab_subset_sum),
                     ("lab_teacher_student", lab_teacher_student)):
         if _lab_rows(rows, exp):
@@ -610,6 +673,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(samples_needed(rows)[0], folder, "samples_needed", formats)
     if kind == "slack":
         return _save(slack(rows)[0], folder, "slack", formats)
+    if kind == "neuron-pruning":
+        return _save(neuron_pruning(rows)[0], folder, "neuron_pruning", formats)
     if kind == "lab-subset-sum":
         return _save(lab_subset_sum(rows)[0], folder, "lab_subset_sum", formats)
     if kind == "lab-teacher-student":

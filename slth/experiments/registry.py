@@ -18,6 +18,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
   formula's (:mod:`slth.experiments.slack`).
 * ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
   (:mod:`slth.experiments.lab`; needs the ``lab`` extra when a task runs).
+* ``"malach_neuron_pruning"``: one random depth-2 network pruned by weights and by whole
+  neurons (:mod:`slth.experiments.neuron_pruning`).
 
 A new construction is one more :class:`~slth.experiments.constructions.Construction` in
 :data:`~slth.experiments.constructions.CONSTRUCTIONS`.
@@ -74,7 +76,7 @@ class Experiment:
     """A named experiment: its fields and the function computing one task."""
 
     name: str
-    family: str                      # "ticket", "lemma", "slack" or "lab"
+    family: str                      # "ticket", "lemma", "slack", "lab" or "comparison"
     params: tuple[Param, ...]
     run: Callable[[dict, int | None], dict]
     description: str = ""
@@ -249,6 +251,29 @@ EXPERIMENTS["slack"] = Experiment("slack", "slack", (
           "sample distribution (lemmas; default uniform)"),
 ), _run_slack, "smallest widths certified / empirically within eps for a fraction 1 - delta "
    "of seeds, beside the formula's (slth.experiments.slack)")
+
+
+def _run_neuron_pruning(config: dict, threads: int | None = None) -> dict:
+    from slth.experiments.neuron_pruning import neuron_vs_weight
+
+    out = neuron_vs_weight(config["d"], config["n"], config["samples"], config["seed"],
+                           exact_max=config["exact_max"], time_limit=config["time_limit"])
+    out.update({"theorem": "Malach et al. 2020, neuron- vs weight-subnetworks",
+                "timings": {"total": out["seconds"]}})
+    return out
+
+
+EXPERIMENTS["malach_neuron_pruning"] = Experiment("malach_neuron_pruning", "comparison", (
+    Param("d", _int(minimum=1, maximum=64), 8, "input dimension of the target neuron"),
+    Param("n", _int(minimum=1), 64, "neurons per sign and input of the source (hidden "
+          "width 2 n d)"),
+    Param("samples", _int(minimum=1), 256, "inputs on the unit sphere"),
+    Param("seed", _seed, 0, "root seed of target, source and inputs"),
+    Param("exact_max", _int(minimum=0), 24, "largest hidden width solved exactly (MILP)"),
+    Param("time_limit", _positive, 60.0, "seconds for the exact solver"),
+), _run_neuron_pruning, "one random depth-2 network pruned by weights (malach) and by whole "
+   "neurons (greedy, LP lower bound, exact MILP) against one linear neuron "
+   "(slth.experiments.neuron_pruning)")
 
 
 # search against construction (slth.lab, PyTorch imported when a task runs)

@@ -5,6 +5,8 @@
   and custom smooth activations (Burkholz 2022).
 * :func:`fischer_burkholz` -- depth 2L, ReLU, with biases (Fischer & Burkholz 2021); a
   fitted scikit-learn ReLU MLP as target: :func:`fischer_burkholz_sklearn`.
+* :func:`malach` -- depth 2L, ReLU, one neuron pair per target weight (Malach et al. 2020):
+  the polynomial baseline.
 * :func:`cnn_unstructured`, :func:`cnn_structured` -- CNNs, weight by weight (da Cunha et al.
   2022) or whole kernels and channels (da Cunha et al. 2023).
 """
@@ -13,8 +15,9 @@ from slth.tickets.burkholz import burkholz
 from slth.tickets.cnn import CNNTicket, cnn_unstructured, load  # load: MLP and CNN tickets
 from slth.tickets.cnn_structured import cnn_structured
 from slth.tickets.fischer_burkholz import fischer_burkholz, fischer_burkholz_sklearn
+from slth.tickets.malach import malach
 from slth.tickets.pensia import pensia
 from slth.tickets.ticket import SourceSpec, Ticket
 
 __all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "load", "CNNTicket", "cnn_unstructured",
-           "cnn_structured", "fischer_burkholz", "fischer_burkholz_sklearn"]
+           "cnn_structured", "fischer_burkholz", "fischer_burkholz_sklearn", "malach"]

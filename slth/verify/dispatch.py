@@ -31,7 +31,9 @@ __all__ = ["CERTIFICATES", "certified_error", "check"]
 #: the bound before the rounding slack.
 CERTIFICATES = {"pensia": certify_pensia, "burkholz": certify_burkholz,
                 "fischer_burkholz": certify_fischer_burkholz,
-                "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn}
+                "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn,
+                # malach keeps one pair per weight in pensia's layout: the same certificate
+                "malach": certify_pensia}
 
 
 def certified_error(ticket: Ticket, radius: float | None = None, norm: str | None = None):
