@@ -231,6 +231,9 @@ def check_burkholz_cnn_target(target, scheme: str, radius: float, check_assumpti
     if target.head is not None:
         raise ValueError("target.head is set: burkholz_cnn approximates the convolutions "
                          "(and a global pooling); pass the target without its linear head")
+    if target.depth < 2:
+        raise ValueError(f"target must have at least 2 layers for burkholz_cnn (the source "
+                         f"uses the target's hidden activation), got depth {target.depth}")
     acts = {a.name for a in target.activations}
     if len(acts) > 1:
         raise ValueError(f"target activations must all be the same, got {sorted(acts)}")
@@ -287,6 +290,40 @@ def activation_reach(act, radius: float, L: int, skips) -> list[float]:
         z = r[l] + 1.0 + sum(r[i] for i, j in skips if j == l)
         r.append(float(act.bound_abs(np.array(-z), np.array(z))))
     return r
+
+
+def formula_widths(ticket) -> tuple[int, ...]:
+    """The source channels of a ticket's layout at ``params["formula_n"]`` (the width
+    formula with the ``C`` in use)."""
+    p = ticket.params
+    t = ticket.target
+    return source_channels(t.channels, int(p["formula_n"]), p["scheme"], t.activations[0],
+                           p["dist"], t.kernel_sizes, int(p["max_values"]))
+
+
+def source_channels(channels, n: int, scheme: str, act, dist: str, kernel_sizes,
+                    max_values: int) -> tuple[int, ...]:
+    """The source channels of the layout (see the module docstring) for ``n`` copies.
+
+    Examples
+    --------
+    >>> from slth.nets.activations import get
+    >>> source_channels((1, 2, 2), 28, "L+1", get("relu"), "uniform", (3, 3), 20)
+    (1, 141, 84, 2)
+    """
+    b = bounds.burkholz_block(n, dist)
+    m = 2 * b if act.homogeneous else b
+    L = len(channels) - 1
+    pairs = range(L) if scheme == "2L" else range(1)
+    mc = 0 if act.homogeneous else coarse_count(
+        act, b, max(channels[l] * kernel_sizes[l] ** 2 for l in pairs), max_values)
+    if scheme == "2L":
+        out = [channels[0]]
+        for l in range(L):
+            out += [m * channels[l] + mc + b, channels[l + 1]]
+        return tuple(out)
+    return (channels[0], m * channels[0] + mc + b,
+            *(n * c + n for c in channels[1:-1]), channels[-1])
 
 
 # ---------------------------------------------------------------- subset sums
