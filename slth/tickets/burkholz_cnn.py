@@ -326,6 +326,29 @@ def source_channels(channels, n: int, scheme: str, act, dist: str, kernel_sizes,
             *(n * c + n for c in channels[1:-1]), channels[-1])
 
 
+def source_params(target, n: int, scheme: str, dist: str, max_values: int) -> int:
+    """Parameters (kernel entries and the 1 x 1 layers' biases) of the source the
+    construction draws for ``target`` at ``n`` copies, without drawing it.
+
+    Examples
+    --------
+    >>> from slth.nets import random_cnn_target
+    >>> f = random_cnn_target([1, 2, 2], 3, seed=0)
+    >>> t = burkholz_cnn(f, eps=0.2, delta=0.2, seed=0, n=3)
+    >>> source_params(f, 3, "L+1", "uniform", 20) == t.spec.n_params
+    True
+    """
+    c = source_channels(target.channels, n, scheme, target.activations[0], dist,
+                        target.kernel_sizes, max_values)
+    ks = target.kernel_sizes
+    if scheme == "2L":
+        sizes = [q for k in ks for q in (1, k)]
+    else:
+        sizes = [1, *ks]
+    total = sum(c[l + 1] * c[l] * sizes[l] ** 2 for l in range(len(sizes)))
+    return int(total + sum(c[l + 1] for l in range(len(sizes)) if sizes[l] == 1))
+
+
 # ---------------------------------------------------------------- subset sums
 class _Build:
     """One build: the source, then every layer's problems, forwards."""
