@@ -223,7 +223,7 @@ def burkholz_cnn_certified_error(ticket: Ticket, radius: float | None = None):
 
 
 def check_burkholz_cnn(ticket: Ticket, radius: float | None = None, samples: int = 512,
-                       seed=0, *, image_size: int = 6) -> Report:
+                       seed=0, *, image_size: int = 5) -> Report:
     """Empirical (random images, corners and a local search, see
     :func:`slth.verify.cnn.cnn_empirical_error`; no gradient steps) and certified
     max-norm error of a Burkholz CNN ticket, next to the theorem's eps.
