@@ -21,8 +21,9 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)
-['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack']
+>>> list(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
+['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'burkholz_cnn',
+ 'burkholz_cnn_2l', 'slack']
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """

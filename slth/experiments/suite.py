@@ -68,8 +68,9 @@ def suite_sweep(quick: bool = False) -> Sweep:
     Examples
     --------
     >>> s = suite_sweep(quick=True)
-    >>> sorted({t.experiment for t in s.tasks()})
-    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'mrss', 'pensia', 'rss', 'slack']
+    >>> sorted({t.experiment for t in s.tasks()})  # doctest: +NORMALIZE_WHITESPACE
+    ['burkholz', 'burkholz_cnn', 'burkholz_cnn_2l', 'cnn_structured', 'cnn_unstructured', 'mrss',
+     'pensia', 'rss', 'slack']
     """
     seeds = 1 if quick else 5
     grids = []
@@ -103,6 +104,9 @@ def slack_grids(quick: bool = False) -> list[dict]:
              "eps": [0.1, 0.03], "trials": 5},
             {"experiment": "slack", "of": "cnn_structured", "kernel": 2, "eps": 0.1,
              "trials": 5, "n_max": 1024},
+            # the 2L CNN / ResNet construction only: the L+1 check is a few seconds
+            {"experiment": "slack", "of": "burkholz_cnn_2l", "kernel": 3, "eps": 0.1,
+             "trials": 5},
             {"experiment": "slack", "of": "rss", "eps": [0.1, 0.03, 0.01], "trials": 200},
             {"experiment": "slack", "of": "mrss", "d": 2, "eps": [0.2, 0.1], "trials": 40}]
 
