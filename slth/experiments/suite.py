@@ -104,9 +104,10 @@ def slack_grids(quick: bool = False) -> list[dict]:
              "eps": [0.1, 0.03], "trials": 5},
             {"experiment": "slack", "of": "cnn_structured", "kernel": 2, "eps": 0.1,
              "trials": 5, "n_max": 1024},
-            # the 2L CNN / ResNet construction only: the L+1 check is a few seconds
+            # the 2L CNN construction only, 3 seeds (the L+1 check takes seconds per
+            # width; benchmarks/bench_slack.py has both, with 20 seeds)
             {"experiment": "slack", "of": "burkholz_cnn_2l", "kernel": 3, "eps": 0.1,
-             "trials": 5},
+             "trials": 3},
             {"experiment": "slack", "of": "rss", "eps": [0.1, 0.03, 0.01], "trials": 200},
             {"experiment": "slack", "of": "mrss", "d": 2, "eps": [0.2, 0.1], "trials": 40}]
 
