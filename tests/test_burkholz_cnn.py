@@ -115,6 +115,19 @@ def test_residual_2l(act):
     assert np.abs(f(x) - t(x)).max() <= bound
 
 
+@pytest.mark.parametrize("scheme", ["L+1", "2L"])
+@pytest.mark.parametrize("act", ACTS)
+def test_depth_three(act, scheme):
+    """Constant channels carried through two later layers (L+1), three pairs (2L)."""
+    f = random_cnn_target([1, 2, 2, 2], 3, seed=1, bias=1.0, activation=act)
+    t = burkholz_cnn(f, eps=0.1, delta=0.1, seed=0, scheme=scheme)
+    assert t.params["n"] == 30 and t.depth == (4 if scheme == "L+1" else 6)
+    x = images(1, 5, seed=3)
+    bound, layers = burkholz_cnn_certified_error(t)
+    assert len(layers) == 3
+    assert np.abs(f(x) - t(x)).max() <= bound <= 0.1
+
+
 def test_subset_sum_errors_recomputed_from_masks():
     f = random_cnn_target([1, 2, 2], 3, seed=0, bias=0.5, activation="tanh")
     t = burkholz_cnn(f, eps=0.1, delta=0.1, seed=0, n=8)

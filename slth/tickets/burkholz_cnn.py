@@ -215,6 +215,20 @@ class BurkholzCNNTicket(CNNTicket):
     def kept(self) -> int:
         return int(sum(int(m.sum()) for m in self.masks))
 
+    def copies_read(self) -> list[dict]:
+        """Copies of each hidden target channel that the next source layer reads (the
+        L+1 layout; see :meth:`slth.tickets.Ticket.copies_read`), ``[]`` for ``"2L"``."""
+        if self.params.get("scheme") != "L+1":
+            return []
+        n, ch = int(self.params["n"]), self.target.channels
+        out = []
+        for l in range(1, len(ch) - 1):
+            cols = self.kernel_masks[l + 1].any(axis=(0, 2, 3))[:n * ch[l]]
+            read = cols.reshape(ch[l], n).sum(axis=1)
+            out.append({"layer": l, "copies": n, "min": int(read.min()),
+                        "median": float(np.median(read)), "max": int(read.max())})
+        return out
+
     def save(self, path) -> None:
         """Not offered for these tickets (rebuild them from their seed)."""
         raise NotImplementedError("saving burkholz_cnn tickets is not supported; rebuild "
@@ -457,7 +471,7 @@ class _Build:
         gain = 1.0 if self.homogeneous else act.dphi0
         layer = UnivariateLayer(u, c_in, m, self.max_values, homogeneous=self.homogeneous,
                                 gain=gain, tol=self.tol, positive_only=positive_only)
-        e_sides = [np.full((R, c_in, k, k), np.nan) for _ in layer.sides]
+        e_sides = [np.zeros((R, c_in, k, k)) for _ in layer.sides]
         rows = np.flatnonzero(active)
         if rows.size:
             W = V[rows][:, :mci].transpose(0, 2, 3, 1).reshape(rows.size * k * k, mci)
@@ -499,10 +513,11 @@ class _Build:
         mask_b = np.zeros(cb.shape, dtype=bool)
         mask_b[mci:] = used[mci:]
         tag = f"layer{l + 1}"
+        # weight errors of the rows that copy a target channel (constant rows have none)
         for side, e in zip(("pos", "neg") if self.homogeneous else ("weights",), e_sides,
                            strict=False):
-            errors[f"{tag}_{side}"] = e
-        errors[f"{tag}_bias"] = np.where(active, e_b, np.nan)
+            errors[f"{tag}_{side}"] = e[rows]
+        errors[f"{tag}_bias"] = e_b
         return ((U * mask_u, np.where(mask_b, cb, 0.0), mask_u, mask_b),
                 (V * mask_v, None, mask_v, None), const)
 
@@ -530,8 +545,7 @@ class _Build:
                                       self.tol, self.opts, first="fine", orders=LATER_ORDERS)
         mask[act_rows, :n * c_in] = mk.reshape(act_rows.size, c_in, k, k, n).transpose(
             0, 1, 4, 2, 3).reshape(act_rows.size, n * c_in, k, k)
-        e_w = np.full((R, c_in, k, k), np.nan)
-        e_w[act_rows] = er.reshape(act_rows.size, c_in, k, k)
+        e_w = er.reshape(act_rows.size, c_in, k, k)
         b = t.biases[l]
         bt = np.full(R, self.tau)
         bt[act_rows] = 0.0 if b is None else b[j_of[act_rows]]
@@ -603,6 +617,7 @@ class _Build:
             "spawn_key": list(ss.spawn_key), "C": self.C, "radius": self.radius,
             "norm": "inf", "max_values": self.max_values, "block": self.m,
             "coarse_bias_neurons": self.mc, "bias_neurons": self.b, "copies": self.n,
+            "copies_read": self.n,
             "tau": self.tau, "alpha": [self.alpha[k] for k in sorted(self.alpha)],
             "activation": None if self.act is None else self.act.name,
             "homogeneous": self.homogeneous, "weight_eps": self.tol,
