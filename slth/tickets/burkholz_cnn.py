@@ -111,6 +111,17 @@ ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 #: over the target layers and the entries of a filter (see :func:`layer_alpha`).
 REMAINDER_SHARE = 0.1
 
+#: Shares of ``eps`` the refinement aims the certified bound's terms at (L+1 layout):
+#: the first pair's problems, and the copies' layers together (see :func:`refine_tolerances`).
+FIRST_SHARE, LATER_SHARE = 0.5, 0.3
+
+#: Values beyond ``max_values`` that the refinement's finer windows may reach.
+REFINE_EXTRA = 6
+
+#: Mean magnitude of a source entry, per distribution (uniform on [-1, 1]: 1/2; standard
+#: normal: sqrt(2 / pi)), for the planned amplification of :func:`refine_tolerances`.
+MEAN_ABS = {"uniform": 0.5, "normal": float(np.sqrt(2.0 / np.pi))}
+
 #: Window orders of the retries of the copies' problems (as in :mod:`slth.tickets.burkholz`).
 LATER_ORDERS = ("largest", "smallest")
 
@@ -278,10 +289,13 @@ def check_burkholz_cnn_target(target, scheme: str, radius: float, check_assumpti
     return violations
 
 
-def layer_alpha(act, eps: float, L: int, c_in: int, k: int, reach: float, values: int) -> float:
+def layer_alpha(act, eps: float, L: int, c_in: int, k: int, reach: float, values: int,
+                amplification: float = 1.0) -> float:
     """Linear-regime scale of a 1 x 1 layer whose inputs are at most ``reach`` in
     magnitude: the tangent remainder of one filter (``c_in k^2`` problems of at most
-    ``values`` kept channels each) stays within ``REMAINDER_SHARE eps / L``.
+    ``values`` kept channels each), times the planned ``amplification`` of the layer's
+    errors by the later layers (:func:`planned_amplification`), stays within
+    ``REMAINDER_SHARE eps / L``.
 
     Examples
     --------
@@ -291,8 +305,58 @@ def layer_alpha(act, eps: float, L: int, c_in: int, k: int, reach: float, values
     True
     """
     _, p = act.remainder
-    per_problem = REMAINDER_SHARE * eps / (L * c_in * k * k * reach**p)
+    per_problem = REMAINDER_SHARE * eps / (L * c_in * k * k * reach**p * amplification)
     return alpha_for_remainder(act, per_problem, values)
+
+
+def planned_amplification(channels, kernel_sizes, act, dist: str,
+                          max_values: int) -> list[float]:
+    """Per target layer of the L+1 layout, the planned factor between its copies'
+    errors and the output error: the product over the later layers of ``Lip(phi)
+    c_l k_l^2 (max_values / 2) E|X|`` (see :func:`refine_tolerances`). From the shapes,
+    the activation and the distribution only.
+
+    Examples
+    --------
+    >>> from slth.nets.activations import get
+    >>> planned_amplification((1, 2, 2), (3, 3), get("relu"), "uniform", 20)
+    [90.0, 1.0]
+    """
+    L = len(channels) - 1
+    gain = [act.lipschitz * channels[l] * kernel_sizes[l] ** 2 * max_values / 2.0
+            * MEAN_ABS[dist] for l in range(L)]
+    return [float(np.prod(gain[l + 1:])) for l in range(L)]
+
+
+def refine_tolerances(channels, kernel_sizes, eps: float, radius: float, act, dist: str,
+                      max_values: int) -> list[float]:
+    """Per target layer, the subset-sum error the L+1 layout aims at, fixed before any draw.
+
+    In the certificate (:mod:`slth.verify.burkholz_cnn`) the copies' errors of target
+    layer ``l`` reach the next layer through the kept weights of each of its rows,
+    ``sum |V|``: about ``c_l k_l^2`` problems of ``max_values / 2`` kept entries of mean
+    magnitude :data:`MEAN_ABS` (the planned gain). Layer ``l``'s errors are amplified by
+    the product of the later layers' gains (times the activation's Lipschitz constant);
+    its ``c_{l-1} k_l^2`` problems per row get the share :data:`FIRST_SHARE` (first
+    layer) or :data:`LATER_SHARE` split over the later layers, on inputs of magnitude
+    ``radius`` (first layer) or 1.
+
+    Examples
+    --------
+    >>> from slth.nets.activations import get
+    >>> [f"{t:.2g}" for t in refine_tolerances((1, 2, 2), (3, 3), 0.1, 1.0, get("relu"),
+    ...                                        "uniform", 20)]
+    ['6.2e-05', '0.0017']
+    """
+    L = len(channels) - 1
+    amps = planned_amplification(channels, kernel_sizes, act, dist, max_values)
+    out = []
+    for l in range(L):
+        amp = amps[l]
+        share = FIRST_SHARE if l == 0 else LATER_SHARE / max(L - 1, 1)
+        reach = radius if l == 0 else 1.0
+        out.append(share * eps / (amp * channels[l] * kernel_sizes[l] ** 2 * reach))
+    return out
 
 
 def activation_reach(act, radius: float, L: int, skips) -> list[float]:
@@ -368,7 +432,7 @@ class _Build:
     """One build: the source, then every layer's problems, forwards."""
 
     def __init__(self, target, scheme, eps, delta, seed, n, dist, C, radius, max_values, tau,
-                 alpha, threads, max_bytes, violations):
+                 alpha, refine, threads, max_bytes, violations):
         self.target, self.scheme, self.eps, self.delta = target, scheme, eps, delta
         self.dist, self.C, self.radius, self.max_values, self.tau = dist, C, radius, max_values, tau
         self.violations = violations
@@ -396,11 +460,17 @@ class _Build:
         self.mc = 0
         if not self.homogeneous:
             given = None if alpha is None else check_positive(alpha, "alpha")
+            amps = (planned_amplification(ch, ks, act, dist, max_values)
+                    if scheme == "L+1" else [1.0] * L)
             for l in pairs:
                 self.alpha[l] = given if given is not None else layer_alpha(
-                    act, eps, L, ch[l], ks[l], reach[l], self.values)
+                    act, eps, L, ch[l], ks[l], reach[l], self.values, amps[l])
             self.mc = coarse_count(act, self.b, max(ch[l] * ks[l] ** 2 for l in pairs),
                                    max_values)
+        self.refine_tols = (refine_tolerances(ch, ks, eps, radius, act, dist, max_values)
+                            if refine and scheme == "L+1" else [np.inf] * L)
+        self.refine_values = max_values + REFINE_EXTRA
+        self.refine = refine
         self.spec = self.source_spec()
         check_memory(3 * self.spec.nbytes, resolve_max_bytes(max_bytes), "n",
                      f"a burkholz_cnn build with n={self.n} for channels {ch}",
@@ -470,7 +540,9 @@ class _Build:
         active = np.array([kt is not None for kt, _ in row_targets])
         gain = 1.0 if self.homogeneous else act.dphi0
         layer = UnivariateLayer(u, c_in, m, self.max_values, homogeneous=self.homogeneous,
-                                gain=gain, tol=self.tol, positive_only=positive_only)
+                                gain=gain, tol=self.tol, positive_only=positive_only,
+                                refine_tol=self.refine_tols[l],
+                                refine_values=self.refine_values)
         e_sides = [np.zeros((R, c_in, k, k)) for _ in layer.sides]
         rows = np.flatnonzero(active)
         if rows.size:
@@ -503,7 +575,9 @@ class _Build:
                                 (nb, k, k)).reshape(1, -1).repeat(R, axis=0)
         with self.timer("solve"):
             fm, e_b = solve_with_retry(fvals, valid, bt - offset, self.max_values, self.tol,
-                                       self.opts, first="fine", orders=LATER_ORDERS)
+                                       self.opts, first="fine", orders=LATER_ORDERS,
+                                       refine_tol=self.refine_tols[l],
+                                       refine_values=self.refine_values)
         mask_v[:, mci + mc:] = fm.reshape(R, nb, k, k)
         const = offset + np.where(fm, fvals, 0.0).sum(axis=1)
         used = mask_v.any(axis=(0, 2, 3))
@@ -542,7 +616,9 @@ class _Build:
         wt = t.kernels[l][j_of[act_rows]].reshape(-1)
         with self.timer("solve"):
             mk, er = solve_with_retry(vals, np.ones(vals.shape, bool), wt, self.max_values,
-                                      self.tol, self.opts, first="fine", orders=LATER_ORDERS)
+                                      self.tol, self.opts, first="fine", orders=LATER_ORDERS,
+                                      refine_tol=self.refine_tols[l],
+                                      refine_values=self.refine_values)
         mask[act_rows, :n * c_in] = mk.reshape(act_rows.size, c_in, k, k, n).transpose(
             0, 1, 4, 2, 3).reshape(act_rows.size, n * c_in, k, k)
         e_w = er.reshape(act_rows.size, c_in, k, k)
@@ -552,7 +628,9 @@ class _Build:
         bvals = V[:, n * c_in:, p, p] * self.act(const_in)[None, :]
         with self.timer("solve"):
             bm, e_b = solve_with_retry(bvals, np.ones(bvals.shape, bool), bt, self.max_values,
-                                       self.tol, self.opts, first="fine", orders=LATER_ORDERS)
+                                       self.tol, self.opts, first="fine", orders=LATER_ORDERS,
+                                       refine_tol=self.refine_tols[l],
+                                       refine_values=self.refine_values)
         mask[:, n * c_in:, p, p] = bm
         errors[f"layer{l + 1}_weights"] = e_w
         errors[f"layer{l + 1}_bias"] = e_b
@@ -608,6 +686,8 @@ class _Build:
         if self.mc:
             choices.append(f"coarse_bias_neurons: {self.mc}")
         choices.append("padding_on_1x1")
+        if self.refine and self.scheme == "L+1":
+            choices.append("refine")
         if self.scheme == "L+1" and self.L > 1:
             choices.append("bias_at_centre_tap")
         return {
@@ -621,6 +701,7 @@ class _Build:
             "tau": self.tau, "alpha": [self.alpha[k] for k in sorted(self.alpha)],
             "activation": None if self.act is None else self.act.name,
             "homogeneous": self.homogeneous, "weight_eps": self.tol,
+            "refine_tols": [float(x) for x in self.refine_tols],
             "assumption_violations": self.violations, "choices": choices,
         }
 
@@ -628,7 +709,7 @@ class _Build:
 def burkholz_cnn(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=None,
                  n: int | None = None, *, scheme: str = "L+1", dist: str = "uniform",
                  C: float = bounds.DEFAULT_C, radius: float = 1.0, max_values: int = 20,
-                 tau: float = 1.0, alpha: float | None = None,
+                 tau: float = 1.0, alpha: float | None = None, refine: bool = True,
                  check_assumptions: bool = True, threads: int | None = None,
                  max_bytes: int | None = None) -> BurkholzCNNTicket:
     """Prune a random CNN of depth ``L + 1`` (or ``2L``) to approximate ``target``.
@@ -665,6 +746,9 @@ def burkholz_cnn(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=None,
     alpha : float, optional
         Linear-regime scale of the 1 x 1 layers (smooth activations); default
         :func:`layer_alpha`, fixed before any draw.
+    refine : bool
+        With the L+1 layout, finer windows for the problems above the tolerances of
+        :func:`refine_tolerances` (aimed at the certified bound; no effect on ``"2L"``).
     check_assumptions : bool
         Refuse targets outside the assumptions (else record the violations).
     threads : int, optional
@@ -703,7 +787,7 @@ def burkholz_cnn(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=None,
     tau = check_positive(tau, "tau")
     violations = check_burkholz_cnn_target(target, scheme, radius, check_assumptions)
     return _Build(target, scheme, eps, delta, seed, n, dist, C, radius, max_values, tau,
-                  alpha, threads, max_bytes, violations).run()
+                  alpha, bool(refine), threads, max_bytes, violations).run()
 
 
 def burkholz_cnn_2l(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=None,
