@@ -56,10 +56,16 @@ same scale) cancel it, then the ordinary bias channels fit the bias
 
 Where this departs from the paper (listed in ``Ticket.params["choices"]``): the linear
 regime scale and the coarse bias channels above, the padding moved onto the 1 x 1
-layers, bias entries at the centre tap in the later layers of ``"L+1"``, and a residual
-network only at depth ``2L`` (the ``"L+1"`` layout of a skip connection, which needs
-copies of the skipped channels, is not offered). Every subset sum is solved by the
-shared search of :mod:`slth.tickets.search`, not by the paper's fixed-size enumeration.
+layers (``"padding_on_1x1"``), bias entries at the centre tap in the later layers of
+``"L+1"`` (``"bias_at_centre_tap"``), finer windows in ``"L+1"`` where a problem's error
+would exceed its share of the certified bound (``"refine"``: the copies' errors reach
+the next layer through the kept weights of a row, about ``c k^2 max_values / 4`` in l1
+norm, :func:`refine_tolerances`; the paper needs every subset sum within one tolerance),
+and a residual network only at depth ``2L`` (the ``"L+1"`` layout of a skip
+connection, which needs copies of the skipped channels, is not offered). Every subset
+sum is solved by the shared search of :mod:`slth.tickets.search`, not by the paper's
+fixed-size enumeration (``exhaustive`` in ``Utils/pruning.py``). Tickets cannot be saved
+(:meth:`BurkholzCNNTicket.save`); they are rebuilt from their seed.
 
 Examples
 --------
