@@ -248,3 +248,27 @@ def test_bad_input():
         burkholz_cnn(np.ones(3))
     with pytest.raises(ValueError, match="bias must be a finite number"):
         random_cnn_target([1, 2], 3, bias=-1.0)
+
+
+def test_thread_counts_give_the_same_ticket():
+    f = random_cnn_target([1, 2, 2, 2], 3, seed=0, bias=0.5, activation="relu")
+    a = burkholz_cnn(f, eps=0.1, delta=0.1, seed=3, n=10, threads=1)
+    b = burkholz_cnn(f, eps=0.1, delta=0.1, seed=3, n=10, threads=2)
+    assert all(np.array_equal(x, y) for x, y in zip(a.masks, b.masks, strict=True))
+
+
+def test_biased_target_keeps_the_kernels_of_the_unbiased_one():
+    a = random_cnn_target([2, 3, 3], 3, seed=5)
+    b = random_cnn_target([2, 3, 3], 3, seed=5, bias=0.4, skips=[(1, 1)])
+    assert all(np.array_equal(x, y) for x, y in zip(a.kernels, b.kernels, strict=True))
+    assert all(np.abs(v).max() <= 0.4 for v in b.biases) and b.skips == ((1, 1),)
+
+
+def test_check_dispatch_and_norm():
+    f = random_cnn_target([1, 2, 2], 3, seed=0, bias=0.5)
+    t = burkholz_cnn_2l(f, eps=0.1, delta=0.1, seed=0, n=4)
+    r = verify.check(t, samples=32)
+    assert r.construction == "burkholz_cnn_2l" and r.norm == "inf"
+    assert r.certified == pytest.approx(verify.certified_error(t)[0])
+    with pytest.raises(ValueError, match="norm must be 'inf'"):
+        verify.check(t, norm="l2")
