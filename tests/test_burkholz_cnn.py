@@ -1,6 +1,7 @@
 """Burkholz's CNN / ResNet tickets (slth.tickets.burkholz_cnn) and their certificate."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -128,6 +129,27 @@ def test_depth_three(act, scheme):
     assert np.abs(f(x) - t(x)).max() <= bound <= 0.1
 
 
+@pytest.mark.parametrize("act", ACTS)
+def test_residual_l_plus_1(act):
+    """A skip between hidden layers, kept copy by copy at depth L+1."""
+    f = random_cnn_target([1, 2, 2, 2, 2], 3, seed=1, bias=1.0, activation=act,
+                          skips=[(1, 2)])
+    t = burkholz_cnn(f, eps=0.1, delta=0.1, seed=0)
+    assert t.spec.skips == ((2, 3),)
+    g = t.network()
+    x = images(1, 5, seed=2)
+    want = naive_forward(g.kernels, g.biases, list(g.activations), g.paddings, g.skips, x)
+    np.testing.assert_allclose(g(x), want, atol=1e-10)
+    bound, layers = burkholz_cnn_certified_error(t)
+    assert np.abs(f(x) - t(x)).max() <= bound and len(layers) == 4
+    # without the skip in the source, the ticket is far from the residual target
+    plain = BurkholzCNNTicket(f, replace(t.spec, skips=()), t.weights, t.biases,
+                              t.bias_masks, t.errors, t.params, t.timings, t.kernel_masks)
+    assert np.abs(f(x) - plain(x)).max() > 5 * np.abs(f(x) - t(x)).max()
+    with pytest.raises(ValueError, match="do not match"):
+        certify_burkholz_cnn(plain, 1.0)
+
+
 def test_subset_sum_errors_recomputed_from_masks():
     f = random_cnn_target([1, 2, 2], 3, seed=0, bias=0.5, activation="tanh")
     t = burkholz_cnn(f, eps=0.1, delta=0.1, seed=0, n=8)
@@ -229,7 +251,7 @@ def test_source_channels_match_builds():
 # ------------------------------------------------------------------ bad input
 def test_bad_input():
     f = random_cnn_target([1, 2, 2], 3, seed=0, skips=[(1, 1)])
-    with pytest.raises(ValueError, match="depth 2L only"):
+    with pytest.raises(ValueError, match="end before the output layer"):
         burkholz_cnn(f, eps=0.1, delta=0.1, seed=0, n=3)
     with pytest.raises(ValueError, match="activation must be one of"):
         burkholz_cnn(random_cnn_target([1, 2, 2], 3, seed=0, activation="softplus"),

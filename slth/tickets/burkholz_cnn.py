@@ -39,7 +39,10 @@ per input channel and sign, :func:`slth.bounds.burkholz_block`):
   entry ``K[j, i, p]`` of copy ``k`` is a subset sum over the ``n`` source weights
   ``V[(j, k), (i, k'), p]`` of the input's copies (plain entries, no products); the
   bias a subset sum over the constant channels' exactly known outputs at the centre
-  tap (always inside the image with ``2 padding <= k - 1``).
+  tap (always inside the image with ``2 padding <= k - 1``). A skip connection
+  ``(i, j)`` with ``1 <= i <= j <= L - 2`` becomes ``(i + 1, j + 1)`` of the source: copy
+  ``k`` of ``a_i`` is added to copy ``k`` of target layer ``j``'s pre-activation, and the
+  constant channels add their exactly known outputs.
 * **"2L"**: one pair per target layer; a skip connection ``(i, j)`` of the target
   becomes ``(2 i, 2 j + 1)`` of the source, kept in the ticket.
 
@@ -61,8 +64,8 @@ layers (``"padding_on_1x1"``), bias entries at the centre tap in the later layer
 would exceed its share of the certified bound (``"refine"``: the copies' errors reach
 the next layer through the kept weights of a row, about ``c k^2 max_values / 4`` in l1
 norm, :func:`refine_tolerances`; the paper needs every subset sum within one tolerance),
-and a residual network only at depth ``2L`` (the ``"L+1"`` layout of a skip
-connection, which needs copies of the skipped channels, is not offered). Every subset
+and at depth ``L + 1`` only skips between hidden layers (where the skipped channels
+exist as copies; a skip from the input or into the output layer is covered at ``2L``). Every subset
 sum is solved by the shared search of :mod:`slth.tickets.search`, not by the paper's
 fixed-size enumeration (``exhaustive`` in ``Utils/pruning.py``). Tickets cannot be saved
 (:meth:`BurkholzCNNTicket.save`); they are rebuilt from their seed.
@@ -272,9 +275,13 @@ def check_burkholz_cnn_target(target, scheme: str, radius: float, check_assumpti
     if act is not None and act.name not in ACTIVATIONS:
         raise ValueError(f"target activation must be one of {ACTIVATIONS} for burkholz_cnn, "
                          f"got {act.name!r}")
-    if target.skips and scheme != "2L":
-        raise ValueError(f"target.skips = {target.skips}: residual targets are covered at "
-                         "depth 2L only (burkholz_cnn_2l); the L+1 layout is not offered")
+    bad = [(i, j) for i, j in target.skips if i < 1 or j > target.depth - 2]
+    if bad and scheme != "2L":
+        raise ValueError(f"target.skips: {bad} at depth L+1: a skip must start at a hidden "
+                         "layer's output (i >= 1) and end before the output layer "
+                         f"(j <= {target.depth - 2}), where the skipped channels exist as "
+                         "copies; other residual targets are covered at depth 2L "
+                         "(burkholz_cnn_2l)")
     for l, (k, p) in enumerate(zip(target.kernel_sizes, target.paddings, strict=True)):
         if 2 * p > k - 1:
             raise ValueError(f"target.paddings[{l}] = {p} with kernel size {k}: the "
@@ -520,7 +527,9 @@ class _Build:
                 scales.append(1.0)
                 bscales.append(1.0)
                 cols.append(None)
-            skips = ()
+            # copies of a_i are the inputs of source layer i + 1, the copies of target
+            # layer j's pre-activations the outputs of source layer j + 1
+            skips = tuple((i + 1, j + 1) for i, j in t.skips)
         acts = (act,) * (len(shapes) - 1)
         return BurkholzCNNSpec(tuple(shapes), tuple(paddings), acts, tuple(biased),
                                tuple(scales), tuple(bscales), tuple(cols), self.dist,
@@ -675,9 +684,15 @@ class _Build:
                                                    positive_only=False, errors=errors)
             add(first)
             add(second)
+            consts = [const]           # pre-activations of each layer's constant rows
             for l in range(1, L):
                 const_in = const[n * t.channels[l]:]
                 w, km, const = self.solve_copies(l + 1, l, const_in, errors)
+                for i, j in t.skips:   # a skipped constant channel adds its output
+                    if j == l:
+                        const[n * t.channels[l + 1]:] += self.act(
+                            consts[i - 1][n * t.channels[i]:])
+                consts.append(const)
                 add((w, None, km, None))
         self.timer.times["total"] = time.perf_counter() - t_start
         return BurkholzCNNTicket(t, self.spec, tuple(weights), tuple(biases), tuple(bmasks),
@@ -727,8 +742,8 @@ def burkholz_cnn(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=None,
     target : CNN
         Kernels, optional biases, one activation of ``"relu"``, ``"leaky_relu"``,
         ``"tanh"``, ``"sigmoid"``, padding with ``2 padding <= k - 1``; skip connections
-        with ``scheme="2L"`` only. The construction assumes filters of l1 norm <= 1 and
-        ``|b| <= 1``.
+        (with ``scheme="L+1"`` only between hidden layers). The construction assumes
+        filters of l1 norm <= 1 and ``|b| <= 1``.
     eps, delta : float in (0, 1)
         Accuracy (max-norm error on ``[-radius, radius]`` inputs) and failure probability.
     seed : int, SeedSequence, Generator or None
@@ -771,7 +786,8 @@ def burkholz_cnn(target: CNN, eps: float = 0.01, delta: float = 0.01, seed=None,
     TypeError
         If ``target`` is not a CNN.
     ValueError
-        An activation not covered, a head, skips with ``scheme="L+1"``, a padding
+        An activation not covered, a head, skips from the input or into the output
+        layer with ``scheme="L+1"``, a padding
         over ``(k - 1) / 2``, an assumption violation, eps/delta outside (0, 1), a build
         over the memory cap.
 

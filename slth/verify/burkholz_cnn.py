@@ -23,7 +23,8 @@ from the pruned network, not from the errors the build recorded:
   ``P`` the target's activation bounds, ``c_safe`` the constant channels' sum over the
   taps that stay inside the image for every position and ``c_border`` the absolute sum
   over the others (zero padding removes them at the border);
-* **skip connections** add the error of the skipped input; hidden errors go through
+* **skip connections** add the error of the skipped input (at ``"L+1"``, copy by copy,
+  and the constant channels their known outputs); hidden errors go through
   the activation's Lipschitz constant; a global pooling is 1-Lipschitz.
 
 Zero padding only removes terms whose bound holds with 0, so the bound holds at every
@@ -163,6 +164,9 @@ def certify_burkholz_cnn(ticket: Ticket, radius: float, norm: str = "inf"):
         return float(delta.max()), layers
     # L+1
     _check_paddings(ticket, [t.paddings[0], 0, *t.paddings[1:]])
+    if tuple(ticket.spec.skips) != tuple((i + 1, j + 1) for i, j in t.skips):
+        raise _layout_error(f"source skips {ticket.spec.skips} do not match the target's "
+                            f"{t.skips}")
     copies = n if L > 1 else 1
     c1 = t.channels[1]
     eff, const = _pair(W[0], Bs[0], W[1], m, t.channels[0], act)
@@ -177,8 +181,9 @@ def certify_burkholz_cnn(ticket: Ticket, radius: float, norm: str = "inf"):
                         np.zeros(t.channels[0]), act, False)
     layers.append({"layer": 1, "pre_activation_error": float(delta.max())})
     tau = const[rows:]                                # the constant channels' pre-activations
+    errs, taus = [lip * delta], [tau]                 # per target layer l: input copies
     for l in range(1, L):
-        e = lip * delta
+        e = errs[l - 1]
         c_in, c_out, k, pad = t.channels[l], t.channels[l + 1], t.kernel_sizes[l], t.paddings[l]
         V = W[l + 1]
         copies_out = n if l < L - 1 else 1
@@ -199,8 +204,14 @@ def certify_burkholz_cnn(ticket: Ticket, radius: float, norm: str = "inf"):
         delta = (np.einsum("rcpq,c->r", np.abs(Wsum - K), P[l])
                  + np.einsum("rcmpq,cm->r", np.abs(Vc[:rows]), e.reshape(c_in, n))
                  + np.abs(c_safe[:rows] - b[j_of]) + c_border[:rows])
-        layers.append({"layer": l + 1, "pre_activation_error": float(delta.max())})
         tau = c_safe[rows:]
+        for i, j in t.skips:             # copy k of a_i joins copy k of this layer
+            if j == l:
+                delta = delta + errs[i - 1]
+                tau = tau + act(taus[i - 1])
+        layers.append({"layer": l + 1, "pre_activation_error": float(delta.max())})
+        errs.append(lip * delta)
+        taus.append(tau)
     return float(delta.max()), layers
 
 
