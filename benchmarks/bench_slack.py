@@ -8,8 +8,9 @@ Usage::
 
 For pensia, burkholz (ReLU and tanh) and fischer_burkholz (ReLU with biases) on 4-4-2
 targets, malach on a 2-2-1 target (its formula's n is polynomial in 1/eps: the search stops
-at n = 2048), cnn_unstructured on a 1-2-2 target with 3x3 kernels and cnn_structured on a
-1-2-2 target with 2x2 kernels, at each eps: the formula's n (with the C in use, named in
+at n = 2048), cnn_unstructured on a 1-2-2 target with 3x3 kernels, cnn_structured on a
+1-2-2 target with 2x2 kernels and burkholz_cnn, burkholz_cnn_2l (ReLU and tanh, biases) on
+a 1-2-2 target with 3x3 kernels, at each eps: the formula's n (with the C in use, named in
 each row), the smallest n certified within eps and the smallest n empirically within eps
 for a fraction 1 - delta = 0.9 of the seeds, their ratio, the implied constant C*, and the
 seconds each search took
@@ -42,7 +43,9 @@ from slth.experiments.slack import (
 
 CASES = ({"of": "pensia"}, {"of": "burkholz", "activation": ["relu", "tanh"]},
          {"of": "fischer_burkholz"}, {"of": "malach"},
-         {"of": "cnn_unstructured", "kernel": 3}, {"of": "cnn_structured", "kernel": 2})
+         {"of": "cnn_unstructured", "kernel": 3}, {"of": "cnn_structured", "kernel": 2},
+         {"of": "burkholz_cnn", "activation": ["relu", "tanh"], "kernel": 3},
+         {"of": "burkholz_cnn_2l", "activation": ["relu", "tanh"], "kernel": 3})
 
 
 def sweep_of(seeds: int, eps: list[float]) -> Sweep:

@@ -68,7 +68,8 @@ __all__ = [
     "rss_problems", "width_from_term", "rss_term", "pensia_term", "burkholz_term", "mrss_n",
     "mrss_term", "WidthFormula", "FORMULAS", "counting_lower_n", "fischer_burkholz_weight_eps",
     "fischer_burkholz_n", "fischer_burkholz_term", "fischer_burkholz_n_expr",
-    "fischer_burkholz_widths", "fischer_burkholz_problems",
+    "fischer_burkholz_widths", "fischer_burkholz_problems", "burkholz_cnn_n",
+    "burkholz_cnn_term", "burkholz_cnn_n_expr",
 ]
 
 #: Constant ``C`` of the networks' width formulas (not given by the papers; this package's
@@ -669,6 +670,41 @@ def cnn_widths(channels: Sequence[int], n: int) -> tuple[int, ...]:
     return pensia_widths(channels, n)
 
 
+def burkholz_cnn_n(channels: Sequence[int], kernel_sizes, eps: float, delta: float,
+                   C: float = DEFAULT_C) -> int:
+    """Copies per target channel of Burkholz's CNN / ResNet tickets (depth L+1 and 2L).
+
+    ``n = ceil(C log2(N / min(eps, delta)))``, ``N`` the number of target parameters
+    (kernel entries and biases): the form of Burkholz (ICML 2022, ``rho = O(log(N /
+    min(eps, delta)))``, check) with its unspecified constant as ``C`` (default this
+    package's calibration, :data:`DEFAULT_C`). The univariate blocks have
+    :func:`burkholz_block` channels per sign.
+
+    Examples
+    --------
+    >>> burkholz_cnn_n([1, 2, 2], 3, eps=0.1, delta=0.1)
+    28
+    """
+    return width_from_term(C, burkholz_cnn_term(channels, kernel_sizes, eps, delta))
+
+
+def burkholz_cnn_term(channels: Sequence[int], kernel_sizes, eps: float,
+                      delta: float) -> float:
+    """``log2(N / min(eps, delta))``: the term :func:`burkholz_cnn_n` multiplies by ``C``."""
+    c, ks = _cnn_shape(channels, kernel_sizes)
+    eps = check_open_unit(eps, "eps")
+    delta = check_open_unit(delta, "delta")
+    N = sum(c[l + 1] * (c[l] * ks[l] ** 2 + 1) for l in range(len(ks)))
+    return math.log2(N / min(eps, delta))
+
+
+def burkholz_cnn_n_expr():
+    """The CNN formula with all channels ``c``, kernels ``k``, depth ``L``:
+    ``C log2(L c (c k^2 + 1) / min(epsilon, delta))``."""
+    c, k, L, eps, delta, C = sp.symbols("c k L epsilon delta C", positive=True)
+    return C * sp.log(L * c * (c * k**2 + 1) / sp.Min(eps, delta), 2)
+
+
 def counting_lower_n(eps: float, d: int = 1) -> int:
     """No fewer than ``ceil(d log2(1/eps))`` vectors can cover [-1, 1]^d within eps in the
     max norm: their ``2^n`` subset sums cover a volume of at most ``2^n (2 eps)^d`` of the
@@ -881,4 +917,11 @@ FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
                  "{kernel_exponent}, C = {C} ({C_origin}), union bound over the P "
                  "structured problems (eta = min(e, delta / P))",
                  params={"kernel_exponent": DEFAULT_KERNEL_EXPONENT}),
+    WidthFormula("burkholz_cnn", "Burkholz 2022 (ICML)", "copies per target channel",
+                 burkholz_cnn_term, DEFAULT_C, "calibrated", _NETWORK_FIT
+                 .replace("4-4-2", "1-2-2 3x3 with biases, relu and tanh")),
+    WidthFormula("burkholz_cnn_2l", "Burkholz 2022 (ICML)", "channels per sign and input "
+                 "channel (univariate blocks: burkholz_block)", burkholz_cnn_term,
+                 DEFAULT_C, "calibrated", _NETWORK_FIT
+                 .replace("4-4-2", "1-2-2 3x3 with biases, relu and tanh")),
 )}

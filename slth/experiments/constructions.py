@@ -102,6 +102,36 @@ def _cnn_target(config: dict, seed: np.random.SeedSequence):
                              activation=config["activation"], seed=seed)
 
 
+def _flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def _burkholz_cnn_target(config: dict, seed: np.random.SeedSequence):
+    """A CNN target with biases uniform in [-1, 1] (the assumption's bound) and, with
+    ``residual``, an identity skip around every layer ``l >= 1`` that keeps its channel
+    count (residual blocks of one convolution)."""
+    from slth.nets import random_cnn_target
+
+    k, ch = config["kernel"], config["widths"]
+    skips = ([(l, l) for l in range(1, len(ch) - 1) if ch[l] == ch[l + 1]]
+             if config.get("residual") else None)
+    if config.get("residual") and not skips:
+        raise ValueError(f"residual: widths {ch} have no layer l >= 1 with as many output "
+                         "as input channels, so no identity skip fits")
+    return random_cnn_target(ch, k, padding="same" if k % 2 else k // 2 - 1 if k > 1 else 0,
+                             activation=config["activation"], bias=1.0, skips=skips,
+                             seed=seed)
+
+
+def _burkholz_cnn_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.burkholz_cnn_n(target.channels, config["kernel"], config["eps"],
+                                 config["delta"], config["C"])
+
+
 def _cnn_unstructured_formula_n(target, config) -> int:
     from slth import bounds
 
@@ -182,6 +212,21 @@ def _fischer_burkholz_source_params(target, config, n: int) -> int:
     # every source layer has biases (slth.tickets.fischer_burkholz)
     w = bounds.fischer_burkholz_widths(target.widths, n)
     return _dense_params(w, [True] * (len(w) - 1))
+
+
+def _burkholz_cnn_source_params(scheme: str):
+    def count(target, config, n: int) -> int:
+        import inspect
+
+        from slth.tickets.burkholz_cnn import burkholz_cnn, source_params
+
+        # the builder's own default, which sets its coarse bias channels
+        max_values = inspect.signature(burkholz_cnn).parameters["max_values"].default
+        return source_params(target, n, scheme, config["dist"], max_values)
+    return count
+
+
+_BURKHOLZ_CNN_ACTS = ("relu", "leaky_relu", "tanh", "sigmoid")
 
 
 @dataclass(frozen=True)
@@ -281,6 +326,26 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      extra=(Param("kernel", _int(minimum=1, maximum=7), 2,
                                   "kernel side of the target CNN"),),
                      suite={"n": [50, 150, 400]}, source_params=_cnn_source_params),
+        # the suite's rows stay at the formula's width: the L+1 check is the costlier (a
+        # second per row), the 2L rows run with and without residual blocks
+        Construction("burkholz_cnn", "Burkholz 2022 (ICML), CNN depth L+1",
+                     "slth.tickets:burkholz_cnn", _burkholz_cnn_target,
+                     _burkholz_cnn_formula_n, activations=_BURKHOLZ_CNN_ACTS,
+                     default_shape=(1, 2, 2),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
+                                  "kernel side of the target CNN"),),
+                     suite={"width_factor": [1.0]},
+                     source_params=_burkholz_cnn_source_params("L+1")),
+        Construction("burkholz_cnn_2l", "Burkholz 2022 (ICML), CNN / ResNet depth 2L",
+                     "slth.tickets:burkholz_cnn_2l", _burkholz_cnn_target,
+                     _burkholz_cnn_formula_n, activations=_BURKHOLZ_CNN_ACTS,
+                     default_shape=(1, 2, 2),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
+                                  "kernel side of the target CNN"),
+                            Param("residual", _flag, False, "identity skips around the "
+                                  "layers l >= 1 that keep their channel count")),
+                     suite={"width_factor": [1.0], "residual": [False, True]},
+                     source_params=_burkholz_cnn_source_params("2L")),
     )
 }
 

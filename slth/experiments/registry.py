@@ -29,7 +29,7 @@ Examples
 >>> from slth.experiments.registry import EXPERIMENTS
 >>> list(EXPERIMENTS)[:4]
 ['rss', 'mrss', 'pensia', 'burkholz']
->>> {'slack', 'lab_teacher_student'} <= set(EXPERIMENTS)
+>>> {'slack', 'lab_teacher_student', 'burkholz_cnn', 'burkholz_cnn_2l'} <= set(EXPERIMENTS)
 True
 >>> EXPERIMENTS["rss"].family
 'lemma'

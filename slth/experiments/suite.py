@@ -72,8 +72,8 @@ def suite_sweep(quick: bool = False) -> Sweep:
     --------
     >>> s = suite_sweep(quick=True)
     >>> sorted({t.experiment for t in s.tasks()})  # doctest: +NORMALIZE_WHITESPACE
-    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'fischer_burkholz', 'malach', 'mrss',
-     'pensia', 'rss', 'slack']
+    ['burkholz', 'burkholz_cnn', 'burkholz_cnn_2l', 'cnn_structured', 'cnn_unstructured',
+     'fischer_burkholz', 'malach', 'mrss', 'pensia', 'rss', 'slack']
     """
     seeds = 1 if quick else 5
     grids = []
@@ -112,6 +112,10 @@ def slack_grids(quick: bool = False) -> list[dict]:
              "trials": 5, "n_max": 1024},
             # malach (2-2-1, about 10 s): certified near n = 144 of the formula's 122,560
             {"experiment": "slack", "of": "malach", "eps": 0.1, "trials": 5},
+            # the 2L CNN construction only, 3 seeds (the L+1 check takes seconds per
+            # width; benchmarks/bench_slack.py has both, with 20 seeds)
+            {"experiment": "slack", "of": "burkholz_cnn_2l", "kernel": 3, "eps": 0.1,
+             "trials": 3},
             {"experiment": "slack", "of": "rss", "eps": [0.1, 0.03, 0.01], "trials": 200},
             {"experiment": "slack", "of": "mrss", "d": 2, "eps": [0.2, 0.1], "trials": 40}]
 

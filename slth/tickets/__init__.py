@@ -9,9 +9,12 @@
   the polynomial baseline.
 * :func:`cnn_unstructured`, :func:`cnn_structured` -- CNNs, weight by weight (da Cunha et al.
   2022) or whole kernels and channels (da Cunha et al. 2023).
+* :func:`burkholz_cnn`, :func:`burkholz_cnn_2l` -- CNNs and residual networks with biases and
+  general activations, depth L+1 or 2L (Burkholz, ICML 2022).
 """
 
 from slth.tickets.burkholz import burkholz
+from slth.tickets.burkholz_cnn import burkholz_cnn, burkholz_cnn_2l
 from slth.tickets.cnn import CNNTicket, cnn_unstructured, load  # load: MLP and CNN tickets
 from slth.tickets.cnn_structured import cnn_structured
 from slth.tickets.fischer_burkholz import fischer_burkholz, fischer_burkholz_sklearn
@@ -20,4 +23,5 @@ from slth.tickets.pensia import pensia
 from slth.tickets.ticket import SourceSpec, Ticket
 
 __all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "load", "CNNTicket", "cnn_unstructured",
-           "cnn_structured", "fischer_burkholz", "fischer_burkholz_sklearn", "malach"]
+           "cnn_structured", "fischer_burkholz", "fischer_burkholz_sklearn", "malach",
+           "burkholz_cnn", "burkholz_cnn_2l"]
