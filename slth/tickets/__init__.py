@@ -2,16 +2,16 @@
 
 * :func:`pensia` -- depth 2L, ReLU (Pensia et al. 2020);
 * :func:`burkholz` -- depth L+1, with biases, for ReLU, leaky ReLU, tanh, sigmoid, softplus
-  and custom smooth activations (Burkholz 2022).
+  and custom smooth activations (Burkholz 2022); :func:`burkholz_source`, its source alone.
 * :func:`cnn_unstructured`, :func:`cnn_structured` -- CNNs, weight by weight (da Cunha et al.
   2022) or whole kernels and channels (da Cunha et al. 2023).
 """
 
-from slth.tickets.burkholz import burkholz
+from slth.tickets.burkholz import burkholz, burkholz_source
 from slth.tickets.cnn import CNNTicket, cnn_unstructured, load  # load: MLP and CNN tickets
 from slth.tickets.cnn_structured import cnn_structured
 from slth.tickets.pensia import pensia
 from slth.tickets.ticket import SourceSpec, Ticket
 
-__all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "load", "CNNTicket", "cnn_unstructured",
-           "cnn_structured"]
+__all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "burkholz_source", "load", "CNNTicket",
+           "cnn_unstructured", "cnn_structured"]
