@@ -8,7 +8,9 @@
   the counting bound ``d log2(1/eps)`` as reference and the fitted slope in the legend;
 * :func:`success_heatmap` -- success probability over (n, eps), with the 95%
   Clopper-Pearson lower bound beside it (and the intervals written in small grids);
-* :func:`slack` -- the formulas' widths against the widths that suffice, vs ``1/eps``.
+* :func:`slack` -- the formulas' widths against the widths that suffice, vs ``1/eps``;
+* :func:`digits_accuracy` -- test accuracy of the digits target's depth-L+1 ticket and of
+  searched tickets in the same sources, vs width (experiment ``"lab_digits"``).
 
 Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
 ``(figure, data)``, ``data`` holding exactly the numbers drawn.
@@ -38,10 +40,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack", "plot_store",
-           "suite_figures", "KINDS", "FORMATS"]
+           "suite_figures", "digits_accuracy", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
-KINDS = ("overparameterization", "samples-needed", "heatmap", "slack")
+KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "digits-accuracy")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -371,6 +373,78 @@ def slack(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]
     return fig, data
 
 
+# ---------------------------------------------------------------------- digits
+def _digits_rows(rows):
+    return [r for r in rows if r["experiment"] == "lab_digits"]
+
+
+def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy against width (log x) on the digits task, one panel per target.
+
+    One line per searcher (median over seeds, the min-max band shaded), the depth-L+1
+    construction among them (``"construction"``), the target's accuracy as a horizontal
+    line and the formula's ``n`` as a vertical one. ``data`` holds per panel and searcher
+    ``n``, ``median``, ``min``, ``max`` and the density (median), and the target's accuracy.
+
+    Examples
+    --------
+    >>> rows = [{"experiment": "lab_digits", "searcher": s, "n": n, "formula_n": 8,
+    ...          "accuracy": a, "density": 0.05, "target_accuracy": 0.95,
+    ...          "target_widths": [64, 16, 10], "formula": "f", "seed": 0}
+    ...         for s, n, a in [("construction", 2, 0.3), ("construction", 8, 0.95),
+    ...                         ("edge_popup", 2, 0.2), ("edge_popup", 8, 0.6)]]
+    >>> fig, data = digits_accuracy(rows)
+    >>> data["64-16-10"]["edge_popup"]["median"].tolist(), data["64-16-10"]["target"]
+    ([0.2, 0.6], 0.95)
+    """
+    from slth.experiments.lab_digits import SEARCHERS
+
+    groups: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in _digits_rows(rows):
+        groups["-".join(map(str, r["target_widths"]))][r["searcher"]][r["n"]].append(r)
+    if not groups:
+        raise ValueError("rows: no lab_digits rows to plot")
+    fig, axes = _panels(len(groups), 3, (6.0, 4.4), fig)
+    data = {}
+    labels = {"construction": "construction (burkholz)", "edge_popup": "edge-popup",
+              "gem_miner": "GEM-MINER"}
+    for ax, (target, by_searcher) in zip(axes, sorted(groups.items()), strict=False):
+        entry: dict = {}
+        first = next(iter(next(iter(by_searcher.values())).values()))[0]
+        for i, searcher in enumerate(s for s in SEARCHERS if s in by_searcher):
+            by_n = by_searcher[searcher]
+            ns = np.array(sorted(by_n))
+            acc = [np.array([r["accuracy"] for r in by_n[n]]) for n in ns]
+            e = {"n": ns, "median": np.array([np.median(a) for a in acc]),
+                 "min": np.array([a.min() for a in acc]), "max": np.array([a.max() for a in acc]),
+                 "density": np.array([np.median([r["density"] for r in by_n[n]]) for n in ns])}
+            color = f"C{i}"
+            ax.plot(ns, e["median"], "-o", color=color, ms=5, label=labels[searcher])
+            if any(len(a) > 1 for a in acc):
+                ax.fill_between(ns, e["min"], e["max"], color=color, alpha=0.2, lw=0)
+            entry[searcher] = e
+        entry["target"] = float(first["target_accuracy"])
+        entry["formula_n"] = int(first["formula_n"])
+        ax.axhline(entry["target"], color="k", lw=1.0, ls="--",
+                   label=f"target (sklearn MLP), {entry['target']:.3f}")
+        ax.axvline(entry["formula_n"], color="0.5", lw=1.0, ls=":",
+                   label=f"formula n = {entry['formula_n']}")
+        ax.axhline(0.1, color="0.7", lw=0.8, ls="-.", label="chance (10 classes)")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(0.0, 1.02)
+        ax.set_xlabel("n, copies per target neuron (log scale)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"digits, target {target}\n" + textwrap.fill(first.get("formula", ""), 70),
+                     fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+        data[target] = entry
+    fig.suptitle("Task level: the constructed ticket and searched tickets in the same sources")
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -380,6 +454,8 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
                          f"{prefix}overparameterization", formats)
     if _slack_rows(rows):
         written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
+    if _digits_rows(rows):
+        written += _save(digits_accuracy(rows)[0], folder, f"{prefix}digits_accuracy", formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -437,5 +513,7 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(samples_needed(rows)[0], folder, "samples_needed", formats)
     if kind == "slack":
         return _save(slack(rows)[0], folder, "slack", formats)
+    if kind == "digits-accuracy":
+        return _save(digits_accuracy(rows)[0], folder, "digits_accuracy", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)

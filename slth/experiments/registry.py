@@ -14,6 +14,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
+* ``"lab_digits"``: a trained digits classifier, its depth-L+1 ticket and searched tickets
+  in the same sources, test accuracy against width (:mod:`slth.experiments.lab_digits`).
 
 A new construction is one more :class:`~slth.experiments.constructions.Construction` in
 :data:`~slth.experiments.constructions.CONSTRUCTIONS`.
@@ -21,8 +23,9 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)
-['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack']
+>>> list(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
+['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack',
+ 'lab_digits']
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slth import distributions
+from slth.experiments import lab_digits as _lab_digits
 from slth.experiments.constructions import (
     CONSTRUCTIONS,
     REQUIRED,
@@ -234,6 +238,12 @@ EXPERIMENTS["slack"] = Experiment("slack", "slack", (
           "sample distribution (lemmas; default uniform)"),
 ), _run_slack, "smallest widths certified / empirically within eps for a fraction 1 - delta "
    "of seeds, beside the formula's (slth.experiments.slack)")
+
+
+EXPERIMENTS["lab_digits"] = Experiment(
+    "lab_digits", "lab", _lab_digits.PARAMS, _lab_digits.run,
+    "a trained digits MLP: its depth-L+1 ticket and searched tickets in the same sources, "
+    "test accuracy against width (slth.experiments.lab_digits)")
 
 
 def get_experiment(name) -> Experiment:
