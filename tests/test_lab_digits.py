@@ -118,13 +118,16 @@ def test_searches_are_deterministic_for_a_seed(searcher):
     pytest.importorskip("torch")
     from slth.experiments.registry import run_config
 
-    config = _config(searcher=searcher, width_factor=1.0 / 32)
+    # GEM-MINER reaches its density after its 5 freezing rounds: 6 steps at least
+    config = _config(searcher=searcher, width_factor=1.0 / 32, steps=6)
     a, b = run_config(config), run_config(config)
     a.pop("timings"), b.pop("timings")
     a.pop("seconds_per_step"), b.pop("seconds_per_step")
     assert a == b
-    # edge-popup keeps at least the density in each layer (rounded up), GEM-MINER at most
-    assert a["n"] == 1 and abs(a["density"] - 0.05) < 0.01
+    # edge-popup keeps the density of each layer rounded up, GEM-MINER at most the density
+    assert a["n"] == 1
+    assert (abs(a["density"] - 0.05) < 0.01 if searcher == "edge_popup"
+            else a["density"] <= 0.05)
     assert 0.0 <= a["accuracy"] <= 1.0
     c = run_config({**config, "seed": 1})
     assert c["final_loss"] != a["final_loss"]
