@@ -32,6 +32,11 @@ child 1. PyTorch runs on one thread inside a task (torch's reductions depend on 
 thread count), so a task's result depends on its config only. scikit-learn and PyTorch
 are imported inside the functions: ``import slth.experiments`` imports neither.
 
+The searchers' density defaults to 5 %, about the constructed ticket's density at the
+formula's width (5.7 % on 64-16-10); edge-popup's paper finds 30 to 70 % best, and
+``density=0.5`` gives them much higher accuracy on these sources
+(``benchmarks/lab_digits.toml`` runs both).
+
 Where this departs from the issue's wording: searchers use the source as the construction
 draws it (uniform weights, unscaled), not the scaled initialisations of the searchers'
 papers; their logits are as large as that source makes them.
@@ -54,6 +59,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from slth.experiments.constructions import (
+    CONSTRUCTIONS,
     Param,
     _choice,
     _eps,
@@ -62,6 +68,7 @@ from slth.experiments.constructions import (
     _optional,
     _positive,
     _seed,
+    resolve_n,
 )
 
 __all__ = ["DigitsTask", "PARAMS", "SEARCHERS", "digits_task", "run", "accuracy_table"]
@@ -214,13 +221,15 @@ def _digits_task(hidden: int, target_seed: int, max_iter: int) -> DigitsTask:
                       float(clf.score(xte * INPUT_NORM, yte)), bool(clf.n_iter_ < max_iter))
 
 
-def _widths_and_n(task: DigitsTask, config: dict) -> tuple[int, int, str]:
+def _widths_and_n(task: DigitsTask, config: dict) -> tuple[float, int, int, str]:
+    """The constant ``C`` in use, the formula's ``n``, the task's ``n`` and the formula's
+    label."""
     from slth import bounds
 
     C = bounds.DEFAULT_C if config["C"] is None else config["C"]
     formula_n = int(bounds.burkholz_n(task.target.widths, config["eps"], config["delta"], C))
-    n = max(1, int(np.floor(config["width_factor"] * formula_n + 0.5)))
-    return formula_n, n, bounds.FORMULAS["burkholz"].label(C)
+    n = resolve_n(formula_n, {"width_factor": config["width_factor"]})
+    return C, formula_n, n, bounds.FORMULAS["burkholz"].label(C)
 
 
 def run(config: dict, threads: int | None = None) -> dict:
@@ -228,16 +237,13 @@ def run(config: dict, threads: int | None = None) -> dict:
 
     ``threads`` caps numba's threads in the construction; the result does not depend on it.
     """
-    from slth import bounds
-
     t0 = time.perf_counter()
     task = digits_task(config["hidden"], config["target_seed"], config["max_iter"])
     t1 = time.perf_counter()
-    formula_n, n, formula = _widths_and_n(task, config)
-    C = bounds.DEFAULT_C if config["C"] is None else config["C"]
+    C, formula_n, n, formula = _widths_and_n(task, config)
     ss_source, ss_search = np.random.SeedSequence(config["seed"]).spawn(2)
     out = {
-        "theorem": "Burkholz 2022, depth L+1", "target_accuracy": task.target_accuracy,
+        "theorem": CONSTRUCTIONS["burkholz"].theorem, "target_accuracy": task.target_accuracy,
         "sklearn_accuracy": task.sklearn_accuracy, "target_converged": task.converged,
         "logit_scale": task.logit_scale, "target_widths": list(task.target.widths),
         "n": n, "formula_n": formula_n, "width_ratio": n / formula_n, "formula": formula,
