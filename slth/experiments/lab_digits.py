@@ -300,7 +300,8 @@ def _search(task: DigitsTask, config: dict, n: int, C: float, ss_source, ss_sear
 
 
 def accuracy_table(rows: list[dict]) -> list[dict]:
-    """Test accuracy per searcher and width (median over seeds), from store rows.
+    """Test accuracy per searcher, density asked and width (median over seeds), from store
+    rows.
 
     Examples
     --------
@@ -314,11 +315,15 @@ def accuracy_table(rows: list[dict]) -> list[dict]:
     for r in rows:
         if r.get("experiment") != "lab_digits":
             continue
-        groups.setdefault((r["searcher"], r["n"]), []).append(r)
+        # the config's density is the one asked for (the result's, the one found)
+        asked = None if r["searcher"] == "construction" else r.get("config", r)["density"]
+        groups.setdefault((r["searcher"], asked, r["n"]), []).append(r)
     out = []
-    for (searcher, n), rs in sorted(groups.items(), key=lambda kv: (SEARCHERS.index(kv[0][0]),
-                                                                    kv[0][1])):
-        out.append({"searcher": searcher, "n": n, "formula_n": rs[0]["formula_n"],
+    for (searcher, asked, n), rs in sorted(
+            groups.items(), key=lambda kv: (SEARCHERS.index(kv[0][0]), kv[0][1] or 0.0,
+                                            kv[0][2])):
+        out.append({"searcher": searcher, "density_asked": asked, "n": n,
+                    "formula_n": rs[0]["formula_n"],
                     "width_factor": rs[0]["width_factor"], "seeds": len(rs),
                     "accuracy": float(np.median([r["accuracy"] for r in rs])),
                     "density": float(np.median([r["density"] for r in rs])),

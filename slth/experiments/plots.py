@@ -381,8 +381,9 @@ def _digits_rows(rows):
 def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
     """Test accuracy against width (log x) on the digits task, one panel per target.
 
-    One line per searcher (median over seeds, the min-max band shaded), the depth-L+1
-    construction among them (``"construction"``), the target's accuracy as a horizontal
+    One line per searcher and density asked (median over seeds, the min-max band shaded;
+    keys ``"<searcher> <density>"`` in ``data``), the depth-L+1 construction among them
+    (``"construction"``), the target's accuracy as a horizontal
     line and the formula's ``n`` as a vertical one. ``data`` holds per panel and searcher
     ``n``, ``median``, ``min``, ``max`` and the density (median), and the target's accuracy.
 
@@ -394,14 +395,18 @@ def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Fig
     ...         for s, n, a in [("construction", 2, 0.3), ("construction", 8, 0.95),
     ...                         ("edge_popup", 2, 0.2), ("edge_popup", 8, 0.6)]]
     >>> fig, data = digits_accuracy(rows)
-    >>> data["64-16-10"]["edge_popup"]["median"].tolist(), data["64-16-10"]["target"]
+    >>> data["64-16-10"]["edge_popup 0.05"]["median"].tolist(), data["64-16-10"]["target"]
     ([0.2, 0.6], 0.95)
     """
     from slth.experiments.lab_digits import SEARCHERS
 
     groups: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for r in _digits_rows(rows):
-        groups["-".join(map(str, r["target_widths"]))][r["searcher"]][r["n"]].append(r)
+        # a searcher's runs at different densities are different lines
+        # (the result's "density" is the one found; the config's, the one asked for)
+        asked = r.get("config", r)["density"]
+        line = (r["searcher"], None if r["searcher"] == "construction" else asked)
+        groups["-".join(map(str, r["target_widths"]))][line][r["n"]].append(r)
     if not groups:
         raise ValueError("rows: no lab_digits rows to plot")
     fig, axes = _panels(len(groups), 3, (6.0, 4.4), fig)
@@ -411,18 +416,22 @@ def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Fig
     for ax, (target, by_searcher) in zip(axes, sorted(groups.items()), strict=False):
         entry: dict = {}
         first = next(iter(next(iter(by_searcher.values())).values()))[0]
-        for i, searcher in enumerate(s for s in SEARCHERS if s in by_searcher):
-            by_n = by_searcher[searcher]
+        lines = sorted(by_searcher, key=lambda k: (SEARCHERS.index(k[0]), k[1] or 0.0))
+        for i, line in enumerate(lines):
+            searcher, density = line
+            by_n = by_searcher[line]
             ns = np.array(sorted(by_n))
             acc = [np.array([r["accuracy"] for r in by_n[n]]) for n in ns]
             e = {"n": ns, "median": np.array([np.median(a) for a in acc]),
                  "min": np.array([a.min() for a in acc]), "max": np.array([a.max() for a in acc]),
                  "density": np.array([np.median([r["density"] for r in by_n[n]]) for n in ns])}
             color = f"C{i}"
-            ax.plot(ns, e["median"], "-o", color=color, ms=5, label=labels[searcher])
+            name = searcher if density is None else f"{searcher} {density:g}"
+            label = labels[searcher] + ("" if density is None else f", density {density:g}")
+            ax.plot(ns, e["median"], "-o", color=color, ms=5, label=label)
             if any(len(a) > 1 for a in acc):
                 ax.fill_between(ns, e["min"], e["max"], color=color, alpha=0.2, lw=0)
-            entry[searcher] = e
+            entry[name] = e
         entry["target"] = float(first["target_accuracy"])
         entry["formula_n"] = int(first["formula_n"])
         ax.axhline(entry["target"], color="k", lw=1.0, ls="--",
@@ -441,7 +450,8 @@ def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Fig
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
         data[target] = entry
-    fig.suptitle("Task level: the constructed ticket and searched tickets in the same sources")
+    fig.suptitle("Digits: the constructed ticket and searched tickets in the same sources",
+                 fontsize=10)
     return fig, data
 
 
