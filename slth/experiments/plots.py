@@ -409,7 +409,7 @@ def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Fig
         groups["-".join(map(str, r["target_widths"]))][line][r["n"]].append(r)
     if not groups:
         raise ValueError("rows: no lab_digits rows to plot")
-    fig, axes = _panels(len(groups), 3, (6.0, 4.4), fig)
+    fig, axes = _panels(len(groups), 2, (8.0, 4.4), fig)
     data = {}
     labels = {"construction": "construction (burkholz)", "edge_popup": "edge-popup",
               "gem_miner": "GEM-MINER"}
@@ -440,15 +440,17 @@ def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Fig
                    label=f"formula n = {entry['formula_n']}")
         ax.axhline(0.1, color="0.7", lw=0.8, ls="-.", label="chance (10 classes)")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        shown = sorted({int(n) for by_n in by_searcher.values() for n in by_n}
+                       | {entry["formula_n"]})
+        ax.set_xticks(shown, [str(n) for n in shown])
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_ylim(0.0, 1.02)
         ax.set_xlabel("n, copies per target neuron (log scale)")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"digits, target {target}\n" + textwrap.fill(first.get("formula", ""), 70),
                      fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         data[target] = entry
     fig.suptitle("Digits: the constructed ticket and searched tickets in the same sources",
                  fontsize=10)
