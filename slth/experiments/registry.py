@@ -12,10 +12,15 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"rss"``: :func:`slth.rss.min_samples` ``(eps, dist, trials, seed)`` -- per trial, the
   exact smallest n covering [-1, 1] within eps.
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
+* ``"imp"``, ``"essential_sparsity"``: tickets found by training, with PyTorch
+  (:mod:`slth.experiments.weak`; torch is imported when a task runs).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
+* ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
+  (:mod:`slth.experiments.lab`; needs the ``lab`` extra when a task runs).
 * ``"lab_digits"``: a trained digits classifier, its depth-L+1 ticket and searched tickets
-  in the same sources, test accuracy against width (:mod:`slth.experiments.lab_digits`).
+  in the same sources, test accuracy against width (:mod:`slth.experiments.lab_digits`;
+  scikit-learn, and the ``lab`` extra for the searches, when a task runs).
 
 A new construction is one more :class:`~slth.experiments.constructions.Construction` in
 :data:`~slth.experiments.constructions.CONSTRUCTIONS`.
@@ -23,9 +28,10 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
-['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack',
- 'lab_digits']
+>>> list(EXPERIMENTS)[:4]
+['rss', 'mrss', 'pensia', 'burkholz']
+>>> {'slack', 'lab_teacher_student', 'lab_digits'} <= set(EXPERIMENTS)
+True
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
@@ -55,6 +61,13 @@ from slth.experiments.constructions import (
     resolve_n,
     ticket_params,
 )
+from slth.experiments.lab import (
+    SUBSET_SUM_PARAMS,
+    TEACHER_STUDENT_PARAMS,
+    check_teacher_student,
+    run_subset_sum,
+    run_teacher_student,
+)
 
 __all__ = ["Param", "Experiment", "Construction", "CONSTRUCTIONS", "EXPERIMENTS",
            "get_experiment", "run_config"]
@@ -65,10 +78,12 @@ class Experiment:
     """A named experiment: its fields and the function computing one task."""
 
     name: str
-    family: str                      # "ticket" or "lemma"
+    family: str                      # "ticket", "lemma", "slack" or "lab"
     params: tuple[Param, ...]
     run: Callable[[dict, int | None], dict]
     description: str = ""
+    #: ``(config, where)`` -> None: checks across fields, raising ``ValueError``
+    check: Callable[[dict, str], None] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -240,6 +255,22 @@ EXPERIMENTS["slack"] = Experiment("slack", "slack", (
    "of seeds, beside the formula's (slth.experiments.slack)")
 
 
+# search against construction (slth.lab, PyTorch imported when a task runs)
+EXPERIMENTS["lab_subset_sum"] = Experiment(
+    "lab_subset_sum", "lab", SUBSET_SUM_PARAMS, run_subset_sum,
+    "GEM-MINER's relaxed subset sum, rounded, against the exact optimum and the covering "
+    "radius (slth.lab.subset_sum_by_gradient)")
+EXPERIMENTS["lab_teacher_student"] = Experiment(
+    "lab_teacher_student", "lab", TEACHER_STUDENT_PARAMS, run_teacher_student,
+    "edge-popup / GEM-MINER in a construction's own source, against its ticket "
+    "(slth.experiments.lab)", check_teacher_student)
+from slth.experiments import weak  # noqa: E402 - its params use this module's Param
+
+EXPERIMENTS["imp"] = Experiment("imp", "weak", weak.IMP_PARAMS, weak.run_imp,
+                                "iterative magnitude pruning with rewinding (slth.lab.imp)")
+EXPERIMENTS["essential_sparsity"] = Experiment(
+    "essential_sparsity", "weak", weak.ESSENTIAL_PARAMS, weak.run_essential,
+    "one-shot magnitude pruning without retraining (slth.lab.essential)")
 EXPERIMENTS["lab_digits"] = Experiment(
     "lab_digits", "lab", _lab_digits.PARAMS, _lab_digits.run,
     "a trained digits MLP: its depth-L+1 ticket and searched tickets in the same sources, "

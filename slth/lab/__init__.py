@@ -11,7 +11,11 @@ extra.
 * :mod:`slth.lab.checks`: :func:`slth.verify.check` for searched tickets, with the reason
   when the construction's certificate does not apply to their masks;
 * :mod:`slth.lab.search`: edge-popup and GEM-MINER;
-* :mod:`slth.lab.subset_sum`: GEM-MINER's relaxed subset sum against the exact one.
+* :mod:`slth.lab.subset_sum`: GEM-MINER's relaxed subset sum against the exact one;
+* :mod:`slth.lab.data`: offline data sets (digits, MNIST-5k, MNIST-1D, teacher-student);
+* :mod:`slth.lab.masks`: global magnitude, random and N:M masks, their overlap;
+* :mod:`slth.lab.imp`: iterative magnitude pruning with rewinding (Frankle & Carbin);
+* :mod:`slth.lab.essential`: one-shot pruning and essential sparsity (Jaiswal et al.).
 """
 
 import importlib
@@ -24,6 +28,8 @@ _NAMES = {
     "to_torch": "convert", "torch_dtype": "convert",
     "SearchResult": "search", "edge_popup": "search", "gem_miner": "search",
     "relaxed_subset_sum": "subset_sum", "subset_sum_by_gradient": "subset_sum",
+    "load_dataset": "data", "lenet": "imp", "iou": "masks", "magnitude_masks": "masks",
+    "nm_masks": "masks", "essential_sparsity": "essential", "knee": "essential",
     "get_threads": "thread_counts", "set_threads": "thread_counts", "threads": "thread_counts",
 }
 

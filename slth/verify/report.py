@@ -128,6 +128,8 @@ def mlp_formula_widths(ticket: Ticket) -> tuple:
     w = ticket.target.widths
     if p["construction"] == "pensia":
         return bounds.pensia_widths(w, int(p["formula_n"]))
+    if p["construction"] == "fischer_burkholz":
+        return bounds.fischer_burkholz_widths(w, int(p["formula_n"]))
     return bounds.burkholz_widths(w, int(p["formula_n"]), bool(p["homogeneous"]),
                                   int(p.get("coarse_formula", 0)), p.get("dist", "uniform"))
 
