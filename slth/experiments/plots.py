@@ -22,7 +22,9 @@
 * :func:`lab_subset_sum` -- relaxed (GEM-MINER) against exact subset sum: error and time
   vs n;
 * :func:`lab_teacher_student` -- searched against constructed tickets: sup error vs
-  source width, per searcher and density, with eps and the formula's n.
+  source width, per searcher and density, with eps and the formula's n;
+* :func:`digits_accuracy` -- test accuracy of the digits target's depth-L+1 ticket and of
+  searched tickets in the same sources, vs width (``"lab_digits"`` rows).
 
 Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
 ``(figure, data)``, ``data`` holding exactly the numbers drawn.
@@ -53,12 +55,13 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "imp_curves", "essential", "neuron_pruning", "KINDS",
-           "FORMATS"]
+           "lab_teacher_student", "imp_curves", "essential", "neuron_pruning",
+           "digits_accuracy", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
-         "lab-teacher-student", "imp", "essential-sparsity", "neuron-pruning")
+         "lab-teacher-student", "imp", "essential-sparsity", "neuron-pruning",
+         "digits-accuracy")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -597,6 +600,90 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
     return fig, data
 
 
+# ---------------------------------------------------------------------- digits
+def _digits_rows(rows):
+    return [r for r in rows if r["experiment"] == "lab_digits"]
+
+
+def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy against width (log x) on the digits task, one panel per target.
+
+    One line per searcher and density asked (median over seeds, the min-max band shaded;
+    keys ``"<searcher> <density>"`` in ``data``), the depth-L+1 construction among them
+    (``"construction"``), the target's accuracy as a horizontal
+    line and the formula's ``n`` as a vertical one. ``data`` holds per panel and searcher
+    ``n``, ``median``, ``min``, ``max`` and the density (median), and the target's accuracy.
+
+    Examples
+    --------
+    >>> rows = [{"experiment": "lab_digits", "searcher": s, "n": n, "formula_n": 8,
+    ...          "accuracy": a, "density": 0.05, "target_accuracy": 0.95,
+    ...          "target_widths": [64, 16, 10], "formula": "f", "seed": 0}
+    ...         for s, n, a in [("construction", 2, 0.3), ("construction", 8, 0.95),
+    ...                         ("edge_popup", 2, 0.2), ("edge_popup", 8, 0.6)]]
+    >>> fig, data = digits_accuracy(rows)
+    >>> data["64-16-10"]["edge_popup 0.05"]["median"].tolist(), data["64-16-10"]["target"]
+    ([0.2, 0.6], 0.95)
+    """
+    from slth.experiments.lab_digits import SEARCHERS
+
+    groups: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in _digits_rows(rows):
+        # a searcher's runs at different densities are different lines
+        # (the result's "density" is the one found; the config's, the one asked for)
+        asked = r.get("config", r)["density"]
+        line = (r["searcher"], None if r["searcher"] == "construction" else asked)
+        groups["-".join(map(str, r["target_widths"]))][line][r["n"]].append(r)
+    if not groups:
+        raise ValueError("rows: no lab_digits rows to plot")
+    fig, axes = _panels(len(groups), 2, (8.0, 4.4), fig)
+    data = {}
+    labels = {"construction": "construction (burkholz)", "edge_popup": "edge-popup",
+              "gem_miner": "GEM-MINER"}
+    for ax, (target, by_searcher) in zip(axes, sorted(groups.items()), strict=False):
+        entry: dict = {}
+        first = next(iter(next(iter(by_searcher.values())).values()))[0]
+        lines = sorted(by_searcher, key=lambda k: (SEARCHERS.index(k[0]), k[1] or 0.0))
+        for i, line in enumerate(lines):
+            searcher, density = line
+            by_n = by_searcher[line]
+            ns = np.array(sorted(by_n))
+            acc = [np.array([r["accuracy"] for r in by_n[n]]) for n in ns]
+            e = {"n": ns, "median": np.array([np.median(a) for a in acc]),
+                 "min": np.array([a.min() for a in acc]), "max": np.array([a.max() for a in acc]),
+                 "density": np.array([np.median([r["density"] for r in by_n[n]]) for n in ns])}
+            color = f"C{i}"
+            name = searcher if density is None else f"{searcher} {density:g}"
+            label = labels[searcher] + ("" if density is None else f", density {density:g}")
+            ax.plot(ns, e["median"], "-o", color=color, ms=5, label=label)
+            if any(len(a) > 1 for a in acc):
+                ax.fill_between(ns, e["min"], e["max"], color=color, alpha=0.2, lw=0)
+            entry[name] = e
+        entry["target"] = float(first["target_accuracy"])
+        entry["formula_n"] = int(first["formula_n"])
+        ax.axhline(entry["target"], color="k", lw=1.0, ls="--",
+                   label=f"target (sklearn MLP), {entry['target']:.3f}")
+        ax.axvline(entry["formula_n"], color="0.5", lw=1.0, ls=":",
+                   label=f"formula n = {entry['formula_n']}")
+        ax.axhline(0.1, color="0.7", lw=0.8, ls="-.", label="chance (10 classes)")
+        ax.set_xscale("log")
+        shown = sorted({int(n) for by_n in by_searcher.values() for n in by_n}
+                       | {entry["formula_n"]})
+        ax.set_xticks(shown, [str(n) for n in shown])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_ylim(0.0, 1.02)
+        ax.set_xlabel("n, copies per target neuron (log scale)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"digits, target {target}\n" + textwrap.fill(first.get("formula", ""), 70),
+                     fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        data[target] = entry
+    fig.suptitle("Digits: the constructed ticket and searched tickets in the same sources",
+                 fontsize=10)
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -608,6 +695,8 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
     if _neuron_rows(rows):
         written += _save(neuron_pruning(rows)[0], folder, f"{prefix}neuron_pruning", formats)
+    if _digits_rows(rows):
+        written += _save(digits_accuracy(rows)[0], folder, f"{prefix}digits_accuracy", formats)
     for exp, fn in (("lab_subset_sum", lab_subset_sum),
                     ("lab_teacher_student", lab_teacher_student)):
         if _lab_rows(rows, exp):
@@ -683,6 +772,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(imp_curves(rows)[0], folder, "imp", formats)
     if kind == "essential-sparsity":
         return _save(essential(rows)[0], folder, "essential_sparsity", formats)
+    if kind == "digits-accuracy":
+        return _save(digits_accuracy(rows)[0], folder, "digits_accuracy", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
 

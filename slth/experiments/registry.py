@@ -20,6 +20,9 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
   (:mod:`slth.experiments.lab`; needs the ``lab`` extra when a task runs).
 * ``"malach_neuron_pruning"``: one random depth-2 network pruned by weights and by whole
   neurons (:mod:`slth.experiments.neuron_pruning`).
+* ``"lab_digits"``: a trained digits classifier, its depth-L+1 ticket and searched tickets
+  in the same sources, test accuracy against width (:mod:`slth.experiments.lab_digits`;
+  scikit-learn, and the ``lab`` extra for the searches, when a task runs).
 
 A new construction is one more :class:`~slth.experiments.constructions.Construction` in
 :data:`~slth.experiments.constructions.CONSTRUCTIONS`.
@@ -29,7 +32,7 @@ Examples
 >>> from slth.experiments.registry import EXPERIMENTS
 >>> list(EXPERIMENTS)[:4]
 ['rss', 'mrss', 'pensia', 'burkholz']
->>> {'slack', 'lab_teacher_student', 'burkholz_cnn', 'burkholz_cnn_2l'} <= set(EXPERIMENTS)
+>>> {'slack', 'lab_teacher_student', 'lab_digits', 'burkholz_cnn'} <= set(EXPERIMENTS)
 True
 >>> EXPERIMENTS["rss"].family
 'lemma'
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slth import distributions
+from slth.experiments import lab_digits as _lab_digits
 from slth.experiments.constructions import (
     CONSTRUCTIONS,
     REQUIRED,
@@ -292,6 +296,10 @@ EXPERIMENTS["imp"] = Experiment("imp", "weak", weak.IMP_PARAMS, weak.run_imp,
 EXPERIMENTS["essential_sparsity"] = Experiment(
     "essential_sparsity", "weak", weak.ESSENTIAL_PARAMS, weak.run_essential,
     "one-shot magnitude pruning without retraining (slth.lab.essential)")
+EXPERIMENTS["lab_digits"] = Experiment(
+    "lab_digits", "lab", _lab_digits.PARAMS, _lab_digits.run,
+    "a trained digits MLP: its depth-L+1 ticket and searched tickets in the same sources, "
+    "test accuracy against width (slth.experiments.lab_digits)")
 
 
 def get_experiment(name) -> Experiment:
