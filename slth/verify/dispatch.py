@@ -15,7 +15,13 @@ from slth.tickets.ticket import Ticket
 from slth.verify.cnn import certify_cnn, check_cnn
 from slth.verify.domain import resolve_domain
 from slth.verify.fold import shared_folds
-from slth.verify.mlp import ABS_SLACK, REL_SLACK, certify_burkholz, certify_pensia
+from slth.verify.mlp import (
+    ABS_SLACK,
+    REL_SLACK,
+    certify_burkholz,
+    certify_orseau,
+    certify_pensia,
+)
 from slth.verify.report import Report, make_report, mlp_formula_widths
 from slth.verify.search import empirical_error
 
@@ -23,7 +29,7 @@ __all__ = ["CERTIFICATES", "certified_error", "check"]
 
 #: The certificate of each construction: ``(ticket, radius, norm) -> (bound, layers)``,
 #: the bound before the rounding slack.
-CERTIFICATES = {"pensia": certify_pensia, "burkholz": certify_burkholz,
+CERTIFICATES = {"pensia": certify_pensia, "orseau": certify_orseau, "burkholz": certify_burkholz,
                 "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn}
 
 
