@@ -121,6 +121,12 @@ def _pensia_formula_n(target, config) -> int:
     return bounds.pensia_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
+def _orseau_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.orseau_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
 def _burkholz_formula_n(target, config) -> int:
     from slth import bounds
 
@@ -187,6 +193,11 @@ CONSTRUCTIONS: dict[str, Construction] = {
     c.name: c for c in (
         Construction("pensia", "Pensia et al. 2020, depth 2L", "slth.tickets:pensia",
                      _mlp_target("spectral", False), _pensia_formula_n),
+        # hyperbolic sources (gamma from slth.bounds.orseau_gamma), the builder's default
+        Construction("orseau", "Orseau et al. 2020, depth 2L, hyperbolic",
+                     "slth.tickets:orseau", _mlp_target("spectral", False), _orseau_formula_n,
+                     dists=("hyperbolic",), suite={"width_factor": [0.5, 1.0]},
+                     default_C=1.25),
         Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
                      _mlp_target("max", True), _burkholz_formula_n,
                      activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus")),
