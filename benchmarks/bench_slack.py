@@ -6,9 +6,9 @@ Usage::
     python benchmarks/bench_slack.py --quick    # 4 seeds, eps 0.1: a smoke run
     python benchmarks/bench_slack.py --json     # machine-readable output
 
-For pensia and burkholz (ReLU and tanh) on 4-4-2 targets, cnn_unstructured on a 1-2-2
-target with 3x3 kernels and cnn_structured on a 1-2-2 target with 2x2 kernels, at each
-eps: the formula's n (with this package's calibrated C), the smallest n certified within
+For pensia, orseau (hyperbolic sources) and burkholz (ReLU and tanh) on 4-4-2 targets,
+cnn_unstructured on a 1-2-2 target with 3x3 kernels and cnn_structured on a 1-2-2 target
+with 2x2 kernels, at each eps: the formula's n (with this package's calibrated C), the smallest n certified within
 eps and the smallest n empirically within eps for a fraction 1 - delta = 0.9 of the
 seeds, their ratio, the implied constant C*, and the seconds each search took
 (:func:`slth.experiments.slack.ticket_slack`, every task on its own process of a local
@@ -38,14 +38,15 @@ from slth.experiments.slack import (
     width_passes,
 )
 
-CASES = ({"of": "pensia"}, {"of": "burkholz", "activation": ["relu", "tanh"]},
+CASES = ({"of": "pensia"}, {"of": "orseau"},
+         {"of": "burkholz", "activation": ["relu", "tanh"]},
          {"of": "cnn_unstructured", "kernel": 3}, {"of": "cnn_structured", "kernel": 2})
 
 
 def sweep_of(seeds: int, eps: list[float]) -> Sweep:
     grids = [{"experiment": "slack", "eps": eps, "trials": seeds, **case} for case in CASES]
     grids.append({"experiment": "slack", "of": "rss", "eps": eps, "trials": 200,
-                  "dist": ["uniform", "uniform_product"]})
+                  "dist": ["uniform", "uniform_product", "hyperbolic"]})
     grids.append({"experiment": "slack", "of": "mrss", "eps": eps[:2], "d": 2, "trials": 40})
     return Sweep(grids, name="bench-slack")
 

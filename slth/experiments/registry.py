@@ -22,7 +22,7 @@ Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
 >>> list(EXPERIMENTS)
-['rss', 'mrss', 'pensia', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack']
+['rss', 'mrss', 'pensia', 'orseau', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack']
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
