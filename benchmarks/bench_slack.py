@@ -9,10 +9,11 @@ Usage::
 For pensia, orseau (hyperbolic sources) and burkholz (ReLU and tanh) on 4-4-2 targets,
 cnn_unstructured on a 1-2-2 target with 3x3 kernels and cnn_structured on a 1-2-2 target
 with 2x2 kernels, at each eps: the formula's n (with this package's calibrated C), the
-smallest n certified within eps and the smallest n empirically within eps for a fraction 1 - delta = 0.9 of the
-seeds, their ratio, the implied constant C*, and the seconds each search took
-(:func:`slth.experiments.slack.ticket_slack`, every task on its own process of a local
-pool; the lemmas' rows from :func:`slth.experiments.slack.lemma_slack`, 200 trials).
+smallest n certified within eps and the smallest n empirically within eps for a fraction
+1 - delta = 0.9 of the seeds, their ratio, the implied constant C*, and the seconds each
+search took (:func:`slth.experiments.slack.ticket_slack`, every task on its own process
+of a local pool; the lemmas' rows from :func:`slth.experiments.slack.lemma_slack`, 200
+trials, uniform, uniform-product and hyperbolic samples).
 
 Baseline, in the same process: the search's doubling and bisection against a scan of
 every n from 1 up to the certified n found (what one would do without the search), on
