@@ -39,12 +39,13 @@ def register(sub) -> None:
     """Add ``ticket build`` and ``ticket info``."""
     parser = sub.add_parser("ticket", help="build and inspect strong lottery tickets",
                             description="Prune a random source network to approximate a "
-                                        "target (depth 2L: pensia; depth L+1: burkholz).")
+                                        "target (depth 2L: pensia, orseau; depth L+1: burkholz).")
     tsub = parser.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
 
     p = tsub.add_parser("build", help="build a ticket and save it as .npz")
     p.add_argument("--construction", default="burkholz",
-                   choices=("pensia", "burkholz", "cnn_unstructured", "cnn_structured"))
+                   choices=("pensia", "orseau", "burkholz", "cnn_unstructured",
+                            "cnn_structured"))
     p.add_argument("--kernel-size", type=int, default=3,
                    help="CNN constructions: kernel size of the random target (--widths are "
                         "its channels)")
@@ -104,7 +105,7 @@ def _build(args) -> int:
     if args.target:
         target = load_target(args.target, args.activation)
     else:
-        norm = "spectral" if args.construction == "pensia" else "max"
+        norm = "spectral" if args.construction in ("pensia", "orseau") else "max"
         target = random_target(args.widths, activation=args.activation, norm=norm,
                                bias=args.bias, seed=args.target_seed)
     build = getattr(tickets, args.construction)
@@ -115,7 +116,8 @@ def _build(args) -> int:
     if args.no_refine:
         kw["refine"] = False
     ticket = build(target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
-                   C=bounds.DEFAULT_C if args.C is None else args.C, threads=args.threads,
+                   C=bounds.FORMULAS[args.construction].C if args.C is None else args.C,
+                   threads=args.threads,
                    check_assumptions=not args.no_check,
                    progress=False if args.no_progress else None, **kw)
     ticket.save(args.out)
