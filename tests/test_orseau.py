@@ -198,6 +198,15 @@ def test_recorded_errors_are_the_decomposition_and_its_window(ticket):
                         assert rec >= best_subset_error(vals[valid], side * w[i, j]) - 1e-12
 
 
+def test_folded_network_computes_the_ticket(ticket):
+    from slth.verify.fold import folded_network
+
+    x = np.random.default_rng(3).uniform(-1, 1, (50, 3))
+    folded = folded_network(ticket)
+    assert folded.widths == (3, 6, 4, 8, 2)      # per pair: [relu(x), relu(-x)], then folded
+    np.testing.assert_allclose(folded(x), ticket(x), atol=1e-12)
+
+
 def test_certificate_bounds_the_error_and_meets_eps(ticket):
     assert CERTIFICATES["orseau"] is certify_orseau
     report = check(ticket, samples=256, starts=2, seed=0)
