@@ -6,14 +6,15 @@ Usage::
     python benchmarks/bench_slack.py --quick    # 4 seeds, eps 0.1: a smoke run
     python benchmarks/bench_slack.py --json     # machine-readable output
 
-For pensia, orseau (hyperbolic sources) and burkholz (ReLU and tanh) on 4-4-2 targets,
-cnn_unstructured on a 1-2-2 target with 3x3 kernels and cnn_structured on a 1-2-2 target
-with 2x2 kernels, at each eps: the formula's n (with this package's calibrated C), the
-smallest n certified within eps and the smallest n empirically within eps for a fraction
-1 - delta = 0.9 of the seeds, their ratio, the implied constant C*, and the seconds each
-search took (:func:`slth.experiments.slack.ticket_slack`, every task on its own process
-of a local pool; the lemmas' rows from :func:`slth.experiments.slack.lemma_slack`, 200
-trials, uniform, uniform-product and hyperbolic samples).
+For pensia, orseau (hyperbolic sources), burkholz (ReLU and tanh) and fischer_burkholz
+(ReLU with biases) on 4-4-2 targets, cnn_unstructured on a 1-2-2 target with 3x3 kernels
+and cnn_structured on a 1-2-2 target with 2x2 kernels, at each eps: the formula's n (with
+this package's calibrated C), the smallest n certified within eps and the smallest n
+empirically within eps for a fraction 1 - delta = 0.9 of the seeds, their ratio, the
+implied constant C*, and the seconds each search took
+(:func:`slth.experiments.slack.ticket_slack`, every task on its own process of a local
+pool; the lemmas' rows from :func:`slth.experiments.slack.lemma_slack`, 200 trials,
+uniform, uniform-product and hyperbolic samples).
 
 Baseline, in the same process: the search's doubling and bisection against a scan of
 every n from 1 up to the certified n found (what one would do without the search), on
@@ -40,7 +41,7 @@ from slth.experiments.slack import (
 )
 
 CASES = ({"of": "pensia"}, {"of": "orseau"},
-         {"of": "burkholz", "activation": ["relu", "tanh"]},
+         {"of": "burkholz", "activation": ["relu", "tanh"]}, {"of": "fischer_burkholz"},
          {"of": "cnn_unstructured", "kernel": 3}, {"of": "cnn_structured", "kernel": 2})
 
 

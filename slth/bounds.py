@@ -69,7 +69,9 @@ __all__ = [
     "DEFAULT_C", "RSS_C", "rss_n", "rss_n_expr", "pensia_weight_eps", "pensia_n", "pensia_n_expr",
     "pensia_widths", "burkholz_n", "burkholz_n_expr", "burkholz_block", "burkholz_widths",
     "rss_problems", "width_from_term", "rss_term", "pensia_term", "burkholz_term", "mrss_n",
-    "mrss_term", "WidthFormula", "FORMULAS", "counting_lower_n",
+    "mrss_term", "WidthFormula", "FORMULAS", "counting_lower_n", "fischer_burkholz_weight_eps",
+    "fischer_burkholz_n", "fischer_burkholz_term", "fischer_burkholz_n_expr",
+    "fischer_burkholz_widths", "fischer_burkholz_problems",
 ]
 
 #: Constant ``C`` of the networks' width formulas (not given by the papers; this package's
@@ -437,6 +439,103 @@ def burkholz_widths(widths: Sequence[int], n: int, homogeneous: bool = True,
     out = [w[0], m * (w[0] + 1) + coarse]
     out += [n * (w[l] + 1) for l in range(1, len(w) - 1)]
     out.append(w[-1])
+    return tuple(out)
+
+
+# ---------------------------------------------------------- Fischer & Burkholz
+def fischer_burkholz_problems(widths: Sequence[int]) -> int:
+    """Subset-sum problems of the depth-2L construction with biases: two per target
+    weight (the sign split) and one per target bias (over the bias block).
+
+    Examples
+    --------
+    >>> fischer_burkholz_problems([4, 4, 2])
+    54
+    """
+    w = check_widths(widths)
+    return sum(w[l + 1] * (2 * w[l] + 1) for l in range(len(w) - 1))
+
+
+def fischer_burkholz_weight_eps(widths: Sequence[int], eps: float, radius: float = 1.0) -> float:
+    """Per-parameter accuracy of the depth-2L construction with biases.
+
+    :func:`pensia_weight_eps` with each bias read as the weight of a constant input 1:
+    ``eps / (2 L D max(radius, 1))`` with ``D = max_l sqrt(d_l (d_{l-1} + 1))`` (the
+    augmented input ``(x, 1)`` has norm at most ``sqrt(2) max(radius, 1)``; the constant
+    ``C`` of :func:`fischer_burkholz_n` absorbs the rest).
+
+    Examples
+    --------
+    >>> round(fischer_burkholz_weight_eps([4, 4, 2], 0.1), 6)
+    0.00559
+    """
+    w = check_widths(widths)
+    eps = check_open_unit(eps, "eps")
+    radius = check_positive(radius, "radius")
+    L = len(w) - 1
+    D = max(math.sqrt(w[l + 1] * (w[l] + 1)) for l in range(L))
+    return eps / (2.0 * L * D * max(radius, 1.0))
+
+
+def fischer_burkholz_term(widths: Sequence[int], eps: float, delta: float,
+                          radius: float = 1.0) -> float:
+    """``log2(1 / min(eps_w, delta_w))``: the term :func:`fischer_burkholz_n` multiplies
+    by ``C``."""
+    w = check_widths(widths)
+    delta = check_open_unit(delta, "delta")
+    eps_w = fischer_burkholz_weight_eps(w, eps, radius)
+    delta_w = delta / fischer_burkholz_problems(w)
+    return math.log2(1.0 / min(eps_w, delta_w))
+
+
+def fischer_burkholz_n(widths: Sequence[int], eps: float, delta: float, C: float = DEFAULT_C,
+                       radius: float = 1.0) -> int:
+    """Neurons per sign in each block (input blocks and the bias block) of Fischer &
+    Burkholz's depth-2L construction with biases.
+
+    ``n = ceil(C log2(1 / min(eps_w, delta_w)))`` with ``eps_w`` from
+    :func:`fischer_burkholz_weight_eps` and ``delta_w = delta / P``, ``P`` the number of
+    subset-sum problems (two per weight, one per bias: a union bound). The paper states
+    the intermediate width ``rho (d_{l-1} + 1)`` with ``rho = O(log(N / min(eps,
+    delta)))`` up to a constant it does not give (check); ``rho = 2 n`` here and ``C`` is
+    that constant. Where the target has no biases the term differs from
+    :func:`pensia_term` only through the ``+ 1`` of the bias block.
+
+    Examples
+    --------
+    >>> fischer_burkholz_n([4, 4, 2], 0.1, 0.1)
+    28
+    """
+    return width_from_term(C, fischer_burkholz_term(widths, eps, delta, radius))
+
+
+def fischer_burkholz_n_expr():
+    """Fischer & Burkholz's ``n`` as a sympy expression in the widths' scale ``d``, depth
+    ``L``, eps, delta, C (radius 1).
+
+    With all widths equal to ``d``: ``C log2(max(2 L sqrt(d (d + 1)) / eps,
+    L d (2 d + 1) / delta))``.
+    """
+    d, L, eps, delta, C = sp.symbols("d L epsilon delta C", positive=True)
+    return C * sp.log(sp.Max(2 * L * sp.sqrt(d * (d + 1)) / eps,
+                             L * d * (2 * d + 1) / delta), 2)
+
+
+def fischer_burkholz_widths(widths: Sequence[int], n: int) -> tuple[int, ...]:
+    """Source widths of the depth-2L construction with biases: ``d_0, 2 n (d_0 + 1), d_1,
+    2 n (d_1 + 1), ..., d_L`` (per input a block of ``2 n`` univariate neurons, and a
+    block of ``2 n`` bias neurons).
+
+    Examples
+    --------
+    >>> fischer_burkholz_widths([3, 4, 2], 5)
+    (3, 40, 4, 50, 2)
+    """
+    w = check_widths(widths)
+    n = check_int(n, "n", minimum=1)
+    out = [w[0]]
+    for l in range(len(w) - 1):
+        out += [2 * n * (w[l] + 1), w[l + 1]]
     return tuple(out)
 
 
@@ -841,6 +940,8 @@ FORMULAS: dict[str, WidthFormula] = {f.name: f for f in (
                  DEFAULT_C, "calibrated", _NETWORK_FIT + "; the first layer's block of "
                  "ceil(5n/3) per sign is the ratio of two calibrated RSS constants "
                  "(burkholz_block)"),
+    WidthFormula("fischer_burkholz", "Fischer & Burkholz 2021", "neurons per sign in each "
+                 "block", fischer_burkholz_term, DEFAULT_C, "calibrated", _NETWORK_FIT),
     WidthFormula("cnn_unstructured", "da Cunha et al. 2022", "channels per sign and input "
                  "channel", cnn_unstructured_term, DEFAULT_C, "calibrated", _NETWORK_FIT
                  .replace("4-4-2", "1-2-2 3x3")),

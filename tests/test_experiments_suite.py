@@ -47,7 +47,7 @@ def test_quick_suite_covers_every_construction_and_lemma(quick):
     assert {"verify-bounds-quick.sqlite", "verify-bounds-quick.json",
             "quick_overparameterization.png", "quick_samples_needed.png",
             "quick_success_heatmap_rss.png", "quick_success_heatmap_mrss.png",
-            "quick_slack.png"} <= names
+            "quick_slack.png", "quick_widths.png"} <= names
     assert json.loads((out / "verify-bounds-quick.json").read_text())["tickets"] == res["tickets"]
 
 

@@ -99,6 +99,8 @@ def ticket_outputs(tmp_path_factory):
     builds = {"pensia": ["--construction", "pensia", "--widths", "3,4,2"],
               "orseau": ["--construction", "orseau", "--widths", "3,4,2"],
               "burkholz": ["--construction", "burkholz", "--widths", "3,4,2", "--bias"],
+              "fischer_burkholz": ["--construction", "fischer_burkholz", "--widths", "3,4,2",
+                                   "--bias"],
               "cnn_unstructured": ["--construction", "cnn_unstructured", "--widths", "1,2",
                                    "--kernel-size", "3", "--eps", "0.2"]}
     texts, reports = {}, {}

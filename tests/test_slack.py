@@ -60,7 +60,7 @@ def _scan(experiment, n_values, eps, seeds, target_seed=0, samples=64, starts=1)
     return out
 
 
-@pytest.mark.parametrize("experiment", ["pensia", "burkholz"])
+@pytest.mark.parametrize("experiment", ["pensia", "burkholz", "fischer_burkholz"])
 def test_ticket_slack_against_a_scan_of_every_n(experiment):
     eps, seeds = 0.2, 3
     row = ticket_slack(experiment, [2, 2, 1], eps, seeds=seeds, samples=64, starts=1)

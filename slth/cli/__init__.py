@@ -12,7 +12,7 @@ import importlib
 from slth import __version__
 
 COMMANDS: tuple[str, ...] = ("rss", "mrss", "ticket", "verify", "sweep", "plot",
-                             "verify_bounds", "slack", "proofs")
+                             "verify_bounds", "slack", "widths", "proofs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,9 @@ def register(sub) -> None:
     p = sub.add_parser("plot", help="figures of a sweep results file",
                        description="Overparameterization curves (ticket error vs width), "
                                    "samples needed vs log2(1/eps) (RSS/MRSS), success-probability "
-                                   "heatmaps with Clopper-Pearson bounds.")
+                                   "heatmaps with Clopper-Pearson bounds, slack, and search "
+                                   "against construction (lab-subset-sum: error and time vs "
+                                   "n; lab-teacher-student: sup error vs width).")
     p.add_argument("store", help="results file written by `slth sweep run`")
     p.add_argument("--kind", default="all", choices=(*KINDS, "all"),
                    help="which figure (default: every one the results allow)")

@@ -33,7 +33,8 @@ def _setting(text: str) -> tuple[str, object]:
 
 
 def register(sub) -> None:
-    """Add ``sweep run``, ``sweep status`` and ``sweep export``."""
+    """Add ``sweep run``, ``sweep status``, ``sweep export``, ``sweep search-widths`` and
+    ``sweep list``."""
     parser = sub.add_parser("sweep", help="grids of experiments stored in SQLite",
                             description="Run a sweep (a TOML file, or one grid given by flags) "
                                         "into an SQLite results file; re-running skips "
@@ -82,6 +83,20 @@ def register(sub) -> None:
     p.add_argument("--experiment", nargs="+", help="only these experiments")
     p.add_argument("--json", action="store_true", help="JSON rows instead of CSV")
     p.set_defaults(func=_export)
+
+    p = ssub.add_parser("search-widths",
+                        help="smallest searched width within eps, beside the construction's "
+                             "and the formula's (lab_teacher_student rows)",
+                        description="Per target, searcher and density: the smallest width at "
+                                    "which search reaches an empirical sup error <= eps "
+                                    "(median over seeds), the smallest width at which the "
+                                    "constructed ticket is certified within eps, and the "
+                                    "formula's n (slth.experiments.lab.smallest_widths).")
+    p.add_argument("store")
+    p.add_argument("--eps", nargs="+", type=float, default=None,
+                   help="accuracies (default: 0.1 0.03 0.01)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_search_widths)
 
     p = ssub.add_parser("list", help="the experiments a sweep can run, and their fields")
     p.add_argument("--json", action="store_true")
@@ -163,6 +178,19 @@ def _status(args) -> int:
         sf = payload["sweep_file"]
         print(f"\n{args.sweep}: {sf['finished']} of {sf['tasks']} tasks finished, "
               f"{sf['pending']} pending")
+    return 0
+
+
+def _search_widths(args) -> int:
+    from slth.experiments import Store
+    from slth.experiments.lab import EPS_LEVELS, format_widths_table, smallest_widths
+
+    with Store(args.store, readonly=True) as st:
+        rows = st.rows("lab_teacher_student")
+    if not rows:
+        raise ValueError(f"store: {args.store!r} holds no lab_teacher_student rows")
+    table = smallest_widths(rows, EPS_LEVELS if args.eps is None else args.eps)
+    print(dumps(table) if args.json else format_widths_table(table))
     return 0
 
 

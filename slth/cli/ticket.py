@@ -39,13 +39,17 @@ def register(sub) -> None:
     """Add ``ticket build`` and ``ticket info``."""
     parser = sub.add_parser("ticket", help="build and inspect strong lottery tickets",
                             description="Prune a random source network to approximate a "
-                                        "target (depth 2L: pensia, orseau; depth L+1: burkholz).")
+                                        "target (depth 2L: pensia, orseau; depth L+1: burkholz; "
+                                        "depth 2L with biases: fischer_burkholz).")
     tsub = parser.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
 
     p = tsub.add_parser("build", help="build a ticket and save it as .npz")
     p.add_argument("--construction", default="burkholz",
-                   choices=("pensia", "orseau", "burkholz", "cnn_unstructured",
-                            "cnn_structured"))
+                   choices=("pensia", "orseau", "burkholz", "fischer_burkholz",
+                            "cnn_unstructured", "cnn_structured"))
+    p.add_argument("--dist", default=None, choices=("uniform", "normal", "he"),
+                   help="source distribution (default: the construction's; 'he', scaled "
+                        "He: fischer_burkholz only)")
     p.add_argument("--kernel-size", type=int, default=3,
                    help="CNN constructions: kernel size of the random target (--widths are "
                         "its channels)")
@@ -100,18 +104,23 @@ def _build(args) -> int:
         if given and args.construction != "burkholz":
             raise ValueError(f"{flag} applies to burkholz only, got --construction "
                              f"{args.construction}")
+    if args.dist == "he" and args.construction != "fischer_burkholz":
+        raise ValueError(f"--dist he applies to fischer_burkholz only, got --construction "
+                         f"{args.construction}")
     if args.construction.startswith("cnn_"):
         return _build_cnn(args)
     if args.target:
         target = load_target(args.target, args.activation)
     else:
-        norm = "spectral" if args.construction in ("pensia", "orseau") else "max"
+        norm = "spectral" if args.construction in ("pensia", "orseau",
+                                                   "fischer_burkholz") else "max"
         target = random_target(args.widths, activation=args.activation, norm=norm,
                                bias=args.bias, seed=args.target_seed)
     build = getattr(tickets, args.construction)
     kw = {name: value for name, value in (("max_values", args.max_values),
                                           ("copies_read", args.copies_read),
-                                          ("first_layer", args.first_layer))
+                                          ("first_layer", args.first_layer),
+                                          ("dist", args.dist))
           if value is not None}
     if args.no_refine:
         kw["refine"] = False

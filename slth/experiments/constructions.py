@@ -18,7 +18,8 @@ import numpy as np
 
 from slth._validate import check_choice, check_int, check_open_unit, check_positive
 
-__all__ = ["REQUIRED", "Param", "Construction", "CONSTRUCTIONS", "ticket_params", "resolve_n"]
+__all__ = ["REQUIRED", "Param", "Construction", "CONSTRUCTIONS", "ticket_params", "resolve_n",
+           "formula_widths"]
 
 REQUIRED = object()
 
@@ -133,6 +134,63 @@ def _burkholz_formula_n(target, config) -> int:
     return bounds.burkholz_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
+def _fischer_burkholz_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.fischer_burkholz_n(target.widths, config["eps"], config["delta"],
+                                     config["C"])
+
+
+def _dense_params(widths, bias) -> int:
+    return int(sum(widths[l + 1] * (widths[l] + int(b)) for l, b in enumerate(bias)))
+
+
+def _pensia_source_params(target, config, n: int) -> int:
+    from slth import bounds
+
+    w = bounds.pensia_widths(target.widths, n)
+    return _dense_params(w, [False] * (len(w) - 1))
+
+
+def _orseau_source_params(target, config, n: int) -> int:
+    from slth import bounds
+
+    w = bounds.orseau_widths(target.widths, n)
+    return _dense_params(w, [False] * (len(w) - 1))
+
+
+def _burkholz_source_params(target, config, n: int) -> int:
+    import inspect
+
+    from slth import bounds
+    from slth.tickets.burkholz import burkholz, coarse_count
+
+    act = target.activations[0]
+    blk = bounds.burkholz_block(n, config["dist"])
+    # the builder's own rule for its extra bias neurons, with its default max_values
+    max_values = inspect.signature(burkholz).parameters["max_values"].default
+    coarse = coarse_count(act, blk, target.widths[0], max_values)
+    w = bounds.burkholz_widths(target.widths, n, act.homogeneous, coarse=coarse,
+                               dist=config["dist"])
+    return _dense_params(w, [True] + [False] * (len(w) - 2))
+
+
+def _cnn_source_params(target, config, n: int) -> int:
+    from slth import bounds
+
+    c, k = bounds.cnn_widths(target.channels, n), config["kernel"]
+    # per target layer a 1 x 1 convolution then a k x k one (slth.tickets.cnn)
+    return int(sum(c[l + 1] * c[l] * (1 if l % 2 == 0 else k * k) for l in range(len(c) - 1)))
+
+
+def _fischer_burkholz_source_params(target, config, n: int) -> int:
+    from slth import bounds
+
+    # every source layer has biases (slth.tickets.fischer_burkholz)
+    w = bounds.fischer_burkholz_widths(target.widths, n)
+    return _dense_params(w, [True] * (len(w) - 1))
+
+
 @dataclass(frozen=True)
 class Construction:
     """A ticket construction as a sweep sees it.
@@ -166,6 +224,10 @@ class Construction:
     default_C : float
         Default constant ``C`` of the width formula (:data:`slth.bounds.FORMULAS` says
         whether it is the paper's or this package's calibration).
+    source_params : callable or None
+        ``(target, config, n) -> int``: parameters (weights and biases) of the source the
+        construction draws at width ``n``, computed without drawing it; None when not
+        offered.
     """
 
     name: str
@@ -179,6 +241,7 @@ class Construction:
     extra: tuple[Param, ...] = field(default=())
     suite: dict = field(default_factory=lambda: {"width_factor": [0.25, 0.5, 1.0]})
     default_C: float = 3.0
+    source_params: Callable | None = None
 
     def build(self, target, config: dict, n: int, seed, threads: int | None):
         module, func = self.builder.split(":")
@@ -192,21 +255,28 @@ class Construction:
 CONSTRUCTIONS: dict[str, Construction] = {
     c.name: c for c in (
         Construction("pensia", "Pensia et al. 2020, depth 2L", "slth.tickets:pensia",
-                     _mlp_target("spectral", False), _pensia_formula_n),
+                     _mlp_target("spectral", False), _pensia_formula_n,
+                     source_params=_pensia_source_params),
         # hyperbolic sources (gamma from slth.bounds.orseau_gamma), the builder's default
         Construction("orseau", "Orseau et al. 2020, depth 2L, hyperbolic",
                      "slth.tickets:orseau", _mlp_target("spectral", False), _orseau_formula_n,
                      dists=("hyperbolic",), suite={"width_factor": [0.5, 1.0]},
-                     default_C=1.25),
+                     default_C=1.25, source_params=_orseau_source_params),
         Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
                      _mlp_target("max", True), _burkholz_formula_n,
-                     activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus")),
+                     activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus"),
+                     source_params=_burkholz_source_params),
+        Construction("fischer_burkholz", "Fischer & Burkholz 2021, depth 2L with biases",
+                     "slth.tickets:fischer_burkholz", _mlp_target("spectral", True),
+                     _fischer_burkholz_formula_n, dists=("uniform", "normal", "he"),
+                     source_params=_fischer_burkholz_source_params),
         Construction("cnn_unstructured", "da Cunha et al. 2022, CNN depth 2L",
                      "slth.tickets:cnn_unstructured", _cnn_target,
                      _cnn_unstructured_formula_n,
                      default_shape=(1, 2, 2),
                      extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
-                                  "kernel side of the target CNN"),)),
+                                  "kernel side of the target CNN"),),
+                     source_params=_cnn_source_params),
         # the structured formula (slth.bounds.cnn_structured_channels, a placeholder for
         # the paper's) gives thousands of channels even for 2 x 2 kernels: the suite runs
         # fixed smaller widths
@@ -215,7 +285,7 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      default_shape=(1, 2, 2), dists=("normal",),
                      extra=(Param("kernel", _int(minimum=1, maximum=7), 2,
                                   "kernel side of the target CNN"),),
-                     suite={"n": [50, 150, 400]}),
+                     suite={"n": [50, 150, 400]}, source_params=_cnn_source_params),
     )
 }
 
@@ -256,3 +326,71 @@ def resolve_n(formula_n: int, config: dict) -> int:
         return int(config["n"])
     factor = 1.0 if config.get("width_factor") is None else float(config["width_factor"])
     return max(1, int(math.floor(factor * formula_n + 0.5)))
+
+
+def formula_widths(eps, widths=(4, 4, 2), *, constructions=None, delta: float = 0.1,
+                   seed: int = 0) -> list[dict]:
+    """The width formulas of the constructions side by side, for one target, against eps.
+
+    One random target of shape ``widths`` per family (an MLP for the MLP constructions,
+    a CNN with these channels and the construction's default kernel for the CNN ones),
+    drawn as a sweep draws it (``SeedSequence(seed).spawn(3)[0]``, ReLU); per
+    construction and eps, the formula's ``n`` with the construction's default ``C``
+    (:data:`slth.bounds.FORMULAS` says where it comes from) and the number of source
+    parameters that width means. ``n`` counts different things in different
+    constructions (``FORMULAS[name].quantity``); the parameter count compares them.
+
+    Parameters
+    ----------
+    eps : float or sequence of float
+        Accuracies, each in (0, 1).
+    widths : sequence of int
+        Target layer widths (channels for the CNN constructions).
+    constructions : sequence of str, optional
+        Names in :data:`CONSTRUCTIONS` (default: all).
+    delta : float
+        Failure probability, in (0, 1).
+    seed : int
+        Seed of the targets.
+
+    Returns
+    -------
+    list of dict
+        ``construction``, ``theorem``, ``target`` (its widths, ``"4-4-2"``), ``eps``,
+        ``formula_n``, ``quantity``,
+        ``source_params`` (None where the construction does not offer it), ``C``,
+        ``label`` (the formula's name with its constant).
+
+    Examples
+    --------
+    >>> rows = formula_widths([0.1, 0.01], constructions=["pensia"])
+    >>> [(r["eps"], r["formula_n"], r["source_params"]) for r in rows]
+    [(0.1, 27, 3024), (0.01, 32, 3584)]
+    """
+    from slth import bounds
+
+    eps_values = [_eps(e, "eps") for e in np.atleast_1d(np.asarray(eps, dtype=object))]
+    names = list(CONSTRUCTIONS) if constructions is None else list(constructions)
+    for name in names:
+        check_choice(name, "constructions", tuple(CONSTRUCTIONS))
+    shape = _widths(widths, "widths")
+    delta = _eps(delta, "delta")
+    rows = []
+    for name in names:
+        c = CONSTRUCTIONS[name]
+        config = {p.name: p.default for p in ticket_params(c)}
+        config.update(widths=shape, delta=delta, seed=_seed(seed, "seed"))
+        target = c.make_target(config, np.random.SeedSequence(config["seed"]).spawn(3)[0])
+        formula = bounds.FORMULAS.get(name)
+        for e in eps_values:
+            config["eps"] = e
+            n = int(c.formula_n(target, config))
+            rows.append({
+                "construction": name, "theorem": c.theorem,
+                "target": "-".join(map(str, shape)), "eps": e, "formula_n": n,
+                "quantity": formula.quantity if formula else "",
+                "source_params": (None if c.source_params is None
+                                  else int(c.source_params(target, config, n))),
+                "C": config["C"],
+                "label": formula.label(config["C"]) if formula else c.theorem})
+    return rows

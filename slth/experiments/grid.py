@@ -143,8 +143,11 @@ def _expand_grid(block: Mapping, where: str) -> list[dict]:
         if exp.family == "ticket" and "n" in block and "width_factor" in block:
             raise ValueError(f"{where}: give either 'n' or 'width_factor', not both")
         for combo in itertools.product(*(v for _, v in axes)):
-            configs.append({"experiment": name, **dict(zip((k for k, _ in axes), combo,
-                                                            strict=True))})
+            config = {"experiment": name, **dict(zip((k for k, _ in axes), combo,
+                                                      strict=True))}
+            if exp.check is not None:
+                exp.check(config, where)
+            configs.append(config)
     return configs
 
 

@@ -8,7 +8,14 @@
   the counting bound ``d log2(1/eps)`` as reference and the fitted slope in the legend;
 * :func:`success_heatmap` -- success probability over (n, eps), with the 95%
   Clopper-Pearson lower bound beside it (and the intervals written in small grids);
-* :func:`slack` -- the formulas' widths against the widths that suffice, vs ``1/eps``.
+* :func:`slack` -- the formulas' widths against the widths that suffice, vs ``1/eps``;
+* :func:`construction_widths` -- the width formulas of all constructions side by side for
+  one target, vs ``1/eps`` (rows of
+  :func:`slth.experiments.constructions.formula_widths`, not of a store);
+* :func:`lab_subset_sum` -- relaxed (GEM-MINER) against exact subset sum: error and time
+  vs n;
+* :func:`lab_teacher_student` -- searched against constructed tickets: sup error vs
+  source width, per searcher and density, with eps and the formula's n.
 
 Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
 ``(figure, data)``, ``data`` holding exactly the numbers drawn.
@@ -37,11 +44,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
-__all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack", "plot_store",
-           "suite_figures", "KINDS", "FORMATS"]
+__all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
+           "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
+           "lab_teacher_student", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
-KINDS = ("overparameterization", "samples-needed", "heatmap", "slack")
+KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
+         "lab-teacher-student")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -371,6 +380,67 @@ def slack(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]
     return fig, data
 
 
+# ------------------------------------------------------- widths side by side
+def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """The constructions' width formulas side by side against ``1/eps`` (log-log).
+
+    Left: the formula's ``n`` (what it counts differs between constructions: the legend
+    says it); right: the source parameters that ``n`` means, the comparable size. Rows
+    come from :func:`slth.experiments.constructions.formula_widths`; each line is
+    labelled with its formula and constant (:data:`slth.bounds.FORMULAS`).
+
+    Examples
+    --------
+    >>> from slth.experiments.constructions import formula_widths
+    >>> fig, data = construction_widths(formula_widths([0.1, 0.01], constructions=["pensia"]))
+    >>> data["pensia"]["source_params"].tolist()
+    [3024.0, 3584.0]
+    """
+    by_name: dict = defaultdict(list)
+    for r in rows:
+        by_name[r["construction"]].append(r)
+    if not by_name:
+        raise ValueError("rows: no construction widths to plot")
+    if fig is None:
+        fig = Figure(figsize=(13.0, 5.6), layout="constrained")
+    ax_n, ax_p = fig.subplots(1, 2)
+    data = {}
+    for i, (name, rs) in enumerate(by_name.items()):
+        rs = sorted(rs, key=lambda r: -r["eps"])
+        x = np.array([1.0 / r["eps"] for r in rs])
+        entry = {"x": x, "formula_n": np.array([r["formula_n"] for r in rs], dtype=float),
+                 "source_params": np.array([np.nan if r["source_params"] is None
+                                            else r["source_params"] for r in rs],
+                                           dtype=float),
+                 "label": rs[0]["label"]}
+        style = dict(color=f"C{i % 10}", marker="os^vDP*Xh<>"[i % 11], ms=4)
+        ax_n.plot(x, entry["formula_n"], "-", **style,
+                  label=f"{rs[0]['theorem']} ({rs[0]['quantity']})")
+        if np.isfinite(entry["source_params"]).any():
+            ax_p.plot(x, entry["source_params"], "-", **style,
+                      label=textwrap.fill(rs[0]["label"], 60))
+        data[name] = entry
+    eps_shown = sorted({r["eps"] for r in rows})
+    ticks = eps_shown if len(eps_shown) <= 8 else eps_shown[::max(1, len(eps_shown) // 6)]
+    for ax, what in ((ax_n, "formula's n"), (ax_p, "source parameters")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks([1.0 / e for e in ticks], [f"{e:.2g}" for e in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("eps (log scale, decreasing)")
+        ax.set_ylabel(f"{what} (log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+    ax_n.set_title("The formula's n (each counts its own unit)", fontsize=9)
+    ax_p.set_title("Source size at that n", fontsize=9)
+    ax_n.legend(fontsize=7, loc="upper left")
+    ax_p.legend(fontsize=6, loc="upper left")
+    target = rows[0].get("target", "")
+    fig.suptitle("Width formulas of the constructions" + (f", target {target}" if target
+                                                           else "") +
+                 " (constants: this package's calibrations or placeholders, see labels)")
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -380,6 +450,10 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
                          f"{prefix}overparameterization", formats)
     if _slack_rows(rows):
         written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
+    for exp, fn in (("lab_subset_sum", lab_subset_sum),
+                    ("lab_teacher_student", lab_teacher_student)):
+        if _lab_rows(rows, exp):
+            written += _save(fn(rows)[0], folder, f"{prefix}{exp}", formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -437,5 +511,150 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(samples_needed(rows)[0], folder, "samples_needed", formats)
     if kind == "slack":
         return _save(slack(rows)[0], folder, "slack", formats)
+    if kind == "lab-subset-sum":
+        return _save(lab_subset_sum(rows)[0], folder, "lab_subset_sum", formats)
+    if kind == "lab-teacher-student":
+        return _save(lab_teacher_student(rows)[0], folder, "lab_teacher_student", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
+
+
+# ------------------------------------------------------------------------ lab
+def _lab_rows(rows, experiment):
+    return [r for r in rows if r["experiment"] == experiment]
+
+
+def lab_subset_sum(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """GEM-MINER's relaxed subset sum against the exact one (``"lab_subset_sum"`` rows).
+
+    Left: the error ``|z - sum of the subset|`` against ``n`` (log scale), median over all
+    targets and value sets with a 10-90% band, for the rounded relaxation and the exact
+    optimum, and the covering radius of the value sets (median; the exact optimum's
+    worst case over [-1, 1]; not computed above ``COVERING_MAX_N``). Right: seconds per
+    target of each solver (the covering radius is one computation per value set).
+    """
+    groups: dict = defaultdict(list)
+    for r in _lab_rows(rows, "lab_subset_sum"):
+        groups[r["config"]["dist"]].append(r)
+    if not groups:
+        raise ValueError("rows: no lab_subset_sum rows to plot")
+    fig = fig or Figure(figsize=(11.0, 4.4), layout="constrained")
+    ax_err, ax_time = fig.subplots(1, 2)
+    data = {}
+    for i, (dist, rs) in enumerate(sorted(groups.items())):
+        by_n = defaultdict(list)
+        for r in rs:
+            by_n[r["n"]].append(r)
+        ns = np.array(sorted(by_n))
+        entry: dict = {"n": ns}
+        for j, (kind, style) in enumerate((("relaxed", "-"), ("exact", "--"))):
+            q = np.array([_quantiles(np.concatenate([np.ravel(r[f"{kind}_errors"])
+                                                     for r in by_n[n]])) for n in ns])
+            color = f"C{(2 * i + j) % 10}"
+            what = ("rounded relaxation (GEM-MINER)" if kind == "relaxed"
+                    else "exact optimum (rss.solve_many)")
+            ax_err.plot(ns, q[:, 1], style, marker="o", ms=4, color=color,
+                        label=f"{dist}: {what}")
+            ax_err.fill_between(ns, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
+            secs = np.array([np.median([r["seconds_per_target"][kind] for r in by_n[n]])
+                             for n in ns])
+            ax_time.plot(ns, secs, style, marker="o", ms=4, color=color,
+                         label=f"{dist}: {what}")
+            entry[kind] = {"q10": q[:, 0], "median": q[:, 1], "q90": q[:, 2],
+                           "seconds_per_target": secs}
+        cov = np.array([np.median([c for r in by_n[n] for c in r["covering"]
+                                   if c is not None] or [np.nan]) for n in ns])
+        shown = np.isfinite(cov)
+        if shown.any():
+            ax_err.plot(ns[shown], cov[shown], ":", marker="s", ms=4, color="0.2",
+                        label=f"{dist}: covering radius (worst target in [-1, 1])")
+        entry["covering"] = cov
+        data[dist] = entry
+    ax_err.set_yscale("log")
+    ax_err.set_xlabel("n (values)")
+    ax_err.set_ylabel("|z - subset sum|, targets z uniform on [-1, 1]")
+    ax_err.set_title("Error: median, band 10-90% over targets and value sets", fontsize=9)
+    ax_time.set_yscale("log")
+    ax_time.set_xlabel("n (values)")
+    ax_time.set_ylabel("seconds per target")
+    ax_time.set_title("Time (median over value sets)", fontsize=9)
+    for ax in (ax_err, ax_time):
+        ax.set_xticks(sorted({int(n) for v in data.values() for n in v["n"]}))
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Subset sum by gradient (relaxed, rounded) against the exact optimum")
+    return fig, data
+
+
+def lab_teacher_student(rows: list[dict], *, fig: Figure | None = None,
+                        eps_levels=None) -> tuple[Figure, dict]:
+    """Searched against constructed tickets (``"lab_teacher_student"`` rows): empirical sup
+    error against the source width ``n`` (log-log), one panel per target.
+
+    One colour per density, solid with dots for edge-popup and dashed with triangles for
+    GEM-MINER (median over seeds, band 10-90%); black, the constructed ticket on the same
+    sources (solid: empirical, dashed: certified); grey, the zero network (what a search
+    that learnt nothing gives); dotted lines at the accuracies ``eps_levels``
+    (:data:`slth.experiments.lab.EPS_LEVELS`), the vertical line at the formula's ``n``.
+    """
+    from slth.experiments.lab import EPS_LEVELS, _density_label, _target_label
+
+    eps_levels = EPS_LEVELS if eps_levels is None else tuple(eps_levels)
+    panels: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in _lab_rows(rows, "lab_teacher_student"):
+        c = r["config"]
+        panels[_target_label(c)][(r["searcher"], _density_label(c))][r["n"]].append(r)
+    if not panels:
+        raise ValueError("rows: no lab_teacher_student rows to plot")
+    fig, axes = _panels(len(panels), 2, (6.5, 4.8), fig)
+    data = {}
+    for ax, (target, curves) in zip(axes, sorted(panels.items()), strict=False):
+        densities = sorted({d for _, d in curves}, key=lambda d: (d == "constructed", d))
+        every: dict = defaultdict(list)
+        for by_n in curves.values():
+            for n, rs in by_n.items():
+                every[n].extend(rs)
+        ns = np.array(sorted(every))
+        entry: dict = {"n": ns, "formula_n": sorted({r["formula_n"] for rs in every.values()
+                                                      for r in rs})}
+        for (searcher, density), by_n in sorted(curves.items()):
+            xs = np.array(sorted(by_n))
+            q = np.array([_quantiles([r["empirical"] for r in by_n[x]]) for x in xs])
+            color = f"C{densities.index(density) % 10}"
+            ep = searcher == "edge_popup"
+            ax.plot(xs, q[:, 1], "-" if ep else "--", marker="o" if ep else "^",
+                    ms=4 if ep else 5, color=color, label=f"{searcher}, density {density}")
+            ax.fill_between(xs, q[:, 0], q[:, 2], color=color, alpha=0.12, lw=0)
+            entry[(searcher, density)] = {"n": xs, "q10": q[:, 0], "median": q[:, 1],
+                                          "q90": q[:, 2]}
+        # the constructed ticket and the zero network: one value per (n, seed)
+        for kind, style, label in (("constructed_empirical", "-", "constructed, empirical"),
+                                   ("constructed_certified", "--", "constructed, certified"),
+                                   ("zero_sup", ":", "zero network")):
+            med = np.array([np.median(list({r["config"]["seed"]: r[kind]
+                                            for r in every[n]}.values())) for n in ns])
+            ax.plot(ns, med, style, color="k" if kind != "zero_sup" else "0.5", lw=1.6,
+                    marker="s" if kind != "zero_sup" else None, ms=4, label=label)
+            entry[kind] = med
+        for e in eps_levels:
+            ax.axhline(e, color="0.3", ls=":", lw=1.0)
+            ax.annotate(f"eps = {e:g}", (ns[0], e), fontsize=7, color="0.3",
+                        xytext=(2, 2), textcoords="offset points")
+        for fn in entry["formula_n"]:
+            ax.axvline(fn, color="k", lw=1.0, alpha=0.6)
+            ax.annotate(f"formula n = {fn}", (fn, ax.get_ylim()[1]), fontsize=7,
+                        rotation=90, ha="right", va="top")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(ns, [str(int(n)) for n in ns])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("source width parameter n")
+        ax.set_ylabel("empirical sup error ||f(x) - g(x)||_2 on the theorem's domain")
+        ax.set_title(target, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6.5, loc="lower left")
+        data[target] = entry
+    fig.suptitle("Search (edge-popup, GEM-MINER) against construction\nin the theorem's own "
+                 "source (median over seeds, band 10-90%)", fontsize=10)
+    return fig, data

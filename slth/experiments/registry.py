@@ -14,6 +14,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
+* ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
+  (:mod:`slth.experiments.lab`; needs the ``lab`` extra when a task runs).
 
 A new construction is one more :class:`~slth.experiments.constructions.Construction` in
 :data:`~slth.experiments.constructions.CONSTRUCTIONS`.
@@ -21,8 +23,10 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)
-['rss', 'mrss', 'pensia', 'orseau', 'burkholz', 'cnn_unstructured', 'cnn_structured', 'slack']
+>>> list(EXPERIMENTS)[:5]
+['rss', 'mrss', 'pensia', 'orseau', 'burkholz']
+>>> {'slack', 'lab_teacher_student'} <= set(EXPERIMENTS)
+True
 >>> EXPERIMENTS["rss"].family
 'lemma'
 """
@@ -51,6 +55,13 @@ from slth.experiments.constructions import (
     resolve_n,
     ticket_params,
 )
+from slth.experiments.lab import (
+    SUBSET_SUM_PARAMS,
+    TEACHER_STUDENT_PARAMS,
+    check_teacher_student,
+    run_subset_sum,
+    run_teacher_student,
+)
 
 __all__ = ["Param", "Experiment", "Construction", "CONSTRUCTIONS", "EXPERIMENTS",
            "get_experiment", "run_config"]
@@ -61,10 +72,12 @@ class Experiment:
     """A named experiment: its fields and the function computing one task."""
 
     name: str
-    family: str                      # "ticket" or "lemma"
+    family: str                      # "ticket", "lemma", "slack" or "lab"
     params: tuple[Param, ...]
     run: Callable[[dict, int | None], dict]
     description: str = ""
+    #: ``(config, where)`` -> None: checks across fields, raising ``ValueError``
+    check: Callable[[dict, str], None] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -234,6 +247,17 @@ EXPERIMENTS["slack"] = Experiment("slack", "slack", (
           "sample distribution (lemmas; default uniform)"),
 ), _run_slack, "smallest widths certified / empirically within eps for a fraction 1 - delta "
    "of seeds, beside the formula's (slth.experiments.slack)")
+
+
+# search against construction (slth.lab, PyTorch imported when a task runs)
+EXPERIMENTS["lab_subset_sum"] = Experiment(
+    "lab_subset_sum", "lab", SUBSET_SUM_PARAMS, run_subset_sum,
+    "GEM-MINER's relaxed subset sum, rounded, against the exact optimum and the covering "
+    "radius (slth.lab.subset_sum_by_gradient)")
+EXPERIMENTS["lab_teacher_student"] = Experiment(
+    "lab_teacher_student", "lab", TEACHER_STUDENT_PARAMS, run_teacher_student,
+    "edge-popup / GEM-MINER in a construction's own source, against its ticket "
+    "(slth.experiments.lab)", check_teacher_student)
 
 
 def get_experiment(name) -> Experiment:

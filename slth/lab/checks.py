@@ -10,6 +10,9 @@ any mask on that source that has the construction's structure:
 * ``burkholz`` (:func:`slth.verify.mlp.certify_burkholz`): the first layer univariate
   (the bias neurons keep no input weight, the univariate neurons no bias), and the
   constant neurons of the later layers read no copy (they must not depend on the input);
+* ``fischer_burkholz`` (:func:`slth.verify.mlp.certify_fischer_burkholz`): as ``pensia``,
+  each hidden layer's last block of neurons keeping biases and no input weight (the
+  univariate neurons no bias), the other layers no bias;
 * ``cnn_unstructured``, ``cnn_structured`` (:func:`slth.verify.cnn.cnn_certified_error`):
   every 1 x 1 layer univariate.
 
@@ -134,8 +137,21 @@ def layout_support(ticket: Ticket) -> list[NDArray[np.bool_]]:
         return out
     if construction == "burkholz":
         return _burkholz_support(ticket)
+    if construction == "fischer_burkholz":
+        # hidden layers: univariate blocks without biases, then the bias block (biases
+        # only); output layers: any weight, no bias
+        out = []
+        for l in range(spec.depth):
+            shape = spec.shape(l)
+            if l % 2 == 0:
+                n_uni = m * shape[1]
+                out += [_univariate(shape, m, n_uni), np.arange(shape[0]) >= n_uni]
+            else:
+                out += [np.ones(shape, dtype=bool), np.zeros(shape[0], dtype=bool)]
+        return out
     raise ValueError(f"ticket.params['construction'] must be one of 'pensia', 'burkholz', "
-                     f"'cnn_unstructured', 'cnn_structured', got {construction!r}")
+                     f"'fischer_burkholz', 'cnn_unstructured', 'cnn_structured', got "
+                     f"{construction!r}")
 
 
 def check(ticket: Ticket, radius: float | None = None, samples: int | None = None, seed=0, *,

@@ -19,6 +19,7 @@ from slth.verify.mlp import (
     ABS_SLACK,
     REL_SLACK,
     certify_burkholz,
+    certify_fischer_burkholz,
     certify_orseau,
     certify_pensia,
 )
@@ -30,6 +31,7 @@ __all__ = ["CERTIFICATES", "certified_error", "check"]
 #: The certificate of each construction: ``(ticket, radius, norm) -> (bound, layers)``,
 #: the bound before the rounding slack.
 CERTIFICATES = {"pensia": certify_pensia, "orseau": certify_orseau, "burkholz": certify_burkholz,
+                "fischer_burkholz": certify_fischer_burkholz,
                 "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn}
 
 

@@ -9,6 +9,8 @@ bounds (:func:`slth.nets.norms.target_bounds`), Lipschitz constants and spectral
 * :func:`certify_pensia`: depth 2L, ReLU (:func:`slth.tickets.pensia`);
 * :func:`certify_orseau`: depth 2L, ReLU, one block per target weight
   (:func:`slth.tickets.orseau`);
+* :func:`certify_fischer_burkholz`: depth 2L, ReLU, with bias blocks
+  (:func:`slth.tickets.fischer_burkholz`);
 * :func:`certify_burkholz`: depth L+1, ReLU-like and smooth activations
   (:func:`slth.tickets.burkholz`).
 
@@ -30,7 +32,8 @@ from slth.nets.norms import dual_norms, opnorm, target_bounds
 from slth.tickets.ticket import Ticket, read_columns
 from slth.verify.fold import check_univariate, column_subset, folded_layer, zero_input_response
 
-__all__ = ["REL_SLACK", "ABS_SLACK", "certify_pensia", "certify_orseau", "certify_burkholz"]
+__all__ = ["REL_SLACK", "ABS_SLACK", "certify_pensia", "certify_orseau", "certify_burkholz",
+           "certify_fischer_burkholz"]
 
 #: Relative and absolute slack added to certified bounds for floating-point rounding.
 REL_SLACK, ABS_SLACK = 1e-9, 1e-12
@@ -39,6 +42,22 @@ REL_SLACK, ABS_SLACK = 1e-9, 1e-12
 def certify_pensia(ticket: Ticket, radius: float, norm: str):
     """Certified error of a depth-2L ticket before the slack, and per-layer details:
     per coordinate and in the l2 norm, the smaller of the two per layer."""
+    return _certify_pairs(ticket, radius, norm, with_bias_block=False)
+
+
+def certify_fischer_burkholz(ticket: Ticket, radius: float, norm: str):
+    """Certified error of a depth-2L ticket with bias blocks (Fischer & Burkholz) before
+    the slack, and per-layer details.
+
+    As :func:`certify_pensia`, with each layer's bias error ``|b_hat - b|`` added: the
+    bias ``b_hat`` the ticket realises is the output layer's response to the kept bias
+    neurons (no input weight, output ``relu(c)``) plus its own kept biases. Checks the
+    layout first: the univariate neurons keep no bias (it would shift ``relu(u x)``).
+    """
+    return _certify_pairs(ticket, radius, norm, with_bias_block=True)
+
+
+def _certify_pairs(ticket: Ticket, radius: float, norm: str, with_bias_block: bool):
     t = ticket.target.dense()
     P, A = target_bounds(t, radius, norm)
     # input blocks per layer pair: one size for pensia, one per pair for orseau
@@ -48,24 +67,36 @@ def certify_pensia(ticket: Ticket, radius: float, norm: str):
     for l in range(t.depth):
         w = t.weights[l]
         U = ticket.weights[2 * l]
-        check_univariate(U, int(blocks[l]), U.shape[0], f"layer {2 * l + 1}")
+        m = int(blocks[l])
+        n_uni = m * w.shape[1] if with_bias_block else U.shape[0]
+        check_univariate(U, m, n_uni, f"layer {2 * l + 1}")
+        bmask = ticket.bias_masks[2 * l]
+        if bmask is not None and np.any(bmask[:n_uni]):
+            raise ValueError(f"ticket: layer {2 * l + 1} keeps the bias of a univariate neuron")
         F = folded_layer(ticket, 2 * l)
         Ahat = F[:, :w.shape[1]]
         eA, eB = Ahat - w, -F[:, w.shape[1]:] - w
+        # the realised bias: the bias neurons' constants through the next layer, and its
+        # own kept biases (zero for a ticket without bias neurons)
+        bhat = zero_input_response(ticket, 2 * l).copy()
+        if ticket.biases[2 * l + 1] is not None:
+            bhat += ticket.biases[2 * l + 1]
+        eb = np.abs(bhat - (0.0 if t.biases[l] is None else t.biases[l]))
         if l == 0:
-            # g(x) - W x = eA relu(x) - eB relu(-x); (relu(x), relu(-x)) has the norm of x
+            # g(x) - W x - b = eA relu(x) - eB relu(-x) + eb; (relu(x), relu(-x)) has the
+            # norm of x
             c = np.maximum(np.abs(eA), np.abs(eB))
-            delta = radius * dual_norms(c, norm)
-            D = opnorm(np.hstack([eA, eB])) * A[0]
+            delta = radius * dual_norms(c, norm) + eb
+            D = opnorm(np.hstack([eA, eB])) * A[0] + float(np.linalg.norm(eb))
         else:
-            # inputs are ReLU outputs (>= 0): g(a) = Ahat a exactly
+            # inputs are ReLU outputs (>= 0): g(a) = Ahat a + bhat exactly
             c = np.abs(eA)
             delta = np.minimum(c @ P[l], np.linalg.norm(c, axis=1) * A[l]) \
-                + np.abs(Ahat) @ delta
-            D = opnorm(eA) * A[l] + opnorm(Ahat) * D
+                + np.abs(Ahat) @ delta + eb
+            D = opnorm(eA) * A[l] + opnorm(Ahat) * D + float(np.linalg.norm(eb))
         D = min(D, float(np.linalg.norm(delta)))
         layers.append({"layer": l + 1, "max_weight_error": float(c.max(initial=0.0)),
-                       "bound": D})
+                       "max_bias_error": float(eb.max(initial=0.0)), "bound": D})
     return D, layers
 
 

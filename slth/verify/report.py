@@ -130,6 +130,8 @@ def mlp_formula_widths(ticket: Ticket) -> tuple:
         return bounds.pensia_widths(w, int(p["formula_n"]))
     if p["construction"] == "orseau":
         return bounds.orseau_widths(w, int(p["formula_n"]))
+    if p["construction"] == "fischer_burkholz":
+        return bounds.fischer_burkholz_widths(w, int(p["formula_n"]))
     return bounds.burkholz_widths(w, int(p["formula_n"]), bool(p["homogeneous"]),
                                   int(p.get("coarse_formula", 0)), p.get("dist", "uniform"))
 
