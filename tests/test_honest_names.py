@@ -93,9 +93,11 @@ def suite_outputs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ticket_outputs(tmp_path_factory):
     """``slth ticket build`` / ``info`` and ``slth verify``, plain and ``--json``, for a
-    depth-2L, a depth-L+1 and a CNN ticket at the formula's width; the reports from Python."""
+    depth-2L (uniform and hyperbolic sources), a depth-L+1 and a CNN ticket at the formula's
+    width; the reports from Python."""
     folder = tmp_path_factory.mktemp("tickets")
     builds = {"pensia": ["--construction", "pensia", "--widths", "3,4,2"],
+              "orseau": ["--construction", "orseau", "--widths", "3,4,2"],
               "burkholz": ["--construction", "burkholz", "--widths", "3,4,2", "--bias"],
               "fischer_burkholz": ["--construction", "fischer_burkholz", "--widths", "3,4,2",
                                    "--bias"],

@@ -39,14 +39,14 @@ def register(sub) -> None:
     """Add ``ticket build`` and ``ticket info``."""
     parser = sub.add_parser("ticket", help="build and inspect strong lottery tickets",
                             description="Prune a random source network to approximate a "
-                                        "target (depth 2L: pensia; depth L+1: burkholz; "
-                                        "depth 2L with biases: fischer_burkholz; one "
-                                        "neuron pair per weight: malach).")
+                                        "target (depth 2L: pensia, orseau; depth L+1: "
+                                        "burkholz; depth 2L with biases: fischer_burkholz; "
+                                        "one neuron pair per weight: malach).")
     tsub = parser.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
 
     p = tsub.add_parser("build", help="build a ticket and save it as .npz")
     p.add_argument("--construction", default="burkholz",
-                   choices=("pensia", "burkholz", "fischer_burkholz", "malach",
+                   choices=("pensia", "orseau", "burkholz", "fischer_burkholz", "malach",
                             "cnn_unstructured", "cnn_structured"))
     p.add_argument("--dist", default=None, choices=("uniform", "normal", "he"),
                    help="source distribution (default: the construction's; 'he', scaled "
@@ -116,7 +116,8 @@ def _build(args) -> int:
     if args.target:
         target = load_target(args.target, args.activation)
     else:
-        norm = ("spectral" if args.construction in ("pensia", "fischer_burkholz", "malach")
+        norm = ("spectral" if args.construction in ("pensia", "orseau", "fischer_burkholz",
+                                                    "malach")
                 else "max")
         target = random_target(args.widths, activation=args.activation, norm=norm,
                                bias=args.bias, seed=args.target_seed)

@@ -158,6 +158,12 @@ def _malach_formula_n(target, config) -> int:
     return bounds.malach_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
+def _orseau_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.orseau_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
 def _burkholz_formula_n(target, config) -> int:
     from slth import bounds
 
@@ -179,6 +185,13 @@ def _pensia_source_params(target, config, n: int) -> int:
     from slth import bounds
 
     w = bounds.pensia_widths(target.widths, n)
+    return _dense_params(w, [False] * (len(w) - 1))
+
+
+def _orseau_source_params(target, config, n: int) -> int:
+    from slth import bounds
+
+    w = bounds.orseau_widths(target.widths, n)
     return _dense_params(w, [False] * (len(w) - 1))
 
 
@@ -295,6 +308,11 @@ CONSTRUCTIONS: dict[str, Construction] = {
         Construction("pensia", "Pensia et al. 2020, depth 2L", "slth.tickets:pensia",
                      _mlp_target("spectral", False), _pensia_formula_n,
                      source_params=_pensia_source_params),
+        # hyperbolic sources (gamma from slth.bounds.orseau_gamma), the builder's default
+        Construction("orseau", "Orseau et al. 2020, depth 2L, hyperbolic",
+                     "slth.tickets:orseau", _mlp_target("spectral", False), _orseau_formula_n,
+                     dists=("hyperbolic",), suite={"width_factor": [0.5, 1.0]},
+                     default_C=1.25, source_params=_orseau_source_params),
         Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
                      _mlp_target("max", True), _burkholz_formula_n,
                      activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus"),

@@ -30,8 +30,8 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)[:4]
-['rss', 'mrss', 'pensia', 'burkholz']
+>>> list(EXPERIMENTS)[:5]
+['rss', 'mrss', 'pensia', 'orseau', 'burkholz']
 >>> {'slack', 'lab_teacher_student', 'lab_digits', 'burkholz_cnn'} <= set(EXPERIMENTS)
 True
 >>> EXPERIMENTS["rss"].family

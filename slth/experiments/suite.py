@@ -1,11 +1,12 @@
 """The bound-verification suite behind ``slth verify-bounds``.
 
 A small fixed sweep covering every construction of
-:data:`~slth.experiments.registry.CONSTRUCTIONS` (depth 2L, depth L+1 with ReLU and tanh,
-CNN unstructured and structured; ReLU unless said) and the random-subset-sum lemmas
-(1-D for uniform and NSN samples; multidimensional for d = 1, 2, 3), at the width of each
-paper's formula and at smaller widths. Results go to ``OUT/verify-bounds.sqlite``
-(re-running resumes), figures to ``OUT/``.
+:data:`~slth.experiments.registry.CONSTRUCTIONS` (depth 2L with uniform and hyperbolic
+sources, depth L+1 with ReLU and tanh, CNN unstructured and structured; ReLU unless said)
+and the random-subset-sum lemmas (1-D for uniform and NSN samples, and hyperbolic ones in
+the full run; multidimensional for d = 1, 2, 3), at the width of each paper's formula and
+at smaller widths. Results go to ``OUT/verify-bounds.sqlite`` (re-running resumes),
+figures to ``OUT/``.
 
 The papers state their widths up to constants they do not give; :mod:`slth.bounds`
 evaluates each formula with a named constant ``C`` (:data:`slth.bounds.FORMULAS`): this
@@ -73,7 +74,7 @@ def suite_sweep(quick: bool = False) -> Sweep:
     >>> s = suite_sweep(quick=True)
     >>> sorted({t.experiment for t in s.tasks()})  # doctest: +NORMALIZE_WHITESPACE
     ['burkholz', 'burkholz_cnn', 'burkholz_cnn_2l', 'cnn_structured', 'cnn_unstructured',
-     'fischer_burkholz', 'malach', 'mrss', 'pensia', 'rss', 'slack']
+     'fischer_burkholz', 'malach', 'mrss', 'orseau', 'pensia', 'rss', 'slack']
     """
     seeds = 1 if quick else 5
     grids = []
@@ -82,7 +83,8 @@ def suite_sweep(quick: bool = False) -> Sweep:
         grids.append({"experiment": c.name, "widths": list(c.default_shape),
                       "activation": acts, "eps": 0.1, "delta": 0.1, **c.suite,
                       "seeds": seeds, "samples": 256 if quick else 512, "starts": 2})
-    grids.append({"experiment": "rss", "dist": ["uniform", "nsn"],
+    grids.append({"experiment": "rss",
+                  "dist": ["uniform", "nsn"] if quick else ["uniform", "nsn", "hyperbolic"],
                   "eps": [0.1, 0.01] if quick else [0.1, 0.03, 0.01, 0.003, 0.001],
                   "delta": 0.1, "trials": 50 if quick else 200, "seed": 0})
     grids.append({"experiment": "mrss", "d": [1, 2] if quick else [1, 2, 3],
@@ -107,7 +109,8 @@ def slack_grids(quick: bool = False) -> list[dict]:
             {"experiment": "slack", "of": "burkholz", "activation": ["relu", "tanh"],
              "eps": [0.1, 0.03], "trials": 5},
             # eps 0.1 only (each eps costs about 20 s here); bench_slack runs the others
-            {"experiment": "slack", "of": "fischer_burkholz", "eps": 0.1, "trials": 5},
+            {"experiment": "slack", "of": ["orseau", "fischer_burkholz"], "eps": 0.1,
+             "trials": 5},
             {"experiment": "slack", "of": "cnn_structured", "kernel": 2, "eps": 0.1,
              "trials": 5, "n_max": 1024},
             # malach (2-2-1, about 10 s): certified near n = 144 of the formula's 122,560

@@ -1,6 +1,8 @@
 """Constructions of strong lottery tickets; each returns a :class:`Ticket`.
 
 * :func:`pensia` -- depth 2L, ReLU (Pensia et al. 2020);
+* :func:`orseau` -- depth 2L, ReLU, hyperbolic sources, one block per target weight (Orseau
+  et al. 2020);
 * :func:`burkholz` -- depth L+1, with biases, for ReLU, leaky ReLU, tanh, sigmoid, softplus
   and custom smooth activations (Burkholz 2022); :func:`burkholz_source`, its source alone.
 * :func:`fischer_burkholz` -- depth 2L, ReLU, with biases (Fischer & Burkholz 2021); a
@@ -19,9 +21,10 @@ from slth.tickets.cnn import CNNTicket, cnn_unstructured, load  # load: MLP and 
 from slth.tickets.cnn_structured import cnn_structured
 from slth.tickets.fischer_burkholz import fischer_burkholz, fischer_burkholz_sklearn
 from slth.tickets.malach import malach
+from slth.tickets.orseau import orseau
 from slth.tickets.pensia import pensia
 from slth.tickets.ticket import SourceSpec, Ticket
 
-__all__ = ["Ticket", "SourceSpec", "pensia", "burkholz", "burkholz_source", "load", "CNNTicket",
-           "cnn_unstructured", "cnn_structured", "fischer_burkholz", "fischer_burkholz_sklearn",
-           "malach", "burkholz_cnn", "burkholz_cnn_2l"]
+__all__ = ["Ticket", "SourceSpec", "pensia", "orseau", "burkholz", "burkholz_source", "load",
+           "CNNTicket", "cnn_unstructured", "cnn_structured", "fischer_burkholz",
+           "fischer_burkholz_sklearn", "malach", "burkholz_cnn", "burkholz_cnn_2l"]

@@ -21,6 +21,7 @@ from slth.verify.mlp import (
     REL_SLACK,
     certify_burkholz,
     certify_fischer_burkholz,
+    certify_orseau,
     certify_pensia,
 )
 from slth.verify.report import Report, make_report, mlp_formula_widths
@@ -30,7 +31,7 @@ __all__ = ["CERTIFICATES", "certified_error", "check"]
 
 #: The certificate of each construction: ``(ticket, radius, norm) -> (bound, layers)``,
 #: the bound before the rounding slack.
-CERTIFICATES = {"pensia": certify_pensia, "burkholz": certify_burkholz,
+CERTIFICATES = {"pensia": certify_pensia, "orseau": certify_orseau, "burkholz": certify_burkholz,
                 "fischer_burkholz": certify_fischer_burkholz,
                 "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn,
                 # malach keeps one pair per weight in pensia's layout: the same certificate
