@@ -14,6 +14,9 @@
 * :func:`essential` -- accuracy after one-shot magnitude pruning against sparsity, the
   essential sparsity and the knee marked, N:M patterns as points, and the IoU of the
   one-shot and IMP masks (``"essential_sparsity"`` rows);
+* :func:`inertial_manifold` -- the exact Hessian's spectrum and its gaps against twice the
+  sampled Lipschitz constant of the remainder, the predicted dimension beside the
+  weights kept at the essential sparsity (``"inertial_manifold"`` rows);
 * :func:`construction_widths` -- the width formulas of all constructions side by side for
   one target, vs ``1/eps`` (rows of
   :func:`slth.experiments.constructions.formula_widths`, not of a store);
@@ -51,11 +54,13 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "imp_curves", "essential", "KINDS", "FORMATS"]
+           "lab_teacher_student", "imp_curves", "essential", "inertial_manifold",
+           "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
-         "lab-teacher-student", "imp", "essential-sparsity")
+         "lab-teacher-student", "imp", "essential-sparsity",
+         "inertial-manifold")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -536,6 +541,58 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
     return fig, data
 
 
+def inertial_manifold(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """The exact Hessian's eigenvalues in ascending order, the predicted dimension ``N``
+    and the weights kept at the essential sparsity marked (left); the gaps
+    ``lambda_{N+1} - lambda_N`` against ``2 Lip`` of the remainder (right). One row of
+    panels per (data set, hidden widths, seed).
+
+    Examples
+    --------
+    >>> row = {"experiment": "inertial_manifold", "config": {"dataset": "digits",
+    ...        "size": 8, "hidden": [4], "seed": 0}, "eigenvalues": [-0.1, 0.2, 2.0],
+    ...        "lip": 0.5, "predicted_dimension": 2, "essential_kept": 1,
+    ...        "negative_fraction": 1 / 3}
+    >>> fig, data = inertial_manifold([row])
+    >>> data["digits 4 seed 0"]["gaps"]
+    [0.30000000000000004, 1.8]
+    """
+    rows = _rows_of(rows, "inertial_manifold")
+    if not rows:
+        raise ValueError("rows: no 'inertial_manifold' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_gap), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        eig = np.asarray(r["eigenvalues"], dtype=float)
+        idx = np.arange(1, eig.size + 1)
+        ax.plot(idx, eig, ".", ms=2, label="Hessian eigenvalues")
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.set_yscale("symlog", linthresh=1e-3)
+        n = r["predicted_dimension"]
+        if n is not None:
+            ax.axvline(n, color="C3", ls="--", label=f"predicted N = {n}")
+        ax.axvline(r["essential_kept"], color="C2", ls=":",
+                   label=f"kept at essential sparsity: {r['essential_kept']}")
+        ax.set_xlabel("index (ascending)")
+        ax.set_ylabel("eigenvalue")
+        ax.set_title(f"Hessian spectrum, {label}, negative fraction "
+                     f"{r['negative_fraction']:.3f}", fontsize=9)
+        ax.legend(fontsize=7)
+        gaps = np.diff(eig)
+        ax_gap.plot(idx[:-1], gaps, ".", ms=2, label="gap lambda_{N+1} - lambda_N")
+        ax_gap.axhline(2 * r["lip"], color="C3", ls="--", label=f"2 Lip = {2 * r['lip']:.3g}")
+        ax_gap.set_yscale("log")
+        ax_gap.set_xlabel("N")
+        ax_gap.set_ylabel("gap")
+        ax_gap.set_title("Spectral gap condition (Lip sampled: a lower bound)", fontsize=9)
+        ax_gap.legend(fontsize=7)
+        data[label] = {"eigenvalues": eig.tolist(), "gaps": gaps.tolist(), "two_lip": 2 * r["lip"],
+                       "predicted_dimension": n, "essential_kept": r["essential_kept"]}
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -553,6 +610,9 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(imp_curves(rows)[0], folder, f"{prefix}imp", formats)
     if _rows_of(rows, "essential_sparsity"):
         written += _save(essential(rows)[0], folder, f"{prefix}essential_sparsity", formats)
+    if _rows_of(rows, "inertial_manifold"):
+        written += _save(inertial_manifold(rows)[0], folder, f"{prefix}inertial_manifold",
+                         formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -618,6 +678,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(imp_curves(rows)[0], folder, "imp", formats)
     if kind == "essential-sparsity":
         return _save(essential(rows)[0], folder, "essential_sparsity", formats)
+    if kind == "inertial-manifold":
+        return _save(inertial_manifold(rows)[0], folder, "inertial_manifold", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
 

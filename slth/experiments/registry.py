@@ -14,6 +14,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
 * ``"imp"``, ``"essential_sparsity"``: tickets found by training, with PyTorch
   (:mod:`slth.experiments.weak`; torch is imported when a task runs).
+* ``"inertial_manifold"``: the inertial-manifold conditions at a small trained network's
+  exact Hessian (:mod:`slth.experiments.weak_bip`).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
 * ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
@@ -267,6 +269,12 @@ EXPERIMENTS["imp"] = Experiment("imp", "weak", weak.IMP_PARAMS, weak.run_imp,
 EXPERIMENTS["essential_sparsity"] = Experiment(
     "essential_sparsity", "weak", weak.ESSENTIAL_PARAMS, weak.run_essential,
     "one-shot magnitude pruning without retraining (slth.lab.essential)")
+from slth.experiments import weak_bip  # noqa: E402
+
+EXPERIMENTS["inertial_manifold"] = Experiment(
+    "inertial_manifold", "weak", weak_bip.INERTIAL_PARAMS, weak_bip.run_inertial,
+    "inertial-manifold conditions at a small trained network's exact Hessian "
+    "(slth.lab.inertial)")
 
 
 def get_experiment(name) -> Experiment:

@@ -20,7 +20,7 @@ the paper identifies the manifold's coordinates with kept weights; here only the
 sparsity, :mod:`slth.lab.essential`).
 
 What is measured (:func:`diagnose`), on a network small enough for an exact Hessian
-(``torch.func.hessian`` of the full-batch cross-entropy over the flat vector of all
+(``torch.func`` derivatives of the full-batch cross-entropy over the flat vector of all
 parameters, biases and output layer included):
 
 * the full-batch gradient norm after 10 SGD steps from the initial weights and at the
@@ -42,7 +42,7 @@ weights, on a 64-16-10 network (1,210 parameters) and scikit-learn's digits.
 Examples
 --------
 >>> import numpy as np
->>> eig = np.array([-0.5, 0.1, 0.2, 3.0, 3.1])
+>>> eig = np.array([-0.1, 0.1, 0.2, 3.0, 3.1])
 >>> predicted_dimension(eig, 0.5), round(negative_fraction(eig), 2)
 (3, 0.2)
 """
@@ -87,9 +87,14 @@ def full_gradient(loss, theta) -> np.ndarray:
 
 
 def exact_hessian(loss, theta) -> np.ndarray:
-    """The exact Hessian of ``loss`` at ``theta`` (``torch.func.hessian``), symmetrised
-    (it is symmetric up to rounding)."""
-    h = torch.func.hessian(loss)(torch.as_tensor(theta, dtype=torch.float64)).numpy()
+    """The exact Hessian of ``loss`` at ``theta``, symmetrised (it is symmetric up to
+    rounding).
+
+    Reverse over reverse mode (``jacrev(grad(loss))``): ``torch.func.hessian`` is forward
+    over reverse, and the forward mode imports a part of PyTorch that warns it is
+    deprecated; the two agree to rounding."""
+    t = torch.as_tensor(theta, dtype=torch.float64)
+    h = torch.func.jacrev(torch.func.grad(loss))(t).numpy()
     return (h + h.T) / 2
 
 

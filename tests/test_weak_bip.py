@@ -1,0 +1,132 @@
+"""Inertial-manifold diagnostics: exact Hessian, spectral gaps, sampled Lipschitz constant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from slth.lab import set_threads  # noqa: E402
+from slth.lab.data import load_dataset  # noqa: E402
+from slth.lab.imp import lenet  # noqa: E402
+from slth.lab.inertial import (  # noqa: E402
+    diagnose,
+    exact_hessian,
+    flat_loss,
+    full_gradient,
+    negative_fraction,
+    predicted_dimension,
+    remainder_lipschitz,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    previous = set_threads(1)
+    yield
+    set_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return load_dataset("teacher", seed=1, samples=200, widths=(5, 8, 3))
+
+
+def test_gradient_and_hessian_against_finite_differences(teacher):
+    net = lenet(teacher.features, teacher.classes, (6,), seed=2)
+    theta, loss = flat_loss(net, teacher.x_train, teacher.y_train)
+    t = theta.numpy()
+    g = full_gradient(loss, t)
+    h = exact_hessian(loss, t)
+    assert h.shape == (t.size, t.size) == (5 * 6 + 6 + 6 * 3 + 3,) * 2
+    f = lambda v: float(loss(torch.as_tensor(v)).detach())  # noqa: E731
+    step = 1e-5
+    rng = np.random.default_rng(0)
+    for i in rng.choice(t.size, 8, replace=False):
+        e = np.zeros(t.size)
+        e[i] = step
+        # central differences of the loss for the gradient, of the gradient for the Hessian
+        assert abs((f(t + e) - f(t - e)) / (2 * step) - g[i]) < 1e-7
+        col = (full_gradient(loss, t + e) - full_gradient(loss, t - e)) / (2 * step)
+        np.testing.assert_allclose(h[:, i], col, atol=1e-7)
+    # the check can fail: a perturbed Hessian is caught
+    bad = h.copy()
+    bad[0, 0] += 1e-4
+    i = 0
+    e = np.zeros(t.size)
+    e[i] = step
+    col = (full_gradient(loss, t + e) - full_gradient(loss, t - e)) / (2 * step)
+    assert np.abs(bad[:, i] - col).max() > 1e-5
+    # flat_loss leaves the model as it was (float32, same weights)
+    assert next(net.parameters()).dtype == torch.float32
+    with torch.no_grad():
+        direct = torch.nn.functional.cross_entropy(net(torch.as_tensor(teacher.x_train)),
+                                                   torch.as_tensor(teacher.y_train))
+    assert f(t) == pytest.approx(float(direct), abs=1e-6)
+
+
+def test_predicted_dimension_and_negative_fraction_brute_force():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        eig = np.sort(rng.exponential(size=12) * rng.choice([-1, 1], size=12, p=[0.2, 0.8]))
+        two_lip = float(rng.exponential())
+        brute = next((n for n in range(1, 12) if eig[n] - eig[n - 1] > two_lip), None)
+        assert predicted_dimension(eig, two_lip) == brute
+        assert negative_fraction(eig) == sum(v < 0 for v in eig) / 12
+    with pytest.raises(ValueError, match="two_lip must be >= 0"):
+        predicted_dimension([0.0, 1.0], -1.0)
+
+
+def test_remainder_lipschitz_closed_forms():
+    a = np.diag([1.0, 3.0, 5.0])
+    # a quadratic loss: the remainder vanishes
+    assert remainder_lipschitz(lambda t: a @ t, np.ones(3), a, radius=2.0) < 1e-12
+    # grad = A t + sin(t): the remainder is -sin, 1-Lipschitz, close to 1 near 0
+    lip = remainder_lipschitz(lambda t: a @ t + np.sin(t), np.zeros(3), a, radius=0.01,
+                              pairs=16, seed=1)
+    assert 0.99 < lip <= 1.0
+    # with the Hessian of the sin term left out the estimate sees it: |A - H| = 5
+    lip_bad = remainder_lipschitz(lambda t: a @ t, np.zeros(3), np.zeros((3, 3)), radius=1.0,
+                                  pairs=64, seed=1)
+    assert 1.0 <= lip_bad <= 5.0 + 1e-12
+    assert remainder_lipschitz(lambda t: a @ t + np.sin(t), np.zeros(3), a, radius=0.01,
+                               pairs=16, seed=1) == lip          # seeded
+    with pytest.raises(ValueError, match="radius must be > 0"):
+        remainder_lipschitz(lambda t: t, np.zeros(2), np.eye(2), radius=0.0)
+
+
+def test_diagnose_consistent_and_deterministic(teacher):
+    kw = dict(hidden=(6,), epochs=3, early_steps=2, pairs=4, sparsities=[0.0, 0.5, 0.9], seed=4)
+    r = diagnose(teacher, **kw)
+    again = diagnose(teacher, **kw)
+    for key, value in r.items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(again[key]), err_msg=key)
+    eig = r["eigenvalues"]
+    assert r["parameters"] == eig.size == 5 * 6 + 6 + 6 * 3 + 3
+    assert np.all(np.diff(eig) >= 0)
+    np.testing.assert_array_equal(r["gaps"], np.diff(eig))
+    assert r["predicted_dimension"] == predicted_dimension(eig, 2 * r["lip"])
+    assert r["dissipative"] == (r["negative_fraction"] == 0.0)
+    assert r["prunable"] == 30 and 0 <= r["essential_kept"] <= 30
+    other = diagnose(teacher, **{**kw, "seed": 5})
+    assert not np.array_equal(other["eigenvalues"], eig)
+
+
+def test_smoke_through_the_store(tmp_path):
+    pytest.importorskip("sklearn")
+    from slth.experiments.plots import plot_store
+    from slth.experiments.run import run
+    from slth.experiments.store import Store
+    from slth.experiments.weak_bip import SMOKE
+
+    sweep = {"name": "inertial-smoke", "grid": [SMOKE["inertial_manifold"]]}
+    path = tmp_path / "im.sqlite"
+    summary = run(sweep, path, workers=1, progress=False)
+    assert (summary.finished, summary.failed) == (1, 0)
+    with Store(path, readonly=True) as st:
+        row, = st.rows("inertial_manifold")
+    assert row["parameters"] == 64 * 8 + 8 + 8 * 10 + 10 == len(row["eigenvalues"])
+    assert row["conditions_hold"] == (row["dissipative"] and row["gap_condition"])
+    files = plot_store(path, "inertial-manifold", tmp_path)
+    assert [p.rsplit("/", 1)[1] for p in files] == ["inertial_manifold.png"]
