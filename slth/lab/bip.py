@@ -126,15 +126,18 @@ def implicit_term(layers, params, masks, x, y, implicit_lr: float):
     return [g.detach() for g in g_m], [t.detach() for t in imp]
 
 
-def bip(model, x, y, *, density: float, epochs: int = 10, lr: float = 0.01,
-        mask_lr: float = 0.1, implicit_lr: float = 1e-4, weight_decay: float = 1e-4,
+def bip(model, x, y, *, density: float, epochs: int = 10, lr: float = 0.1,
+        mask_lr: float = 1.0, implicit_lr: float = 1e-4, weight_decay: float = 1e-4,
         batch_size: int = 128, mode: str = "bip", finetune_epochs: int = 10, seed=0):
     """BiP (or HYDRA) from the trained :func:`~slth.lab.imp.lenet` ``model`` on
     ``(x, y)``, in place; returns ``(masks, seconds)``, the masks as numpy bool arrays
     (one per prunable layer), which are also applied to ``model``
     (:func:`slth.lab.imp.apply_masks`), its weights the ones found.
 
-    ``seed``'s children: the two data orders and HYDRA's fine-tuning order.
+    ``mask_lr = 1``: the reference's score step 0.1 with momentum 0.9 has the same
+    long-run step (0.1 / (1 - 0.9)); plain SGD here. ``lr = 0.1``: the weights' step of
+    :func:`slth.lab.imp.train`. ``seed``'s children: the two data orders and HYDRA's
+    fine-tuning order.
     """
     from slth.lab.imp import _weight, apply_masks, prunable_layers, train
 
