@@ -247,3 +247,34 @@ def test_hydra_keeps_the_weights_before_finetuning(teacher, trained):
         bip(net, teacher.x_train, teacher.y_train, density=0.3, mode="imp")
     with pytest.raises(ValueError, match="density must be in"):
         bip(net, teacher.x_train, teacher.y_train, density=0.0)
+
+
+def test_bip_smoke_through_the_store(tmp_path):
+    from slth.experiments.plots import plot_store
+    from slth.experiments.run import run
+    from slth.experiments.store import Store
+    from slth.experiments.weak_bip import SMOKE
+
+    sweep = {"name": "bip-smoke", "grid": [SMOKE["bip"]]}
+    path = tmp_path / "bip.sqlite"
+    summary = run(sweep, path, workers=1, progress=False)
+    assert (summary.finished, summary.failed) == (1, 0)
+    assert run(sweep, path, workers=1, progress=False).skipped == 1
+    with Store(path, readonly=True) as st:
+        row, = st.rows("bip")
+    again = run_config_of(SMOKE["bip"])
+    for key in ("dense_accuracy", "bip_accuracy", "hydra_accuracy",
+                "one_shot_finetune_accuracy", "imp_accuracy", "imp_density"):
+        assert row[key] == again[key], key                       # deterministic
+    # IMP's nearest levels: 0.8^7 ~ 0.21 and 0.8^13 ~ 0.055
+    assert [round(d, 2) for d in row["imp_density"]] == [0.21, 0.05]
+    files = plot_store(path, "bip", tmp_path)
+    assert [p.rsplit("/", 1)[1] for p in files] == ["bip.png"]
+
+
+def run_config_of(config):
+    from slth.experiments.grid import Sweep
+    from slth.experiments.registry import run_config
+
+    task, = Sweep.from_dict({"grid": [config]}).tasks()
+    return run_config(task.config)

@@ -14,6 +14,8 @@
 * :func:`essential` -- accuracy after one-shot magnitude pruning against sparsity, the
   essential sparsity and the knee marked, N:M patterns as points, and the IoU of the
   one-shot and IMP masks (``"essential_sparsity"`` rows);
+* :func:`bip_curves` -- test accuracy against density of BiP, HYDRA, one-shot pruning
+  plus fine-tuning and IMP, and their wall times (``"bip"`` rows);
 * :func:`inertial_manifold` -- the exact Hessian's spectrum and its gaps against twice the
   sampled Lipschitz constant of the remainder, the predicted dimension beside the
   weights kept at the essential sparsity (``"inertial_manifold"`` rows);
@@ -54,13 +56,13 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "imp_curves", "essential", "inertial_manifold",
+           "lab_teacher_student", "imp_curves", "essential", "bip_curves", "inertial_manifold",
            "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
          "lab-teacher-student", "imp", "essential-sparsity",
-         "inertial-manifold")
+         "bip", "inertial-manifold")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -541,6 +543,56 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
     return fig, data
 
 
+def bip_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy against density (log axis, falling to the right) of BiP, HYDRA,
+    one-shot pruning plus fine-tuning and IMP, the dense accuracy dotted (left); wall
+    seconds of each method at each density (right; IMP's include all its earlier levels).
+
+    Examples
+    --------
+    >>> row = {"experiment": "bip", "config": {"dataset": "digits", "size": 8,
+    ...        "hidden": [8], "seed": 0}, "densities": [0.2, 0.05], "dense_accuracy": 0.9,
+    ...        "bip_accuracy": [0.9, 0.8], "bip_seconds": [1.0, 1.0],
+    ...        "hydra_accuracy": [0.85, 0.7], "hydra_seconds": [1.0, 1.0],
+    ...        "one_shot_finetune_accuracy": [0.8, 0.5],
+    ...        "one_shot_finetune_seconds": [0.5, 0.5]}
+    >>> fig, data = bip_curves([row])
+    >>> data["digits 8 seed 0"]["hydra"]
+    [[0.2, 0.85], [0.05, 0.7]]
+    """
+    rows = _rows_of(rows, "bip")
+    if not rows:
+        raise ValueError("rows: no 'bip' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_t), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        curves = {}
+        for key, name, style in (("bip", "BiP", "o-"), ("hydra", "HYDRA", "s--"),
+                                 ("one_shot_finetune", "one-shot + fine-tune", "^:"),
+                                 ("imp", "IMP", "D-.")):
+            if f"{key}_accuracy" not in r:
+                continue
+            dens = r["imp_density"] if key == "imp" else r["densities"]
+            curves[key] = [[d, a] for d, a in zip(dens, r[f"{key}_accuracy"], strict=True)]
+            ax.plot(dens, r[f"{key}_accuracy"], style, ms=4, label=name)
+            ax_t.plot(dens, r[f"{key}_seconds"], style, ms=4, label=name)
+        ax.axhline(r["dense_accuracy"], color="grey", lw=0.8, ls=":", label="dense")
+        for a in (ax, ax_t):
+            a.set_xscale("log")
+            a.invert_xaxis()
+            a.set_xlabel("density of the prunable weights")
+            a.legend(fontsize=7)
+        ax_t.set_yscale("log")
+        ax.set_ylabel("test accuracy")
+        ax_t.set_ylabel("wall seconds")
+        ax.set_title(f"BiP and baselines, {label}", fontsize=9)
+        ax_t.set_title("Wall time", fontsize=9)
+        data[label] = curves
+    return fig, data
+
+
 def inertial_manifold(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
     """The exact Hessian's eigenvalues in ascending order, the predicted dimension ``N``
     and the weights kept at the essential sparsity marked (left); the gaps
@@ -610,6 +662,8 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(imp_curves(rows)[0], folder, f"{prefix}imp", formats)
     if _rows_of(rows, "essential_sparsity"):
         written += _save(essential(rows)[0], folder, f"{prefix}essential_sparsity", formats)
+    if _rows_of(rows, "bip"):
+        written += _save(bip_curves(rows)[0], folder, f"{prefix}bip", formats)
     if _rows_of(rows, "inertial_manifold"):
         written += _save(inertial_manifold(rows)[0], folder, f"{prefix}inertial_manifold",
                          formats)
@@ -678,6 +732,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(imp_curves(rows)[0], folder, "imp", formats)
     if kind == "essential-sparsity":
         return _save(essential(rows)[0], folder, "essential_sparsity", formats)
+    if kind == "bip":
+        return _save(bip_curves(rows)[0], folder, "bip", formats)
     if kind == "inertial-manifold":
         return _save(inertial_manifold(rows)[0], folder, "inertial_manifold", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
