@@ -190,6 +190,6 @@ def bip(model, x, y, *, density: float, epochs: int = 10, lr: float = 0.1,
             layer.bias.copy_(params[2 * i + 1])
     apply_masks(model, final)
     if mode == "hydra" and finetune_epochs:
-        train(model, x, y, epochs=finetune_epochs, lr=0.1, batch_size=batch_size,
+        train(model, x, y, epochs=finetune_epochs, lr=lr, batch_size=batch_size,
               order_seed=t_fine)
     return final, time.perf_counter() - t0
