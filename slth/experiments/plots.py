@@ -16,6 +16,11 @@
   one-shot and IMP masks (``"essential_sparsity"`` rows);
 * :func:`neuron_pruning` -- one random network pruned by weights and by whole neurons
   (Malach et al. 2020's negative result), error vs hidden width, one panel per ``d``.
+* :func:`bip_curves` -- test accuracy against density of BiP, HYDRA, one-shot pruning
+  plus fine-tuning and IMP, and their wall times (``"bip"`` rows);
+* :func:`inertial_manifold` -- the exact Hessian's spectrum and its gaps against twice the
+  sampled Lipschitz constant of the remainder, the predicted dimension beside the
+  weights kept at the essential sparsity (``"inertial_manifold"`` rows);
 * :func:`construction_widths` -- the width formulas of all constructions side by side for
   one target, vs ``1/eps`` (rows of
   :func:`slth.experiments.constructions.formula_widths`, not of a store);
@@ -56,12 +61,12 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
            "lab_teacher_student", "imp_curves", "essential", "neuron_pruning",
-           "digits_accuracy", "KINDS", "FORMATS"]
+           "digits_accuracy", "bip_curves", "inertial_manifold", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
          "lab-teacher-student", "imp", "essential-sparsity", "neuron-pruning",
-         "digits-accuracy")
+         "digits-accuracy", "bip", "inertial-manifold")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -684,6 +689,108 @@ def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Fig
     return fig, data
 
 
+def bip_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy against density (log axis, falling to the right) of BiP, HYDRA,
+    one-shot pruning plus fine-tuning and IMP, the dense accuracy dotted (left); wall
+    seconds of each method at each density (right; IMP's include all its earlier levels).
+
+    Examples
+    --------
+    >>> row = {"experiment": "bip", "config": {"dataset": "digits", "size": 8,
+    ...        "hidden": [8], "seed": 0}, "densities": [0.2, 0.05], "dense_accuracy": 0.9,
+    ...        "bip_accuracy": [0.9, 0.8], "bip_seconds": [1.0, 1.0],
+    ...        "hydra_accuracy": [0.85, 0.7], "hydra_seconds": [1.0, 1.0],
+    ...        "one_shot_finetune_accuracy": [0.8, 0.5],
+    ...        "one_shot_finetune_seconds": [0.5, 0.5]}
+    >>> fig, data = bip_curves([row])
+    >>> data["digits 8 seed 0"]["hydra"]
+    [[0.2, 0.85], [0.05, 0.7]]
+    """
+    rows = _rows_of(rows, "bip")
+    if not rows:
+        raise ValueError("rows: no 'bip' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_t), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        curves = {}
+        for key, name, style in (("bip", "BiP", "o-"), ("hydra", "HYDRA", "s--"),
+                                 ("one_shot_finetune", "one-shot + fine-tune", "^:"),
+                                 ("imp", "IMP", "D-.")):
+            if f"{key}_accuracy" not in r:
+                continue
+            dens = r["imp_density"] if key == "imp" else r["densities"]
+            curves[key] = [[d, a] for d, a in zip(dens, r[f"{key}_accuracy"], strict=True)]
+            ax.plot(dens, r[f"{key}_accuracy"], style, ms=4, label=name)
+            ax_t.plot(dens, r[f"{key}_seconds"], style, ms=4, label=name)
+        ax.axhline(r["dense_accuracy"], color="grey", lw=0.8, ls=":", label="dense")
+        for a in (ax, ax_t):
+            a.set_xscale("log")
+            a.invert_xaxis()
+            a.set_xlabel("density of the prunable weights")
+            a.legend(fontsize=7)
+        ax_t.set_yscale("log")
+        ax.set_ylabel("test accuracy")
+        ax_t.set_ylabel("wall seconds")
+        ax.set_title(f"BiP and baselines, {label}", fontsize=9)
+        ax_t.set_title("Wall time", fontsize=9)
+        data[label] = curves
+    return fig, data
+
+
+def inertial_manifold(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """The exact Hessian's eigenvalues in ascending order, the predicted dimension ``N``
+    and the weights kept at the essential sparsity marked (left); the gaps
+    ``lambda_{N+1} - lambda_N`` against ``2 Lip`` of the remainder (right). One row of
+    panels per (data set, hidden widths, seed).
+
+    Examples
+    --------
+    >>> row = {"experiment": "inertial_manifold", "config": {"dataset": "digits",
+    ...        "size": 8, "hidden": [4], "seed": 0}, "eigenvalues": [-0.1, 0.2, 2.0],
+    ...        "lip": 0.5, "predicted_dimension": 2, "essential_kept": 1,
+    ...        "negative_fraction": 1 / 3}
+    >>> fig, data = inertial_manifold([row])
+    >>> data["digits 4 seed 0"]["gaps"]
+    [0.30000000000000004, 1.8]
+    """
+    rows = _rows_of(rows, "inertial_manifold")
+    if not rows:
+        raise ValueError("rows: no 'inertial_manifold' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_gap), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        eig = np.asarray(r["eigenvalues"], dtype=float)
+        idx = np.arange(1, eig.size + 1)
+        ax.plot(idx, eig, ".", ms=2, label="Hessian eigenvalues")
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.set_yscale("symlog", linthresh=1e-3)
+        n = r["predicted_dimension"]
+        if n is not None:
+            ax.axvline(n, color="C3", ls="--", label=f"predicted N = {n}")
+        ax.axvline(r["essential_kept"], color="C2", ls=":",
+                   label=f"kept at essential sparsity: {r['essential_kept']}")
+        ax.set_xlabel("index (ascending)")
+        ax.set_ylabel("eigenvalue")
+        ax.set_title(f"Hessian spectrum, {label}, negative fraction "
+                     f"{r['negative_fraction']:.3f}", fontsize=9)
+        ax.legend(fontsize=7)
+        gaps = np.diff(eig)
+        ax_gap.plot(idx[:-1], gaps, ".", ms=2, label="gap lambda_{N+1} - lambda_N")
+        ax_gap.axhline(2 * r["lip"], color="C3", ls="--", label=f"2 Lip = {2 * r['lip']:.3g}")
+        ax_gap.set_yscale("log")
+        ax_gap.set_xlabel("N")
+        ax_gap.set_ylabel("gap")
+        ax_gap.set_title("Spectral gap condition (Lip sampled: a lower bound)", fontsize=9)
+        ax_gap.legend(fontsize=7)
+        data[label] = {"eigenvalues": eig.tolist(), "gaps": gaps.tolist(), "two_lip": 2 * r["lip"],
+                       "predicted_dimension": n, "essential_kept": r["essential_kept"]}
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -705,6 +812,11 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(imp_curves(rows)[0], folder, f"{prefix}imp", formats)
     if _rows_of(rows, "essential_sparsity"):
         written += _save(essential(rows)[0], folder, f"{prefix}essential_sparsity", formats)
+    if _rows_of(rows, "bip"):
+        written += _save(bip_curves(rows)[0], folder, f"{prefix}bip", formats)
+    if _rows_of(rows, "inertial_manifold"):
+        written += _save(inertial_manifold(rows)[0], folder, f"{prefix}inertial_manifold",
+                         formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -774,6 +886,10 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(essential(rows)[0], folder, "essential_sparsity", formats)
     if kind == "digits-accuracy":
         return _save(digits_accuracy(rows)[0], folder, "digits_accuracy", formats)
+    if kind == "bip":
+        return _save(bip_curves(rows)[0], folder, "bip", formats)
+    if kind == "inertial-manifold":
+        return _save(inertial_manifold(rows)[0], folder, "inertial_manifold", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
 

@@ -14,6 +14,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
 * ``"imp"``, ``"essential_sparsity"``: tickets found by training, with PyTorch
   (:mod:`slth.experiments.weak`; torch is imported when a task runs).
+* ``"bip"``, ``"inertial_manifold"``: BiP and its baselines; the inertial-manifold
+  conditions at a small trained network's exact Hessian (:mod:`slth.experiments.weak_bip`).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
 * ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
@@ -300,6 +302,15 @@ EXPERIMENTS["lab_digits"] = Experiment(
     "lab_digits", "lab", _lab_digits.PARAMS, _lab_digits.run,
     "a trained digits MLP: its depth-L+1 ticket and searched tickets in the same sources, "
     "test accuracy against width (slth.experiments.lab_digits)")
+from slth.experiments import weak_bip  # noqa: E402
+
+EXPERIMENTS["inertial_manifold"] = Experiment(
+    "inertial_manifold", "weak", weak_bip.INERTIAL_PARAMS, weak_bip.run_inertial,
+    "inertial-manifold conditions at a small trained network's exact Hessian "
+    "(slth.lab.inertial)")
+EXPERIMENTS["bip"] = Experiment(
+    "bip", "weak", weak_bip.BIP_PARAMS, weak_bip.run_bip,
+    "BiP against HYDRA, one-shot + fine-tuning and IMP (slth.lab.bip)")
 
 
 def get_experiment(name) -> Experiment:
