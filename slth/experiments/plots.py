@@ -123,6 +123,8 @@ def overparameterization(rows: list[dict], *, fig: Figure | None = None,
         shape = "-".join(map(str, c["widths"]))
         if "kernel" in c:
             shape += f" conv{c['kernel']}x{c['kernel']}"
+        if c.get("residual"):
+            shape += " residual"
         label = f"{r['experiment']} {shape} {c['activation']} eps={r['eps']:g}"
         panels[r["experiment"]][label][r["n"] / r["formula_n"]].append(r)
         formula[label] = (r["formula_n"], r["eps"], "kernel" in c, r["formula"])
@@ -166,7 +168,8 @@ def overparameterization(rows: list[dict], *, fig: Figure | None = None,
         ax.set_ylabel("sup error, max norm, inputs in [-1, 1]" if cnn
                       else "sup error ||f(x) - g(x)||_2, unit l2 ball")
         labels = sorted({formula[lb][3] for lb in groups})
-        ax.set_title("\n".join([EXPERIMENTS[name].description, *labels]), fontsize=8)
+        ax.set_title("\n".join([EXPERIMENTS[name].description,
+                                *(textwrap.fill(lb, 90) for lb in labels)]), fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     fig.suptitle("Overparameterization: ticket error vs source width (median over seeds, "
@@ -206,7 +209,7 @@ def samples_needed(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figu
         groups[_lemma_label(r)].append(r)
     if not groups:
         raise ValueError("rows: no rss/mrss rows to plot")
-    fig = fig or Figure(figsize=(7.0, 5.0), layout="constrained")
+    fig = fig or Figure(figsize=(9.0, 6.5), layout="constrained")
     ax = fig.add_subplot()
     data = {}
     ds = set()
@@ -224,14 +227,22 @@ def samples_needed(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figu
                        "q10": q[:, 0], "q90": q[:, 2], "slope": slope, "d": d}
     with_formula = [r for r in _lemma_rows(rows)
                     if r["experiment"] == "rss" and "formula_n" in r]
-    lemma = sorted({(r["eps"], r["formula_n"]) for r in with_formula}, reverse=True)
-    if lemma:
+    # one dashed line per formula: its constant depends on the sample distribution
+    by_formula: dict = defaultdict(set)
+    dists: dict = defaultdict(set)
+    for r in with_formula:
+        by_formula[r["formula"]].add((r["eps"], r["formula_n"]))
+        dists[r["formula"]].add(r["dist"])
+    for j, (label, points) in enumerate(sorted(by_formula.items())):
+        lemma = sorted(points, reverse=True)
         x = np.array([math.log2(1.0 / e) for e, _ in lemma])
         formula_n = np.array([n for _, n in lemma], dtype=float)
-        labels = sorted({r["formula"] for r in with_formula})
-        ax.plot(x, formula_n, "--x", color="0.15", lw=1.2,
-                label="RSS formula n = C log2(2/min(eps, delta)): " + "; ".join(labels))
-        data["rss formula n"] = {"x": x, "formula_n": formula_n, "formula": labels}
+        ax.plot(x, formula_n, "--x", color=str(0.15 + 0.25 * j), lw=1.2,
+                label=textwrap.fill(f"RSS formula n = C log2(2/min(eps, delta)) "
+                                    f"({', '.join(sorted(dists[label]))}): {label}", 75))
+        key = ("rss formula n" if len(by_formula) == 1
+               else f"rss formula n {' '.join(sorted(dists[label]))}")
+        data[key] = {"x": x, "formula_n": formula_n, "formula": [label]}
     xmin = min(v["x"].min() for v in data.values())
     xmax = max(v["x"].max() for v in data.values())
     xr = np.linspace(xmin, xmax, 50)

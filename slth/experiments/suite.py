@@ -128,6 +128,8 @@ def _target_label(config: dict) -> str:
     shape = "-".join(map(str, config["widths"]))
     if "kernel" in config:
         shape += f" conv{config['kernel']}x{config['kernel']}"
+    if config.get("residual"):
+        shape += " residual"
     return f"{shape} {config['activation']}"
 
 
