@@ -87,6 +87,8 @@ def test_ticket_lines_equal_database(quick):
             shape = "-".join(map(str, c["widths"]))
             if "kernel" in c:
                 shape += f" conv{c['kernel']}x{c['kernel']}"
+            if c.get("residual"):
+                shape += " residual"
             key = (exp, f"{shape} {c['activation']}", n)
             worst[key][0] = max(worst[key][0], emp)
             worst[key][1] = max(worst[key][1], cert)
