@@ -487,9 +487,10 @@ def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple
     if not by_name:
         raise ValueError("rows: no construction widths to plot")
     if fig is None:
-        fig = Figure(figsize=(13.0, 5.6), layout="constrained")
+        fig = Figure(figsize=(13.0, 8.5), layout="constrained")
     ax_n, ax_p = fig.subplots(1, 2)
     data = {}
+    handles = []
     for i, (name, rs) in enumerate(by_name.items()):
         rs = sorted(rs, key=lambda r: -r["eps"])
         x = np.array([1.0 / r["eps"] for r in rs])
@@ -499,11 +500,13 @@ def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple
                                            dtype=float),
                  "label": rs[0]["label"]}
         style = dict(color=f"C{i % 10}", marker="os^vDP*Xh<>"[i % 11], ms=4)
-        ax_n.plot(x, entry["formula_n"], "-", **style,
-                  label=f"{rs[0]['theorem']} ({rs[0]['quantity']})")
+        (line,) = ax_n.plot(x, entry["formula_n"], "-", **style)
         if np.isfinite(entry["source_params"]).any():
-            ax_p.plot(x, entry["source_params"], "-", **style,
-                      label=textwrap.fill(rs[0]["label"], 60))
+            ax_p.plot(x, entry["source_params"], "-", **style)
+        # one legend for both panels: the construction, what its n counts, its formula
+        line.set_label(textwrap.fill(f"{rs[0]['theorem']}: n counts {rs[0]['quantity']}; "
+                                     f"{rs[0]['label']}", 150))
+        handles.append(line)
         data[name] = entry
     eps_shown = sorted({r["eps"] for r in rows})
     ticks = eps_shown if len(eps_shown) <= 8 else eps_shown[::max(1, len(eps_shown) // 6)]
@@ -517,8 +520,7 @@ def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple
         ax.grid(True, which="both", alpha=0.3)
     ax_n.set_title("The formula's n (each counts its own unit)", fontsize=9)
     ax_p.set_title("Source size at that n", fontsize=9)
-    ax_n.legend(fontsize=7, loc="upper left")
-    ax_p.legend(fontsize=6, loc="upper left")
+    fig.legend(handles=handles, loc="outside lower center", fontsize=7, ncols=1)
     target = rows[0].get("target", "")
     fig.suptitle("Width formulas of the constructions" + (f", target {target}" if target
                                                            else "") +
