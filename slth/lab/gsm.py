@@ -33,7 +33,10 @@ Where this departs from the reference code:
   their full gradient;
 * exactly ``Q`` weights are selected (``torch.topk`` indices); the reference keeps
   ``|g w| >= threshold``, which keeps more on ties;
-* a constant learning rate (the reference: linear warm-up, then steps);
+* a constant learning rate (the reference: linear warm-up, then steps), and momentum 0.9
+  with lr 0.1 instead of 0.99 with lr 0.01 (the same ``lr / (1 - momentum)``): with
+  0.99 no decay can shrink a weight faster than ``0.99^(steps / 2)`` (see
+  :func:`weight_decay_for`);
 * **the weight decay is scaled to the run's length.** The reference decays by 5e-4 with
   lr 1e-2 and momentum 0.99 for 280 MNIST epochs (about 65,000 steps at batch 256): an
   unselected weight shrinks by about ``exp(-lr * wd * steps / (1 - momentum))``, i.e.
@@ -97,9 +100,15 @@ def weight_decay_for(shrink: float, lr: float, momentum: float, steps: int) -> f
     ``steps`` steps: ``shrink (1 - momentum) / (lr steps)`` (momentum's steady-state
     step is ``lr / (1 - momentum)`` times the gradient ``wd * w``).
 
+    Valid while the momentum recurrence is overdamped, ``lr wd <= (1 - sqrt(momentum))^2``
+    (``ValueError`` otherwise): the reference's momentum 0.99 allows at most a factor
+    ``0.99^(steps / 2)`` (``exp(-3.2)`` in 640 steps), which is why :func:`gsm` uses
+    momentum 0.9 with ten times the reference's learning rate (the same
+    ``lr / (1 - momentum) = 1``).
+
     Examples
     --------
-    >>> round(weight_decay_for(10.0, 0.01, 0.99, 1000), 6)
+    >>> round(weight_decay_for(10.0, 0.1, 0.9, 1000), 6)
     0.01
     """
     steps = check_int(steps, "steps", minimum=1)
@@ -110,7 +119,18 @@ def weight_decay_for(shrink: float, lr: float, momentum: float, steps: int) -> f
     momentum = float(momentum)
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    return shrink * (1.0 - momentum) / (lr * steps)
+    wd = shrink * (1.0 - momentum) / (lr * steps)
+    # The recurrence of a never-selected weight has roots whose product is ``momentum``;
+    # past critical damping (lr wd > (1 - sqrt m)^2) they are complex, of modulus
+    # sqrt(momentum), and no decay shrinks the weight faster than momentum^(steps / 2).
+    if lr * wd > (1.0 - np.sqrt(momentum)) ** 2:
+        raise ValueError(
+            f"shrink={shrink!r} in steps={steps} is out of reach with momentum={momentum!r}:"
+            f" the decay it needs ({wd:.3g}) makes the momentum recurrence oscillate, which"
+            f" shrinks a weight by at most momentum^(steps/2) = "
+            f"{momentum ** (steps / 2):.3g}; train more steps, lower the momentum or the "
+            "shrink")
+    return wd
 
 
 def never_selected_factor(weight_decay: float, lr: float, momentum: float,
@@ -120,7 +140,8 @@ def never_selected_factor(weight_decay: float, lr: float, momentum: float,
 
     Examples
     --------
-    >>> round(never_selected_factor(0.01, 0.01, 0.99, 1000), 4) < 1e-3
+    >>> f = never_selected_factor(0.01, 0.1, 0.9, 1000)   # about exp(-10)
+    >>> 1e-5 < f < 1e-4
     True
     """
     steps = check_int(steps, "steps", minimum=0)
@@ -132,8 +153,8 @@ def never_selected_factor(weight_decay: float, lr: float, momentum: float,
     return w
 
 
-def gsm_train(model: nn.Module, x, y, *, density: float, epochs: int, lr: float = 0.01,
-              momentum: float = 0.99, weight_decay: float = 5e-4, batch_size: int = 128,
+def gsm_train(model: nn.Module, x, y, *, density: float, epochs: int, lr: float = 0.1,
+              momentum: float = 0.9, weight_decay: float = 5e-4, batch_size: int = 128,
               order_seed=0) -> dict:
     """GSM training in place: the reference's ``train_one_step``, ``epochs`` times over
     ``x``. Returns ``{"steps", "ever_selected"}`` (the latter: boolean masks of the
@@ -176,8 +197,8 @@ class GsmResult:
     ``accuracy`` (test, the pruned GSM network, no fine-tuning), ``unpruned_accuracy``
     (before the final pruning), ``dense_accuracy``; ``masks`` (GSM's, by ``|w|`` after
     GSM), ``layer_density`` (kept fraction per prunable layer), ``largest_removed``
-    (largest ``|w|`` the final pruning removed) against ``largest_kept_median`` (median
-    ``|w|`` of the kept), ``weight_decay`` used and ``decay_factor``
+    (largest ``|w|`` the final pruning removed) against ``kept_median`` (median
+    ``|w|`` of the kept), ``removed_mean`` (mean removed ``|w|``), ``weight_decay`` used and ``decay_factor``
     (:func:`never_selected_factor`), ``steps``.
     """
 
@@ -188,6 +209,7 @@ class GsmResult:
     masks: list = field(repr=False)
     layer_density: list
     largest_removed: float
+    removed_mean: float
     kept_median: float
     weight_decay: float
     decay_factor: float
@@ -206,8 +228,8 @@ def train_dense(data, hidden, epochs, lr, batch_size, seed):
 
 
 def gsm(data, *, density: float, hidden=(300, 100), epochs: int = 40, lr: float = 0.1,
-        batch_size: int = 128, gsm_epochs: int = 40, gsm_lr: float = 0.01,
-        momentum: float = 0.99, shrink: float = 20.0, seed=0, dense=None) -> GsmResult:
+        batch_size: int = 128, gsm_epochs: int = 40, gsm_lr: float = 0.1,
+        momentum: float = 0.9, shrink: float = 10.0, seed=0, dense=None) -> GsmResult:
     """Train a dense LeNet (:func:`slth.lab.imp.train`), then GSM at ``density``, then
     prune by ``|w|`` to ``density``.
 
@@ -218,7 +240,9 @@ def gsm(data, *, density: float, hidden=(300, 100), epochs: int = 40, lr: float 
     epochs, lr, batch_size
         The dense training (plain SGD).
     gsm_epochs, gsm_lr, momentum
-        GSM's run (the reference: lr 1e-2, momentum 0.99, Nesterov).
+        GSM's run, Nesterov momentum (the reference: lr 1e-2, momentum 0.99; here lr 0.1,
+        momentum 0.9 by default, the same ``lr / (1 - momentum)``: see
+        :func:`weight_decay_for`).
     shrink : float
         Target ``-log`` of the factor a never-selected weight shrinks by
         (:func:`weight_decay_for`).
@@ -253,6 +277,7 @@ def gsm(data, *, density: float, hidden=(300, 100), epochs: int = 40, lr: float 
         dense_accuracy=dense_acc, masks=masks,
         layer_density=[float(m.mean()) for m in masks],
         largest_removed=float(removed.max()) if removed.size else 0.0,
+        removed_mean=float(removed.mean()) if removed.size else 0.0,
         kept_median=float(np.median(kept)), weight_decay=wd,
         decay_factor=never_selected_factor(wd, gsm_lr, momentum, steps), steps=steps,
         remaining=int(sum(np.count_nonzero(m) for m in masks)), prunable=int(total))
