@@ -54,7 +54,8 @@ Examples
 --------
 >>> from slth.lab.data import load_dataset
 >>> ds = load_dataset("teacher", seed=0, samples=300, widths=(4, 8, 3))
->>> res = gsm(ds, density=0.25, hidden=(16, 8), epochs=3, gsm_epochs=3, seed=0)
+>>> res = gsm(ds, density=0.25, hidden=(16, 8), epochs=3, gsm_epochs=3, batch_size=16,
+...           shrink=0.5, seed=0)
 >>> res.remaining, res.prunable
 (48, 192)
 """
@@ -198,8 +199,8 @@ class GsmResult:
     (before the final pruning), ``dense_accuracy``; ``masks`` (GSM's, by ``|w|`` after
     GSM), ``layer_density`` (kept fraction per prunable layer), ``largest_removed``
     (largest ``|w|`` the final pruning removed) against ``kept_median`` (median
-    ``|w|`` of the kept), ``removed_mean`` (mean removed ``|w|``), ``weight_decay`` used and ``decay_factor``
-    (:func:`never_selected_factor`), ``steps``.
+    ``|w|`` of the kept), ``removed_mean`` (mean removed ``|w|``), ``weight_decay``
+    used and ``decay_factor`` (:func:`never_selected_factor`), ``steps``.
     """
 
     density: float
