@@ -14,6 +14,7 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
 * ``"imp"``, ``"essential_sparsity"``: tickets found by training, with PyTorch
   (:mod:`slth.experiments.weak`; torch is imported when a task runs).
+* ``"gsm"``: Global Sparse Momentum SGD (:mod:`slth.experiments.weak_gsm`).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
 * ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
@@ -267,6 +268,12 @@ EXPERIMENTS["imp"] = Experiment("imp", "weak", weak.IMP_PARAMS, weak.run_imp,
 EXPERIMENTS["essential_sparsity"] = Experiment(
     "essential_sparsity", "weak", weak.ESSENTIAL_PARAMS, weak.run_essential,
     "one-shot magnitude pruning without retraining (slth.lab.essential)")
+from slth.experiments import weak_gsm  # noqa: E402 - its params use this module's Param
+
+EXPERIMENTS["gsm"] = Experiment(
+    "gsm", "weak", weak_gsm.GSM_PARAMS, weak_gsm.run_gsm,
+    "Global Sparse Momentum SGD against one-shot pruning and IMP, and its ticket test "
+    "(slth.lab.gsm)")
 
 
 def get_experiment(name) -> Experiment:
