@@ -51,11 +51,11 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "imp_curves", "essential", "KINDS", "FORMATS"]
+           "lab_teacher_student", "imp_curves", "essential", "gsm_curves", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
-         "lab-teacher-student", "imp", "essential-sparsity")
+         "lab-teacher-student", "imp", "essential-sparsity", "gsm")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -536,6 +536,64 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
     return fig, data
 
 
+def gsm_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """GSM against its baselines: test accuracy against compression (left: GSM pruned
+    without fine-tuning, one-shot magnitude pruning fine-tuned, IMP; the ticket test's
+    retrained masks dashed) and the per-layer densities GSM and magnitude pruning find
+    (right). One row of panels per (data set, hidden widths, seed).
+
+    Examples
+    --------
+    >>> row = {"experiment": "gsm", "config": {"dataset": "digits", "size": 28,
+    ...        "hidden": [8], "seed": 0}, "compressions": [10.0], "gsm_accuracy": [0.8],
+    ...        "one_shot_accuracy": [0.7], "imp_accuracy": [], "ticket_gsm": [0.75],
+    ...        "ticket_magnitude": [0.7], "ticket_random": [0.3], "dense_accuracy": 0.9,
+    ...        "layer_density_gsm": [[0.1]], "layer_density_magnitude": [[0.1]]}
+    >>> fig, data = gsm_curves([row])
+    >>> data["digits 8 seed 0"]["one_shot"]
+    [[10.0, 0.7]]
+    """
+    rows = _rows_of(rows, "gsm")
+    if not rows:
+        raise ValueError("rows: no 'gsm' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_l), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        comps = r["compressions"]
+        curves = {}
+        for key, name, style in (("gsm_accuracy", "GSM, pruned, no fine-tuning", "o-"),
+                                 ("one_shot_accuracy", "one-shot + fine-tuning", "s-"),
+                                 ("imp_accuracy", "IMP (first level at or below)", "^-"),
+                                 ("ticket_gsm", "ticket: GSM mask on init", "o--"),
+                                 ("ticket_magnitude", "ticket: magnitude mask on init",
+                                  "s--"),
+                                 ("ticket_random", "ticket: random mask on init", "x:")):
+            pts = [[c, a] for c, a in zip(comps, r[key], strict=False)]
+            curves[key.removesuffix("_accuracy")] = pts
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, ms=4, label=name)
+        ax.axhline(r["dense_accuracy"], color="grey", lw=0.8, ls=":", label="dense")
+        ax.set_xscale("log")
+        ax.set_xlabel("compression (prunable weights / kept)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"GSM, {label}", fontsize=9)
+        ax.legend(fontsize=7)
+        for i, (c, g, m) in enumerate(zip(comps, r["layer_density_gsm"],
+                                          r["layer_density_magnitude"], strict=True)):
+            layers = range(1, len(g) + 1)
+            ax_l.plot(layers, g, "o-", color=f"C{i}", label=f"GSM {c:g}x")
+            ax_l.plot(layers, m, "s--", color=f"C{i}", label=f"magnitude {c:g}x")
+        ax_l.set_yscale("log")
+        ax_l.set_xlabel("prunable layer")
+        ax_l.set_ylabel("kept fraction")
+        ax_l.set_title("Per-layer densities", fontsize=9)
+        ax_l.legend(fontsize=7)
+        data[label] = curves
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -553,6 +611,8 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(imp_curves(rows)[0], folder, f"{prefix}imp", formats)
     if _rows_of(rows, "essential_sparsity"):
         written += _save(essential(rows)[0], folder, f"{prefix}essential_sparsity", formats)
+    if _rows_of(rows, "gsm"):
+        written += _save(gsm_curves(rows)[0], folder, f"{prefix}gsm", formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -618,6 +678,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(imp_curves(rows)[0], folder, "imp", formats)
     if kind == "essential-sparsity":
         return _save(essential(rows)[0], folder, "essential_sparsity", formats)
+    if kind == "gsm":
+        return _save(gsm_curves(rows)[0], folder, "gsm", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
 

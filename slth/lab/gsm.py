@@ -126,10 +126,11 @@ def weight_decay_for(shrink: float, lr: float, momentum: float, steps: int) -> f
     # sqrt(momentum), and no decay shrinks the weight faster than momentum^(steps / 2).
     if lr * wd > (1.0 - np.sqrt(momentum)) ** 2:
         raise ValueError(
-            f"shrink={shrink!r} in steps={steps} is out of reach with momentum={momentum!r}:"
-            f" the decay it needs ({wd:.3g}) makes the momentum recurrence oscillate, which"
-            f" shrinks a weight by at most momentum^(steps/2) = "
-            f"{momentum ** (steps / 2):.3g}; train more steps, lower the momentum or the "
+            f"shrink={shrink!r} in steps={steps} needs weight decay {wd:.3g}, past critical"
+            f" damping of the momentum recurrence (decay > (1 - sqrt(momentum))^2 / lr = "
+            f"{(1.0 - np.sqrt(momentum)) ** 2 / lr:.3g} with momentum={momentum!r}), where"
+            " this formula fails; no decay shrinks a weight faster than momentum^(steps/2) ="
+            f" {momentum ** (steps / 2):.3g}: train more steps, lower the momentum or the "
             "shrink")
     return wd
 
@@ -169,7 +170,8 @@ def gsm_train(model: nn.Module, x, y, *, density: float, epochs: int, lr: float 
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     xt, yt = torch.as_tensor(x), torch.as_tensor(np.asarray(y, dtype=np.int64))
     rng = np.random.default_rng(as_seed_sequence(order_seed, "order_seed"))
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True,
+    # torch refuses Nesterov without momentum; momentum 0 is plain SGD (used by tests)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=momentum > 0,
                           weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     weights = [_weight(la) for la in prunable_layers(model)]
