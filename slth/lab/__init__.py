@@ -15,7 +15,8 @@ extra.
 * :mod:`slth.lab.data`: offline data sets (digits, MNIST-5k, MNIST-1D, teacher-student);
 * :mod:`slth.lab.masks`: global magnitude, random and N:M masks, their overlap;
 * :mod:`slth.lab.imp`: iterative magnitude pruning with rewinding (Frankle & Carbin);
-* :mod:`slth.lab.essential`: one-shot pruning and essential sparsity (Jaiswal et al.).
+* :mod:`slth.lab.essential`: one-shot pruning and essential sparsity (Jaiswal et al.);
+* :mod:`slth.lab.gsm`: Global Sparse Momentum SGD (Ding et al.).
 """
 
 import importlib
@@ -30,6 +31,7 @@ _NAMES = {
     "relaxed_subset_sum": "subset_sum", "subset_sum_by_gradient": "subset_sum",
     "load_dataset": "data", "lenet": "imp", "iou": "masks", "magnitude_masks": "masks",
     "nm_masks": "masks", "essential_sparsity": "essential", "knee": "essential",
+    "gsm": "gsm",
     "get_threads": "thread_counts", "set_threads": "thread_counts", "threads": "thread_counts",
 }
 
