@@ -31,7 +31,6 @@ _NAMES = {
     "relaxed_subset_sum": "subset_sum", "subset_sum_by_gradient": "subset_sum",
     "load_dataset": "data", "lenet": "imp", "iou": "masks", "magnitude_masks": "masks",
     "nm_masks": "masks", "essential_sparsity": "essential", "knee": "essential",
-    "gsm": "gsm",
     "get_threads": "thread_counts", "set_threads": "thread_counts", "threads": "thread_counts",
 }
 
