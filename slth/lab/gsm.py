@@ -31,6 +31,8 @@ Where this departs from the reference code:
   output layer), so GSM, IMP and one-shot pruning prune the same weights; the reference
   scores every matrix, the output layer included. The output layer and the biases get
   their full gradient;
+* the decay reaches every parameter, the biases and the output layer included (the
+  reference's ``sgd_optimizer`` gives biases ``weight_decay_bias`` (check));
 * exactly ``Q`` weights are selected (``torch.topk`` indices); the reference keeps
   ``|g w| >= threshold``, which keeps more on ties;
 * a constant learning rate (the reference: linear warm-up, then steps), and momentum 0.9
