@@ -51,11 +51,12 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "imp_curves", "essential", "gsm_curves", "KINDS", "FORMATS"]
+           "lab_teacher_student", "imp_curves", "essential", "gsm_curves", "transfer_curves",
+           "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
-         "lab-teacher-student", "imp", "essential-sparsity", "gsm")
+         "lab-teacher-student", "imp", "essential-sparsity", "gsm", "ticket-transfer")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -594,6 +595,48 @@ def gsm_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
     return fig, data
 
 
+def _transfer_label(r) -> str:
+    c = r["config"]
+    src = f"MNIST-5k 8x8 ({r.get('source_size', c['source_limit'])} images)"
+    return f"{src} -> digits, {c['optimizer']}, {'-'.join(map(str, c['hidden']))} seed {c['seed']}"
+
+
+def transfer_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy on the target against density: transferred tickets, the target's
+    own IMP tickets and random tickets; one panel per config.
+
+    Examples
+    --------
+    >>> row = {"experiment": "ticket_transfer", "config": {"source_limit": 500,
+    ...        "optimizer": "sgd", "hidden": [8], "seed": 0}, "density": [1.0, 0.8],
+    ...        "transfer": [0.9, 0.88], "own": [0.91, 0.9], "random": [0.9, 0.8]}
+    >>> fig, data = transfer_curves([row])
+    >>> data["MNIST-5k 8x8 (500 images) -> digits, sgd, 8 seed 0"]["random"]
+    [[1.0, 0.9], [0.8, 0.8]]
+    """
+    rows = _rows_of(rows, "ticket_transfer")
+    if not rows:
+        raise ValueError("rows: no 'ticket_transfer' rows to plot")
+    fig, axes = _panels(len(rows), 2, (5.5, 4.0), fig)
+    data = {}
+    for ax, r in zip(axes, rows, strict=False):
+        label = _transfer_label(r)
+        curves = {}
+        for key, name, style in (("transfer", "transferred ticket (new head)", "o-"),
+                                 ("own", "target's own IMP ticket", "s--"),
+                                 ("random", "random ticket", "x:")):
+            curves[key] = [[d, a] for d, a in zip(r["density"], r[key], strict=True)]
+            ax.plot(r["density"], r[key], style, ms=4, label=name)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("density of the prunable weights")
+        ax.set_ylabel("test accuracy on digits")
+        ax.set_title(label, fontsize=8)
+        ax.legend(fontsize=7)
+        data[label] = curves
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -613,6 +656,9 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(essential(rows)[0], folder, f"{prefix}essential_sparsity", formats)
     if _rows_of(rows, "gsm"):
         written += _save(gsm_curves(rows)[0], folder, f"{prefix}gsm", formats)
+    if _rows_of(rows, "ticket_transfer"):
+        written += _save(transfer_curves(rows)[0], folder, f"{prefix}ticket_transfer",
+                         formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -680,6 +726,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(essential(rows)[0], folder, "essential_sparsity", formats)
     if kind == "gsm":
         return _save(gsm_curves(rows)[0], folder, "gsm", formats)
+    if kind == "ticket-transfer":
+        return _save(transfer_curves(rows)[0], folder, "ticket_transfer", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
 
