@@ -6,14 +6,17 @@ Usage::
     python benchmarks/bench_slack.py --quick    # 4 seeds, eps 0.1: a smoke run
     python benchmarks/bench_slack.py --json     # machine-readable output
 
-For pensia, burkholz (ReLU and tanh) and fischer_burkholz (ReLU with biases) on 4-4-2
-targets, cnn_unstructured on a 1-2-2 target with 3x3 kernels and cnn_structured on a 1-2-2
-target with 2x2 kernels, at each eps: the formula's n (with this package's calibrated C),
-the smallest n certified within eps and the smallest n empirically within eps for a
-fraction 1 - delta = 0.9 of the seeds, their ratio, the implied constant C*, and the
-seconds each search took
+For pensia, orseau (hyperbolic sources), burkholz (ReLU and tanh) and fischer_burkholz
+(ReLU with biases) on 4-4-2 targets, malach on a 2-2-1 target (its formula's n is
+polynomial in 1/eps: the search stops at n = 2048), cnn_unstructured on a 1-2-2 target with
+3x3 kernels, cnn_structured on a 1-2-2 target with 2x2 kernels and burkholz_cnn,
+burkholz_cnn_2l (ReLU and tanh, biases) on a 1-2-2 target with 3x3 kernels, at each eps:
+the formula's n (with the C in use, named in each row), the smallest n certified within eps
+and the smallest n empirically within eps for a fraction 1 - delta = 0.9 of the seeds,
+their ratio, the implied constant C*, and the seconds each search took
 (:func:`slth.experiments.slack.ticket_slack`, every task on its own process of a local
-pool; the lemmas' rows from :func:`slth.experiments.slack.lemma_slack`, 200 trials).
+pool; the lemmas' rows from :func:`slth.experiments.slack.lemma_slack`, 200 trials,
+uniform, uniform-product and hyperbolic samples).
 
 Baseline, in the same process: the search's doubling and bisection against a scan of
 every n from 1 up to the certified n found (what one would do without the search), on
@@ -39,15 +42,18 @@ from slth.experiments.slack import (
     width_passes,
 )
 
-CASES = ({"of": "pensia"}, {"of": "burkholz", "activation": ["relu", "tanh"]},
-         {"of": "fischer_burkholz"},
-         {"of": "cnn_unstructured", "kernel": 3}, {"of": "cnn_structured", "kernel": 2})
+CASES = ({"of": "pensia"}, {"of": "orseau"},
+         {"of": "burkholz", "activation": ["relu", "tanh"]},
+         {"of": "fischer_burkholz"}, {"of": "malach"},
+         {"of": "cnn_unstructured", "kernel": 3}, {"of": "cnn_structured", "kernel": 2},
+         {"of": "burkholz_cnn", "activation": ["relu", "tanh"], "kernel": 3},
+         {"of": "burkholz_cnn_2l", "activation": ["relu", "tanh"], "kernel": 3})
 
 
 def sweep_of(seeds: int, eps: list[float]) -> Sweep:
     grids = [{"experiment": "slack", "eps": eps, "trials": seeds, **case} for case in CASES]
     grids.append({"experiment": "slack", "of": "rss", "eps": eps, "trials": 200,
-                  "dist": ["uniform", "uniform_product"]})
+                  "dist": ["uniform", "uniform_product", "hyperbolic"]})
     grids.append({"experiment": "slack", "of": "mrss", "eps": eps[:2], "d": 2, "trials": 40})
     return Sweep(grids, name="bench-slack")
 

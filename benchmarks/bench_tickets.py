@@ -31,7 +31,7 @@ import numba
 import numpy as np
 
 from slth._output import dumps, format_table
-from slth.nets import MLP, from_sklearn, random_target
+from slth.nets import from_sklearn, random_target, scale_to_unit
 from slth.tickets import burkholz, pensia
 from slth.verify import check
 
@@ -85,7 +85,7 @@ def digits_cases(eps: float, quick: bool, verify_kw: dict) -> list[dict]:
     hidden = (16,) if quick else (32,)
     clf = MLPClassifier(hidden_layer_sizes=hidden, max_iter=600, random_state=0)
     clf.fit(xtr, ytr)
-    target = scale_to_unit(from_sklearn(clf))
+    target = scale_to_unit(from_sklearn(clf), per="layer")[0]
     acc_target = float(np.mean(target(xte).argmax(1) == yte))
     acc_sklearn = float(clf.score(xte, yte))
     rows = []
@@ -101,24 +101,6 @@ def digits_cases(eps: float, quick: bool, verify_kw: dict) -> list[dict]:
                          acc_target=acc_target, acc_ticket=acc_ticket,
                          acc_diff_points=100 * abs(acc_ticket - acc_target)))
     return rows
-
-
-def scale_to_unit(target: MLP) -> MLP:
-    """Equivalent ReLU network (same argmax) with all weights and biases in [-1, 1].
-
-    With ReLU, ``relu(z / s) = relu(z) / s``: dividing layer ``l`` (weights and bias) by
-    ``s_l`` and multiplying the next layer's weights by ``s_l`` keeps the function;
-    dividing the last layer by a positive factor scales the logits (argmax unchanged).
-    """
-    ws = [w.copy() for w in target.weights]
-    bs = [b.copy() for b in target.biases]
-    for l in range(len(ws)):
-        s = max(np.abs(ws[l]).max(), np.abs(bs[l]).max())
-        ws[l] /= s
-        bs[l] /= s
-        if l + 1 < len(ws):
-            ws[l + 1] *= s
-    return MLP(ws, bs, target.activations)
 
 
 def main(argv=None) -> int:

@@ -94,6 +94,8 @@ register("lueker_uniform_eps0.1", lueker_coverage, dist="uniform", eps=0.1, delt
          trials=6000)
 register("lueker_uniform_product_eps0.01", lueker_coverage, dist="uniform_product", eps=0.01,
          delta=0.01, trials=1000)
+register("lueker_hyperbolic_eps0.01", lueker_coverage, dist="hyperbolic", eps=0.01,
+         delta=0.01, trials=1000)
 
 
 def list_checks(pattern: str | Iterable[str] | None = None) -> list[Entry]:

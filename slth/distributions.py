@@ -1,6 +1,6 @@
 """The random weight distributions of the SLTH constructions.
 
-Four distributions, all symmetric around 0:
+Five families, all symmetric around 0:
 
 ``"uniform"``
     uniform on [-1, 1]; density 1/2 on [-1, 1].
@@ -11,6 +11,12 @@ Four distributions, all symmetric around 0:
     density K0(|x|)/pi (K0 the modified Bessel function of the second kind).
 ``"uniform_product"``
     the product of two independent uniform[-1, 1]; density -ln|x|/2 on [-1, 1].
+``"hyperbolic"``, ``"hyperbolic:<gamma>"``
+    the hyperbolic distribution of Orseau, Hutter, Rivasplata (2020): a random sign times
+    a magnitude of density proportional to ``1/|x|`` on ``[gamma, 1]``, i.e.
+    ``1 / (2 ln(1/gamma) |x|)`` for ``gamma <= |x| <= 1`` (``log|x|`` is uniform on
+    ``[ln gamma, 0]``: every dyadic scale gets the same mass). ``"hyperbolic"`` is
+    ``gamma = 2^-10`` (:data:`HYPERBOLIC_GAMMA`); :func:`hyperbolic` makes the others.
 
 Products arise when a target weight is represented through two random source
 weights in series (the depth-2L and CNN constructions).
@@ -27,10 +33,13 @@ Examples
 (4,)
 >>> round(float(distributions.pdf("uniform_product", 0.5)), 12)  # -ln(0.5)/2
 0.34657359028
+>>> float(distributions.cdf("hyperbolic:0.25", 0.5))  # 1/2 + ln(0.5/0.25) / (2 ln 4)
+0.75
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,7 +49,8 @@ from scipy import special
 
 from slth._validate import SeedLike, as_generator, check_choice, check_out
 
-__all__ = ["Distribution", "DISTRIBUTIONS", "NAMES", "get", "sample", "pdf", "cdf"]
+__all__ = ["Distribution", "DISTRIBUTIONS", "NAMES", "HYPERBOLIC_GAMMA", "hyperbolic", "get",
+           "sample", "pdf", "cdf"]
 
 
 # Samplers fill ``out`` when given (C-contiguous float64 of shape ``size``), else a new array.
@@ -114,6 +124,40 @@ def _uniform_product_cdf(x):
     return 0.5 + np.sign(x) * half
 
 
+def _hyperbolic_sampler(gamma: float):
+    log_gamma = np.log(gamma)
+
+    def draw(rng: np.random.Generator, size: tuple[int, ...], out=None) -> NDArray[np.float64]:
+        # Two interleaved uniforms per draw (prefix-consistent streams): the first gives
+        # the magnitude gamma^r = exp(r ln gamma), log-uniform on [gamma, 1]; the second
+        # the sign.
+        r = rng.random((*size, 2))
+        x = np.exp(r[..., 0] * log_gamma) if out is None else np.exp(r[..., 0] * log_gamma,
+                                                                        out=out)
+        x[r[..., 1] < 0.5] *= -1.0
+        return x
+    return draw
+
+
+def _hyperbolic_pdf(gamma: float):
+    scale = 1.0 / (2.0 * np.log(1.0 / gamma))
+
+    def pdf(x):
+        ax = np.abs(x)
+        with np.errstate(divide="ignore"):
+            return np.where((ax >= gamma) & (ax <= 1.0), scale / ax, 0.0)
+    return pdf
+
+
+def _hyperbolic_cdf(gamma: float):
+    log_inv = np.log(1.0 / gamma)
+
+    def cdf(x):
+        t = np.clip(np.abs(x), gamma, 1.0)
+        return 0.5 + np.sign(x) * np.log(t / gamma) / (2.0 * log_inv)
+    return cdf
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A named weight distribution with its sampler, density and moments.
@@ -166,19 +210,79 @@ DISTRIBUTIONS: dict[str, Distribution] = {
                      _uniform_product, _uniform_product_pdf, _uniform_product_cdf),
     )
 }
+
+#: ``gamma`` of ``"hyperbolic"``: the smallest magnitude, ``2^-10``.
+HYPERBOLIC_GAMMA = 2.0**-10
+
+
+def hyperbolic(gamma: float = HYPERBOLIC_GAMMA) -> Distribution:
+    """The hyperbolic distribution on ``[-1, -gamma] U [gamma, 1]`` (Orseau et al. 2020).
+
+    Density ``1 / (2 ln(1/gamma) |x|)`` for ``gamma <= |x| <= 1``, zero elsewhere;
+    variance ``(1 - gamma^2) / (2 ln(1/gamma))``. The paper's support is recorded here as
+    ``[gamma, 1]`` with a random sign (check: its exact lower end and whether it scales it
+    with the target).
+
+    Parameters
+    ----------
+    gamma : float in (0, 1)
+        Smallest magnitude.
+
+    Returns
+    -------
+    Distribution
+        Named ``"hyperbolic"`` for the default ``gamma``, else ``"hyperbolic:<gamma>"``
+        (the name :func:`get` reads back).
+
+    Examples
+    --------
+    >>> hyperbolic(0.5).name, hyperbolic().name
+    ('hyperbolic:0.5', 'hyperbolic')
+    >>> round(hyperbolic(0.5).variance, 6)   # (1 - 1/4) / (2 ln 2)
+    0.541011
+    """
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.floating)):
+        raise TypeError(f"gamma must be a real number in (0, 1), got {gamma!r}")
+    g = float(gamma)
+    if not 0.0 < g < 1.0:
+        raise ValueError(f"gamma must be in (0, 1) (the smallest magnitude of the hyperbolic "
+                         f"distribution), got {g!r}")
+    name = "hyperbolic" if g == HYPERBOLIC_GAMMA else f"hyperbolic:{g!r}"
+    return Distribution(name, f"hyperbolic on [{g:g}, 1], random sign", (-1.0, 1.0), 0.0,
+                        (1.0 - g * g) / (2.0 * math.log(1.0 / g)),
+                        _hyperbolic_sampler(g), _hyperbolic_pdf(g), _hyperbolic_cdf(g))
+
+
+DISTRIBUTIONS["hyperbolic"] = hyperbolic()
 NAMES: tuple[str, ...] = tuple(DISTRIBUTIONS)
 
 
 def get(dist: str | Distribution) -> Distribution:
     """Look up a distribution by name (a ``Distribution`` passes through).
 
+    ``"hyperbolic:<gamma>"`` names the hyperbolic distribution of that ``gamma``
+    (:func:`hyperbolic`).
+
     Raises
     ------
     ValueError
         If the name is unknown; the message lists the known names.
+
+    Examples
+    --------
+    >>> get("hyperbolic:0.125").support, get("hyperbolic:0.0009765625").name
+    ((-1.0, 1.0), 'hyperbolic')
     """
     if isinstance(dist, Distribution):
         return dist
+    if isinstance(dist, str) and dist.startswith("hyperbolic:"):
+        text = dist.split(":", 1)[1]
+        try:
+            gamma = float(text)
+        except ValueError:
+            raise ValueError(f"dist: the gamma of {dist!r} must be a number in (0, 1), such "
+                             "as 'hyperbolic:0.001'") from None
+        return hyperbolic(gamma)
     return DISTRIBUTIONS[check_choice(dist, "dist", NAMES)]
 
 

@@ -14,7 +14,8 @@ def register(sub) -> None:
                                    "samples needed vs log2(1/eps) (RSS/MRSS), success-probability "
                                    "heatmaps with Clopper-Pearson bounds, slack, and search "
                                    "against construction (lab-subset-sum: error and time vs "
-                                   "n; lab-teacher-student: sup error vs width).")
+                                   "n; lab-teacher-student: sup error vs width; digits-accuracy: "
+                                   "test accuracy vs width on the digits task).")
     p.add_argument("store", help="results file written by `slth sweep run`")
     p.add_argument("--kind", default="all", choices=(*KINDS, "all"),
                    help="which figure (default: every one the results allow)")

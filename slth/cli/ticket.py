@@ -39,14 +39,15 @@ def register(sub) -> None:
     """Add ``ticket build`` and ``ticket info``."""
     parser = sub.add_parser("ticket", help="build and inspect strong lottery tickets",
                             description="Prune a random source network to approximate a "
-                                        "target (depth 2L: pensia; depth L+1: burkholz; "
-                                        "depth 2L with biases: fischer_burkholz).")
+                                        "target (depth 2L: pensia, orseau; depth L+1: "
+                                        "burkholz; depth 2L with biases: fischer_burkholz; "
+                                        "one neuron pair per weight: malach).")
     tsub = parser.add_subparsers(dest="ticket_command", metavar="ACTION", required=True)
 
     p = tsub.add_parser("build", help="build a ticket and save it as .npz")
     p.add_argument("--construction", default="burkholz",
-                   choices=("pensia", "burkholz", "fischer_burkholz", "cnn_unstructured",
-                            "cnn_structured"))
+                   choices=("pensia", "orseau", "burkholz", "fischer_burkholz", "malach",
+                            "cnn_unstructured", "cnn_structured"))
     p.add_argument("--dist", default=None, choices=("uniform", "normal", "he"),
                    help="source distribution (default: the construction's; 'he', scaled "
                         "He: fischer_burkholz only)")
@@ -104,6 +105,9 @@ def _build(args) -> int:
         if given and args.construction != "burkholz":
             raise ValueError(f"{flag} applies to burkholz only, got --construction "
                              f"{args.construction}")
+    if args.construction == "malach" and args.max_values is not None:
+        raise ValueError("--max-values applies to subset-sum constructions, not malach (one "
+                         "neuron pair per weight)")
     if args.dist == "he" and args.construction != "fischer_burkholz":
         raise ValueError(f"--dist he applies to fischer_burkholz only, got --construction "
                          f"{args.construction}")
@@ -112,7 +116,9 @@ def _build(args) -> int:
     if args.target:
         target = load_target(args.target, args.activation)
     else:
-        norm = "spectral" if args.construction in ("pensia", "fischer_burkholz") else "max"
+        norm = ("spectral" if args.construction in ("pensia", "orseau", "fischer_burkholz",
+                                                    "malach")
+                else "max")
         target = random_target(args.widths, activation=args.activation, norm=norm,
                                bias=args.bias, seed=args.target_seed)
     build = getattr(tickets, args.construction)
@@ -124,7 +130,8 @@ def _build(args) -> int:
     if args.no_refine:
         kw["refine"] = False
     ticket = build(target, eps=args.eps, delta=args.delta, seed=args.seed, n=args.n,
-                   C=bounds.DEFAULT_C if args.C is None else args.C, threads=args.threads,
+                   C=bounds.FORMULAS[args.construction].C if args.C is None else args.C,
+                   threads=args.threads,
                    check_assumptions=not args.no_check,
                    progress=False if args.no_progress else None, **kw)
     ticket.save(args.out)

@@ -22,8 +22,9 @@ def register(sub) -> None:
     """Add ``verify-bounds``."""
     p = sub.add_parser(
         "verify-bounds", help="run the bound-verification suite (tables, figures, SQLite)",
-        description="Every construction (depth 2L; depth L+1 with ReLU and tanh; CNN when "
-                    "available) and the random-subset-sum lemmas, at the width of each "
+        description="Every construction in slth.experiments.CONSTRUCTIONS (MLPs at depth "
+                    "2L and L+1, with and without biases, the polynomial baseline, CNNs and "
+                    "residual CNNs) and the random-subset-sum lemmas, at the width of each "
                     "paper's formula and at smaller ones: empirical (lower bound) and "
                     "certified (upper bound) errors next to eps, success rates with "
                     "Clopper-Pearson intervals. The papers give their widths up to "

@@ -102,6 +102,36 @@ def _cnn_target(config: dict, seed: np.random.SeedSequence):
                              activation=config["activation"], seed=seed)
 
 
+def _flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def _burkholz_cnn_target(config: dict, seed: np.random.SeedSequence):
+    """A CNN target with biases uniform in [-1, 1] (the assumption's bound) and, with
+    ``residual``, an identity skip around every layer ``l >= 1`` that keeps its channel
+    count (residual blocks of one convolution)."""
+    from slth.nets import random_cnn_target
+
+    k, ch = config["kernel"], config["widths"]
+    skips = ([(l, l) for l in range(1, len(ch) - 1) if ch[l] == ch[l + 1]]
+             if config.get("residual") else None)
+    if config.get("residual") and not skips:
+        raise ValueError(f"residual: widths {ch} have no layer l >= 1 with as many output "
+                         "as input channels, so no identity skip fits")
+    return random_cnn_target(ch, k, padding="same" if k % 2 else k // 2 - 1 if k > 1 else 0,
+                             activation=config["activation"], bias=1.0, skips=skips,
+                             seed=seed)
+
+
+def _burkholz_cnn_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.burkholz_cnn_n(target.channels, config["kernel"], config["eps"],
+                                 config["delta"], config["C"])
+
+
 def _cnn_unstructured_formula_n(target, config) -> int:
     from slth import bounds
 
@@ -120,6 +150,18 @@ def _pensia_formula_n(target, config) -> int:
     from slth import bounds
 
     return bounds.pensia_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
+def _malach_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.malach_n(target.widths, config["eps"], config["delta"], config["C"])
+
+
+def _orseau_formula_n(target, config) -> int:
+    from slth import bounds
+
+    return bounds.orseau_n(target.widths, config["eps"], config["delta"], config["C"])
 
 
 def _burkholz_formula_n(target, config) -> int:
@@ -143,6 +185,13 @@ def _pensia_source_params(target, config, n: int) -> int:
     from slth import bounds
 
     w = bounds.pensia_widths(target.widths, n)
+    return _dense_params(w, [False] * (len(w) - 1))
+
+
+def _orseau_source_params(target, config, n: int) -> int:
+    from slth import bounds
+
+    w = bounds.orseau_widths(target.widths, n)
     return _dense_params(w, [False] * (len(w) - 1))
 
 
@@ -176,6 +225,21 @@ def _fischer_burkholz_source_params(target, config, n: int) -> int:
     # every source layer has biases (slth.tickets.fischer_burkholz)
     w = bounds.fischer_burkholz_widths(target.widths, n)
     return _dense_params(w, [True] * (len(w) - 1))
+
+
+def _burkholz_cnn_source_params(scheme: str):
+    def count(target, config, n: int) -> int:
+        import inspect
+
+        from slth.tickets.burkholz_cnn import burkholz_cnn, source_params
+
+        # the builder's own default, which sets its coarse bias channels
+        max_values = inspect.signature(burkholz_cnn).parameters["max_values"].default
+        return source_params(target, n, scheme, config["dist"], max_values)
+    return count
+
+
+_BURKHOLZ_CNN_ACTS = ("relu", "leaky_relu", "tanh", "sigmoid")
 
 
 @dataclass(frozen=True)
@@ -244,6 +308,11 @@ CONSTRUCTIONS: dict[str, Construction] = {
         Construction("pensia", "Pensia et al. 2020, depth 2L", "slth.tickets:pensia",
                      _mlp_target("spectral", False), _pensia_formula_n,
                      source_params=_pensia_source_params),
+        # hyperbolic sources (gamma from slth.bounds.orseau_gamma), the builder's default
+        Construction("orseau", "Orseau et al. 2020, depth 2L, hyperbolic",
+                     "slth.tickets:orseau", _mlp_target("spectral", False), _orseau_formula_n,
+                     dists=("hyperbolic",), suite={"width_factor": [0.5, 1.0]},
+                     default_C=1.25, source_params=_orseau_source_params),
         Construction("burkholz", "Burkholz 2022, depth L+1", "slth.tickets:burkholz",
                      _mlp_target("max", True), _burkholz_formula_n,
                      activations=("relu", "leaky_relu", "tanh", "sigmoid", "softplus"),
@@ -252,6 +321,13 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      "slth.tickets:fischer_burkholz", _mlp_target("spectral", True),
                      _fischer_burkholz_formula_n, dists=("uniform", "normal", "he"),
                      source_params=_fischer_burkholz_source_params),
+        # the formula is polynomial in 1/eps (122,560 neurons per sign for a 2-2-1 target
+        # at eps = 0.1): the suite's rows are a 2-2-1 target at 1/1000, 1/100 and all of it
+        Construction("malach", "Malach et al. 2020, depth 2L, one pair per weight",
+                     "slth.tickets:malach", _mlp_target("spectral", False), _malach_formula_n,
+                     default_shape=(2, 2, 1), dists=("uniform",),
+                     suite={"width_factor": [0.001, 0.01, 1.0]}, default_C=4.0,
+                     source_params=_pensia_source_params),
         Construction("cnn_unstructured", "da Cunha et al. 2022, CNN depth 2L",
                      "slth.tickets:cnn_unstructured", _cnn_target,
                      _cnn_unstructured_formula_n,
@@ -268,6 +344,26 @@ CONSTRUCTIONS: dict[str, Construction] = {
                      extra=(Param("kernel", _int(minimum=1, maximum=7), 2,
                                   "kernel side of the target CNN"),),
                      suite={"n": [50, 150, 400]}, source_params=_cnn_source_params),
+        # the suite's rows stay at the formula's width: the L+1 check is the costlier (a
+        # second per row), the 2L rows run with and without residual blocks
+        Construction("burkholz_cnn", "Burkholz 2022 (ICML), CNN depth L+1",
+                     "slth.tickets:burkholz_cnn", _burkholz_cnn_target,
+                     _burkholz_cnn_formula_n, activations=_BURKHOLZ_CNN_ACTS,
+                     default_shape=(1, 2, 2),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
+                                  "kernel side of the target CNN"),),
+                     suite={"width_factor": [1.0]},
+                     source_params=_burkholz_cnn_source_params("L+1")),
+        Construction("burkholz_cnn_2l", "Burkholz 2022 (ICML), CNN / ResNet depth 2L",
+                     "slth.tickets:burkholz_cnn_2l", _burkholz_cnn_target,
+                     _burkholz_cnn_formula_n, activations=_BURKHOLZ_CNN_ACTS,
+                     default_shape=(1, 2, 2),
+                     extra=(Param("kernel", _int(minimum=1, maximum=7), 3,
+                                  "kernel side of the target CNN"),
+                            Param("residual", _flag, False, "identity skips around the "
+                                  "layers l >= 1 that keep their channel count")),
+                     suite={"width_factor": [1.0], "residual": [False, True]},
+                     source_params=_burkholz_cnn_source_params("2L")),
     )
 }
 

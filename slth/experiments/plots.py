@@ -14,13 +14,22 @@
 * :func:`essential` -- accuracy after one-shot magnitude pruning against sparsity, the
   essential sparsity and the knee marked, N:M patterns as points, and the IoU of the
   one-shot and IMP masks (``"essential_sparsity"`` rows);
+* :func:`neuron_pruning` -- one random network pruned by weights and by whole neurons
+  (Malach et al. 2020's negative result), error vs hidden width, one panel per ``d``.
+* :func:`bip_curves` -- test accuracy against density of BiP, HYDRA, one-shot pruning
+  plus fine-tuning and IMP, and their wall times (``"bip"`` rows);
+* :func:`inertial_manifold` -- the exact Hessian's spectrum and its gaps against twice the
+  sampled Lipschitz constant of the remainder, the predicted dimension beside the
+  weights kept at the essential sparsity (``"inertial_manifold"`` rows);
 * :func:`construction_widths` -- the width formulas of all constructions side by side for
   one target, vs ``1/eps`` (rows of
   :func:`slth.experiments.constructions.formula_widths`, not of a store);
 * :func:`lab_subset_sum` -- relaxed (GEM-MINER) against exact subset sum: error and time
   vs n;
 * :func:`lab_teacher_student` -- searched against constructed tickets: sup error vs
-  source width, per searcher and density, with eps and the formula's n.
+  source width, per searcher and density, with eps and the formula's n;
+* :func:`digits_accuracy` -- test accuracy of the digits target's depth-L+1 ticket and of
+  searched tickets in the same sources, vs width (``"lab_digits"`` rows).
 
 Each function takes store rows (:meth:`slth.experiments.Store.rows`) and returns
 ``(figure, data)``, ``data`` holding exactly the numbers drawn.
@@ -51,12 +60,14 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
-           "lab_teacher_student", "imp_curves", "essential", "gsm_curves", "transfer_curves",
-           "KINDS", "FORMATS"]
+           "lab_teacher_student", "imp_curves", "essential", "neuron_pruning",
+           "digits_accuracy", "bip_curves", "inertial_manifold", "gsm_curves",
+           "transfer_curves", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
-         "lab-teacher-student", "imp", "essential-sparsity", "gsm", "ticket-transfer")
+         "lab-teacher-student", "imp", "essential-sparsity", "neuron-pruning",
+         "digits-accuracy", "bip", "inertial-manifold", "gsm", "ticket-transfer")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -386,6 +397,64 @@ def slack(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]
     return fig, data
 
 
+# ------------------------------------------------------------- neuron pruning
+def _neuron_rows(rows):
+    return [r for r in rows if r["experiment"] == "malach_neuron_pruning"]
+
+
+def neuron_pruning(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Pruning weights against pruning whole neurons of the same random network, one panel
+    per input dimension ``d`` (:mod:`slth.experiments.neuron_pruning`): against the hidden
+    width ``N`` (log-log), the weight-pruned ticket's certified error (an upper bound) and
+    its largest error on the inputs, and for neuron subsets the greedy subset's error
+    (achieved), the exact optimum on the inputs and the LP relaxation's bound (both lower
+    bounds on every neuron subset's sup error). Medians over seeds.
+
+    Examples
+    --------
+    >>> rows = [{"experiment": "malach_neuron_pruning", "d": 8, "hidden": h,
+    ...          "weight_certified": 1 / h, "weight_sample": 0.5 / h, "greedy": 0.3,
+    ...          "lp_bound": 0.0, "exact": None} for h in (16, 256)]
+    >>> fig, data = neuron_pruning(rows)
+    >>> data[8]["greedy"].tolist(), data[8]["exact"].tolist()
+    ([0.3, 0.3], [nan, nan])
+    """
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for r in _neuron_rows(rows):
+        groups[int(r["d"])][int(r["hidden"])].append(r)
+    if not groups:
+        raise ValueError("rows: no malach_neuron_pruning rows to plot")
+    ds = sorted(groups)
+    fig, axes = _panels(len(ds), 3, (5.0, 4.2), fig)
+    curves = (("weight_certified", "weights: certified", "C0", "-", "o"),
+              ("weight_sample", "weights: on the inputs", "C0", ":", "o"),
+              ("greedy", "neurons: greedy subset", "C3", "-", "s"),
+              ("exact", "neurons: exact optimum (lower bound)", "C1", "--", "D"),
+              ("lp_bound", "neurons: LP bound (lower bound)", "C2", "--", "v"))
+    data = {}
+    for ax, d in zip(axes, ds, strict=False):
+        hidden = np.array(sorted(groups[d]), dtype=float)
+        entry = {"hidden": hidden}
+        for key, label, color, style, marker in curves:
+            y = np.array([np.median([np.nan if r.get(key) is None else r[key]
+                                     for r in groups[d][h]]) for h in sorted(groups[d])])
+            entry[key] = y
+            shown = np.isfinite(y) & (y > 0)
+            if shown.any():
+                ax.plot(hidden[shown], y[shown], style, color=color, marker=marker, ms=4,
+                        label=label)
+        data[d] = entry
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("hidden neurons N of the random network (log scale)")
+        ax.set_ylabel("error: sup on the ball, or max on the inputs (log scale)")
+        ax.set_title(f"target: one linear neuron, d = {d}", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Malach et al. 2020: pruning weights vs pruning whole neurons")
+    return fig, data
+
+
 # ------------------------------------------------------- widths side by side
 def construction_widths(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
     """The constructions' width formulas side by side against ``1/eps`` (log-log).
@@ -595,6 +664,140 @@ def gsm_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
     return fig, data
 
 
+# ---------------------------------------------------------------------- digits
+def _digits_rows(rows):
+    return [r for r in rows if r["experiment"] == "lab_digits"]
+
+
+def digits_accuracy(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy against width (log x) on the digits task, one panel per target.
+
+    One line per searcher and density asked (median over seeds, the min-max band shaded;
+    keys ``"<searcher> <density>"`` in ``data``), the depth-L+1 construction among them
+    (``"construction"``), the target's accuracy as a horizontal
+    line and the formula's ``n`` as a vertical one. ``data`` holds per panel and searcher
+    ``n``, ``median``, ``min``, ``max`` and the density (median), and the target's accuracy.
+
+    Examples
+    --------
+    >>> rows = [{"experiment": "lab_digits", "searcher": s, "n": n, "formula_n": 8,
+    ...          "accuracy": a, "density": 0.05, "target_accuracy": 0.95,
+    ...          "target_widths": [64, 16, 10], "formula": "f", "seed": 0}
+    ...         for s, n, a in [("construction", 2, 0.3), ("construction", 8, 0.95),
+    ...                         ("edge_popup", 2, 0.2), ("edge_popup", 8, 0.6)]]
+    >>> fig, data = digits_accuracy(rows)
+    >>> data["64-16-10"]["edge_popup 0.05"]["median"].tolist(), data["64-16-10"]["target"]
+    ([0.2, 0.6], 0.95)
+    """
+    from slth.experiments.lab_digits import SEARCHERS
+
+    groups: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in _digits_rows(rows):
+        # a searcher's runs at different densities are different lines
+        # (the result's "density" is the one found; the config's, the one asked for)
+        asked = r.get("config", r)["density"]
+        line = (r["searcher"], None if r["searcher"] == "construction" else asked)
+        groups["-".join(map(str, r["target_widths"]))][line][r["n"]].append(r)
+    if not groups:
+        raise ValueError("rows: no lab_digits rows to plot")
+    fig, axes = _panels(len(groups), 2, (8.0, 4.4), fig)
+    data = {}
+    labels = {"construction": "construction (burkholz)", "edge_popup": "edge-popup",
+              "gem_miner": "GEM-MINER"}
+    for ax, (target, by_searcher) in zip(axes, sorted(groups.items()), strict=False):
+        entry: dict = {}
+        first = next(iter(next(iter(by_searcher.values())).values()))[0]
+        lines = sorted(by_searcher, key=lambda k: (SEARCHERS.index(k[0]), k[1] or 0.0))
+        for i, line in enumerate(lines):
+            searcher, density = line
+            by_n = by_searcher[line]
+            ns = np.array(sorted(by_n))
+            acc = [np.array([r["accuracy"] for r in by_n[n]]) for n in ns]
+            e = {"n": ns, "median": np.array([np.median(a) for a in acc]),
+                 "min": np.array([a.min() for a in acc]), "max": np.array([a.max() for a in acc]),
+                 "density": np.array([np.median([r["density"] for r in by_n[n]]) for n in ns])}
+            color = f"C{i}"
+            name = searcher if density is None else f"{searcher} {density:g}"
+            label = labels[searcher] + ("" if density is None else f", density {density:g}")
+            ax.plot(ns, e["median"], "-o", color=color, ms=5, label=label)
+            if any(len(a) > 1 for a in acc):
+                ax.fill_between(ns, e["min"], e["max"], color=color, alpha=0.2, lw=0)
+            entry[name] = e
+        entry["target"] = float(first["target_accuracy"])
+        entry["formula_n"] = int(first["formula_n"])
+        ax.axhline(entry["target"], color="k", lw=1.0, ls="--",
+                   label=f"target (sklearn MLP), {entry['target']:.3f}")
+        ax.axvline(entry["formula_n"], color="0.5", lw=1.0, ls=":",
+                   label=f"formula n = {entry['formula_n']}")
+        ax.axhline(0.1, color="0.7", lw=0.8, ls="-.", label="chance (10 classes)")
+        ax.set_xscale("log")
+        shown = sorted({int(n) for by_n in by_searcher.values() for n in by_n}
+                       | {entry["formula_n"]})
+        ax.set_xticks(shown, [str(n) for n in shown])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_ylim(0.0, 1.02)
+        ax.set_xlabel("n, copies per target neuron (log scale)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"digits, target {target}\n" + textwrap.fill(first.get("formula", ""), 70),
+                     fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        data[target] = entry
+    fig.suptitle("Digits: the constructed ticket and searched tickets in the same sources",
+                 fontsize=10)
+    return fig, data
+
+
+def bip_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy against density (log axis, falling to the right) of BiP, HYDRA,
+    one-shot pruning plus fine-tuning and IMP, the dense accuracy dotted (left); wall
+    seconds of each method at each density (right; IMP's include all its earlier levels).
+
+    Examples
+    --------
+    >>> row = {"experiment": "bip", "config": {"dataset": "digits", "size": 8,
+    ...        "hidden": [8], "seed": 0}, "densities": [0.2, 0.05], "dense_accuracy": 0.9,
+    ...        "bip_accuracy": [0.9, 0.8], "bip_seconds": [1.0, 1.0],
+    ...        "hydra_accuracy": [0.85, 0.7], "hydra_seconds": [1.0, 1.0],
+    ...        "one_shot_finetune_accuracy": [0.8, 0.5],
+    ...        "one_shot_finetune_seconds": [0.5, 0.5]}
+    >>> fig, data = bip_curves([row])
+    >>> data["digits 8 seed 0"]["hydra"]
+    [[0.2, 0.85], [0.05, 0.7]]
+    """
+    rows = _rows_of(rows, "bip")
+    if not rows:
+        raise ValueError("rows: no 'bip' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_t), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        curves = {}
+        for key, name, style in (("bip", "BiP", "o-"), ("hydra", "HYDRA", "s--"),
+                                 ("one_shot_finetune", "one-shot + fine-tune", "^:"),
+                                 ("imp", "IMP", "D-.")):
+            if f"{key}_accuracy" not in r:
+                continue
+            dens = r["imp_density"] if key == "imp" else r["densities"]
+            curves[key] = [[d, a] for d, a in zip(dens, r[f"{key}_accuracy"], strict=True)]
+            ax.plot(dens, r[f"{key}_accuracy"], style, ms=4, label=name)
+            ax_t.plot(dens, r[f"{key}_seconds"], style, ms=4, label=name)
+        ax.axhline(r["dense_accuracy"], color="grey", lw=0.8, ls=":", label="dense")
+        for a in (ax, ax_t):
+            a.set_xscale("log")
+            a.invert_xaxis()
+            a.set_xlabel("density of the prunable weights")
+            a.legend(fontsize=7)
+        ax_t.set_yscale("log")
+        ax.set_ylabel("test accuracy")
+        ax_t.set_ylabel("wall seconds")
+        ax.set_title(f"BiP and baselines, {label}", fontsize=9)
+        ax_t.set_title("Wall time", fontsize=9)
+        data[label] = curves
+    return fig, data
+
+
 def _transfer_label(r) -> str:
     c = r["config"]
     src = f"MNIST-5k 8x8 ({r.get('source_size', c['source_limit'])} images)"
@@ -637,6 +840,58 @@ def transfer_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Fig
     return fig, data
 
 
+def inertial_manifold(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """The exact Hessian's eigenvalues in ascending order, the predicted dimension ``N``
+    and the weights kept at the essential sparsity marked (left); the gaps
+    ``lambda_{N+1} - lambda_N`` against ``2 Lip`` of the remainder (right). One row of
+    panels per (data set, hidden widths, seed).
+
+    Examples
+    --------
+    >>> row = {"experiment": "inertial_manifold", "config": {"dataset": "digits",
+    ...        "size": 8, "hidden": [4], "seed": 0}, "eigenvalues": [-0.1, 0.2, 2.0],
+    ...        "lip": 0.5, "predicted_dimension": 2, "essential_kept": 1,
+    ...        "negative_fraction": 1 / 3}
+    >>> fig, data = inertial_manifold([row])
+    >>> data["digits 4 seed 0"]["gaps"]
+    [0.30000000000000004, 1.8]
+    """
+    rows = _rows_of(rows, "inertial_manifold")
+    if not rows:
+        raise ValueError("rows: no 'inertial_manifold' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_gap), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        eig = np.asarray(r["eigenvalues"], dtype=float)
+        idx = np.arange(1, eig.size + 1)
+        ax.plot(idx, eig, ".", ms=2, label="Hessian eigenvalues")
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.set_yscale("symlog", linthresh=1e-3)
+        n = r["predicted_dimension"]
+        if n is not None:
+            ax.axvline(n, color="C3", ls="--", label=f"predicted N = {n}")
+        ax.axvline(r["essential_kept"], color="C2", ls=":",
+                   label=f"kept at essential sparsity: {r['essential_kept']}")
+        ax.set_xlabel("index (ascending)")
+        ax.set_ylabel("eigenvalue")
+        ax.set_title(f"Hessian spectrum, {label}, negative fraction "
+                     f"{r['negative_fraction']:.3f}", fontsize=9)
+        ax.legend(fontsize=7)
+        gaps = np.diff(eig)
+        ax_gap.plot(idx[:-1], gaps, ".", ms=2, label="gap lambda_{N+1} - lambda_N")
+        ax_gap.axhline(2 * r["lip"], color="C3", ls="--", label=f"2 Lip = {2 * r['lip']:.3g}")
+        ax_gap.set_yscale("log")
+        ax_gap.set_xlabel("N")
+        ax_gap.set_ylabel("gap")
+        ax_gap.set_title("Spectral gap condition (Lip sampled: a lower bound)", fontsize=9)
+        ax_gap.legend(fontsize=7)
+        data[label] = {"eigenvalues": eig.tolist(), "gaps": gaps.tolist(), "two_lip": 2 * r["lip"],
+                       "predicted_dimension": n, "essential_kept": r["essential_kept"]}
+    return fig, data
+
+
 def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") -> list[str]:
     """Write every figure the rows allow (file names start with ``prefix``); returns them."""
     folder = Path(folder)
@@ -646,6 +901,10 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
                          f"{prefix}overparameterization", formats)
     if _slack_rows(rows):
         written += _save(slack(rows)[0], folder, f"{prefix}slack", formats)
+    if _neuron_rows(rows):
+        written += _save(neuron_pruning(rows)[0], folder, f"{prefix}neuron_pruning", formats)
+    if _digits_rows(rows):
+        written += _save(digits_accuracy(rows)[0], folder, f"{prefix}digits_accuracy", formats)
     for exp, fn in (("lab_subset_sum", lab_subset_sum),
                     ("lab_teacher_student", lab_teacher_student)):
         if _lab_rows(rows, exp):
@@ -654,6 +913,11 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
         written += _save(imp_curves(rows)[0], folder, f"{prefix}imp", formats)
     if _rows_of(rows, "essential_sparsity"):
         written += _save(essential(rows)[0], folder, f"{prefix}essential_sparsity", formats)
+    if _rows_of(rows, "bip"):
+        written += _save(bip_curves(rows)[0], folder, f"{prefix}bip", formats)
+    if _rows_of(rows, "inertial_manifold"):
+        written += _save(inertial_manifold(rows)[0], folder, f"{prefix}inertial_manifold",
+                         formats)
     if _rows_of(rows, "gsm"):
         written += _save(gsm_curves(rows)[0], folder, f"{prefix}gsm", formats)
     if _rows_of(rows, "ticket_transfer"):
@@ -716,6 +980,8 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(samples_needed(rows)[0], folder, "samples_needed", formats)
     if kind == "slack":
         return _save(slack(rows)[0], folder, "slack", formats)
+    if kind == "neuron-pruning":
+        return _save(neuron_pruning(rows)[0], folder, "neuron_pruning", formats)
     if kind == "lab-subset-sum":
         return _save(lab_subset_sum(rows)[0], folder, "lab_subset_sum", formats)
     if kind == "lab-teacher-student":
@@ -728,6 +994,12 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(gsm_curves(rows)[0], folder, "gsm", formats)
     if kind == "ticket-transfer":
         return _save(transfer_curves(rows)[0], folder, "ticket_transfer", formats)
+    if kind == "digits-accuracy":
+        return _save(digits_accuracy(rows)[0], folder, "digits_accuracy", formats)
+    if kind == "bip":
+        return _save(bip_curves(rows)[0], folder, "bip", formats)
+    if kind == "inertial-manifold":
+        return _save(inertial_manifold(rows)[0], folder, "inertial_manifold", formats)
     return _save(success_heatmap(rows, experiment=experiment)[0], folder,
                  f"success_heatmap{'_' + experiment if experiment else ''}", formats)
 

@@ -14,12 +14,19 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
 * ``"mrss"``: :func:`slth.mrss.min_samples` ``(eps, d, trials=..., seed=seed)``.
 * ``"imp"``, ``"essential_sparsity"``: tickets found by training, with PyTorch
   (:mod:`slth.experiments.weak`; torch is imported when a task runs).
+* ``"bip"``, ``"inertial_manifold"``: BiP and its baselines; the inertial-manifold
+  conditions at a small trained network's exact Hessian (:mod:`slth.experiments.weak_bip`).
 * ``"gsm"``: Global Sparse Momentum SGD (:mod:`slth.experiments.weak_gsm`).
 * ``"ticket_transfer"``: tickets across data sets (:mod:`slth.experiments.weak_transfer`).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
 * ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
   (:mod:`slth.experiments.lab`; needs the ``lab`` extra when a task runs).
+* ``"malach_neuron_pruning"``: one random depth-2 network pruned by weights and by whole
+  neurons (:mod:`slth.experiments.neuron_pruning`).
+* ``"lab_digits"``: a trained digits classifier, its depth-L+1 ticket and searched tickets
+  in the same sources, test accuracy against width (:mod:`slth.experiments.lab_digits`;
+  scikit-learn, and the ``lab`` extra for the searches, when a task runs).
 
 A new construction is one more :class:`~slth.experiments.constructions.Construction` in
 :data:`~slth.experiments.constructions.CONSTRUCTIONS`.
@@ -27,9 +34,9 @@ A new construction is one more :class:`~slth.experiments.constructions.Construct
 Examples
 --------
 >>> from slth.experiments.registry import EXPERIMENTS
->>> list(EXPERIMENTS)[:4]
-['rss', 'mrss', 'pensia', 'burkholz']
->>> {'slack', 'lab_teacher_student'} <= set(EXPERIMENTS)
+>>> list(EXPERIMENTS)[:5]
+['rss', 'mrss', 'pensia', 'orseau', 'burkholz']
+>>> {'slack', 'lab_teacher_student', 'lab_digits', 'burkholz_cnn'} <= set(EXPERIMENTS)
 True
 >>> EXPERIMENTS["rss"].family
 'lemma'
@@ -44,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slth import distributions
+from slth.experiments import lab_digits as _lab_digits
 from slth.experiments.constructions import (
     CONSTRUCTIONS,
     REQUIRED,
@@ -76,7 +84,7 @@ class Experiment:
     """A named experiment: its fields and the function computing one task."""
 
     name: str
-    family: str                      # "ticket", "lemma", "slack" or "lab"
+    family: str                      # "ticket", "lemma", "slack", "lab" or "comparison"
     params: tuple[Param, ...]
     run: Callable[[dict, int | None], dict]
     description: str = ""
@@ -253,6 +261,29 @@ EXPERIMENTS["slack"] = Experiment("slack", "slack", (
    "of seeds, beside the formula's (slth.experiments.slack)")
 
 
+def _run_neuron_pruning(config: dict, threads: int | None = None) -> dict:
+    from slth.experiments.neuron_pruning import neuron_vs_weight
+
+    out = neuron_vs_weight(config["d"], config["n"], config["samples"], config["seed"],
+                           exact_max=config["exact_max"], time_limit=config["time_limit"])
+    out.update({"theorem": "Malach et al. 2020, neuron- vs weight-subnetworks",
+                "timings": {"total": out["seconds"]}})
+    return out
+
+
+EXPERIMENTS["malach_neuron_pruning"] = Experiment("malach_neuron_pruning", "comparison", (
+    Param("d", _int(minimum=1, maximum=64), 8, "input dimension of the target neuron"),
+    Param("n", _int(minimum=1), 64, "neurons per sign and input of the source (hidden "
+          "width 2 n d)"),
+    Param("samples", _int(minimum=1), 256, "inputs on the unit sphere"),
+    Param("seed", _seed, 0, "root seed of target, source and inputs"),
+    Param("exact_max", _int(minimum=0), 24, "largest hidden width solved exactly (MILP)"),
+    Param("time_limit", _positive, 60.0, "seconds for the exact solver"),
+), _run_neuron_pruning, "one random depth-2 network pruned by weights (malach) and by whole "
+   "neurons (greedy, LP lower bound, exact MILP) against one linear neuron "
+   "(slth.experiments.neuron_pruning)")
+
+
 # search against construction (slth.lab, PyTorch imported when a task runs)
 EXPERIMENTS["lab_subset_sum"] = Experiment(
     "lab_subset_sum", "lab", SUBSET_SUM_PARAMS, run_subset_sum,
@@ -269,6 +300,19 @@ EXPERIMENTS["imp"] = Experiment("imp", "weak", weak.IMP_PARAMS, weak.run_imp,
 EXPERIMENTS["essential_sparsity"] = Experiment(
     "essential_sparsity", "weak", weak.ESSENTIAL_PARAMS, weak.run_essential,
     "one-shot magnitude pruning without retraining (slth.lab.essential)")
+EXPERIMENTS["lab_digits"] = Experiment(
+    "lab_digits", "lab", _lab_digits.PARAMS, _lab_digits.run,
+    "a trained digits MLP: its depth-L+1 ticket and searched tickets in the same sources, "
+    "test accuracy against width (slth.experiments.lab_digits)")
+from slth.experiments import weak_bip  # noqa: E402
+
+EXPERIMENTS["inertial_manifold"] = Experiment(
+    "inertial_manifold", "weak", weak_bip.INERTIAL_PARAMS, weak_bip.run_inertial,
+    "inertial-manifold conditions at a small trained network's exact Hessian "
+    "(slth.lab.inertial)")
+EXPERIMENTS["bip"] = Experiment(
+    "bip", "weak", weak_bip.BIP_PARAMS, weak_bip.run_bip,
+    "BiP against HYDRA, one-shot + fine-tuning and IMP (slth.lab.bip)")
 from slth.experiments import weak_gsm  # noqa: E402 - its params use this module's Param
 
 EXPERIMENTS["gsm"] = Experiment(

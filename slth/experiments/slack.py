@@ -164,7 +164,7 @@ def _implied(formula, n: int | None, args: tuple) -> float | None:
 
 def _formula_args(experiment: str, target, config: dict) -> tuple:
     """Arguments of ``FORMULAS[experiment].term`` for a construction's target."""
-    if experiment.startswith("cnn_"):
+    if "kernel" in config:                     # the CNN constructions
         return (target.channels, config["kernel"], config["eps"], config["delta"])
     return (target.widths, config["eps"], config["delta"])
 
@@ -286,7 +286,7 @@ def ticket_slack(experiment: str, widths=None, eps: float = 0.1, delta: float = 
         empirical_n = smallest_passing(lambda n: evaluate(n)[1] >= need,
                                        n_max if certified_n is None else certified_n)
     label = f"{'-'.join(map(str, config['widths']))}"
-    if experiment.startswith("cnn_"):
+    if "kernel" in config:
         label += f" conv{config['kernel']}x{config['kernel']}"
     return SlackRow(
         experiment, f"{label} {config['activation']}", eps, delta, seeds, formula_n,

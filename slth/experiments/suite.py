@@ -1,11 +1,12 @@
 """The bound-verification suite behind ``slth verify-bounds``.
 
 A small fixed sweep covering every construction of
-:data:`~slth.experiments.registry.CONSTRUCTIONS` (depth 2L, depth L+1 with ReLU and tanh,
-CNN unstructured and structured; ReLU unless said) and the random-subset-sum lemmas
-(1-D for uniform and NSN samples; multidimensional for d = 1, 2, 3), at the width of each
-paper's formula and at smaller widths. Results go to ``OUT/verify-bounds.sqlite``
-(re-running resumes), figures to ``OUT/``.
+:data:`~slth.experiments.registry.CONSTRUCTIONS` (depth 2L with uniform and hyperbolic
+sources, depth L+1 with ReLU and tanh, CNN unstructured and structured; ReLU unless said)
+and the random-subset-sum lemmas (1-D for uniform and NSN samples, and hyperbolic ones in
+the full run; multidimensional for d = 1, 2, 3), at the width of each paper's formula and
+at smaller widths. Results go to ``OUT/verify-bounds.sqlite`` (re-running resumes),
+figures to ``OUT/``.
 
 The papers state their widths up to constants they do not give; :mod:`slth.bounds`
 evaluates each formula with a named constant ``C`` (:data:`slth.bounds.FORMULAS`): this
@@ -72,8 +73,8 @@ def suite_sweep(quick: bool = False) -> Sweep:
     --------
     >>> s = suite_sweep(quick=True)
     >>> sorted({t.experiment for t in s.tasks()})  # doctest: +NORMALIZE_WHITESPACE
-    ['burkholz', 'cnn_structured', 'cnn_unstructured', 'fischer_burkholz', 'mrss', 'pensia', 'rss',
-     'slack']
+    ['burkholz', 'burkholz_cnn', 'burkholz_cnn_2l', 'cnn_structured', 'cnn_unstructured',
+     'fischer_burkholz', 'malach', 'mrss', 'orseau', 'pensia', 'rss', 'slack']
     """
     seeds = 1 if quick else 5
     grids = []
@@ -82,7 +83,8 @@ def suite_sweep(quick: bool = False) -> Sweep:
         grids.append({"experiment": c.name, "widths": list(c.default_shape),
                       "activation": acts, "eps": 0.1, "delta": 0.1, **c.suite,
                       "seeds": seeds, "samples": 256 if quick else 512, "starts": 2})
-    grids.append({"experiment": "rss", "dist": ["uniform", "nsn"],
+    grids.append({"experiment": "rss",
+                  "dist": ["uniform", "nsn"] if quick else ["uniform", "nsn", "hyperbolic"],
                   "eps": [0.1, 0.01] if quick else [0.1, 0.03, 0.01, 0.003, 0.001],
                   "delta": 0.1, "trials": 50 if quick else 200, "seed": 0})
     grids.append({"experiment": "mrss", "d": [1, 2] if quick else [1, 2, 3],
@@ -96,7 +98,8 @@ def slack_grids(quick: bool = False) -> list[dict]:
     """The slack rows of ``slth verify-bounds`` (:mod:`slth.experiments.slack`): the
     smallest widths within eps for a fraction 0.9 of 5 seeds (``quick``: 2), per
     construction and eps, beside the formulas' widths; the lemmas over 200 (40) trials.
-    The structured CNN searches up to n = 1024 (its formula's n is 13,217)."""
+    The structured CNN searches up to n = 1024 (its formula's n is 13,217); malach up to
+    n = 2048 (its formula's n is 122,560, polynomial in 1/eps), in the full run only."""
     if quick:
         return [{"experiment": "slack", "of": ["pensia", "burkholz"], "eps": 0.1,
                  "trials": 2, "samples": 128, "starts": 1},
@@ -106,9 +109,16 @@ def slack_grids(quick: bool = False) -> list[dict]:
             {"experiment": "slack", "of": "burkholz", "activation": ["relu", "tanh"],
              "eps": [0.1, 0.03], "trials": 5},
             # eps 0.1 only (each eps costs about 20 s here); bench_slack runs the others
-            {"experiment": "slack", "of": "fischer_burkholz", "eps": 0.1, "trials": 5},
+            {"experiment": "slack", "of": ["orseau", "fischer_burkholz"], "eps": 0.1,
+             "trials": 5},
             {"experiment": "slack", "of": "cnn_structured", "kernel": 2, "eps": 0.1,
              "trials": 5, "n_max": 1024},
+            # malach (2-2-1, about 10 s): certified near n = 144 of the formula's 122,560
+            {"experiment": "slack", "of": "malach", "eps": 0.1, "trials": 5},
+            # the 2L CNN construction only, 3 seeds (the L+1 check takes seconds per
+            # width; benchmarks/bench_slack.py has both, with 20 seeds)
+            {"experiment": "slack", "of": "burkholz_cnn_2l", "kernel": 3, "eps": 0.1,
+             "trials": 3},
             {"experiment": "slack", "of": "rss", "eps": [0.1, 0.03, 0.01], "trials": 200},
             {"experiment": "slack", "of": "mrss", "d": 2, "eps": [0.2, 0.1], "trials": 40}]
 

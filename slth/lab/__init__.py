@@ -16,7 +16,10 @@ extra.
 * :mod:`slth.lab.masks`: global magnitude, random and N:M masks, their overlap;
 * :mod:`slth.lab.imp`: iterative magnitude pruning with rewinding (Frankle & Carbin);
 * :mod:`slth.lab.essential`: one-shot pruning and essential sparsity (Jaiswal et al.);
-* :mod:`slth.lab.gsm`: Global Sparse Momentum SGD (Ding et al.).
+* :mod:`slth.lab.bip`: BiP, pruning as bi-level optimisation, and HYDRA (Zhang et al.);
+* :mod:`slth.lab.inertial`: exact-Hessian checks of the inertial-manifold conditions;
+* :mod:`slth.lab.gsm`: Global Sparse Momentum SGD (Ding et al.);
+* :mod:`slth.lab.transfer`: ticket transfer across data sets (Morcos et al.).
 """
 
 import importlib
@@ -31,6 +34,7 @@ _NAMES = {
     "relaxed_subset_sum": "subset_sum", "subset_sum_by_gradient": "subset_sum",
     "load_dataset": "data", "lenet": "imp", "iou": "masks", "magnitude_masks": "masks",
     "nm_masks": "masks", "essential_sparsity": "essential", "knee": "essential",
+    "diagnose": "inertial",
     "get_threads": "thread_counts", "set_threads": "thread_counts", "threads": "thread_counts",
 }
 

@@ -4,9 +4,9 @@ A searched ticket (:func:`slth.lab.to_ticket`) lives on a construction's source,
 construction's certificate (:data:`slth.verify.dispatch.CERTIFICATES`) bounds the error of
 any mask on that source that has the construction's structure:
 
-* ``pensia`` (:func:`slth.verify.mlp.certify_pensia`): every odd source layer (1, 3, ...)
-  univariate -- each hidden neuron keeps at most its one weight to the input of its
-  block; the other layers may keep anything;
+* ``pensia``, ``malach`` (:func:`slth.verify.mlp.certify_pensia`): every odd source layer
+  (1, 3, ...) univariate -- each hidden neuron keeps at most its one weight to the input
+  of its block; the other layers may keep anything;
 * ``burkholz`` (:func:`slth.verify.mlp.certify_burkholz`): the first layer univariate
   (the bias neurons keep no input weight, the univariate neurons no bias), and the
   constant neurons of the later layers read no copy (they must not depend on the input);
@@ -126,7 +126,7 @@ def layout_support(ticket: Ticket) -> list[NDArray[np.bool_]]:
     if construction in ("cnn_unstructured", "cnn_structured"):
         return [_univariate(spec.shape(l), m, spec.shape(l)[0]) if l % 2 == 0
                 else np.ones(spec.shape(l), dtype=bool) for l in range(spec.depth)]
-    if construction == "pensia":
+    if construction in ("pensia", "malach"):
         out = []
         for l in range(spec.depth):
             shape = spec.shape(l)
@@ -149,9 +149,9 @@ def layout_support(ticket: Ticket) -> list[NDArray[np.bool_]]:
             else:
                 out += [np.ones(shape, dtype=bool), np.zeros(shape[0], dtype=bool)]
         return out
-    raise ValueError(f"ticket.params['construction'] must be one of 'pensia', 'burkholz', "
-                     f"'fischer_burkholz', 'cnn_unstructured', 'cnn_structured', got "
-                     f"{construction!r}")
+    raise ValueError(f"ticket.params['construction'] must be one of 'pensia', 'malach', "
+                     f"'burkholz', 'fischer_burkholz', 'cnn_unstructured', 'cnn_structured', "
+                     f"got {construction!r}")
 
 
 def check(ticket: Ticket, radius: float | None = None, samples: int | None = None, seed=0, *,

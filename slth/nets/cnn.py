@@ -131,6 +131,30 @@ def conv2d(x: NDArray[np.float64], kernel: NDArray[np.float64], padding: int = 0
     return out.reshape(B, c_out, Ho, Wo)
 
 
+def _check_skips(skips, ks) -> tuple:
+    """Validated skip connections ``((i, j), ...)``, sorted (see :class:`CNN`)."""
+    if skips is None:
+        return ()
+    if isinstance(skips, (str, bytes, np.ndarray)) or not isinstance(skips, Sequence):
+        raise TypeError(f"skips must be a sequence of (i, j) pairs, got {skips!r}")
+    L = len(ks)
+    out = []
+    for n, pair in enumerate(skips):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ValueError(f"skips[{n}] must be a pair (i, j), got {pair!r}")
+        i = check_int(pair[0], f"skips[{n}][0]", minimum=0, maximum=L - 1)
+        j = check_int(pair[1], f"skips[{n}][1]", minimum=i, maximum=L - 1)
+        c_in, c_out = ks[i].shape[1], ks[j].shape[0]
+        if c_in != c_out:
+            raise ValueError(f"skips[{n}] = ({i}, {j}) adds the {c_in} input channels of "
+                             f"layer {i} to the {c_out} output channels of layer {j}; "
+                             "an identity skip needs as many")
+        out.append((i, j))
+    if len(set(out)) != len(out):
+        raise ValueError(f"skips must not repeat a pair, got {list(skips)!r}")
+    return tuple(sorted(out))
+
+
 def _as_kernel(k, name: str) -> NDArray[np.float64]:
     k = as_float_array(k, name, ndim=4)
     if k.shape[2] != k.shape[3]:
@@ -160,12 +184,27 @@ class CNN:
         Global pooling over positions after the last convolution.
     head : 2-D array, optional
         Linear map ``(n_out, c_L)`` after the pooling (requires ``pool``).
+    skips : sequence of (i, j) pairs, optional
+        Identity skip connections (residual blocks): the input of layer ``i`` (the
+        images for ``i = 0``, else the activation of layer ``i - 1``) is added to the
+        output of convolution ``j >= i``, before its activation. Needs
+        ``c_i == c_{j+1}`` and, at run time, images of the same size there.
 
     Raises
     ------
     ValueError
         Kernels that are not 4-D or not square, channel counts that do not chain,
-        biases of the wrong length, unknown padding or pooling, non-finite entries.
+        biases of the wrong length, unknown padding or pooling, non-finite entries,
+        skips that do not fit the layers.
+
+    Examples
+    --------
+    A residual block ``relu(x + K2 * relu(K1 * x))``:
+
+    >>> k = np.zeros((1, 1, 1, 1)); k[0, 0, 0, 0] = -2.0
+    >>> net = CNN([k, k], activation="relu", skips=[(0, 1)])
+    >>> net(np.full((1, 1, 1, 1), -1.0))[0, 0, 0, 0]      # -1 + (-2) relu(2)
+    np.float64(-5.0)
     """
 
     kernels: tuple
@@ -174,9 +213,11 @@ class CNN:
     paddings: tuple
     pool: str | None
     head: NDArray[np.float64] | None
+    skips: tuple = ()
 
     def __init__(self, kernels, biases=None, activation: str | Activation | Sequence = "relu",
-                 padding="valid", pool: str | None = None, head: ArrayLike | None = None):
+                 padding="valid", pool: str | None = None, head: ArrayLike | None = None,
+                 skips: Sequence | None = None):
         if isinstance(kernels, np.ndarray):
             raise TypeError("kernels must be a sequence of 4-D arrays, one per layer, "
                             f"got a single array of shape {kernels.shape}")
@@ -229,6 +270,7 @@ class CNN:
         object.__setattr__(self, "paddings", pads)
         object.__setattr__(self, "pool", pool)
         object.__setattr__(self, "head", head)
+        object.__setattr__(self, "skips", _check_skips(skips, ks))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -278,7 +320,7 @@ class CNN:
         """A copy with other kernels (and biases), same activations, padding, pooling, head."""
         return CNN(self.kernels if kernels is None else kernels,
                    self.biases if biases is None else biases, self.activations,
-                   self.paddings, self.pool, self.head)
+                   self.paddings, self.pool, self.head, skips=self.skips)
 
     # ---------------------------------------------------------------- forward
     def check_input(self, x) -> NDArray[np.float64]:
@@ -322,8 +364,20 @@ class CNN:
         return out
 
     def _features(self, h: NDArray[np.float64]) -> NDArray[np.float64]:
+        inputs = {}                 # inputs of the layers that start a skip connection
+        starts = {i for i, _ in self.skips}
         for l in range(self.depth):
+            if l in starts:
+                inputs[l] = h
             h = conv2d(h, self.kernels[l], self.paddings[l], self.biases[l])
+            for i, j in self.skips:
+                if j == l:
+                    if inputs[i].shape != h.shape:
+                        raise ValueError(
+                            f"skips: ({i}, {j}) adds images of shape {inputs[i].shape[1:]} "
+                            f"to the output of layer {j} of shape {h.shape[1:]}; the layers "
+                            "between must keep the image size (padding='same')")
+                    h = h + inputs[i]
             if l < self.depth - 1:
                 h = self.activations[l](h)
         return h
@@ -358,7 +412,11 @@ class CNN:
         """
         ks = list(self.kernels)
         bs = list(self.biases)
+        # channels that a skip connection reads or writes keep their index
+        fixed = {i - 1 for i, _ in self.skips} | {j for _, j in self.skips}
         for l in range(self.depth - 1):
+            if l in fixed:
+                continue
             act = self.activations[l]
             dead_in = ~np.any(ks[l] != 0, axis=(1, 2, 3))
             if bs[l] is not None:
@@ -374,17 +432,21 @@ class CNN:
                 bs[l] = bs[l][keep]
             ks[l + 1] = ks[l + 1][:, keep]
         return CNN([np.ascontiguousarray(k) for k in ks], bs, self.activations, self.paddings,
-                   self.pool, self.head)
+                   self.pool, self.head, skips=self.skips)
 
 
 def random_cnn_target(channels: Sequence[int], kernel_size: int | Sequence[int] = 3, *,
                       padding="same", bound: float = 1.0, pool: str | None = None,
-                      activation: str | Activation = "relu", seed: SeedLike = None) -> CNN:
-    """A random target CNN without biases whose filters have l1 norm ``bound``.
+                      activation: str | Activation = "relu", seed: SeedLike = None,
+                      bias: float = 0.0, skips: Sequence | None = None) -> CNN:
+    """A random target CNN whose filters have l1 norm ``bound``.
 
     Entries are drawn N(0, 1); every output filter ``K_l[j]`` (all its input channels and
     positions) is rescaled to ``sum |K_l[j]| = bound``, the assumption of the CNN
     theorems (da Cunha et al.): each layer is then non-expansive in the max norm.
+    With ``bias > 0`` every layer gets biases uniform in ``[-bias, bias]`` (drawn after
+    the kernels from their own stream: the kernels do not change); ``skips`` are
+    identity skip connections (see :class:`CNN`).
 
     Examples
     --------
@@ -407,11 +469,19 @@ def random_cnn_target(channels: Sequence[int], kernel_size: int | Sequence[int] 
         raise ValueError(f"kernel_size must be an int or one per layer ({L}), got {sizes!r}")
     sizes = tuple(check_int(k, f"kernel_size[{i}]", minimum=1) for i, k in enumerate(sizes))
     bound = check_positive(bound, "bound")
-    children = as_seed_sequence(seed).spawn(L)
+    if isinstance(bias, bool) or not isinstance(bias, numbers.Real) or not bias >= 0.0 \
+            or not np.isfinite(bias):
+        raise ValueError(f"bias must be a finite number >= 0, got {bias!r}")
+    ss = as_seed_sequence(seed)
+    children = ss.spawn(L)
     ks = []
     for l, child in enumerate(children):
         k = np.random.default_rng(child).standard_normal(
             (channels[l + 1], channels[l], sizes[l], sizes[l]))
         k *= bound / np.abs(k).sum(axis=(1, 2, 3), keepdims=True)
         ks.append(k)
-    return CNN(ks, None, activation, padding, pool)
+    bs = None
+    if bias > 0.0:
+        rng = np.random.default_rng(ss.spawn(1)[0])
+        bs = [rng.uniform(-bias, bias, channels[l + 1]) for l in range(L)]
+    return CNN(ks, bs, activation, padding, pool, skips=skips)

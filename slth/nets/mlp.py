@@ -44,7 +44,7 @@ from slth._validate import (
 from slth.nets.activations import Activation
 from slth.nets.activations import get as get_activation
 
-__all__ = ["MLP", "random_mlp", "random_target", "from_arrays", "from_sklearn"]
+__all__ = ["MLP", "random_mlp", "random_target", "from_arrays", "from_sklearn", "scale_to_unit"]
 
 
 @parallel_kernel
@@ -394,3 +394,90 @@ def from_sklearn(model) -> MLP:
         raise ValueError(f"model.activation must be one of {tuple(_SKLEARN_ACTIVATIONS)}, "
                          f"got {act!r}")
     return from_arrays(coefs, list(intercepts), _SKLEARN_ACTIVATIONS[act], layout="in_out")
+
+
+def scale_to_unit(net: MLP, input_scale: float = 1.0, *,
+                  per: str = "neuron") -> tuple[MLP, float]:
+    """An equivalent network with every weight and bias in [-1, 1], reading scaled inputs.
+
+    For a positively homogeneous activation (``phi(s z) = s phi(z)`` for ``s > 0``: ReLU,
+    leaky ReLU), dividing a hidden neuron's weights and bias by ``s > 0`` divides its
+    output by ``s``, which the next layer's weights undo. Reading ``input_scale * x``
+    instead of ``x`` is undone by dividing the first layer's weights by ``input_scale``.
+    The output layer can only be divided by one common positive factor ``c``: the
+    returned network ``g`` computes ``g(input_scale * x) = net(x) / c``. Dividing the
+    logits of a classifier by ``c > 0`` does not change their argmax (nor the class
+    order), so ``g`` classifies ``input_scale * x`` as ``net`` classifies ``x``; its
+    softmax is that of ``net`` at temperature ``c``.
+
+    This brings a trained network into the assumptions of the constructions (weights and
+    biases in [-1, 1], :func:`slth.tickets.burkholz`) and its inputs into their domain
+    (e.g. the unit l2 ball: ``input_scale = 1 / max ||x||_2``).
+
+    Parameters
+    ----------
+    net : MLP
+        With a positively homogeneous hidden activation (any, for one layer).
+    input_scale : float > 0
+        Factor applied to the inputs ``g`` reads.
+    per : {"neuron", "layer"}
+        ``"neuron"``: each hidden neuron gets its own divisor, the largest magnitude of its
+        weights and bias, so every hidden row reaches 1 (the smallest ``c``);
+        ``"layer"``: one divisor per layer, its largest magnitude.
+
+    Returns
+    -------
+    g : MLP
+        Dense, with weights and biases in [-1, 1] (the largest magnitude of each hidden row
+        or layer, and of the output layer, exactly 1).
+    c : float
+        The factor of the logits: ``g(input_scale * x) = net(x) / c``.
+
+    Raises
+    ------
+    ValueError
+        A hidden activation that is not positively homogeneous, a non-positive
+        ``input_scale``, an unknown ``per``, or an all-zero output layer.
+
+    Examples
+    --------
+    >>> net = MLP([np.array([[4.0, -2.0]]), np.array([[3.0], [-1.0]])],
+    ...           [np.array([1.0]), np.array([0.5, 0.0])], "relu")
+    >>> g, c = scale_to_unit(net, 0.5)
+    >>> g.weights[0], g.biases[0], c
+    (array([[ 1. , -0.5]]), array([0.125]), 24.0)
+    >>> x = np.array([[1.0, 0.5], [2.0, -1.0]])
+    >>> bool(np.allclose(g(0.5 * x) * c, net(x)))
+    True
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an slth MLP, got {type(net).__name__}")
+    input_scale = check_positive(input_scale, "input_scale")
+    per = check_choice(per, "per", ("neuron", "layer"))
+    for a in net.activations:
+        if not a.homogeneous:
+            raise ValueError(f"net: activation {a.name!r} is not positively homogeneous; "
+                             "scale_to_unit needs relu or leaky_relu hidden layers")
+    dense = net.dense()
+    ws = [np.array(w, dtype=np.float64) for w in dense.weights]
+    bs = [np.zeros(w.shape[0]) if b is None else np.array(b, dtype=np.float64)
+          for w, b in zip(ws, dense.biases, strict=True)]
+    ws[0] /= input_scale
+    L = len(ws)
+    for l in range(L):
+        rows = np.maximum(np.abs(ws[l]).max(axis=1), np.abs(bs[l]))
+        if l < L - 1 and per == "neuron":
+            # a dead neuron (all zero) keeps its zeros: divide by 1
+            s = np.where(rows > 0.0, rows, 1.0)
+        else:
+            top = float(rows.max())
+            if l == L - 1 and top == 0.0:
+                raise ValueError("net: the output layer is all zero; no positive factor "
+                                 "brings it to [-1, 1] with its largest magnitude 1")
+            s = np.full(rows.shape, top if top > 0.0 else 1.0)
+        ws[l] /= s[:, None]
+        bs[l] /= s
+        if l < L - 1:
+            ws[l + 1] *= s[None, :]
+    out_bias = [None if b is None else bs[l] for l, b in enumerate(dense.biases)]
+    return MLP(ws, out_bias, net.activations), float(s[0])

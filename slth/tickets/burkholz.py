@@ -65,6 +65,7 @@ Where this departs from Burkholz 2022 (each a named choice, listed in
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -95,7 +96,8 @@ from slth.tickets.ticket import (
     read_columns,
 )
 
-__all__ = ["BurkholzBuild", "alpha_for_remainder", "burkholz", "check_burkholz_target",
+__all__ = ["BurkholzBuild", "alpha_for_remainder", "burkholz", "burkholz_source",
+           "check_burkholz_target",
            "default_alpha", "first_layer_solver"]
 
 #: Window orders of the further attempts in layers after the first (see
@@ -445,6 +447,21 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     >>> t.depth, t.widths
     (3, (3, 112, 40, 2))
     """
+    build = _setup(target, eps, delta, seed, n, dist=dist, C=C, max_values=max_values,
+                   copies_read=copies_read, alpha=alpha, tau=tau, refine=refine,
+                   first_layer=first_layer, check_assumptions=check_assumptions,
+                   threads=threads, max_bytes=max_bytes, progress=progress)
+    build.solve_later_layers()
+    build.draw_first_layer()
+    build.solve_first_layer()
+    build.solve_later_biases()
+    return build.ticket()
+
+
+def _setup(target, eps, delta, seed, n, *, dist, C, max_values, copies_read, alpha, tau,
+           refine, first_layer, check_assumptions, threads, max_bytes, progress):
+    """The validated arguments of :func:`burkholz` as a :class:`BurkholzBuild` (its source
+    fixed, nothing drawn or solved yet)."""
     target = check_target(target)
     eps, delta, C, max_values, dist = check_build_args("burkholz", eps, delta, C, max_values,
                                                        dist)
@@ -454,15 +471,55 @@ def burkholz(target, eps: float = 0.01, delta: float = 0.01, seed=None, n: int |
     tau = check_positive(tau, "tau")
     first_layer = check_choice(first_layer, "first_layer", ("auto", "fine", "tree"))
     act, dense_target, violations = check_burkholz_target(target, tau, check_assumptions)
-    build = BurkholzBuild(target, act, dense_target, violations, eps, delta, seed, n, dist=dist,
-                          C=C, max_values=max_values, copies_read=copies_read, alpha=alpha,
-                          tau=tau, refine=refine, first_layer=first_layer, threads=threads,
-                          max_bytes=max_bytes, progress=progress)
-    build.solve_later_layers()
-    build.draw_first_layer()
-    build.solve_first_layer()
-    build.solve_later_biases()
-    return build.ticket()
+    return BurkholzBuild(target, act, dense_target, violations, eps, delta, seed, n, dist=dist,
+                         C=C, max_values=max_values, copies_read=copies_read, alpha=alpha,
+                         tau=tau, refine=refine, first_layer=first_layer, threads=threads,
+                         max_bytes=max_bytes, progress=progress)
+
+
+def burkholz_source(target, eps: float = 0.01, delta: float = 0.01, seed=None,
+                    n: int | None = None, **options) -> SourceSpec:
+    """The random source :func:`burkholz` would prune, without solving anything.
+
+    The same arguments give the same source: ``burkholz_source(*args, **kw)`` equals
+    ``burkholz(*args, **kw).spec`` (widths, scales, seed: the same parameters, drawn
+    layer by layer from the seed), at the cost of validating the arguments only. A
+    search on the construction's own source (:func:`slth.lab.to_torch` of the spec)
+    needs no ticket.
+
+    Parameters
+    ----------
+    target, eps, delta, seed, n
+        As in :func:`burkholz`.
+    **options
+        Keyword arguments of :func:`burkholz` (``dist``, ``C``, ``max_values``,
+        ``copies_read``, ``alpha``, ``tau``, ``refine``, ...); those that shape the source
+        are ``dist``, ``C`` (through ``n=None``), ``max_values`` (coarse bias neurons) and,
+        for smooth activations, ``alpha``, ``refine``, ``copies_read``.
+
+    Returns
+    -------
+    SourceSpec
+
+    Examples
+    --------
+    >>> from slth.nets import random_target
+    >>> target = random_target([3, 4, 2], norm="max", bias=True, seed=0)
+    >>> spec = burkholz_source(target, eps=0.1, delta=0.1, seed=1, n=8)
+    >>> spec.widths, spec.n_params
+    ((3, 112, 40, 2), 5008)
+    >>> spec.to_json() == burkholz(target, eps=0.1, delta=0.1, seed=1, n=8).spec.to_json()
+    True
+    """
+    # burkholz's own keyword defaults: one place for them
+    kw = {k: p.default for k, p in inspect.signature(burkholz).parameters.items()
+          if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(kw))
+    if unknown:
+        raise TypeError(f"burkholz_source got unknown options {unknown}; allowed: "
+                        f"{', '.join(sorted(kw))}")
+    kw.update(options)
+    return _setup(target, eps, delta, seed, n, **kw).spec
 
 
 def check_burkholz_target(target, tau: float, check_assumptions: bool):

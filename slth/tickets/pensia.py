@@ -56,7 +56,7 @@ from slth.tickets.ticket import (
     read_columns,
 )
 
-__all__ = ["pensia"]
+__all__ = ["pensia", "depth_2l_spec"]
 
 
 def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: int | None = None,
@@ -125,9 +125,7 @@ def pensia(target: MLP, eps: float = 0.01, delta: float = 0.01, seed=None, n: in
     ss = as_seed_sequence(seed)
     L = target.depth
     m = 2 * n
-    spec = SourceSpec(bounds.pensia_widths(widths, n),
-                      (target.activations[0] if L > 1 else get_activation("relu"),) * (2 * L - 1),
-                      (False,) * (2 * L), dist, int(ss.entropy), tuple(ss.spawn_key))
+    spec = depth_2l_spec(target, n, dist, ss)
     k = min(n + 4 * int(np.sqrt(n)) + 1, max_values, m)
     est = sum(widths[l] * widths[l + 1] for l in range(L)) * 2 * k * (8 * 3 + 8)
     est += 8 * max(spec.block_rows(2 * l + 1) * widths[l] * k * 3 for l in range(L))
@@ -223,3 +221,22 @@ def solve_layer_pair(spec: SourceSpec, l: int, wt: np.ndarray, m: int, max_value
             shape=(m * d_in, d_in))
     e_neg = None if positive_only else errs[1]
     return hidden, out, errs[0], e_neg, layer.values_per_problem
+
+
+def depth_2l_spec(target: MLP, n: int, dist: str, ss: np.random.SeedSequence) -> SourceSpec:
+    """The random depth-2L source of the sign-split constructions (:func:`pensia`,
+    :func:`slth.tickets.malach`): widths :func:`slth.bounds.pensia_widths` with ``n``
+    neurons per sign and input, ReLU throughout, no biases, entries of ``dist``.
+
+    Examples
+    --------
+    >>> from slth.nets import random_target
+    >>> depth_2l_spec(random_target([3, 4, 2], seed=0), 5, "uniform",
+    ...               np.random.SeedSequence(1)).widths
+    (3, 30, 4, 40, 2)
+    """
+    L = target.depth
+    return SourceSpec(bounds.pensia_widths(target.widths, n),
+                      (target.activations[0] if L > 1 else get_activation("relu"),)
+                      * (2 * L - 1), (False,) * (2 * L), dist, int(ss.entropy),
+                      tuple(ss.spawn_key))

@@ -12,6 +12,7 @@ import time
 
 from slth._validate import check_int
 from slth.tickets.ticket import Ticket
+from slth.verify.burkholz_cnn import certify_burkholz_cnn, check_burkholz_cnn
 from slth.verify.cnn import certify_cnn, check_cnn
 from slth.verify.domain import resolve_domain
 from slth.verify.fold import shared_folds
@@ -20,6 +21,7 @@ from slth.verify.mlp import (
     REL_SLACK,
     certify_burkholz,
     certify_fischer_burkholz,
+    certify_orseau,
     certify_pensia,
 )
 from slth.verify.report import Report, make_report, mlp_formula_widths
@@ -29,9 +31,12 @@ __all__ = ["CERTIFICATES", "certified_error", "check"]
 
 #: The certificate of each construction: ``(ticket, radius, norm) -> (bound, layers)``,
 #: the bound before the rounding slack.
-CERTIFICATES = {"pensia": certify_pensia, "burkholz": certify_burkholz,
+CERTIFICATES = {"pensia": certify_pensia, "orseau": certify_orseau, "burkholz": certify_burkholz,
                 "fischer_burkholz": certify_fischer_burkholz,
-                "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn}
+                "cnn_unstructured": certify_cnn, "cnn_structured": certify_cnn,
+                # malach keeps one pair per weight in pensia's layout: the same certificate
+                "malach": certify_pensia,
+                "burkholz_cnn": certify_burkholz_cnn, "burkholz_cnn_2l": certify_burkholz_cnn}
 
 
 def certified_error(ticket: Ticket, radius: float | None = None, norm: str | None = None):
@@ -100,6 +105,11 @@ def check(ticket: Ticket, radius: float | None = None, samples: int = 2048, seed
     """
     if not isinstance(ticket, Ticket):
         raise TypeError(f"ticket must be a slth.tickets.Ticket, got {type(ticket).__name__}")
+    if ticket.params.get("construction") in ("burkholz_cnn", "burkholz_cnn_2l"):
+        if norm is not None and norm != "inf":
+            raise ValueError(f"norm must be 'inf' (or None) for CNN tickets (max-norm inputs "
+                             f"and errors), got {norm!r}")
+        return check_burkholz_cnn(ticket, radius, samples, seed)
     if str(ticket.params.get("construction", "")).startswith("cnn_"):
         if norm is not None and norm != "inf":
             raise ValueError(f"norm must be 'inf' (or None) for CNN tickets (max-norm inputs "

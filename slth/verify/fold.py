@@ -67,7 +67,7 @@ def folded_network(ticket: Ticket) -> MLP | None:
     """
     construction = ticket.params.get("construction")
     acts = ticket.spec.activations
-    if construction in ("pensia", "fischer_burkholz"):
+    if construction in ("pensia", "orseau", "fischer_burkholz", "malach"):  # sign-split layouts
         pairs = list(range(0, ticket.depth, 2))
     elif construction == "burkholz" and acts[0].homogeneous:
         pairs = [0]

@@ -7,6 +7,8 @@ bounds (:func:`slth.nets.norms.target_bounds`), Lipschitz constants and spectral
 (:func:`slth.nets.norms.opnorm`):
 
 * :func:`certify_pensia`: depth 2L, ReLU (:func:`slth.tickets.pensia`);
+* :func:`certify_orseau`: depth 2L, ReLU, one block per target weight
+  (:func:`slth.tickets.orseau`);
 * :func:`certify_fischer_burkholz`: depth 2L, ReLU, with bias blocks
   (:func:`slth.tickets.fischer_burkholz`);
 * :func:`certify_burkholz`: depth L+1, ReLU-like and smooth activations
@@ -30,7 +32,7 @@ from slth.nets.norms import dual_norms, opnorm, target_bounds
 from slth.tickets.ticket import Ticket, read_columns
 from slth.verify.fold import check_univariate, column_subset, folded_layer, zero_input_response
 
-__all__ = ["REL_SLACK", "ABS_SLACK", "certify_pensia", "certify_burkholz",
+__all__ = ["REL_SLACK", "ABS_SLACK", "certify_pensia", "certify_orseau", "certify_burkholz",
            "certify_fischer_burkholz"]
 
 #: Relative and absolute slack added to certified bounds for floating-point rounding.
@@ -58,12 +60,14 @@ def certify_fischer_burkholz(ticket: Ticket, radius: float, norm: str):
 def _certify_pairs(ticket: Ticket, radius: float, norm: str, with_bias_block: bool):
     t = ticket.target.dense()
     P, A = target_bounds(t, radius, norm)
-    m = int(ticket.params["block"])
+    # input blocks per layer pair: one size for pensia, one per pair for orseau
+    blocks = ticket.params.get("input_blocks") or [int(ticket.params["block"])] * t.depth
     layers = []
     delta = D = None
     for l in range(t.depth):
         w = t.weights[l]
         U = ticket.weights[2 * l]
+        m = int(blocks[l])
         n_uni = m * w.shape[1] if with_bias_block else U.shape[0]
         check_univariate(U, m, n_uni, f"layer {2 * l + 1}")
         bmask = ticket.bias_masks[2 * l]
@@ -94,6 +98,31 @@ def _certify_pairs(ticket: Ticket, radius: float, norm: str, with_bias_block: bo
         layers.append({"layer": l + 1, "max_weight_error": float(c.max(initial=0.0)),
                        "max_bias_error": float(eb.max(initial=0.0)), "bound": D})
     return D, layers
+
+
+def certify_orseau(ticket: Ticket, radius: float, norm: str):
+    """Certified error of a hyperbolic depth-2L ticket (one block per target weight)
+    before the slack, and per-layer details.
+
+    The ticket folds like a depth-2L ticket whose input blocks hold ``d_out`` per-weight
+    blocks each, and gets :func:`certify_pensia`'s bound (which recomputes the effective
+    weights from the kept entries, whatever the blocks). Checked first: output ``i`` keeps
+    only neurons of its own blocks (the construction's layout).
+
+    Raises
+    ------
+    ValueError
+        If an output layer keeps a neuron of another output's block.
+    """
+    m = int(ticket.params["block"])
+    widths = ticket.target.widths
+    for l in range(ticket.target.depth):
+        V = ticket.weights[2 * l + 1].tocsr()
+        rows = np.repeat(np.arange(V.shape[0]), np.diff(V.indptr))
+        if np.any((V.indices // m) % widths[l + 1] != rows):
+            raise ValueError(f"ticket: layer {2 * l + 2} keeps a weight outside its output's "
+                             "per-weight blocks (not the layout of the orseau construction)")
+    return certify_pensia(ticket, radius, norm)
 
 
 @dataclass(frozen=True)

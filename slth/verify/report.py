@@ -122,12 +122,14 @@ class Report:
 
 
 def mlp_formula_widths(ticket: Ticket) -> tuple:
-    """The source widths of an MLP ticket's construction (pensia or burkholz) at
+    """The source widths of an MLP ticket's construction (pensia, orseau, malach or burkholz) at
     ``formula_n``: the paper's width formula in :mod:`slth.bounds`, with the ``C`` in use."""
     p = ticket.params
     w = ticket.target.widths
-    if p["construction"] == "pensia":
+    if p["construction"] in ("pensia", "malach"):
         return bounds.pensia_widths(w, int(p["formula_n"]))
+    if p["construction"] == "orseau":
+        return bounds.orseau_widths(w, int(p["formula_n"]))
     if p["construction"] == "fischer_burkholz":
         return bounds.fischer_burkholz_widths(w, int(p["formula_n"]))
     return bounds.burkholz_widths(w, int(p["formula_n"]), bool(p["homogeneous"]),
