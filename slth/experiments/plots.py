@@ -61,12 +61,13 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 __all__ = ["overparameterization", "samples_needed", "success_heatmap", "slack",
            "construction_widths", "plot_store", "suite_figures", "lab_subset_sum",
            "lab_teacher_student", "imp_curves", "essential", "neuron_pruning",
-           "digits_accuracy", "bip_curves", "inertial_manifold", "KINDS", "FORMATS"]
+           "digits_accuracy", "bip_curves", "inertial_manifold", "gsm_curves",
+           "transfer_curves", "KINDS", "FORMATS"]
 
 #: Figure kinds of :func:`plot_store` (``slth plot --kind``).
 KINDS = ("overparameterization", "samples-needed", "heatmap", "slack", "lab-subset-sum",
          "lab-teacher-student", "imp", "essential-sparsity", "neuron-pruning",
-         "digits-accuracy", "bip", "inertial-manifold")
+         "digits-accuracy", "bip", "inertial-manifold", "gsm", "ticket-transfer")
 #: File formats.
 FORMATS = ("png", "pdf", "svg")
 
@@ -618,6 +619,64 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
     return fig, data
 
 
+def gsm_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """GSM against its baselines: test accuracy against compression (left: GSM pruned
+    without fine-tuning, one-shot magnitude pruning fine-tuned, IMP; the ticket test's
+    retrained masks dashed) and the per-layer densities GSM and magnitude pruning find
+    (right). One row of panels per (data set, hidden widths, seed).
+
+    Examples
+    --------
+    >>> row = {"experiment": "gsm", "config": {"dataset": "digits", "size": 28,
+    ...        "hidden": [8], "seed": 0}, "compressions": [10.0], "gsm_accuracy": [0.8],
+    ...        "one_shot_accuracy": [0.7], "imp_accuracy": [], "ticket_gsm": [0.75],
+    ...        "ticket_magnitude": [0.7], "ticket_random": [0.3], "dense_accuracy": 0.9,
+    ...        "layer_density_gsm": [[0.1]], "layer_density_magnitude": [[0.1]]}
+    >>> fig, data = gsm_curves([row])
+    >>> data["digits 8 seed 0"]["one_shot"]
+    [[10.0, 0.7]]
+    """
+    rows = _rows_of(rows, "gsm")
+    if not rows:
+        raise ValueError("rows: no 'gsm' rows to plot")
+    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    data = {}
+    for (ax, ax_l), r in zip(axes, rows, strict=True):
+        label = _weak_label(r)
+        comps = r["compressions"]
+        curves = {}
+        for key, name, style in (("gsm_accuracy", "GSM, pruned, no fine-tuning", "o-"),
+                                 ("one_shot_accuracy", "one-shot + fine-tuning", "s-"),
+                                 ("imp_accuracy", "IMP (first level at or below)", "^-"),
+                                 ("ticket_gsm", "ticket: GSM mask on init", "o--"),
+                                 ("ticket_magnitude", "ticket: magnitude mask on init",
+                                  "s--"),
+                                 ("ticket_random", "ticket: random mask on init", "x:")):
+            pts = [[c, a] for c, a in zip(comps, r[key], strict=False)]
+            curves[key.removesuffix("_accuracy")] = pts
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, ms=4, label=name)
+        ax.axhline(r["dense_accuracy"], color="grey", lw=0.8, ls=":", label="dense")
+        ax.set_xscale("log")
+        ax.set_xlabel("compression (prunable weights / kept)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"GSM, {label}", fontsize=9)
+        ax.legend(fontsize=7)
+        for i, (c, g, m) in enumerate(zip(comps, r["layer_density_gsm"],
+                                          r["layer_density_magnitude"], strict=True)):
+            layers = range(1, len(g) + 1)
+            ax_l.plot(layers, g, "o-", color=f"C{i}", label=f"GSM {c:g}x")
+            ax_l.plot(layers, m, "s--", color=f"C{i}", label=f"magnitude {c:g}x")
+        ax_l.set_yscale("log")
+        ax_l.set_xlabel("prunable layer")
+        ax_l.set_ylabel("kept fraction")
+        ax_l.set_title("Per-layer densities", fontsize=9)
+        ax_l.legend(fontsize=7)
+        data[label] = curves
+    return fig, data
+
+
 # ---------------------------------------------------------------------- digits
 def _digits_rows(rows):
     return [r for r in rows if r["experiment"] == "lab_digits"]
@@ -752,6 +811,48 @@ def bip_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
     return fig, data
 
 
+def _transfer_label(r) -> str:
+    c = r["config"]
+    src = f"MNIST-5k 8x8 ({r.get('source_size', c['source_limit'])} images)"
+    return f"{src} -> digits, {c['optimizer']}, {'-'.join(map(str, c['hidden']))} seed {c['seed']}"
+
+
+def transfer_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
+    """Test accuracy on the target against density: transferred tickets, the target's
+    own IMP tickets and random tickets; one panel per config.
+
+    Examples
+    --------
+    >>> row = {"experiment": "ticket_transfer", "config": {"source_limit": 500,
+    ...        "optimizer": "sgd", "hidden": [8], "seed": 0}, "density": [1.0, 0.8],
+    ...        "transfer": [0.9, 0.88], "own": [0.91, 0.9], "random": [0.9, 0.8]}
+    >>> fig, data = transfer_curves([row])
+    >>> data["MNIST-5k 8x8 (500 images) -> digits, sgd, 8 seed 0"]["random"]
+    [[1.0, 0.9], [0.8, 0.8]]
+    """
+    rows = _rows_of(rows, "ticket_transfer")
+    if not rows:
+        raise ValueError("rows: no 'ticket_transfer' rows to plot")
+    fig, axes = _panels(len(rows), 2, (5.5, 4.0), fig)
+    data = {}
+    for ax, r in zip(axes, rows, strict=False):
+        label = _transfer_label(r)
+        curves = {}
+        for key, name, style in (("transfer", "transferred ticket (new head)", "o-"),
+                                 ("own", "target's own IMP ticket", "s--"),
+                                 ("random", "random ticket", "x:")):
+            curves[key] = [[d, a] for d, a in zip(r["density"], r[key], strict=True)]
+            ax.plot(r["density"], r[key], style, ms=4, label=name)
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set_xlabel("density of the prunable weights")
+        ax.set_ylabel("test accuracy on digits")
+        ax.set_title(label, fontsize=8)
+        ax.legend(fontsize=7)
+        data[label] = curves
+    return fig, data
+
+
 def inertial_manifold(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
     """The exact Hessian's eigenvalues in ascending order, the predicted dimension ``N``
     and the weights kept at the essential sparsity marked (left); the gaps
@@ -830,6 +931,11 @@ def suite_figures(rows: list[dict], folder, formats=("png",), prefix: str = "") 
     if _rows_of(rows, "inertial_manifold"):
         written += _save(inertial_manifold(rows)[0], folder, f"{prefix}inertial_manifold",
                          formats)
+    if _rows_of(rows, "gsm"):
+        written += _save(gsm_curves(rows)[0], folder, f"{prefix}gsm", formats)
+    if _rows_of(rows, "ticket_transfer"):
+        written += _save(transfer_curves(rows)[0], folder, f"{prefix}ticket_transfer",
+                         formats)
     if _lemma_rows(rows):
         written += _save(samples_needed(rows)[0], folder, f"{prefix}samples_needed", formats)
         for exp in ("rss", "mrss"):
@@ -897,6 +1003,10 @@ def plot_store(store, kind: str = "all", out: str | os.PathLike = ".",
         return _save(imp_curves(rows)[0], folder, "imp", formats)
     if kind == "essential-sparsity":
         return _save(essential(rows)[0], folder, "essential_sparsity", formats)
+    if kind == "gsm":
+        return _save(gsm_curves(rows)[0], folder, "gsm", formats)
+    if kind == "ticket-transfer":
+        return _save(transfer_curves(rows)[0], folder, "ticket_transfer", formats)
     if kind == "digits-accuracy":
         return _save(digits_accuracy(rows)[0], folder, "digits_accuracy", formats)
     if kind == "bip":

@@ -16,6 +16,8 @@ same result wherever and whenever it runs (any worker, any scheduler, any order)
   (:mod:`slth.experiments.weak`; torch is imported when a task runs).
 * ``"bip"``, ``"inertial_manifold"``: BiP and its baselines; the inertial-manifold
   conditions at a small trained network's exact Hessian (:mod:`slth.experiments.weak_bip`).
+* ``"gsm"``: Global Sparse Momentum SGD (:mod:`slth.experiments.weak_gsm`).
+* ``"ticket_transfer"``: tickets across data sets (:mod:`slth.experiments.weak_transfer`).
 * ``"slack"``: the smallest widths that suffice for a construction or a lemma, beside the
   formula's (:mod:`slth.experiments.slack`).
 * ``"lab_subset_sum"``, ``"lab_teacher_student"``: search against construction
@@ -311,6 +313,18 @@ EXPERIMENTS["inertial_manifold"] = Experiment(
 EXPERIMENTS["bip"] = Experiment(
     "bip", "weak", weak_bip.BIP_PARAMS, weak_bip.run_bip,
     "BiP against HYDRA, one-shot + fine-tuning and IMP (slth.lab.bip)")
+from slth.experiments import weak_gsm  # noqa: E402 - its params use this module's Param
+
+EXPERIMENTS["gsm"] = Experiment(
+    "gsm", "weak", weak_gsm.GSM_PARAMS, weak_gsm.run_gsm,
+    "Global Sparse Momentum SGD against one-shot pruning and IMP, and its ticket test "
+    "(slth.lab.gsm)")
+from slth.experiments import weak_transfer  # noqa: E402 - its params use this module's Param
+
+EXPERIMENTS["ticket_transfer"] = Experiment(
+    "ticket_transfer", "weak", weak_transfer.TRANSFER_PARAMS, weak_transfer.run_transfer,
+    "IMP tickets (late resetting) of MNIST-5k 8x8 trained on digits, against digits' own "
+    "and random tickets (slth.lab.transfer)")
 
 
 def get_experiment(name) -> Experiment:

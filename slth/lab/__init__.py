@@ -17,7 +17,9 @@ extra.
 * :mod:`slth.lab.imp`: iterative magnitude pruning with rewinding (Frankle & Carbin);
 * :mod:`slth.lab.essential`: one-shot pruning and essential sparsity (Jaiswal et al.);
 * :mod:`slth.lab.bip`: BiP, pruning as bi-level optimisation, and HYDRA (Zhang et al.);
-* :mod:`slth.lab.inertial`: exact-Hessian checks of the inertial-manifold conditions.
+* :mod:`slth.lab.inertial`: exact-Hessian checks of the inertial-manifold conditions;
+* :mod:`slth.lab.gsm`: Global Sparse Momentum SGD (Ding et al.);
+* :mod:`slth.lab.transfer`: ticket transfer across data sets (Morcos et al.).
 """
 
 import importlib

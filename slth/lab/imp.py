@@ -69,6 +69,7 @@ __all__ = ["ImpResult", "accuracy", "apply_masks", "get_masks", "imp", "lenet",
            "prunable_layers", "rewind", "train"]
 
 BASELINES = ("reinit", "random_prune")
+OPTIMIZERS = ("sgd", "adam")
 
 
 def _torch_seed(ss: np.random.SeedSequence) -> int:
@@ -163,8 +164,13 @@ def accuracy(model: nn.Module, x, y) -> float:
 
 
 def train(model: nn.Module, x, y, *, epochs: int, lr: float = 0.1, batch_size: int = 128,
-          order_seed=0, keep_step: int | None = None, start_step: int = 0) -> dict | None:
+          order_seed=0, keep_step: int | None = None, start_step: int = 0,
+          optimizer: str = "sgd") -> dict | None:
     """Plain SGD on cross-entropy (open_lth's LeNet settings), in place.
+
+    ``optimizer="adam"``: ``torch.optim.Adam`` with learning rate ``lr`` instead (its
+    other settings PyTorch's defaults; Morcos et al. 2019 compare SGD- and Adam-found
+    tickets).
 
     The data order of each epoch is a permutation drawn from ``order_seed`` (the same for
     every call with that seed). The first ``start_step`` iterations are skipped (their
@@ -179,7 +185,9 @@ def train(model: nn.Module, x, y, *, epochs: int, lr: float = 0.1, batch_size: i
         raise ValueError(f"lr must be > 0, got {lr!r}")
     xt, yt = torch.as_tensor(x), torch.as_tensor(np.asarray(y, dtype=np.int64))
     rng = np.random.default_rng(as_seed_sequence(order_seed, "order_seed"))
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    optimizer = check_choice(optimizer, "optimizer", OPTIMIZERS)
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(model.parameters(),
+                                                                         lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     kept, step = None, 0
     if keep_step == 0:
@@ -229,7 +237,7 @@ def _numpy_state(state: dict) -> dict:
 def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
         epochs: int = 40, lr: float = 0.1, batch_size: int = 128, rewind_step: int = 0,
         baselines=BASELINES, baselines_every: int = 1, seed=0,
-        on_level=None) -> ImpResult:
+        on_level=None, optimizer: str = "sgd") -> ImpResult:
     """Iterative magnitude pruning with rewinding, and its random baselines.
 
     Parameters
@@ -254,6 +262,8 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
         Children: initial weights, data order, the reinitialisations, the random masks.
     on_level : callable, optional
         Called with each level's row of :attr:`ImpResult.levels` once it is done.
+    optimizer : {"sgd", "adam"}
+        Optimizer of every run (:func:`train`).
     """
     baselines_every = check_int(baselines_every, "baselines_every", minimum=1)
     levels = check_int(levels, "levels", minimum=0)
@@ -267,7 +277,8 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
     x, y, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     model = lenet(data.features, data.classes, hidden, seed=t_init)
     apply_masks(model, get_masks(model))
-    fit = dict(epochs=epochs, lr=lr, batch_size=batch_size, order_seed=t_order)
+    fit = dict(epochs=epochs, lr=lr, batch_size=batch_size, order_seed=t_order,
+               optimizer=optimizer)
 
     res = ImpResult()
     masks = get_masks(model)
