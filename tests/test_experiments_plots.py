@@ -90,7 +90,7 @@ def test_samples_needed_points_and_slope_equal_database(db, rows):
     assert data["rss uniform"]["slope"] == pytest.approx(slope, rel=1e-9, abs=1e-9)
     assert f"slope {slope:.2f}" in line.get_label()
     lemma = next(ln for ln in ax.get_lines() if ln.get_label().startswith("RSS formula n"))
-    assert bounds.FORMULAS["rss"].label() in lemma.get_label()
+    assert bounds.FORMULAS["rss"].label() in lemma.get_label().replace("\n", " ")
     assert list(lemma.get_ydata()) == [np.ceil(3 * np.log2(2 / min(e, 0.1)) - 1e-9)
                                        for e, _ in got]
     assert "mrss d=2 uniform" in data
