@@ -22,11 +22,17 @@ Here, on a trained LeNet (the dense run of :func:`slth.lab.imp.imp`):
   the one-shot mask with IMP's mask of the same density;
 * :func:`pretrain_finetune` -- the paper's protocol in small: pre-train on one data set
   (MNIST-5k at 8x8), replace the output layer, fine-tune every weight on another
-  (scikit-learn's digits), then prune the fine-tuned network in one shot.
+  (scikit-learn's digits), then prune the fine-tuned network in one shot;
+* :func:`along_checkpoints` -- how the essential sparsity evolves during training: one
+  training run (the dense run of :func:`slth.lab.imp.imp`, same seed, same weights),
+  with the one-shot curve, the essential sparsity and the knee of a copy of the weights
+  at chosen epochs.
 
 Departures: the paper prunes large pre-trained transformers (and CNNs) and measures
-downstream tasks; here a LeNet, pre-trained on at most 4,000 MNIST images. The paper's
-sweep along pre-training checkpoints is not offered.
+downstream tasks; here a LeNet, pre-trained on at most 4,000 MNIST images. The paper
+follows checkpoints of the *pre-training* and measures each after fine-tuning (check);
+:func:`along_checkpoints` follows the checkpoints of one supervised run and measures
+each on that run's own test set, without fine-tuning.
 
 Examples
 --------
@@ -39,14 +45,29 @@ Examples
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from slth._validate import as_float_array, as_seed_sequence
+from slth._validate import as_float_array, as_seed_sequence, check_int
 from slth.lab._torch import nn, torch
-from slth.lab.imp import _weight, lenet, prunable_layers, train
+from slth.lab.imp import (
+    _numpy_state,
+    _weight,
+    _weights_state,
+    accuracy,
+    apply_masks,
+    get_masks,
+    imp,
+    lenet,
+    prunable_layers,
+    rewind,
+    train,
+)
 from slth.lab.masks import magnitude_masks, nm_masks, sparsity_count
 
-__all__ = ["NM_PATTERNS", "essential_sparsity", "knee", "masked_accuracy", "nm_curve",
+__all__ = ["NM_PATTERNS", "CheckpointRecorder", "along_checkpoints",
+           "check_checkpoints", "essential_sparsity", "knee", "masked_accuracy", "nm_curve",
            "one_shot_curve", "one_shot_masks", "pretrain_finetune"]
 
 #: N:M patterns measured by default.
@@ -171,3 +192,147 @@ def pretrain_finetune(pre, down, *, hidden=(300, 100), pre_epochs: int = 20,
     train(model, down.x_train, down.y_train, epochs=epochs, lr=lr, batch_size=batch_size,
           order_seed=t_down)
     return model
+
+
+def check_checkpoints(checkpoints, epochs: int) -> list[int]:
+    """Checkpoint epochs: integers, strictly increasing, each in ``[1, epochs]``.
+
+    Examples
+    --------
+    >>> check_checkpoints([1, 2, 5], 5)
+    [1, 2, 5]
+    >>> check_checkpoints([2, 1], 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: checkpoints must be strictly increasing, got [2, 1]
+    """
+    epochs = check_int(epochs, "epochs", minimum=0)
+    if isinstance(checkpoints, (str, bytes)) or not hasattr(checkpoints, "__iter__"):
+        raise TypeError(f"checkpoints must be a list of epochs such as [1, 2, 5], got "
+                        f"{checkpoints!r}")
+    c = [check_int(v, f"checkpoints[{i}]", minimum=1) for i, v in enumerate(checkpoints)]
+    if any(b <= a for a, b in zip(c[:-1], c[1:], strict=True)):
+        raise ValueError(f"checkpoints must be strictly increasing, got {c}")
+    if c and c[-1] > epochs:
+        raise ValueError(f"checkpoints must be <= epochs = {epochs} (the epochs trained), "
+                         f"got {c[-1]}")
+    return c
+
+
+def _check_sparsities(sparsities) -> np.ndarray:
+    s = as_float_array(sparsities, "sparsities", ndim=1)
+    if s.size < 2 or np.any(np.diff(s) <= 0) or s[0] < 0 or s[-1] > 1:
+        raise ValueError(f"sparsities must be >= 2 strictly increasing values in [0, 1], "
+                         f"got {s.tolist()}")
+    return s
+
+
+def _snapshot(model):
+    """A copy of a :func:`~slth.lab.imp.lenet` network (its weights and masks), in eval
+    mode. ``copy.deepcopy`` refuses a masked network during training (its ``weight`` is
+    not a leaf tensor), so the copy is rebuilt from the weights."""
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    sizes = [linear[0].in_features] + [m.out_features for m in linear]
+    snap = lenet(sizes[0], sizes[-1], sizes[1:-1], seed=0)
+    if any(hasattr(m, "weight_mask") for m in linear):
+        apply_masks(snap, get_masks(model))
+    rewind(snap, _weights_state(model))
+    snap.eval()
+    return snap
+
+
+class CheckpointRecorder:
+    """An ``on_epoch`` callback for :func:`~slth.lab.imp.train`: at each checkpoint epoch,
+    the one-shot curve of a copy of the model on ``(x, y)``, its essential sparsity and
+    its knee, appended to :attr:`rows`.
+
+    Each row: ``epoch``, ``accuracy`` (of the unpruned copy), ``curve`` (accuracy at each
+    of ``sparsities``), ``essential_sparsity``, ``knee``, ``seconds`` (of the measurement)
+    and, with ``keep_weights``, ``state`` (the copy's unmasked parameters as numpy arrays,
+    plain names as :func:`~slth.lab.imp.rewind` takes them). The model itself is only
+    read: the measurement runs on a copy, so training goes on bit for bit as without
+    the recorder.
+    """
+
+    def __init__(self, checkpoints, epochs: int, x, y, sparsities, *, drop: float = 0.01,
+                 keep_weights: bool = False):
+        self.checkpoints = check_checkpoints(checkpoints, epochs)
+        self.sparsities = _check_sparsities(sparsities)
+        if not 0.0 < drop < 1.0:
+            raise ValueError(f"drop must be in (0, 1), got {drop!r}")
+        self.x, self.y, self.drop, self.keep_weights = x, y, float(drop), bool(keep_weights)
+        self.rows: list[dict] = []
+
+    def __call__(self, epoch: int, model) -> None:
+        if epoch not in self.checkpoints:
+            return
+        t0 = time.perf_counter()
+        snap = _snapshot(model)
+        curve = one_shot_curve(snap, self.x, self.y, self.sparsities)
+        dense = accuracy(snap, self.x, self.y)
+        row = {"epoch": int(epoch), "accuracy": dense, "curve": curve.tolist(),
+               "essential_sparsity": essential_sparsity(self.sparsities, curve, dense,
+                                                        self.drop),
+               "knee": knee(self.sparsities, curve)}
+        if self.keep_weights:
+            row["state"] = _numpy_state(_weights_state(snap))
+        row["seconds"] = time.perf_counter() - t0
+        self.rows.append(row)
+
+
+def along_checkpoints(data, checkpoints, sparsities, *, hidden=(300, 100),
+                      epochs: int | None = None, lr: float = 0.1, batch_size: int = 128,
+                      drop: float = 0.01, seed=0, optimizer: str = "sgd",
+                      keep_weights: bool = False) -> list[dict]:
+    """Essential sparsity along one training run: the rows of a
+    :class:`CheckpointRecorder` on the test set, one per checkpoint epoch.
+
+    The run is :func:`slth.lab.imp.imp`'s dense run (``levels=0``, the same children of
+    ``seed``), so the checkpoint at epoch ``e`` holds exactly the weights of ``imp``
+    trained ``e`` epochs with that seed; the measurements copy the weights and do not
+    change the run.
+
+    Parameters
+    ----------
+    data : slth.lab.data.Dataset
+    checkpoints : sequence of int
+        Epochs, strictly increasing, each in ``[1, epochs]``.
+    sparsities : sequence of float
+        Grid of the one-shot curve (strictly increasing, in [0, 1]; e.g.
+        :func:`slth.experiments.weak.sparsity_grid`).
+    hidden, lr, batch_size, optimizer
+        The network and its training (:func:`~slth.lab.imp.train`).
+    epochs : int, optional
+        Epochs trained (default: the last checkpoint).
+    drop : float
+        Accuracy drop allowed by :func:`essential_sparsity`.
+    seed : int or SeedSequence
+    keep_weights : bool
+        Keep each checkpoint's weights in its row (``state``).
+
+    Raises
+    ------
+    ValueError
+        ``checkpoints`` not strictly increasing, or outside ``[1, epochs]``.
+
+    Examples
+    --------
+    >>> from slth.lab.data import load_dataset
+    >>> data = load_dataset("digits", seed=0)
+    >>> rows = along_checkpoints(data, [1, 3], [0.0, 0.5, 0.9], hidden=(16,), seed=0)
+    >>> [r["epoch"] for r in rows], rows[-1]["curve"][0] == rows[-1]["accuracy"]
+    ([1, 3], True)
+    """
+    if isinstance(checkpoints, (str, bytes)) or not hasattr(checkpoints, "__iter__"):
+        check_checkpoints(checkpoints, 0)          # raises the TypeError
+    checkpoints = list(checkpoints)
+    if epochs is None:
+        if not checkpoints:
+            raise ValueError("checkpoints must list at least one epoch when epochs is "
+                             "not given")
+        epochs = checkpoints[-1]
+    rec = CheckpointRecorder(checkpoints, epochs, data.x_test, data.y_test, sparsities,
+                             drop=drop, keep_weights=keep_weights)
+    imp(data, hidden=hidden, levels=0, epochs=epochs, lr=lr, batch_size=batch_size,
+        baselines=(), seed=seed, optimizer=optimizer, on_epoch=rec)
+    return rec.rows

@@ -165,7 +165,7 @@ def accuracy(model: nn.Module, x, y) -> float:
 
 def train(model: nn.Module, x, y, *, epochs: int, lr: float = 0.1, batch_size: int = 128,
           order_seed=0, keep_step: int | None = None, start_step: int = 0,
-          optimizer: str = "sgd") -> dict | None:
+          optimizer: str = "sgd", on_epoch=None) -> dict | None:
     """Plain SGD on cross-entropy (open_lth's LeNet settings), in place.
 
     ``optimizer="adam"``: ``torch.optim.Adam`` with learning rate ``lr`` instead (its
@@ -177,6 +177,9 @@ def train(model: nn.Module, x, y, *, epochs: int, lr: float = 0.1, batch_size: i
     batches drawn but not used: a run rewound to that iteration continues the dense run's
     data order). Returns the parameters after ``keep_step`` iterations when asked (plain
     parameter names), else ``None``.
+
+    ``on_epoch(epoch, model)``, when given, is called after each epoch (``epoch`` counted
+    from 1) with the model being trained; it must not change the model (copy it first).
     """
     start_step = check_int(start_step, "start_step", minimum=0)
     epochs = check_int(epochs, "epochs", minimum=0)
@@ -193,7 +196,7 @@ def train(model: nn.Module, x, y, *, epochs: int, lr: float = 0.1, batch_size: i
     if keep_step == 0:
         kept = _weights_state(model)
     model.train()
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         perm = torch.as_tensor(rng.permutation(len(yt)))
         for start in range(0, len(yt), batch_size):
             step += 1
@@ -205,6 +208,8 @@ def train(model: nn.Module, x, y, *, epochs: int, lr: float = 0.1, batch_size: i
             opt.step()
             if keep_step == step:
                 kept = _weights_state(model)
+        if on_epoch is not None:
+            on_epoch(epoch, model)
     model.eval()
     if keep_step is not None and kept is None:
         raise ValueError(f"keep_step={keep_step} is beyond the {step} iterations trained")
@@ -237,7 +242,7 @@ def _numpy_state(state: dict) -> dict:
 def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
         epochs: int = 40, lr: float = 0.1, batch_size: int = 128, rewind_step: int = 0,
         baselines=BASELINES, baselines_every: int = 1, seed=0,
-        on_level=None, optimizer: str = "sgd") -> ImpResult:
+        on_level=None, optimizer: str = "sgd", on_epoch=None) -> ImpResult:
     """Iterative magnitude pruning with rewinding, and its random baselines.
 
     Parameters
@@ -264,6 +269,8 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
         Called with each level's row of :attr:`ImpResult.levels` once it is done.
     optimizer : {"sgd", "adam"}
         Optimizer of every run (:func:`train`).
+    on_epoch : callable, optional
+        Passed to :func:`train` for the dense run (level 0) only.
     """
     baselines_every = check_int(baselines_every, "baselines_every", minimum=1)
     levels = check_int(levels, "levels", minimum=0)
@@ -286,7 +293,8 @@ def imp(data, *, hidden=(300, 100), levels: int = 10, fraction: float = 0.2,
     for level in range(levels + 1):
         t0 = time.perf_counter()
         if level == 0:
-            res.rewind_state = train(model, x, y, keep_step=rewind_step, **fit)
+            res.rewind_state = train(model, x, y, keep_step=rewind_step, on_epoch=on_epoch,
+                                     **fit)
         else:
             remaining = int(sum(np.count_nonzero(m) for m in masks))
             trained = [_weight(la).detach().numpy() for la in prunable_layers(model)]
