@@ -172,6 +172,23 @@ def check_widths(widths, name: str = "widths") -> tuple[int, ...]:
     return tuple(check_int(x, f"{name}[{i}]", minimum=1) for i, x in enumerate(w))
 
 
+def check_increasing_ints(values, name: str, minimum: int | None = None,
+                          maximum: int | None = None) -> list[int]:
+    """A strictly increasing list of integers within [minimum, maximum] (may be empty).
+
+    Examples
+    --------
+    >>> check_increasing_ints((1, 2, 5), "epochs", minimum=1)
+    [1, 2, 5]
+    """
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of integers such as [1, 2, 5], got {values!r}")
+    v = [check_int(x, f"{name}[{i}]", minimum, maximum) for i, x in enumerate(values)]
+    if any(b <= a for a, b in zip(v[:-1], v[1:], strict=True)):
+        raise ValueError(f"{name} must be strictly increasing, got {v}")
+    return v
+
+
 def format_bytes(nbytes: float) -> str:
     """Human-readable size, e.g. ``'1.5 GiB'``."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):

@@ -4,7 +4,9 @@
   random-prune baselines (:func:`slth.lab.imp.imp`): test accuracy per level;
 * ``"essential_sparsity"``: one-shot global magnitude pruning of the trained dense network
   (:mod:`slth.lab.essential`): accuracy against sparsity, the essential sparsity, the
-  knee, N:M patterns, and the overlap of the one-shot masks with IMP's.
+  knee, N:M patterns, and the overlap of the one-shot masks with IMP's; with
+  ``checkpoints``, the essential sparsity and knee at those epochs of the same training
+  run (:func:`slth.lab.essential.along_checkpoints`).
 
 Both need PyTorch (``pip install "slth[lab]"``), imported when a task runs; the data
 sets come from :func:`slth.lab.data.load_dataset` (``mnist5k`` and ``mnist1d`` need
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import time
 
-from slth._validate import check_int
+from slth._validate import check_increasing_ints, check_int
 from slth.experiments.constructions import Param, _choice, _int, _positive, _seed
 
 __all__ = ["ESSENTIAL_PARAMS", "IMP_PARAMS", "SMOKE", "run_essential", "run_imp",
@@ -45,6 +47,11 @@ def _fraction(value, name: str) -> float:
     from slth._validate import check_open_unit
 
     return check_open_unit(value, name)
+
+
+def _checkpoints(value, name: str) -> list[int]:
+    # The bound (<= epochs) is checked when the task runs (check_checkpoints).
+    return check_increasing_ints(value, name, minimum=1)
 
 
 def _size(value, name):
@@ -125,6 +132,7 @@ def sparsity_grid(points: int) -> list[float]:
 
 def run_essential(config: dict, threads=None):
     from slth.lab.essential import (
+        CheckpointRecorder,
         essential_sparsity,
         knee,
         nm_curve,
@@ -138,7 +146,13 @@ def run_essential(config: dict, threads=None):
     from slth.lab.thread_counts import threads as threads_
 
     t0 = time.perf_counter()
+    if config["checkpoints"] and config["pretrain"]:
+        raise ValueError(f"checkpoints={config['checkpoints']} needs pretrain=0 (the "
+                         "checkpoints of a pre-trained run are not offered)")
     data = _data(config)
+    grid = sparsity_grid(config["points"])
+    recorder = CheckpointRecorder(config["checkpoints"], config["epochs"], data.x_test,
+                                  data.y_test, grid, drop=config["drop"])
     with threads_({"torch": threads or 1, "numba": get_threads()["numba"]}):
         fit = {"epochs": config["epochs"], "lr": config["lr"],
                "batch_size": config["batch_size"]}
@@ -150,13 +164,15 @@ def run_essential(config: dict, threads=None):
                                       seed=config["seed"], **fit)
             levels, masks = [], []         # IMP is run without pre-training only
         else:
+            # the checkpoints are measured during IMP's dense run (level 0), so
+            # along_checkpoints with the same config gives the same rows
             res = imp(data, hidden=config["hidden"], levels=config["imp_levels"],
-                      baselines=(), seed=config["seed"], **fit)
+                      baselines=(), seed=config["seed"],
+                      on_epoch=recorder if config["checkpoints"] else None, **fit)
             model = lenet(data.features, data.classes, config["hidden"], seed=0)
             apply_masks(model, res.masks[0])
             rewind(model, res.trained[0])          # the trained dense network
             levels, masks = res.levels[1:], res.masks[1:]
-        grid = sparsity_grid(config["points"])
         acc = one_shot_curve(model, data.x_test, data.y_test, grid)
         dense = float(acc[0])
         nm = nm_curve(model, data.x_test, data.y_test)
@@ -170,7 +186,13 @@ def run_essential(config: dict, threads=None):
         "imp_density": [r["density"] for r in levels],
         "imp_accuracy": [r["accuracy"] for r in levels],
         "imp_iou": overlap,
-        "timings": {"total": time.perf_counter() - t0},
+        "checkpoint_epoch": [r["epoch"] for r in recorder.rows],
+        "checkpoint_accuracy": [r["accuracy"] for r in recorder.rows],
+        "checkpoint_essential_sparsity": [r["essential_sparsity"] for r in recorder.rows],
+        "checkpoint_knee": [r["knee"] for r in recorder.rows],
+        "checkpoint_curve": [r["curve"] for r in recorder.rows],
+        "timings": {"total": time.perf_counter() - t0,
+                    "checkpoints": sum(r["seconds"] for r in recorder.rows)},
     }
 
 
@@ -189,6 +211,9 @@ ESSENTIAL_PARAMS = _COMMON + (
     Param("pretrain", _int(minimum=0), 0, "pre-train on this many MNIST-5k 8x8 training "
           "images, then fine-tune on the data set (digits; 0: train on it directly)"),
     Param("pretrain_epochs", _int(minimum=1), 20, "epochs of the pre-training"),
+    Param("checkpoints", _checkpoints, [], "epochs (<= epochs, increasing) at which the "
+          "essential sparsity and knee of the training run are measured ([]: none; "
+          "pretrain=0 only)", vector=True),
 )
 
 #: A cheap config of each experiment (CI's smoke size, a few seconds each).
@@ -197,5 +222,5 @@ SMOKE = {
             "epochs": 30, "levels": 2, "train_limit": 1000},
     "essential_sparsity": {"experiment": "essential_sparsity", "dataset": "mnist5k",
                            "size": 8, "hidden": [32, 16], "epochs": 30, "imp_levels": 2,
-                           "points": 12, "train_limit": 1000},
+                           "points": 12, "train_limit": 1000, "checkpoints": [1, 3, 10, 30]},
 }

@@ -49,7 +49,7 @@ import time
 
 import numpy as np
 
-from slth._validate import as_float_array, as_seed_sequence, check_int
+from slth._validate import as_float_array, as_seed_sequence, check_increasing_ints, check_int
 from slth.lab._torch import nn, torch
 from slth.lab.imp import (
     _numpy_state,
@@ -201,18 +201,13 @@ def check_checkpoints(checkpoints, epochs: int) -> list[int]:
     --------
     >>> check_checkpoints([1, 2, 5], 5)
     [1, 2, 5]
-    >>> check_checkpoints([2, 1], 5)
+    >>> check_checkpoints([1, 8], 5)
     Traceback (most recent call last):
     ...
-    ValueError: checkpoints must be strictly increasing, got [2, 1]
+    ValueError: checkpoints must be <= epochs = 5 (the epochs trained), got 8
     """
     epochs = check_int(epochs, "epochs", minimum=0)
-    if isinstance(checkpoints, (str, bytes)) or not hasattr(checkpoints, "__iter__"):
-        raise TypeError(f"checkpoints must be a list of epochs such as [1, 2, 5], got "
-                        f"{checkpoints!r}")
-    c = [check_int(v, f"checkpoints[{i}]", minimum=1) for i, v in enumerate(checkpoints)]
-    if any(b <= a for a, b in zip(c[:-1], c[1:], strict=True)):
-        raise ValueError(f"checkpoints must be strictly increasing, got {c}")
+    c = check_increasing_ints(checkpoints, "checkpoints", minimum=1)
     if c and c[-1] > epochs:
         raise ValueError(f"checkpoints must be <= epochs = {epochs} (the epochs trained), "
                          f"got {c[-1]}")
@@ -323,9 +318,7 @@ def along_checkpoints(data, checkpoints, sparsities, *, hidden=(300, 100),
     >>> [r["epoch"] for r in rows], rows[-1]["curve"][0] == rows[-1]["accuracy"]
     ([1, 3], True)
     """
-    if isinstance(checkpoints, (str, bytes)) or not hasattr(checkpoints, "__iter__"):
-        check_checkpoints(checkpoints, 0)          # raises the TypeError
-    checkpoints = list(checkpoints)
+    checkpoints = check_increasing_ints(checkpoints, "checkpoints", minimum=1)
     if epochs is None:
         if not checkpoints:
             raise ValueError("checkpoints must list at least one epoch when epochs is "
