@@ -12,8 +12,9 @@
 * :func:`imp_curves` -- test accuracy of IMP tickets against density (log axis), beside
   the random-reinit and random-prune baselines (``"imp"`` rows);
 * :func:`essential` -- accuracy after one-shot magnitude pruning against sparsity, the
-  essential sparsity and the knee marked, N:M patterns as points, and the IoU of the
-  one-shot and IMP masks (``"essential_sparsity"`` rows);
+  essential sparsity and the knee marked, N:M patterns as points, the IoU of the
+  one-shot and IMP masks, and the essential sparsity along training checkpoints when
+  measured (``"essential_sparsity"`` rows);
 * :func:`neuron_pruning` -- one random network pruned by weights and by whole neurons
   (Malach et al. 2020's negative result), error vs hidden width, one panel per ``d``.
 * :func:`bip_curves` -- test accuracy against density of BiP, HYDRA, one-shot pruning
@@ -582,16 +583,33 @@ def imp_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
 def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, dict]:
     """One-shot pruning without retraining: accuracy against sparsity with the essential
     sparsity (dotted) and the knee (dashed) marked and the N:M patterns as points (left);
-    IoU of the one-shot and IMP masks at IMP's densities (right). One row of panels per
+    IoU of the one-shot and IMP masks at IMP's densities (middle); when a row has
+    training checkpoints (``checkpoints`` in its config), the essential sparsity, the knee
+    and the test accuracy at each checkpoint epoch (right). One row of panels per
     (data set, hidden widths, seed).
+
+    Examples
+    --------
+    >>> row = {"experiment": "essential_sparsity", "config": {"dataset": "digits",
+    ...        "size": 28, "hidden": [8], "seed": 0}, "sparsities": [0.0, 0.5, 0.9],
+    ...        "accuracy": [0.9, 0.9, 0.5], "dense_accuracy": 0.9, "drop": 0.01,
+    ...        "essential_sparsity": 0.5, "knee": 0.5, "nm": {}, "imp_density": [],
+    ...        "imp_iou": [], "checkpoint_epoch": [1, 5], "checkpoint_accuracy": [0.5, 0.9],
+    ...        "checkpoint_essential_sparsity": [0.0, 0.5], "checkpoint_knee": [0.5, 0.5]}
+    >>> fig, data = essential([row])
+    >>> data["digits 8 seed 0"]["checkpoints"]
+    [[1, 0.5, 0.0, 0.5], [5, 0.9, 0.5, 0.5]]
     """
     rows = _rows_of(rows, "essential_sparsity")
     if not rows:
         raise ValueError("rows: no 'essential_sparsity' rows to plot")
-    fig = fig or Figure(figsize=(11, 4.0 * len(rows)), layout="constrained")
-    axes = fig.subplots(len(rows), 2, squeeze=False)
+    with_ckpt = any(r.get("checkpoint_epoch") for r in rows)
+    cols = 3 if with_ckpt else 2
+    fig = fig or Figure(figsize=(5.5 * cols, 4.0 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), cols, squeeze=False)
     data = {}
-    for (ax, ax_iou), r in zip(axes, rows, strict=True):
+    for panels, r in zip(axes, rows, strict=True):
+        ax, ax_iou = panels[0], panels[1]
         label = _weak_label(r)
         ax.plot(r["sparsities"], r["accuracy"], "o-", ms=3, label="one-shot, global magnitude")
         ax.axhline(r["dense_accuracy"] - r["drop"], color="grey", lw=0.8, ls=":")
@@ -616,6 +634,25 @@ def essential(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, d
                        "essential_sparsity": r["essential_sparsity"], "knee": r["knee"],
                        "nm": dict(r["nm"]), "iou": list(zip(r["imp_density"], r["imp_iou"],
                                                             strict=True))}
+        if with_ckpt:
+            ax_ck = panels[2]
+            epochs = r.get("checkpoint_epoch") or []
+            if epochs:
+                ax_ck.plot(epochs, r["checkpoint_essential_sparsity"], "o-", ms=3,
+                           color="C2", label="essential sparsity")
+                ax_ck.plot(epochs, r["checkpoint_knee"], "s--", ms=3, color="C3",
+                           label="knee")
+                ax_ck.plot(epochs, r["checkpoint_accuracy"], "^:", ms=3, color="C0",
+                           label="test accuracy (dense)")
+                ax_ck.set_xscale("log")
+                ax_ck.legend(fontsize=7)
+            ax_ck.set_xlabel("training epoch (checkpoint)")
+            ax_ck.set_ylabel("sparsity / accuracy")
+            ax_ck.set_title("Along training checkpoints", fontsize=9)
+            data[label]["checkpoints"] = [
+                [e, a, s_, k] for e, a, s_, k in zip(
+                    epochs, r["checkpoint_accuracy"], r["checkpoint_essential_sparsity"],
+                    r["checkpoint_knee"], strict=True)] if epochs else []
     return fig, data
 
 
