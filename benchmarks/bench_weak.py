@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_weak.py [--quick] [--epochs E] [--levels L] [--json out.json]
+    python benchmarks/bench_weak.py --checkpoints [1,2,5,10,20,40] [--epochs E]
 
 1. IMP (:func:`slth.lab.imp.imp`, rewinding to the initial weights, 20 % of the remaining
    prunable weights per level) down to ``0.8^L`` density: per level, the density, the
@@ -20,6 +21,13 @@ Usage::
    new output layer, fine-tuned 15 epochs on scikit-learn's digits, then pruned in one
    shot: the essential sparsity on digits against the pre-training set size.
 
+4. (``--checkpoints``, alone) essential sparsity along training: one dense run of
+   LeNet-300-100 on MNIST-5k (the split and seed of 1.), ``E`` epochs (default: the last
+   checkpoint), and at each checkpoint epoch the test accuracy, the essential sparsity
+   and the knee of the one-shot curve on 60 sparsities
+   (:func:`slth.lab.essential.along_checkpoints`), with the seconds of each measurement
+   and of the whole run.
+
 One torch thread. ``--quick``: 8x8 images, LeNet-64-32, 6 levels, 15 epochs.
 """
 
@@ -32,7 +40,14 @@ import time
 from slth.experiments.weak import sparsity_grid
 from slth.lab import set_threads
 from slth.lab.data import load_dataset
-from slth.lab.essential import essential_sparsity, knee, nm_curve, one_shot_curve, one_shot_masks
+from slth.lab.essential import (
+    along_checkpoints,
+    essential_sparsity,
+    knee,
+    nm_curve,
+    one_shot_curve,
+    one_shot_masks,
+)
 from slth.lab.imp import apply_masks, imp, lenet, rewind
 from slth.lab.masks import iou
 
@@ -44,12 +59,17 @@ def main() -> None:
     ap.add_argument("--levels", type=int, default=None)
     ap.add_argument("--every", type=int, default=None, help="baselines every N levels")
     ap.add_argument("--pretrain", action="store_true")
+    ap.add_argument("--checkpoints", nargs="?", const="1,2,5,10,20,40", default=None,
+                    help="epochs, comma-separated (default 1,2,5,10,20,40)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     set_threads(1)
     if args.pretrain:
         return pretrain_table()
     size, hidden = (8, (64, 32)) if args.quick else (28, (300, 100))
+    if args.checkpoints is not None:
+        epochs = [int(e) for e in args.checkpoints.strip("[]").split(",")]
+        return checkpoint_table(epochs, args.epochs, size, hidden, args.json)
     epochs = args.epochs or 15
     every = args.every or (1 if args.quick else 3)
     levels = args.levels if args.levels is not None else (6 if args.quick else 18)
@@ -115,6 +135,26 @@ def pretrain_table() -> None:
         print(f"{pre:19d}  {r['dense_accuracy']:9.3f}  {r['essential_sparsity']:18.3f}  "
               f"{r['knee']:.3f}  {r['nm']['2:4']:7.3f}  {time.perf_counter() - t0:7.1f}",
               flush=True)
+
+
+def checkpoint_table(checkpoints, epochs, size, hidden, json_path) -> None:
+    data = load_dataset("mnist5k", seed=0, size=size)
+    epochs = epochs or checkpoints[-1]
+    print(f"Essential sparsity along training, LeNet-{'-'.join(map(str, hidden))}, MNIST-5k "
+          f"{size}x{size}, {epochs} epochs, one-shot curve on 60 sparsities")
+    print("epoch  test acc  essential sparsity   knee  measure s")
+    t0 = time.perf_counter()
+    rows = along_checkpoints(data, checkpoints, sparsity_grid(60), hidden=hidden,
+                             epochs=epochs, seed=0)
+    total = time.perf_counter() - t0
+    for r in rows:
+        print(f"{r['epoch']:5d}  {r['accuracy']:8.3f}  {r['essential_sparsity']:18.3f}  "
+              f"{r['knee']:.3f}  {r['seconds']:9.2f}")
+    print(f"total {total:.1f} s (training and measurements)")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"rows": rows, "seconds": total, "epochs": epochs, "hidden": hidden,
+                       "size": size}, f, indent=1)
 
 
 if __name__ == "__main__":
