@@ -358,6 +358,9 @@ def test_smoke_sweep_through_the_store(tmp_path):
     assert imp_row["remaining"] == [2560, 2048, 1638]
     assert len(es_row["accuracy"]) == 12 and 0 <= es_row["essential_sparsity"] <= 0.99
     assert es_row["imp_iou"][0] == 1.0
+    # the last checkpoint (epoch 30 = epochs) is the dense network the experiment prunes
+    assert es_row["checkpoint_epoch"] == [1, 3, 10, 30]
+    assert es_row["checkpoint_curve"][-1] == es_row["accuracy"]
     files = plot_store(path, "imp", tmp_path) + plot_store(path, "essential-sparsity",
                                                            tmp_path)
     assert [p.rsplit("/", 1)[1] for p in files] == ["imp.png", "essential_sparsity.png"]
