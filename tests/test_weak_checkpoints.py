@@ -131,7 +131,7 @@ def test_bad_recorder_arguments(teacher):
         along_checkpoints(teacher, [], GRID, hidden=(4,))
     with pytest.raises(ValueError, match="sparsities must be >= 2 strictly increasing"):
         along_checkpoints(teacher, [1], [0.5, 0.2], hidden=(4,))
-    with pytest.raises(ValueError, match="drop must be in"):
+    with pytest.raises(ValueError, match=r"drop must lie in the open interval \(0, 1\)"):
         along_checkpoints(teacher, [1], GRID, hidden=(4,), drop=0.0)
 
 

@@ -49,7 +49,13 @@ import time
 
 import numpy as np
 
-from slth._validate import as_float_array, as_seed_sequence, check_increasing_ints, check_int
+from slth._validate import (
+    as_float_array,
+    as_seed_sequence,
+    check_increasing_ints,
+    check_int,
+    check_open_unit,
+)
 from slth.lab._torch import nn, torch
 from slth.lab.imp import (
     _numpy_state,
@@ -253,9 +259,8 @@ class CheckpointRecorder:
                  keep_weights: bool = False):
         self.checkpoints = check_checkpoints(checkpoints, epochs)
         self.sparsities = _check_sparsities(sparsities)
-        if not 0.0 < drop < 1.0:
-            raise ValueError(f"drop must be in (0, 1), got {drop!r}")
-        self.x, self.y, self.drop, self.keep_weights = x, y, float(drop), bool(keep_weights)
+        self.drop = check_open_unit(drop, "drop")
+        self.x, self.y, self.keep_weights = x, y, bool(keep_weights)
         self.rows: list[dict] = []
 
     def __call__(self, epoch: int, model) -> None:
