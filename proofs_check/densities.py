@@ -153,13 +153,21 @@ def nsn_density(pdf: Callable | None = None, rtol: float = 1e-10, digits: int = 
 
 
 def _symbolic_density(name: str, x: sp.Symbol):
-    """Density on x > 0 as a sympy expression (the family is even)."""
+    """Density on its support's positive part as a sympy expression (the family is even;
+    :data:`_SUPPORT` gives that part)."""
     return {
         "uniform": sp.Rational(1, 2),
         "normal": sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi),
         "nsn": sp.besselk(0, x) / sp.pi,
         "uniform_product": -sp.log(x) / 2,
+        # 1 / (2 ln(1/gamma) |x|) on gamma <= |x| <= 1 (Orseau et al. 2020)
+        "hyperbolic": 1 / (2 * sp.log(1 / sp.Float(distributions.HYPERBOLIC_GAMMA, 30)) * x),
     }[name]
+
+
+#: Positive part of each support, ``(lo, hi)``: the density is zero outside.
+_SUPPORT = {"uniform": (0.0, 1.0), "uniform_product": (0.0, 1.0),
+            "hyperbolic": (distributions.HYPERBOLIC_GAMMA, 1.0)}
 
 
 def _nonincreasing(name: str, x: sp.Symbol) -> tuple[bool, str]:
@@ -273,11 +281,12 @@ def samplers(sample: Callable | None = None, cdf: Callable | None = None,
     for dist in dists:
         dens = _symbolic_density(dist, x)
         f = sp.lambdify(x, dens, modules=["scipy", "numpy"])
-        hi = 1.0 if dist in ("uniform", "uniform_product") else np.inf
+        lo, hi = _SUPPORT.get(dist, (0.0, np.inf))
 
-        def ref(t, f=f, hi=hi):
+        def ref(t, f=f, lo=lo, hi=hi):
             u = min(abs(t), hi)
-            half = integrate.quad(lambda v: float(f(v)), 0.0, u, limit=200, epsabs=1e-14)[0]
+            half = (integrate.quad(lambda v: float(f(v)), lo, u, limit=200, epsabs=1e-14)[0]
+                    if u > lo else 0.0)
             return 0.5 + np.sign(t) * half
 
         want = np.array([ref(t) for t in np.concatenate([pts, -pts])])
