@@ -696,6 +696,10 @@ def gsm_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
                 ax.plot(*zip(*pts, strict=True), style, ms=4, label=name)
         ax.axhline(r["dense_accuracy"], color="grey", lw=0.8, ls=":", label="dense")
         ax.set_xscale("log")
+        shown = sorted({float(c) for c in comps})
+        if shown:
+            ax.set_xticks(shown, [f"{c:g}x" for c in shown])
+            ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("compression (prunable weights / kept)")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"GSM, {label}", fontsize=9)
@@ -706,6 +710,7 @@ def gsm_curves(rows: list[dict], *, fig: Figure | None = None) -> tuple[Figure, 
             ax_l.plot(layers, g, "o-", color=f"C{i}", label=f"GSM {c:g}x")
             ax_l.plot(layers, m, "s--", color=f"C{i}", label=f"magnitude {c:g}x")
         ax_l.set_yscale("log")
+        ax_l.set_xticks(list(layers))
         ax_l.set_xlabel("prunable layer")
         ax_l.set_ylabel("kept fraction")
         ax_l.set_title("Per-layer densities", fontsize=9)
