@@ -5,6 +5,7 @@ compiled at most once per session (and loaded from the on-disk cache after the
 first run). Hypothesis runs derandomized so that the suite is reproducible.
 """
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -15,3 +16,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("slth")
+
+
+@pytest.fixture(scope="module")
+def lab_one_thread():
+    """torch and numba on one thread for a module's lab tests, restored afterwards.
+
+    A module opts in with ``pytestmark = pytest.mark.usefixtures("lab_one_thread")``."""
+    from slth.lab import set_threads
+
+    previous = set_threads(1)
+    yield
+    set_threads(previous)

@@ -9,7 +9,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from slth.lab import set_threads  # noqa: E402
 from slth.lab.data import load_dataset, stratified_split  # noqa: E402
 from slth.lab.essential import (  # noqa: E402
     essential_sparsity,
@@ -37,12 +36,7 @@ from slth.lab.masks import (  # noqa: E402
     random_masks,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = set_threads(1)
-    yield
-    set_threads(previous)
+pytestmark = pytest.mark.usefixtures("lab_one_thread")
 
 
 @pytest.fixture(scope="module")

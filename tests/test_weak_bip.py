@@ -7,7 +7,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from slth.lab import set_threads  # noqa: E402
 from slth.lab.data import load_dataset  # noqa: E402
 from slth.lab.imp import lenet  # noqa: E402
 from slth.lab.inertial import (  # noqa: E402
@@ -20,12 +19,7 @@ from slth.lab.inertial import (  # noqa: E402
     remainder_lipschitz,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = set_threads(1)
-    yield
-    set_threads(previous)
+pytestmark = pytest.mark.usefixtures("lab_one_thread")
 
 
 @pytest.fixture(scope="module")

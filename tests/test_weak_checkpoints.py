@@ -7,7 +7,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from slth.lab import set_threads  # noqa: E402
 from slth.lab.data import load_dataset  # noqa: E402
 from slth.lab.essential import (  # noqa: E402
     CheckpointRecorder,
@@ -23,11 +22,7 @@ GRID = [0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99]
 HIDDEN = (24, 12)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = set_threads(1)
-    yield
-    set_threads(previous)
+pytestmark = pytest.mark.usefixtures("lab_one_thread")
 
 
 @pytest.fixture(scope="module")
