@@ -73,7 +73,7 @@ from slth._validate import (
     resolve_max_bytes,
 )
 from slth.nets.activations import get as get_activation
-from slth.nets.mlp import MLP
+from slth.nets.mlp import MLP, from_sklearn
 from slth.tickets.search import UnivariateLayer, progress_bar
 from slth.tickets.ticket import (
     SourceSpec,
@@ -395,8 +395,9 @@ def sklearn_target(model, normalize: bool = True) -> tuple[MLP, float]:
     if activation != "relu":
         raise ValueError(f"model.activation must be 'relu' for fischer_burkholz, got "
                          f"{activation!r}")
-    ws = [np.asarray(w, dtype=np.float64).T.copy() for w in coefs]
-    bs = [np.asarray(b, dtype=np.float64).copy() for b in intercepts]
+    net = from_sklearn(model)              # the one reader of scikit-learn's layout
+    ws = [np.array(w, dtype=np.float64) for w in net.weights]
+    bs = [np.array(b, dtype=np.float64) for b in net.biases]
     scale = 1.0
     if normalize:
         for l in range(len(ws)):
