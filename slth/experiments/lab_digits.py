@@ -81,20 +81,18 @@ SEARCHERS = ("construction", "edge_popup", "gem_miner")
 INPUT_NORM = 8.0
 
 
-def _factor(value, name: str) -> float:
-    v = _float()(value, name)
-    if not 0.0 < v <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1] (a fraction of the formula's width, "
-                         f"1/32 to 1 in the experiment), got {v!r}")
-    return v
+def _fraction(what: str):
+    """Converter of a field in (0, 1]; ``what`` says what the fraction is of."""
+    def conv(value, name: str) -> float:
+        v = _float()(value, name)
+        if not 0.0 < v <= 1.0:
+            raise ValueError(f"{name} must be in (0, 1] ({what}), got {v!r}")
+        return v
+    return conv
 
 
-def _density(value, name: str) -> float:
-    v = _float()(value, name)
-    if not 0.0 < v <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1] (the fraction of source parameters "
-                         f"kept), got {v!r}")
-    return v
+_factor = _fraction("a fraction of the formula's width, 1/32 to 1 in the experiment")
+_density = _fraction("the fraction of source parameters kept")
 
 
 PARAMS = (
